@@ -1,0 +1,20 @@
+// What ingest/ hands to the engine: protocol-free, validated series with their samples.
+import type { Labels } from './labels.js';
+
+export interface AppendSeries {
+  /** Sorted, unique names, non-empty values; validated by ingest/. */
+  readonly labels: Labels;
+  /** labelsKey(labels). */
+  readonly key: string;
+  /** Milliseconds; any order, duplicates allowed (the last one wins). */
+  readonly timestampsMs: Float64Array;
+  readonly values: Float64Array;
+}
+
+/** Tenant ids are path components on disk: a strict charset, documented in docs/API.md. */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+export const DEFAULT_TENANT = 'default';
+
+export function isValidTenantId(id: string): boolean {
+  return TENANT_ID_PATTERN.test(id) && id !== '.' && id !== '..';
+}
