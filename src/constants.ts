@@ -11,11 +11,35 @@ export const LOOKBACK_DELTA_MS = 5 * 60 * 1000;
 
 /** A WAL segment file is cut when it reaches this size (Prometheus uses 128 MiB). */
 export const WAL_SEGMENT_BYTES_MAX = 128 * MiB;
+/**
+ * A WAL record's payload never exceeds this; larger sample or series batches are split into
+ * several records (a record never spans segment files, and replay holds one record in memory).
+ * 8 MiB is ~400k samples, far above one remote-write request of a usual size.
+ */
+export const WAL_RECORD_BYTES_MAX = 8 * MiB;
 
 /** Remote-write bodies above this (compressed) are rejected with 413 before decoding. */
 export const REMOTE_WRITE_BODY_BYTES_MAX = 32 * MiB;
 /** Decompressed remote-write bodies above this are rejected with 413 (snappy bomb guard). */
 export const REMOTE_WRITE_DECODED_BYTES_MAX = 256 * MiB;
+/**
+ * Labels per series. Prometheus has no limit, Mimir defaults to 30; real series carry 5-25
+ * (Kubernetes service discovery adds the most). 128 leaves room for those and stops label bombs.
+ */
+export const LABELS_PER_SERIES_MAX = 128;
+/** Label name bytes. Real names are < 100 bytes; Mimir's default limit is 1024. */
+export const LABEL_NAME_BYTES_MAX = 1024;
+/**
+ * Label value bytes. Mimir's default is 2048, but values such as SQL text or URLs in span
+ * metrics run longer; 16 KiB keeps those and bounds memory per series.
+ */
+export const LABEL_VALUE_BYTES_MAX = 16 * 1024;
+/**
+ * Remote-write label cache (raw label bytes -> validated labels), per generation; at most twice
+ * this many entries are held. An entry costs about its raw label bytes plus map overhead
+ * (~0.5 KiB for node-exporter-like series): 2 x 65536 entries is ~64 MiB at worst.
+ */
+export const REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX = 65_536;
 
 /** The memtable is frozen and flushed when its estimated size passes this. */
 export const MEMTABLE_BYTES_MAX = 512 * MiB;
@@ -34,4 +58,7 @@ export function assertConstants(): void {
   if (!(MEMTABLE_TOTAL_BYTES_MAX > MEMTABLE_BYTES_MAX)) throw new Error('MEMTABLE_TOTAL_BYTES_MAX must exceed MEMTABLE_BYTES_MAX');
   if (!(REMOTE_WRITE_DECODED_BYTES_MAX >= REMOTE_WRITE_BODY_BYTES_MAX)) throw new Error('decoded limit must be >= body limit');
   if (PARTITION_MS % 60_000 !== 0) throw new Error('PARTITION_MS must be whole minutes');
+  // The largest series the label limits allow must fit in one decoded remote-write request.
+  if (!(LABELS_PER_SERIES_MAX * (LABEL_NAME_BYTES_MAX + LABEL_VALUE_BYTES_MAX + 16) <= REMOTE_WRITE_DECODED_BYTES_MAX)) throw new Error('label limits exceed the decoded remote-write limit');
+  if (!(WAL_SEGMENT_BYTES_MAX >= 2 * WAL_RECORD_BYTES_MAX)) throw new Error('WAL_SEGMENT_BYTES_MAX must hold at least two records of WAL_RECORD_BYTES_MAX');
 }

@@ -1,0 +1,204 @@
+// The Prometheus HTTP API (PROTOCOLS.md §1): queries, series and label look-ups, and the few
+// status endpoints Grafana calls on start-up and Save & test.
+//
+// Every endpoint takes its parameters from the query string and, for POST, from a form-encoded
+// body (Grafana's default), merged; `match[]` may repeat.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MochaError } from '../errors.js';
+import { QUERY_CONCURRENCY_MAX, QUERY_SAMPLES_MAX, QUERY_SERIES_MAX, QUERY_TIMEOUT_MS } from '../constants.js';
+import { compareLabels, labelsKey, labelsToRecord, type Labels } from '../model/labels.js';
+import type { Matcher } from '../model/matchers.js';
+import type { Querier } from '../model/querier.js';
+import { instantQuery, rangeQuery, type QueryOptions } from '../query/engine.js';
+import { formatQueryData } from '../query/format.js';
+import { MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseTimeParam } from '../query/params.js';
+import { parseSeriesSelector } from '../query/parser.js';
+import type { ServerOptions } from './server.js';
+import { tenantOf } from './server.js';
+import { sendPromError } from './http-errors.js';
+
+
+/** Query string and form body merged: what every endpoint reads its parameters from. */
+export function requestParams(req: FastifyRequest): URLSearchParams {
+  const q = req.url.indexOf('?');
+  const params = new URLSearchParams(q >= 0 ? req.url.slice(q + 1) : '');
+  if (typeof req.body === 'string' && req.body.length > 0) {
+    for (const [k, v] of new URLSearchParams(req.body)) params.append(k, v);
+  }
+  return params;
+}
+
+/** Bounded concurrency: queries beyond the limit wait their turn instead of piling up memory. */
+class Semaphore {
+  private active = 0;
+  private readonly waiters: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiters.shift()?.();
+    }
+  }
+}
+
+function success(reply: FastifyReply, dataJson: string, warnings?: string[]): FastifyReply {
+  const w = warnings && warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)}` : '';
+  return reply.header('content-type', 'application/json').send(`{"status":"success","data":${dataJson}${w}}`);
+}
+
+function optionalTime(params: URLSearchParams, name: string, dflt: number): number {
+  const v = params.get(name);
+  return v === null || v === '' ? dflt : parseTimeParam(v, name);
+}
+
+function requiredParam(params: URLSearchParams, name: string): string {
+  const v = params.get(name);
+  if (v === null || v === '') throw new MochaError('BAD_QUERY', `invalid parameter "${name}": missing`);
+  return v;
+}
+
+function parseLimit(params: URLSearchParams): number | undefined {
+  const v = params.get('limit');
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new MochaError('BAD_QUERY', `invalid parameter "limit": cannot parse ${JSON.stringify(v)} to a non-negative integer`);
+  return n === 0 ? undefined : n;
+}
+
+function matcherSets(params: URLSearchParams): Matcher[][] {
+  return params.getAll('match[]').map((s) => parseSeriesSelector(s));
+}
+
+export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptions): void {
+  const engine = opts.engine;
+  const limiter = new Semaphore(opts.queryConcurrencyMax ?? QUERY_CONCURRENCY_MAX);
+  const timeoutMsDefault = opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
+
+  app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    scope.setErrorHandler((err, _req, reply) => sendPromError(reply, err));
+
+    const withQuerier = async <T>(req: FastifyRequest, fn: (q: Querier) => Promise<T>): Promise<T> => {
+      const q = engine.querier(tenantOf(req));
+      try {
+        return await fn(q);
+      } finally {
+        q.close();
+      }
+    };
+
+    const queryOptions = (params: URLSearchParams): QueryOptions => {
+      let timeoutMs = timeoutMsDefault;
+      const t = params.get('timeout');
+      if (t !== null && t !== '') timeoutMs = Math.min(timeoutMs, parseDurationParam(t, 'timeout'));
+      return {
+        samplesMax: QUERY_SAMPLES_MAX,
+        seriesMax: QUERY_SERIES_MAX,
+        timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+        ...(opts.lookbackDeltaMs !== undefined ? { lookbackDeltaMs: opts.lookbackDeltaMs } : {}),
+      };
+    };
+
+    const instant = async (req: FastifyRequest, reply: FastifyReply) => {
+      const params = requestParams(req);
+      const expr = requiredParam(params, 'query');
+      const timeMs = optionalTime(params, 'time', Date.now());
+      const result = await limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params))));
+      return success(reply, formatQueryData(result));
+    };
+    scope.get('/api/v1/query', instant);
+    scope.post('/api/v1/query', instant);
+
+    const range = async (req: FastifyRequest, reply: FastifyReply) => {
+      const params = requestParams(req);
+      const expr = requiredParam(params, 'query');
+      const startMs = parseTimeParam(requiredParam(params, 'start'), 'start');
+      const endMs = parseTimeParam(requiredParam(params, 'end'), 'end');
+      const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
+      const result = await limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params))));
+      return success(reply, formatQueryData(result));
+    };
+    scope.get('/api/v1/query_range', range);
+    scope.post('/api/v1/query_range', range);
+
+    const series = async (req: FastifyRequest, reply: FastifyReply) => {
+      const params = requestParams(req);
+      const sets = matcherSets(params);
+      if (sets.length === 0) throw new MochaError('BAD_QUERY', 'no match[] parameter provided');
+      const startMs = optionalTime(params, 'start', MIN_TIME_MS);
+      const endMs = optionalTime(params, 'end', MAX_TIME_MS);
+      const limit = parseLimit(params);
+      const all = await withQuerier(req, async (q) => {
+        const seen = new Map<string, Labels>();
+        for (const ms of sets) for (const l of await q.series(ms, startMs, endMs)) seen.set(labelsKey(l), l);
+        return [...seen.values()];
+      });
+      all.sort(compareLabels);
+      const warnings: string[] = [];
+      let out = all;
+      if (limit !== undefined && all.length > limit) {
+        out = all.slice(0, limit);
+        warnings.push('results truncated due to limit');
+      }
+      return success(reply, JSON.stringify(out.map(labelsToRecord)), warnings);
+    };
+    scope.get('/api/v1/series', series);
+    scope.post('/api/v1/series', series);
+
+    const labelNames = async (req: FastifyRequest, reply: FastifyReply) => {
+      const params = requestParams(req);
+      const sets = matcherSets(params);
+      const startMs = optionalTime(params, 'start', MIN_TIME_MS);
+      const endMs = optionalTime(params, 'end', MAX_TIME_MS);
+      const names = await withQuerier(req, async (q) => {
+        const acc = new Set<string>();
+        for (const ms of sets.length > 0 ? sets : [[]]) for (const n of await q.labelNames(ms, startMs, endMs)) acc.add(n);
+        return [...acc].sort();
+      });
+      return sendLimited(reply, names, parseLimit(params));
+    };
+    scope.get('/api/v1/labels', labelNames);
+    scope.post('/api/v1/labels', labelNames);
+
+    const labelValues = async (req: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
+      const params = requestParams(req);
+      const name = decodeLabelNameParam(req.params.name);
+      const sets = matcherSets(params);
+      const startMs = optionalTime(params, 'start', MIN_TIME_MS);
+      const endMs = optionalTime(params, 'end', MAX_TIME_MS);
+      const values = await withQuerier(req, async (q) => {
+        const acc = new Set<string>();
+        for (const ms of sets.length > 0 ? sets : [[]]) for (const v of await q.labelValues(name, ms, startMs, endMs)) acc.add(v);
+        return [...acc].sort();
+      });
+      return sendLimited(reply, values, parseLimit(params));
+    };
+    scope.get('/api/v1/label/:name/values', labelValues);
+
+    // Grafana's Save & test and start-up calls.
+    scope.get('/api/v1/status/buildinfo', async (_req, reply) =>
+      success(
+        reply,
+        JSON.stringify({ version: '3.0.0', revision: 'mocha-tsdb', branch: 'main', buildUser: 'mocha-tsdb', buildDate: '', goVersion: 'node' + process.versions.node }),
+      ),
+    );
+    scope.get('/api/v1/rules', async (_req, reply) => success(reply, '{"groups":[]}'));
+  });
+}
+
+function sendLimited(reply: FastifyReply, items: string[], limit: number | undefined): FastifyReply {
+  if (limit !== undefined && items.length > limit) return success(reply, JSON.stringify(items.slice(0, limit)), ['results truncated due to limit']);
+  return success(reply, JSON.stringify(items));
+}
+
+/** Label names in the path are either plain or, for UTF-8 names, "U__"-escaped (Prometheus 3). */
+function decodeLabelNameParam(raw: string): string {
+  if (!raw.startsWith('U__')) return raw;
+  return raw.slice(3).replace(/_([0-9a-fA-F]+)_|__/g, (m, hex: string | undefined) => (hex ? String.fromCodePoint(parseInt(hex, 16)) : '_'));
+}

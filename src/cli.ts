@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Flags and start-up: `npm start -- --help` lists the flags. One process, one data directory,
+// one port for every protocol.
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { pino } from 'pino';
+import { assertConstants, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS } from './constants.js';
+import { HOST_IS_LITTLE_ENDIAN } from './model/samples.js';
+import { Engine } from './engine.js';
+import { buildServer } from './api/server.js';
+import { parseDurationParam } from './query/params.js';
+
+const HELP = `mocha-tsdb: storage for Prometheus metrics (remote write in, PromQL out)
+
+Usage: npm start -- [flags]
+
+  --data-dir DIR              data directory (default ./data)
+  --listen HOST:PORT          address to serve every API on (default 0.0.0.0:9201)
+  --wal-fsync batch|off       batch (default): a write is acknowledged after its WAL batch is
+                              fdatasync'ed (group commit); off: after write(2) only, so an OS
+                              crash may lose the last acknowledged writes (a process crash does not)
+  --wal-segment-bytes-max BYTES  cut a new WAL segment file at this size (default 128 MiB)
+  --memtable-bytes-max BYTES  flush the memtable when it passes this size (default ${MEMTABLE_BYTES_MAX})
+  --flush-interval DURATION   flush a non-empty memtable at least this often (default 2h)
+  --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
+  --log-level LEVEL           trace|debug|info|warn|error (default info)
+  -h, --help                  this text
+`;
+
+function parseListen(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const host = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, '') : '0.0.0.0';
+  const port = Number(i >= 0 ? s.slice(i + 1) : s);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--listen: invalid port in ${JSON.stringify(s)}`);
+  return { host, port };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'data-dir': { type: 'string', default: './data' },
+      listen: { type: 'string', default: '0.0.0.0:9201' },
+      'wal-fsync': { type: 'string', default: 'batch' },
+      'memtable-bytes-max': { type: 'string' },
+      'wal-segment-bytes-max': { type: 'string' },
+      'flush-interval': { type: 'string' },
+      'lookback-delta': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  assertConstants();
+  if (!HOST_IS_LITTLE_ENDIAN) throw new Error('mocha-tsdb needs a little-endian host (x86_64, arm64)');
+  const fsyncPolicy = values['wal-fsync'];
+  if (fsyncPolicy !== 'batch' && fsyncPolicy !== 'off') throw new Error(`--wal-fsync must be batch or off, got ${fsyncPolicy}`);
+  const logger = pino({ level: values['log-level'] });
+  const dataDir = path.resolve(values['data-dir']!);
+  const { host, port } = parseListen(values.listen!);
+  const memtableBytesMax = values['memtable-bytes-max'] !== undefined ? Number(values['memtable-bytes-max']) : MEMTABLE_BYTES_MAX;
+  if (!(memtableBytesMax > 0)) throw new Error('--memtable-bytes-max must be a positive number of bytes');
+
+  const engine = await Engine.open({
+    dataDir,
+    logger,
+    walFsync: fsyncPolicy,
+    memtableBytesMax,
+    ...(values['wal-segment-bytes-max'] !== undefined ? { walSegmentBytesMax: Number(values['wal-segment-bytes-max']) } : {}),
+    flushIntervalMs: values['flush-interval'] !== undefined ? parseDurationParam(values['flush-interval'], 'flush-interval') : PARTITION_MS,
+  });
+  const lookbackDeltaMs = values['lookback-delta'] !== undefined ? parseDurationParam(values['lookback-delta'], 'lookback-delta') : LOOKBACK_DELTA_MS;
+  const { app } = buildServer({ engine, logger, lookbackDeltaMs });
+  await app.listen({ host, port });
+  logger.info({ dataDir, listen: `${host}:${port}` }, 'mocha-tsdb ready');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new requests, finishing in-flight writes');
+    try {
+      await app.close(); // stops accepting, waits for in-flight requests
+      await engine.close(); // waits for a running flush, fsyncs and closes the WAL
+      logger.info('shut down cleanly; the memtable replays from the WAL at the next start');
+      process.exit(0);
+    } catch (e) {
+      logger.error({ err: e }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`mocha-tsdb: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

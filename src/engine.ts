@@ -1,0 +1,557 @@
+// The storage facade: ties the write path (WAL -> memtable -> flush to segments) and the read
+// path (one Querier over memtable and segments) together, per tenant.
+//
+// Invariants and ordering rules:
+// - append() encodes its WAL records and inserts into the active head in the same tick, so a
+//   WAL cut and a memtable freeze always split the data at the same point.
+// - An append resolves only when its WAL batch is durable (per the fsync policy).
+// - Flushes run one at a time. A flush freezes every tenant's head, cuts the WAL at N, re-logs
+//   every retained series definition after the cut (so WAL segments <= N can go), writes the
+//   frozen heads as segments in a worker, swaps the manifest (which records that WAL <= N is
+//   covered), and only then truncates the WAL. A crash anywhere replays either the WAL or finds
+//   the segments; never neither.
+// - Readers take a reference to the current segment set; a set's readers are closed only when
+//   it is replaced and no querier holds it.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { MEMTABLE_BYTES_MAX, MEMTABLE_TOTAL_BYTES_MAX, PARTITION_MS } from './constants.js';
+import { MochaError } from './errors.js';
+import { CompactionPool } from './compaction/pool.js';
+import type { FlushTaskInput } from './compaction/flush-task.js';
+import { SeriesRegistry } from './memtable/series-registry.js';
+import { Head } from './memtable/head.js';
+import { Wal, type WalFsyncPolicy, type WalRecord } from './wal/wal.js';
+import { SegmentReader } from './segment/reader.js';
+import { readManifest, removeOrphanSegments, writeManifest, type Manifest, type ManifestSegment } from './segment/manifest.js';
+import { registerArrowCodecs } from './segment/codecs.js';
+import { RoaringBitmap32 } from './model/postings.js';
+import { compareLabels, type Labels } from './model/labels.js';
+import type { Matcher } from './model/matchers.js';
+import type { Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import type { AppendSeries } from './model/write.js';
+
+export interface EngineOptions {
+  dataDir: string;
+  logger: Logger;
+  walFsync?: WalFsyncPolicy;
+  walSegmentBytesMax?: number;
+  /** The active memtable is flushed when its estimated size passes this. */
+  memtableBytesMax?: number;
+  /** Writes get 429 while active plus frozen memtables exceed this. */
+  memtableTotalBytesMax?: number;
+  /** A non-empty memtable is flushed at least this often (default: one partition, 2 h). */
+  flushIntervalMs?: number;
+  /** How often the flush conditions are checked. */
+  flushCheckIntervalMs?: number;
+  compactionWorkers?: number;
+}
+
+export interface EngineStats {
+  tenants: number;
+  seriesActive: number;
+  memtableBytes: number;
+  memtableSamples: number;
+  frozenMemtables: number;
+  segments: number;
+  segmentBytes: number;
+  samplesAppended: number;
+  seriesCreated: number;
+  flushes: number;
+  flushFailures: number;
+  flushDurationMsTotal: number;
+  lastFlushDurationMs: number;
+}
+
+/** The segments readable at one moment; reference-counted so a swap never closes a reader in use. */
+class SegmentSet {
+  private refs = 1; // the engine's own reference
+  constructor(readonly byTenant: ReadonlyMap<string, readonly SegmentReader[]>) {}
+
+  acquire(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** Returns true when the last reference is gone. */
+  release(): boolean {
+    this.refs--;
+    if (this.refs < 0) throw new Error('SegmentSet released more often than acquired');
+    return this.refs === 0;
+  }
+}
+
+interface TenantState {
+  readonly tenant: string;
+  readonly registry: SeriesRegistry;
+  active: Head;
+  /** Frozen heads being flushed, oldest first; queryable until their segments are in the manifest. */
+  frozen: Head[];
+}
+
+export class Engine {
+  private readonly tenants = new Map<string, TenantState>();
+  private segmentSet: SegmentSet;
+  private manifest: Manifest;
+  private flushChain: Promise<void> = Promise.resolve();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private activeSinceMs = Date.now();
+  private closed = false;
+  private readonly statsCounters = {
+    samplesAppended: 0,
+    seriesCreated: 0,
+    flushes: 0,
+    flushFailures: 0,
+    flushDurationMsTotal: 0,
+    lastFlushDurationMs: 0,
+  };
+  private readonly memtableBytesMax: number;
+  private readonly memtableTotalBytesMax: number;
+  private readonly flushIntervalMs: number;
+  private flushRequested = false;
+
+  private constructor(
+    private readonly opts: EngineOptions,
+    private readonly wal: Wal,
+    private readonly pool: CompactionPool,
+    manifest: Manifest,
+    segmentSet: SegmentSet,
+  ) {
+    this.manifest = manifest;
+    this.segmentSet = segmentSet;
+    this.memtableBytesMax = opts.memtableBytesMax ?? MEMTABLE_BYTES_MAX;
+    this.memtableTotalBytesMax = opts.memtableTotalBytesMax ?? Math.max(MEMTABLE_TOTAL_BYTES_MAX, 3 * this.memtableBytesMax);
+    this.flushIntervalMs = opts.flushIntervalMs ?? PARTITION_MS;
+    if (!(this.memtableTotalBytesMax > this.memtableBytesMax)) {
+      throw new Error(`memtableTotalBytesMax (${this.memtableTotalBytesMax}) must exceed memtableBytesMax (${this.memtableBytesMax})`);
+    }
+  }
+
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const log = opts.logger;
+    registerArrowCodecs();
+    await fs.mkdir(opts.dataDir, { recursive: true });
+    const manifest = await readManifest(opts.dataDir);
+    const orphans = await removeOrphanSegments(opts.dataDir, manifest);
+    if (orphans.length > 0) log.warn({ orphans }, 'removed segment directories not listed in the manifest (leftovers of an interrupted flush)');
+
+    const byTenant = new Map<string, SegmentReader[]>();
+    for (const seg of manifest.segments) {
+      const reader = await SegmentReader.open(segmentDir(opts.dataDir, seg));
+      let list = byTenant.get(seg.tenant);
+      if (!list) byTenant.set(seg.tenant, (list = []));
+      list.push(reader);
+    }
+
+    const wal = await Wal.open({
+      dir: path.join(opts.dataDir, 'wal'),
+      fsync: opts.walFsync ?? 'batch',
+      ...(opts.walSegmentBytesMax !== undefined ? { segmentBytesMax: opts.walSegmentBytesMax } : {}),
+      logger: log,
+    });
+    const engine = new Engine(opts, wal, new CompactionPool(opts.compactionWorkers), manifest, new SegmentSet(byTenant));
+
+    // Replay: rebuild registries and the active heads from WAL segments not yet covered by segments.
+    let unknownRefSamples = 0;
+    const started = performance.now();
+    const report = await wal.replay(manifest.walCoveredThroughSegment + 1, (rec) => {
+      const t = engine.tenantState(rec.tenant);
+      if (rec.type === 'series') {
+        for (let i = 0; i < rec.refs.length; i++) t.registry.restore(rec.refs[i]!, rec.labels[i]!);
+      } else {
+        const { refs, timestampsMs, values } = rec;
+        for (let i = 0; i < refs.length; i++) {
+          const ref = refs[i]!;
+          if (!t.registry.hasRef(ref)) {
+            unknownRefSamples++;
+            continue;
+          }
+          t.active.append(ref, timestampsMs[i]!, values[i]!);
+        }
+      }
+    });
+    if (unknownRefSamples > 0) {
+      log.warn({ unknownRefSamples }, 'WAL replay skipped samples whose series definition was lost with a damaged WAL segment');
+    }
+    log.info(
+      { ...report, durationMs: Math.round(performance.now() - started), segments: manifest.segments.length },
+      'storage opened',
+    );
+    engine.startFlushTimer();
+    return engine;
+  }
+
+  private tenantState(tenant: string): TenantState {
+    let t = this.tenants.get(tenant);
+    if (!t) {
+      const registry = new SeriesRegistry();
+      t = { tenant, registry, active: new Head(registry), frozen: [] };
+      this.tenants.set(tenant, t);
+    }
+    return t;
+  }
+
+  /** Appends validated series; resolves once durable in the WAL. Throws TOO_MANY_REQUESTS under back-pressure. */
+  append(tenant: string, series: readonly AppendSeries[]): Promise<void> {
+    if (this.closed) return Promise.reject(new MochaError('SHUTTING_DOWN', 'storage is shutting down'));
+    const memBytes = this.memtableBytes();
+    if (memBytes > this.memtableTotalBytesMax) {
+      return Promise.reject(
+        new MochaError('TOO_MANY_REQUESTS', `memtables hold ${memBytes} bytes, above the limit of ${this.memtableTotalBytesMax}: flushes are behind; retry later`),
+      );
+    }
+    const t = this.tenantState(tenant);
+    let total = 0;
+    for (const s of series) total += s.timestampsMs.length;
+    const refsPerSeries = new Uint32Array(series.length);
+    const newRefs: number[] = [];
+    const newLabels: Labels[] = [];
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      let ref = t.registry.getRef(s.key);
+      if (ref === undefined) {
+        ref = t.registry.create(s.labels, s.key);
+        newRefs.push(ref);
+        newLabels.push(s.labels);
+      }
+      refsPerSeries[i] = ref;
+    }
+    const sampleRefs = new Uint32Array(total);
+    const timestampsMs = new Float64Array(total);
+    const values = new Float64Array(total);
+    let at = 0;
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      const n = s.timestampsMs.length;
+      sampleRefs.fill(refsPerSeries[i]!, at, at + n);
+      timestampsMs.set(s.timestampsMs, at);
+      values.set(s.values, at);
+      at += n;
+    }
+    const records: WalRecord[] = [];
+    if (newRefs.length > 0) records.push({ type: 'series', tenant, refs: Uint32Array.from(newRefs), labels: newLabels });
+    if (total > 0) records.push({ type: 'samples', tenant, refs: sampleRefs, timestampsMs, values });
+    if (records.length === 0) return Promise.resolve();
+    const durable = this.wal.append(records);
+    // Same tick as the WAL encode: see the ordering rule at the top.
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      if (s.timestampsMs.length > 0) t.active.appendMany(refsPerSeries[i]!, s.timestampsMs, s.values);
+    }
+    this.statsCounters.samplesAppended += total;
+    this.statsCounters.seriesCreated += newRefs.length;
+    if (!this.flushRequested && this.activeBytes() > this.memtableBytesMax) {
+      this.flushRequested = true;
+      void this.flush().catch(() => undefined);
+    }
+    return durable;
+  }
+
+  private activeBytes(): number {
+    let b = 0;
+    for (const t of this.tenants.values()) b += t.active.bytesEstimate();
+    return b;
+  }
+
+  private memtableBytes(): number {
+    let b = 0;
+    for (const t of this.tenants.values()) {
+      b += t.active.bytesEstimate();
+      for (const f of t.frozen) b += f.bytesEstimate();
+    }
+    return b;
+  }
+
+  private startFlushTimer(): void {
+    const every = this.opts.flushCheckIntervalMs ?? 30_000;
+    this.flushTimer = setInterval(() => {
+      const hasData = [...this.tenants.values()].some((t) => t.active.sampleCount > 0);
+      if (hasData && Date.now() - this.activeSinceMs >= this.flushIntervalMs) void this.flush().catch(() => undefined);
+    }, every);
+    this.flushTimer.unref();
+  }
+
+  /** Freezes the memtables and writes them as segments; resolves when they are on disk and in the manifest. */
+  flush(): Promise<void> {
+    const run = this.flushChain.then(() => this.flushOnce());
+    // Keep the chain alive after a failure; the caller still sees the error.
+    this.flushChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushOnce(): Promise<void> {
+    this.flushRequested = false;
+    if (this.closed) return;
+    const started = performance.now();
+    // 1. Freeze, in one tick with the WAL cut.
+    const frozenNow: Array<{ t: TenantState; head: Head }> = [];
+    for (const t of this.tenants.values()) {
+      if (t.active.sampleCount === 0) continue;
+      const head = t.active;
+      head.freeze();
+      t.frozen.push(head);
+      t.active = new Head(t.registry);
+      frozenNow.push({ t, head });
+    }
+    // Retry heads left frozen by an earlier failed flush too.
+    const toWrite: Array<{ t: TenantState; head: Head }> = [];
+    for (const t of this.tenants.values()) for (const head of t.frozen) toWrite.push({ t, head });
+    if (toWrite.length === 0) return;
+    this.activeSinceMs = Date.now();
+    const walCut = this.wal.cut();
+    // 2. Re-log every series still referenced, so WAL segments <= walCut can be deleted.
+    const dump: WalRecord[] = [];
+    for (const t of this.tenants.values()) {
+      const keep = new RoaringBitmap32();
+      for (const h of [t.active, ...t.frozen]) keep.orInPlace(h.refs());
+      t.registry.retainOnly(keep);
+      const refs = keep.toUint32Array();
+      if (refs.length > 0) dump.push({ type: 'series', tenant: t.tenant, refs, labels: Array.from(refs, (r) => t.registry.labelsOf(r)) });
+    }
+    const dumpDurable = dump.length > 0 ? this.wal.append(dump) : Promise.resolve();
+    try {
+      // 3. Encode and write segments in a worker, one tenant head at a time.
+      const added: ManifestSegment[] = [];
+      let nextSeq = this.manifest.nextSegmentSeq;
+      for (const { t, head } of toWrite) {
+        const packed = head.pack();
+        const input: FlushTaskInput = {
+          dataDir: this.opts.dataDir,
+          tenant: t.tenant,
+          firstSegmentSeq: nextSeq,
+          labelsJson: packed.labelsJson,
+          offsets: packed.offsets,
+          timestampsMs: packed.timestampsMs,
+          values: packed.values,
+        };
+        const out = await this.pool.runFlush(input);
+        nextSeq = out.nextSegmentSeq;
+        for (const m of out.segments) {
+          added.push({
+            tenant: m.tenant,
+            name: m.name,
+            level: m.level,
+            partitionStartMs: m.partitionStartMs,
+            partitionEndMs: m.partitionEndMs,
+            minTMs: m.minTMs,
+            maxTMs: m.maxTMs,
+            seriesCount: m.seriesCount,
+            sampleCount: m.sampleCount,
+            bytes: m.bytes,
+          });
+        }
+      }
+      // 4. Open readers before the swap so a failure leaves the old state untouched.
+      const readers = new Map<string, SegmentReader[]>();
+      for (const [tenant, list] of this.segmentSet.byTenant) readers.set(tenant, [...list]);
+      for (const seg of added) {
+        const r = await SegmentReader.open(segmentDir(this.opts.dataDir, seg));
+        let list = readers.get(seg.tenant);
+        if (!list) readers.set(seg.tenant, (list = []));
+        list.push(r);
+      }
+      await dumpDurable;
+      const manifest: Manifest = {
+        formatVersion: 1,
+        walCoveredThroughSegment: walCut,
+        nextSegmentSeq: nextSeq,
+        segments: [...this.manifest.segments, ...added],
+      };
+      await writeManifest(this.opts.dataDir, manifest);
+      // 5. Swap: readers see segments instead of the frozen heads, in one tick.
+      this.manifest = manifest;
+      const old = this.segmentSet;
+      this.segmentSet = new SegmentSet(readers);
+      this.releaseSet(old);
+      for (const { t, head } of toWrite) t.frozen = t.frozen.filter((h) => h !== head);
+      // 6. The WAL up to the cut is now covered by segments.
+      await this.wal.truncate(walCut);
+      const ms = performance.now() - started;
+      this.statsCounters.flushes++;
+      this.statsCounters.flushDurationMsTotal += ms;
+      this.statsCounters.lastFlushDurationMs = ms;
+      this.opts.logger.info(
+        { segments: added.length, samples: added.reduce((a, s) => a + s.sampleCount, 0), durationMs: Math.round(ms), walCut },
+        'flushed memtable to segments',
+      );
+    } catch (e) {
+      this.statsCounters.flushFailures++;
+      this.opts.logger.error({ err: e }, 'flush failed; the frozen memtable stays in memory and in the WAL, and is retried at the next flush');
+      throw e;
+    }
+  }
+
+  /** A querier over one tenant's data as of now. Call close() when done. */
+  querier(tenant: string): Querier {
+    const set = this.segmentSet.acquire();
+    const t = this.tenants.get(tenant);
+    const sources: SeriesSource[] = [...(set.byTenant.get(tenant) ?? [])];
+    if (t) sources.push(...t.frozen, t.active);
+    return new MergingQuerier(sources, () => this.releaseSet(set));
+  }
+
+  /** Drops a reference; a replaced set's last release closes the readers the current set no longer has. */
+  private releaseSet(set: SegmentSet): void {
+    if (!set.release() || set === this.segmentSet) return;
+    const live = new Set<SegmentReader>();
+    for (const list of this.segmentSet.byTenant.values()) for (const r of list) live.add(r);
+    for (const list of set.byTenant.values()) for (const r of list) if (!live.has(r)) r.close();
+  }
+
+  tenantIds(): string[] {
+    return [...new Set([...this.tenants.keys(), ...this.segmentSet.byTenant.keys()])].sort();
+  }
+
+  stats(): EngineStats {
+    let seriesActive = 0;
+    let memtableSamples = 0;
+    let frozen = 0;
+    for (const t of this.tenants.values()) {
+      seriesActive += t.registry.size;
+      memtableSamples += t.active.sampleCount;
+      for (const f of t.frozen) memtableSamples += f.sampleCount;
+      frozen += t.frozen.length;
+    }
+    return {
+      tenants: this.tenants.size,
+      seriesActive,
+      memtableBytes: this.memtableBytes(),
+      memtableSamples,
+      frozenMemtables: frozen,
+      segments: this.manifest.segments.length,
+      segmentBytes: this.manifest.segments.reduce((a, s) => a + s.bytes, 0),
+      ...this.statsCounters,
+    };
+  }
+
+  walStats(): ReturnType<Wal['stats']> {
+    return this.wal.stats();
+  }
+
+  /**
+   * Stops accepting writes, waits for a running flush, and closes the WAL (fsynced). What is
+   * still in the memtable replays from the WAL at the next start.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    await this.flushChain;
+    await this.wal.close();
+    await this.pool.close();
+    for (const list of this.segmentSet.byTenant.values()) for (const r of list) r.close();
+  }
+}
+
+function segmentDir(dataDir: string, seg: { tenant: string; name: string }): string {
+  return path.join(dataDir, 'tenants', seg.tenant, 'segments', seg.name);
+}
+
+/**
+ * Merges sources (segments oldest first, then frozen heads, then the active head) into one view.
+ * The same series in several sources is merged by time; on equal timestamps the later source
+ * wins (last write wins, as within the memtable).
+ */
+export class MergingQuerier implements Querier {
+  private closed = false;
+
+  constructor(
+    private readonly sources: readonly SeriesSource[],
+    private readonly onClose: () => void,
+  ) {}
+
+  private overlapping(minTMs: number, maxTMs: number): SeriesSource[] {
+    return this.sources.filter((s) => s.maxTMs >= minTMs && s.minTMs <= maxTMs);
+  }
+
+  private async gather(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<Map<string, SourceSeries[]>> {
+    if (this.closed) throw new Error('querier used after close');
+    const byKey = new Map<string, SourceSeries[]>();
+    for (const source of this.overlapping(minTMs, maxTMs)) {
+      for (const s of await source.select(matchers, minTMs, maxTMs, withSamples)) {
+        const list = byKey.get(s.key);
+        if (list) list.push(s);
+        else byKey.set(s.key, [s]);
+      }
+    }
+    return byKey;
+  }
+
+  async selectSeries(matchers: readonly Matcher[], minTMs: number, maxTMs: number, hints?: SelectHints): Promise<SeriesData[]> {
+    const byKey = await this.gather(matchers, minTMs, maxTMs, true);
+    if (hints?.seriesMax !== undefined && byKey.size > hints.seriesMax) {
+      throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${byKey.size} series; the limit is ${hints.seriesMax}`);
+    }
+    const out: SeriesData[] = [];
+    let samples = 0;
+    for (const parts of byKey.values()) {
+      const merged = parts.length === 1 ? parts[0]! : mergeRuns(parts);
+      samples += merged.timestampsMs.length;
+      if (hints?.samplesMax !== undefined && samples > hints.samplesMax) {
+        throw new MochaError('QUERY_TOO_MANY_SAMPLES', `query processing would load too many samples into memory (limit ${hints.samplesMax})`);
+      }
+      out.push(merged);
+    }
+    out.sort((a, b) => compareLabels(a.labels, b.labels));
+    return out;
+  }
+
+  async series(matchers: readonly Matcher[], minTMs: number, maxTMs: number, limit?: number): Promise<Labels[]> {
+    const byKey = await this.gather(matchers, minTMs, maxTMs, false);
+    const out = [...byKey.values()].map((parts) => parts[0]!.labels).sort(compareLabels);
+    return limit !== undefined && limit > 0 ? out.slice(0, limit) : out;
+  }
+
+  async labelNames(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<string[]> {
+    const names = new Set<string>();
+    for (const parts of (await this.gather(matchers, minTMs, maxTMs, false)).values()) for (const l of parts[0]!.labels) names.add(l.name);
+    return [...names].sort();
+  }
+
+  async labelValues(name: string, matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<string[]> {
+    const values = new Set<string>();
+    for (const parts of (await this.gather(matchers, minTMs, maxTMs, false)).values()) {
+      for (const l of parts[0]!.labels) if (l.name === name) values.add(l.value);
+    }
+    return [...values].sort();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+  }
+}
+
+/** Merges sorted runs of one series; for equal timestamps the later run wins. */
+export function mergeRuns(parts: readonly SourceSeries[]): SourceSeries {
+  // Pairwise merge keeps it linear per pass; parts is small (segments + heads of a partition).
+  let ts: Float64Array = parts[0]!.timestampsMs;
+  let vs: Float64Array = parts[0]!.values;
+  for (let k = 1; k < parts.length; k++) {
+    const bt = parts[k]!.timestampsMs;
+    const bv = parts[k]!.values;
+    const outT = new Float64Array(ts.length + bt.length);
+    const outV = new Float64Array(ts.length + bt.length);
+    let i = 0;
+    let j = 0;
+    let n = 0;
+    while (i < ts.length || j < bt.length) {
+      if (j >= bt.length || (i < ts.length && ts[i]! < bt[j]!)) {
+        outT[n] = ts[i]!;
+        outV[n] = vs[i]!; // typed-array to typed-array keeps NaN payloads (stale markers)
+        i++;
+      } else {
+        if (i < ts.length && ts[i]! === bt[j]!) i++; // newer part wins
+        outT[n] = bt[j]!;
+        outV[n] = bv[j]!;
+        j++;
+      }
+      n++;
+    }
+    ts = outT.subarray(0, n);
+    vs = outV.subarray(0, n);
+  }
+  return { labels: parts[0]!.labels, key: parts[0]!.key, timestampsMs: ts, values: vs };
+}

@@ -1,0 +1,163 @@
+// The PromQL engine's entry points: instant and range queries over a Querier.
+//
+// Both parse the text (parser.ts), build an EvalContext for the grid of evaluation times (one
+// step for an instant query) and call evaluate(), which maps each AST node to an EvalValue over
+// the whole grid. Supported so far: number and string literals, parentheses, vector selectors
+// (offset, @), and range vector selectors at the top of an instant query. Every other node
+// fails with QUERY_EXECUTION "not supported yet: ..." rather than give a wrong answer; the
+// next stage adds functions, aggregations and binary operators as further cases of evaluate().
+//
+// Results are sorted by labels (compareLabels) so output is deterministic.
+import { LOOKBACK_DELTA_MS, QUERY_POINTS_PER_SERIES_MAX, QUERY_SAMPLES_MAX, QUERY_SERIES_MAX, QUERY_TIMEOUT_MS } from '../constants.js';
+import { MochaError } from '../errors.js';
+import { compareLabels, type Labels } from '../model/labels.js';
+import type { Querier } from '../model/querier.js';
+import { documentedType, exprType, type Expr } from './ast.js';
+import { EvalContext, evalMatrixSelectorAt, evalVectorSelector, type EvalValue } from './eval-selector.js';
+import { parseExpr } from './parser.js';
+
+export interface QueryOptions {
+  /** Default LOOKBACK_DELTA_MS. */
+  lookbackDeltaMs?: number;
+  /** Samples loaded plus output cells (series x steps); default QUERY_SAMPLES_MAX. */
+  samplesMax?: number;
+  /** Series selected by one selector; default QUERY_SERIES_MAX. */
+  seriesMax?: number;
+  /** Default QUERY_TIMEOUT_MS. */
+  timeoutMs?: number;
+  /** Aborting it ends the query: QUERY_TIMEOUT when its reason is a TimeoutError, else QUERY_CANCELED. */
+  signal?: AbortSignal;
+}
+
+export type QueryResult =
+  | { resultType: 'vector'; result: { labels: Labels; t: number; v: number }[] }
+  | { resultType: 'matrix'; result: { labels: Labels; timestampsMs: Float64Array; values: Float64Array }[] }
+  | { resultType: 'scalar'; result: { t: number; v: number } }
+  | { resultType: 'string'; result: { t: number; v: string } };
+
+function makeContext(querier: Querier, startMs: number, endMs: number, stepMs: number, stepCount: number, opts: QueryOptions | undefined): EvalContext {
+  const lookbackDeltaMs = opts?.lookbackDeltaMs ?? LOOKBACK_DELTA_MS;
+  if (!(lookbackDeltaMs > 0)) throw new MochaError('BAD_QUERY', `lookback delta must be positive, got ${lookbackDeltaMs} ms`);
+  return new EvalContext(
+    querier,
+    startMs,
+    endMs,
+    stepMs,
+    stepCount,
+    lookbackDeltaMs,
+    opts?.samplesMax ?? QUERY_SAMPLES_MAX,
+    opts?.seriesMax ?? QUERY_SERIES_MAX,
+    opts?.timeoutMs ?? QUERY_TIMEOUT_MS,
+    opts?.signal,
+  );
+}
+
+function checkTime(ms: number, what: string): void {
+  if (!Number.isFinite(ms)) throw new MochaError('BAD_QUERY', `invalid ${what}: ${ms}`);
+}
+
+/** Evaluates expr at one time; a range vector expression returns a matrix of raw samples. */
+export async function instantQuery(querier: Querier, expr: string, timeMs: number, opts?: QueryOptions): Promise<QueryResult> {
+  checkTime(timeMs, 'evaluation time');
+  const ast = parseExpr(expr);
+  const ctx = makeContext(querier, timeMs, timeMs, 1, 1, opts);
+  ctx.checkCancel();
+  const v = await evaluate(ast, ctx);
+  switch (v.type) {
+    case 'scalar':
+      return { resultType: 'scalar', result: { t: timeMs, v: v.values[0]! } };
+    case 'string':
+      return { resultType: 'string', result: { t: timeMs, v: v.value } };
+    case 'vector': {
+      const result: { labels: Labels; t: number; v: number }[] = [];
+      for (const s of v.series) if (s.present[0] === 1) result.push({ labels: s.labels, t: timeMs, v: s.values[0]! });
+      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      return { resultType: 'vector', result };
+    }
+    case 'matrix': {
+      const result = v.series.filter((s) => s.timestampsMs.length > 0).map((s) => ({ labels: s.labels, timestampsMs: s.timestampsMs, values: s.values }));
+      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      return { resultType: 'matrix', result };
+    }
+  }
+}
+
+/** Evaluates expr at start, start+step, ... <= end; always a matrix (a scalar becomes one series without labels). */
+export async function rangeQuery(querier: Querier, expr: string, startMs: number, endMs: number, stepMs: number, opts?: QueryOptions): Promise<QueryResult> {
+  checkTime(startMs, 'start time');
+  checkTime(endMs, 'end time');
+  if (endMs < startMs) throw new MochaError('BAD_QUERY', 'end timestamp must not be before start time');
+  if (!(stepMs > 0) || !Number.isFinite(stepMs)) {
+    throw new MochaError('BAD_QUERY', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+  }
+  // Prometheus' check, in whole steps: (end - start) / step > 11000.
+  if (Math.floor((endMs - startMs) / stepMs) > QUERY_POINTS_PER_SERIES_MAX) {
+    throw new MochaError('BAD_QUERY', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+  }
+  const ast = parseExpr(expr);
+  const t = exprType(ast);
+  if (t !== 'scalar' && t !== 'vector') {
+    throw new MochaError('BAD_QUERY', `invalid expression type ${JSON.stringify(documentedType(t))} for range query, must be Scalar or instant Vector`);
+  }
+  const stepCount = Math.floor((endMs - startMs) / stepMs) + 1;
+  const ctx = makeContext(querier, startMs, endMs, stepMs, stepCount, opts);
+  ctx.checkCancel();
+  const v = await evaluate(ast, ctx);
+  const result: { labels: Labels; timestampsMs: Float64Array; values: Float64Array }[] = [];
+  if (v.type === 'scalar') {
+    const ts = new Float64Array(stepCount);
+    for (let k = 0; k < stepCount; k++) ts[k] = ctx.stepTimeMs(k);
+    result.push({ labels: [], timestampsMs: ts, values: v.values });
+  } else if (v.type === 'vector') {
+    for (const s of v.series) {
+      let count = 0;
+      for (let k = 0; k < stepCount; k++) count += s.present[k]!;
+      if (count === 0) continue;
+      const ts = new Float64Array(count);
+      const vals = new Float64Array(count);
+      let w = 0;
+      for (let k = 0; k < stepCount; k++) {
+        if (s.present[k] === 0) continue;
+        ts[w] = ctx.stepTimeMs(k);
+        vals[w] = s.values[k]!;
+        w++;
+      }
+      result.push({ labels: s.labels, timestampsMs: ts, values: vals });
+    }
+    result.sort((a, b) => compareLabels(a.labels, b.labels));
+  } else {
+    throw new MochaError('INTERNAL', `range query evaluated to ${v.type}`);
+  }
+  return { resultType: 'matrix', result };
+}
+
+/** Evaluates a node over the context's whole step grid. */
+export async function evaluate(node: Expr, ctx: EvalContext): Promise<EvalValue> {
+  switch (node.kind) {
+    case 'NumberLiteral':
+      return { type: 'scalar', values: new Float64Array(ctx.stepCount).fill(node.value) };
+    case 'StringLiteral':
+      return { type: 'string', value: node.value };
+    case 'Paren':
+      return evaluate(node.expr, ctx);
+    case 'VectorSelector':
+      return { type: 'vector', series: await evalVectorSelector(ctx, node) };
+    case 'MatrixSelector':
+      if (ctx.stepCount !== 1) throw notSupported('range vector selector inside a range query');
+      return { type: 'matrix', series: await evalMatrixSelectorAt(ctx, node, 0) };
+    case 'Subquery':
+      throw notSupported('subquery');
+    case 'Call':
+      throw notSupported(`function ${node.func.name}()`);
+    case 'Aggregate':
+      throw notSupported(`aggregation ${node.op}`);
+    case 'Binary':
+      throw notSupported(`binary operator ${JSON.stringify(node.op)}`);
+    case 'Unary':
+      throw notSupported(`unary operator ${JSON.stringify(node.op)}`);
+  }
+}
+
+function notSupported(what: string): MochaError {
+  return new MochaError('QUERY_EXECUTION', `not supported yet: ${what}`);
+}

@@ -1,0 +1,180 @@
+// Evaluation of selectors over a step grid, with Prometheus 3 semantics.
+//
+// The evaluator works on the whole grid of evaluation times at once (an instant query is a
+// grid of one step): every node evaluates to one value per step. Instant vectors are kept as
+// dense per-step columns (StepSeries: values + presence), which binary operators and
+// aggregations of the next stage combine step by step without re-reading storage.
+//
+// Selector rules (Prometheus 3):
+//   - an instant vector at time t takes, per series, the latest sample in (t - lookback, t];
+//     if that sample is a stale marker the series has no value at t;
+//   - a range vector m[r] at t takes the samples in (t - r, t] without stale markers;
+//   - `offset o` shifts the window to end at t - o; `@ T` pins t to T (start()/end() being
+//     the query's start and end); both apply together as (T - o).
+// Each selector reads storage once for the whole grid and walks the steps with a moving index.
+import { MochaError } from '../errors.js';
+import type { Labels } from '../model/labels.js';
+import type { Querier, SelectHints, SeriesData } from '../model/querier.js';
+import { isStaleAt } from '../model/samples.js';
+import type { AtModifier, MatrixSelector, VectorSelector } from './ast.js';
+
+/** An instant vector series over the step grid: values[k] is meaningful where present[k] is 1. */
+export interface StepSeries {
+  readonly labels: Labels;
+  readonly values: Float64Array;
+  readonly present: Uint8Array;
+}
+
+export type EvalValue =
+  | { readonly type: 'scalar'; readonly values: Float64Array }
+  | { readonly type: 'string'; readonly value: string }
+  | { readonly type: 'vector'; readonly series: StepSeries[] }
+  /** Range vectors are materialised only at a single evaluation time (instant queries). */
+  | { readonly type: 'matrix'; readonly series: SeriesData[] };
+
+/** Shared state of one query evaluation: the grid, the limits, and what has been used of them. */
+export class EvalContext {
+  /** Output cells (series x steps) allocated so far; bounded by samplesMax like loaded samples. */
+  private cellsUsed = 0;
+  private samplesLoaded = 0;
+  private readonly deadlineMs: number;
+
+  constructor(
+    readonly querier: Querier,
+    readonly startMs: number,
+    readonly endMs: number,
+    /** > 0; for an instant query any positive value (the grid has one step). */
+    readonly stepMs: number,
+    readonly stepCount: number,
+    readonly lookbackDeltaMs: number,
+    readonly samplesMax: number,
+    readonly seriesMax: number,
+    timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.deadlineMs = Date.now() + timeoutMs;
+  }
+
+  stepTimeMs(k: number): number {
+    return this.startMs + k * this.stepMs;
+  }
+
+  /** The time a selector with these modifiers reads at step k (before the lookback/range). */
+  selectorTimeMs(at: AtModifier, offsetMs: number, k: number): number {
+    const base = at === undefined ? this.stepTimeMs(k) : at === 'start' ? this.startMs : at === 'end' ? this.endMs : at;
+    return base - offsetMs;
+  }
+
+  /** Throws QUERY_TIMEOUT / QUERY_CANCELED once the query has run out of time or was aborted. */
+  checkCancel(): void {
+    if (this.signal?.aborted) {
+      const reason: unknown = this.signal.reason;
+      if (reason instanceof Error && reason.name === 'TimeoutError') throw new MochaError('QUERY_TIMEOUT', 'query timed out in query execution');
+      throw new MochaError('QUERY_CANCELED', 'query was canceled in query execution');
+    }
+    if (Date.now() > this.deadlineMs) throw new MochaError('QUERY_TIMEOUT', 'query timed out in query execution');
+  }
+
+  /** Storage read with the query-wide limits: what is left of samplesMax goes down as a hint. */
+  async select(vs: VectorSelector, minTMs: number, maxTMs: number): Promise<SeriesData[]> {
+    const hints: SelectHints = { samplesMax: this.samplesMax - this.samplesLoaded, seriesMax: this.seriesMax };
+    const series = await this.querier.selectSeries(vs.matchers, minTMs, maxTMs, hints);
+    this.checkCancel();
+    for (const s of series) this.samplesLoaded += s.timestampsMs.length;
+    if (this.samplesLoaded > this.samplesMax) throw tooManySamples();
+    if (series.length > this.seriesMax) {
+      throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${series.length} series; the limit is ${this.seriesMax}`);
+    }
+    return series;
+  }
+
+  /** Reserves one output column of the grid (dense series x steps is what costs memory). */
+  allocStepSeries(labels: Labels): StepSeries {
+    this.cellsUsed += this.stepCount;
+    if (this.cellsUsed > this.samplesMax) throw tooManySamples();
+    return { labels, values: new Float64Array(this.stepCount), present: new Uint8Array(this.stepCount) };
+  }
+}
+
+function tooManySamples(): MochaError {
+  return new MochaError('QUERY_TOO_MANY_SAMPLES', 'query processing would load too many samples into memory in query execution');
+}
+
+/** Instant vector selector over the whole grid: one storage read, one forward walk per series. */
+export async function evalVectorSelector(ctx: EvalContext, vs: VectorSelector): Promise<StepSeries[]> {
+  const n = ctx.stepCount;
+  const firstMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, 0);
+  const lastMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, n - 1);
+  const lookback = ctx.lookbackDeltaMs;
+  const loaded = await ctx.select(vs, firstMs - lookback, lastMs);
+  const out: StepSeries[] = [];
+  for (const s of loaded) {
+    ctx.checkCancel();
+    const ts = s.timestampsMs;
+    const len = ts.length;
+    let col: StepSeries | undefined;
+    // j: first sample after the current step's time. Step times never decrease, so j only moves forward.
+    let j = 0;
+    for (let k = 0; k < n; k++) {
+      const t = ctx.selectorTimeMs(vs.at, vs.offsetMs, k);
+      while (j < len && ts[j]! <= t) j++;
+      const i = j - 1;
+      if (i < 0 || ts[i]! <= t - lookback || isStaleAt(s.values, i)) continue;
+      col ??= ctx.allocStepSeries(s.labels);
+      col.values[k] = s.values[i]!;
+      col.present[k] = 1;
+    }
+    if (col !== undefined) out.push(col);
+  }
+  return out;
+}
+
+/**
+ * Range vector selector at one evaluation time (step k of the grid): the samples in
+ * (t - range, t], stale markers dropped, original timestamps kept; empty series omitted.
+ */
+export async function evalMatrixSelectorAt(ctx: EvalContext, ms: MatrixSelector, k: number): Promise<SeriesData[]> {
+  const vs = ms.vector;
+  const t = ctx.selectorTimeMs(vs.at, vs.offsetMs, k);
+  const loaded = await ctx.select(vs, t - ms.rangeMs, t);
+  const out: SeriesData[] = [];
+  for (const s of loaded) {
+    ctx.checkCancel();
+    const w = windowSamples(s, t - ms.rangeMs, t);
+    if (w.timestampsMs.length > 0) out.push(w);
+  }
+  return out;
+}
+
+/** Samples of s with lowMs < t <= highMs, stale markers removed; subarrays when nothing is dropped. */
+export function windowSamples(s: SeriesData, lowMs: number, highMs: number): SeriesData {
+  const ts = s.timestampsMs;
+  let from = lowerBoundAfter(ts, lowMs);
+  let to = lowerBoundAfter(ts, highMs);
+  let stale = 0;
+  for (let i = from; i < to; i++) if (isStaleAt(s.values, i)) stale++;
+  if (stale === 0) return { labels: s.labels, timestampsMs: ts.subarray(from, to), values: s.values.subarray(from, to) };
+  const outT = new Float64Array(to - from - stale);
+  const outV = new Float64Array(to - from - stale);
+  let w = 0;
+  for (; from < to; from++) {
+    if (isStaleAt(s.values, from)) continue;
+    outT[w] = ts[from]!;
+    // Only the stale marker's NaN payload carries meaning, and stale markers are dropped here.
+    outV[w] = s.values[from]!;
+    w++;
+  }
+  return { labels: s.labels, timestampsMs: outT, values: outV };
+}
+
+/** First index i with ts[i] > x (ts sorted ascending). */
+export function lowerBoundAfter(ts: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

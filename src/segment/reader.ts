@@ -1,0 +1,486 @@
+// Segment reader: a SeriesSource and PostingsIndex over one segment directory.
+//
+// At open it validates meta.json, checks the size and CRC-32 of every file (samples.arrow is
+// streamed through the CRC, not kept), and loads series.arrow (labels, per-series time range and
+// chunk rows) and postings.arrow (label pair -> serialized roaring bitmap, deserialized on first
+// use). samples.arrow stays on disk: select() reads only the record batches that hold the
+// selected series' chunks (random access through the Arrow file footer), and decodes only the
+// chunks overlapping the time range. Memory held per segment: labels and postings, not samples.
+//
+// Invariants (checked at open, see assertInvariants): series refs are 0..n-1 in label order;
+// each series owns chunk rows [first_chunk_row, first_chunk_row+chunk_count), contiguous and in
+// ref order, never split across samples.arrow record batches.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { RecordBatchReader, tableFromIPC, type AsyncRecordBatchFileReader, type Data, type RecordBatch, type Table } from 'apache-arrow';
+import { MochaError } from '../errors.js';
+import { compareLabels, labelsKey, type Label, type Labels } from '../model/labels.js';
+import type { Matcher } from '../model/matchers.js';
+import { RoaringBitmap32, selectPostings, type Bitmap, type PostingsIndex } from '../model/postings.js';
+import type { SeriesSource, SourceSeries } from '../model/querier.js';
+import { registerArrowCodecs } from './codecs.js';
+import { crc32 } from './crc32.js';
+import { ByteSource, EncodingError, decodeTimestamps, decodeValues } from './encoding/index.js';
+import { CHUNK_ENCODED_BYTES_MAX, CHUNK_SAMPLES_LIMIT, META_FILE, META_FILE_BYTES_MAX, POSTINGS_FILE, SAMPLES_FILE, SERIES_FILE, SERIES_LABELS_MAX } from './format.js';
+import { parseSegmentMeta, type SegmentMeta } from './meta.js';
+import { postingsSchema, samplesSchema, schemaSignature, seriesSchema } from './schema.js';
+
+export interface SegmentOpenOptions {
+  /** Stream samples.arrow through its CRC-32 at open (default true). */
+  verifySamplesChecksum?: boolean;
+}
+
+const EMPTY = new Float64Array(0);
+const CRC_READ_BYTES = 1024 * 1024;
+
+function corrupt(msg: string, file: string, row?: number): MochaError {
+  return new MochaError('SEGMENT_CORRUPT', msg, row === undefined ? { file } : { file, row });
+}
+
+interface PostingEntry {
+  bytes: Uint8Array;
+  bitmap?: Bitmap;
+}
+
+interface DecodedBatch {
+  refs: Uint32Array;
+  mins: BigInt64Array;
+  maxs: BigInt64Array;
+  counts: Uint32Array;
+  tsOffsets: Int32Array;
+  tsData: Uint8Array;
+  valOffsets: Int32Array;
+  valData: Uint8Array;
+}
+
+export class SegmentReader implements SeriesSource, PostingsIndex {
+  readonly minTMs: number;
+  readonly maxTMs: number;
+  private readonly keys: (string | undefined)[];
+  private readonly batchFirstRow: Uint32Array;
+  private batchChain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly meta: SegmentMeta,
+    private readonly labels: Labels[],
+    private readonly seriesMin: Float64Array,
+    private readonly seriesMax: Float64Array,
+    private readonly seriesFirstChunk: Uint32Array,
+    private readonly seriesChunks: Uint32Array,
+    private readonly postingsByName: Map<string, Map<string, PostingEntry>>,
+    private readonly samplesHandle: fs.FileHandle,
+    private readonly samplesReader: AsyncRecordBatchFileReader,
+  ) {
+    this.minTMs = meta.minTMs;
+    this.maxTMs = meta.maxTMs;
+    this.keys = new Array<string | undefined>(labels.length);
+    this.batchFirstRow = new Uint32Array(meta.samplesBatchRows.length + 1);
+    for (let i = 0; i < meta.samplesBatchRows.length; i++) this.batchFirstRow[i + 1] = this.batchFirstRow[i]! + meta.samplesBatchRows[i]!;
+  }
+
+  static async open(segmentDir: string, opts?: SegmentOpenOptions): Promise<SegmentReader> {
+    registerArrowCodecs();
+    const metaPath = path.join(segmentDir, META_FILE);
+    let metaText: string;
+    try {
+      const st = await fs.stat(metaPath);
+      if (st.size > META_FILE_BYTES_MAX) throw corrupt(`too big meta.json; got ${st.size} bytes; cannot exceed ${META_FILE_BYTES_MAX}`, META_FILE);
+      metaText = await fs.readFile(metaPath, 'utf8');
+    } catch (e) {
+      if (e instanceof MochaError) throw e;
+      throw corrupt(`cannot read ${metaPath}: ${(e as Error).message}`, META_FILE);
+    }
+    const meta = parseSegmentMeta(metaText, path.basename(segmentDir));
+
+    const seriesBytes = await readChecked(segmentDir, SERIES_FILE, meta);
+    const postingsBytes = await readChecked(segmentDir, POSTINGS_FILE, meta);
+    const series = loadSeries(seriesBytes, meta);
+    const postings = loadPostings(postingsBytes, meta);
+
+    const samplesPath = path.join(segmentDir, SAMPLES_FILE);
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(samplesPath, 'r');
+    } catch (e) {
+      throw corrupt(`cannot open ${samplesPath}: ${(e as Error).message}`, SAMPLES_FILE);
+    }
+    try {
+      const expected = meta.files[SAMPLES_FILE]!;
+      const st = await handle.stat();
+      if (st.size !== expected.bytes) throw corrupt(`samples.arrow is ${st.size} bytes; meta.json says ${expected.bytes}`, SAMPLES_FILE);
+      if (opts?.verifySamplesChecksum ?? true) {
+        const got = await crcOfHandle(handle, st.size);
+        if (got !== expected.crc32) throw corrupt(`samples.arrow checksum mismatch: crc32 ${got} != ${expected.crc32} in meta.json`, SAMPLES_FILE);
+      }
+      let reader: AsyncRecordBatchFileReader;
+      try {
+        reader = (await RecordBatchReader.from(handle)) as unknown as AsyncRecordBatchFileReader;
+        await reader.open();
+      } catch (e) {
+        throw corrupt(`samples.arrow is not a readable Arrow IPC file: ${(e as Error).message}`, SAMPLES_FILE);
+      }
+      if (!reader.isFile()) throw corrupt('samples.arrow is not in Arrow IPC file format', SAMPLES_FILE);
+      if (schemaSignature(reader.schema) !== schemaSignature(samplesSchema)) throw corrupt('samples.arrow has an unexpected schema', SAMPLES_FILE);
+      if (reader.numRecordBatches !== meta.samplesBatchRows.length) {
+        throw corrupt(`samples.arrow holds ${reader.numRecordBatches} record batches; meta.json says ${meta.samplesBatchRows.length}`, SAMPLES_FILE);
+      }
+      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, reader);
+      r.assertInvariants();
+      return r;
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  }
+
+  /** Checks the structural invariants listed at the top; throws SEGMENT_CORRUPT. */
+  assertInvariants(): void {
+    const n = this.labels.length;
+    if (n !== this.meta.seriesCount) throw corrupt(`series.arrow holds ${n} series; meta.json says ${this.meta.seriesCount}`, SERIES_FILE);
+    let row = 0;
+    let batch = 0;
+    for (let ref = 0; ref < n; ref++) {
+      if (this.seriesFirstChunk[ref] !== row) throw corrupt(`series ${ref}: first_chunk_row ${this.seriesFirstChunk[ref]} is not ${row}`, SERIES_FILE, ref);
+      const end = row + this.seriesChunks[ref]!;
+      while (batch < this.meta.samplesBatchRows.length && this.batchFirstRow[batch + 1]! <= row) batch++;
+      if (end > this.batchFirstRow[batch + 1]!) throw corrupt(`series ${ref}: chunk rows [${row}, ${end}) cross a record batch boundary`, SERIES_FILE, ref);
+      row = end;
+      if (ref > 0 && compareLabels(this.labels[ref - 1]!, this.labels[ref]!) >= 0) throw corrupt(`series ${ref}: labels not in strictly increasing order`, SERIES_FILE, ref);
+    }
+    if (row !== this.meta.chunkCount) throw corrupt(`series.arrow covers ${row} chunks; meta.json says ${this.meta.chunkCount}`, SERIES_FILE);
+  }
+
+  // PostingsIndex
+  allPostings(): Bitmap {
+    const b = new RoaringBitmap32();
+    b.addRange(0, this.labels.length);
+    return b;
+  }
+
+  labelValues(name: string): Iterable<string> {
+    return this.postingsByName.get(name)?.keys() ?? [];
+  }
+
+  postings(name: string, value: string): Bitmap | undefined {
+    const e = this.postingsByName.get(name)?.get(value);
+    if (e === undefined) return undefined;
+    if (e.bitmap === undefined) {
+      let bm: Bitmap;
+      try {
+        bm = RoaringBitmap32.deserialize(e.bytes, true);
+      } catch (err) {
+        throw corrupt(`postings ${name}=${JSON.stringify(value)}: bad roaring bitmap: ${(err as Error).message}`, POSTINGS_FILE);
+      }
+      const max = bm.isEmpty ? -1 : bm.maximum();
+      if (max >= this.labels.length) throw corrupt(`postings ${name}=${JSON.stringify(value)}: series ref ${max} >= series count ${this.labels.length}`, POSTINGS_FILE);
+      e.bitmap = bm;
+    }
+    return e.bitmap;
+  }
+
+  labelsOf(ref: number): Labels {
+    return this.labels[ref]!;
+  }
+
+  private keyOf(ref: number): string {
+    return (this.keys[ref] ??= labelsKey(this.labels[ref]!));
+  }
+
+  async select(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<SourceSeries[]> {
+    if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
+    if (maxTMs < this.minTMs || minTMs > this.maxTMs) return [];
+    const refs = selectPostings(this, matchers).toUint32Array();
+    const out: SourceSeries[] = [];
+    if (!withSamples) {
+      // Series granularity: a series whose [min, max] overlaps the range but has no sample
+      // inside it is still listed (as Prometheus' label APIs over blocks do).
+      for (const ref of refs) {
+        if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) continue;
+        out.push({ labels: this.labels[ref]!, key: this.keyOf(ref), timestampsMs: EMPTY, values: EMPTY });
+      }
+      return out;
+    }
+    // Group the wanted series by record batch; load each batch once, in file order.
+    let i = 0;
+    while (i < refs.length) {
+      const ref = refs[i]!;
+      if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) {
+        i++;
+        continue;
+      }
+      const b = this.batchOfRow(this.seriesFirstChunk[ref]!);
+      const batch = await this.loadBatch(b);
+      const rowBase = this.batchFirstRow[b]!;
+      const rowEnd = this.batchFirstRow[b + 1]!;
+      while (i < refs.length) {
+        const r = refs[i]!;
+        const first = this.seriesFirstChunk[r]!;
+        if (first >= rowEnd) break;
+        i++;
+        if (this.seriesMax[r]! < minTMs || this.seriesMin[r]! > maxTMs) continue;
+        const s = this.decodeSeries(r, batch, first - rowBase, this.seriesChunks[r]!, minTMs, maxTMs);
+        if (s !== undefined) out.push(s);
+      }
+    }
+    return out;
+  }
+
+  private batchOfRow(row: number): number {
+    let lo = 0;
+    let hi = this.meta.samplesBatchRows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.batchFirstRow[mid]! <= row) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private decodeSeries(ref: number, batch: DecodedBatch, localFirst: number, chunkCount: number, minTMs: number, maxTMs: number): SourceSeries | undefined {
+    let total = 0;
+    for (let c = localFirst; c < localFirst + chunkCount; c++) {
+      if (batch.refs[c] !== ref) throw corrupt(`chunk row ${c} belongs to series ${batch.refs[c]}, expected ${ref}`, SAMPLES_FILE, c);
+      if (Number(batch.maxs[c]) < minTMs || Number(batch.mins[c]) > maxTMs) continue;
+      total += batch.counts[c]!;
+    }
+    if (total === 0) return undefined;
+    const ts = new Float64Array(total);
+    const vs = new Float64Array(total);
+    let at = 0;
+    for (let c = localFirst; c < localFirst + chunkCount; c++) {
+      const cMin = Number(batch.mins[c]);
+      const cMax = Number(batch.maxs[c]);
+      if (cMax < minTMs || cMin > maxTMs) continue;
+      const count = batch.counts[c]!;
+      try {
+        const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
+        const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
+        const nt = decodeTimestamps(tsSrc, ts, at, count);
+        const nv = decodeValues(valSrc, vs, at, count);
+        if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
+        if (ts[at] !== cMin || ts[at + count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[at]}, ${ts[at + count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
+        if (at > 0 && !(ts[at]! > ts[at - 1]!)) throw new EncodingError('chunks of the series overlap in time', 0);
+      } catch (e) {
+        if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${ref}: ${e.message}`, SAMPLES_FILE, this.batchFirstRowOfRef(ref) + (c - localFirst));
+        throw e;
+      }
+      at += count;
+    }
+    // Trim to [minTMs, maxTMs]: only the first and last decoded chunks can reach outside.
+    let lo = 0;
+    while (lo < total && ts[lo]! < minTMs) lo++;
+    let hi = total;
+    while (hi > lo && ts[hi - 1]! > maxTMs) hi--;
+    if (hi === lo) return undefined;
+    const trimmed = lo > 0 || hi < total;
+    return {
+      labels: this.labels[ref]!,
+      key: this.keyOf(ref),
+      timestampsMs: trimmed ? ts.subarray(lo, hi) : ts,
+      values: trimmed ? vs.subarray(lo, hi) : vs,
+    };
+  }
+
+  private batchFirstRowOfRef(ref: number): number {
+    return this.seriesFirstChunk[ref]!;
+  }
+
+  /** Reads and validates record batch b of samples.arrow; reads are serialized (one file cursor). */
+  private loadBatch(b: number): Promise<DecodedBatch> {
+    const run = this.batchChain.then(() => this.readBatch(b));
+    this.batchChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readBatch(b: number): Promise<DecodedBatch> {
+    let rb: RecordBatch | null;
+    try {
+      rb = await this.samplesReader.readRecordBatch(b);
+    } catch (e) {
+      throw corrupt(`samples.arrow record batch ${b} cannot be read: ${(e as Error).message}`, SAMPLES_FILE, this.batchFirstRow[b]!);
+    }
+    const firstRow = this.batchFirstRow[b]!;
+    const rows = this.meta.samplesBatchRows[b]!;
+    if (rb === null || rb.numRows !== rows) throw corrupt(`samples.arrow record batch ${b} holds ${rb?.numRows ?? 0} rows; meta.json says ${rows}`, SAMPLES_FILE, firstRow);
+    const col = (name: string): Data => {
+      const v = rb.getChild(name);
+      if (v === null || v.data.length !== 1) throw corrupt(`samples.arrow record batch ${b}: column ${name} missing or split`, SAMPLES_FILE, firstRow);
+      return v.data[0]!;
+    };
+    const refs = col('series_ref').values as Uint32Array;
+    const mins = col('min_time_ms').values as BigInt64Array;
+    const maxs = col('max_time_ms').values as BigInt64Array;
+    const counts = col('sample_count').values as Uint32Array;
+    const tsCol = col('timestamps');
+    const valCol = col('values');
+    const batch: DecodedBatch = {
+      refs,
+      mins,
+      maxs,
+      counts,
+      tsOffsets: tsCol.valueOffsets as Int32Array,
+      tsData: tsCol.values as Uint8Array,
+      valOffsets: valCol.valueOffsets as Int32Array,
+      valData: valCol.values as Uint8Array,
+    };
+    for (let c = 0; c < rows; c++) {
+      const row = firstRow + c;
+      const n = counts[c]!;
+      if (n < 1 || n > CHUNK_SAMPLES_LIMIT) throw corrupt(`too big sample_count; got ${n}; cannot exceed ${CHUNK_SAMPLES_LIMIT}`, SAMPLES_FILE, row);
+      if (refs[c]! >= this.labels.length) throw corrupt(`too big series_ref; got ${refs[c]}; cannot exceed ${this.labels.length - 1}`, SAMPLES_FILE, row);
+      if (!(mins[c]! <= maxs[c]!) || Number(mins[c]) < this.meta.minTMs || Number(maxs[c]) > this.meta.maxTMs) {
+        throw corrupt(`chunk time range [${mins[c]}, ${maxs[c]}] outside the segment's [${this.meta.minTMs}, ${this.meta.maxTMs}]`, SAMPLES_FILE, row);
+      }
+      checkOffsets(batch.tsOffsets, batch.tsData.length, c, 'timestamps', row);
+      checkOffsets(batch.valOffsets, batch.valData.length, c, 'values', row);
+    }
+    return batch;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // After any in-flight batch read.
+    void this.batchChain.then(() => this.samplesHandle.close()).catch(() => undefined);
+  }
+}
+
+function checkOffsets(offsets: Int32Array, dataBytes: number, c: number, what: string, row: number): void {
+  const a = offsets[c]!;
+  const z = offsets[c + 1]!;
+  if (!(a >= 0 && z >= a && z <= dataBytes)) throw corrupt(`bad ${what} offsets [${a}, ${z}) for ${dataBytes} data bytes`, SAMPLES_FILE, row);
+  if (z - a > CHUNK_ENCODED_BYTES_MAX) throw corrupt(`too big ${what} chunk; got ${z - a} bytes; cannot exceed ${CHUNK_ENCODED_BYTES_MAX}`, SAMPLES_FILE, row);
+}
+
+async function readChecked(dir: string, file: string, meta: SegmentMeta): Promise<Uint8Array> {
+  const expected = meta.files[file]!;
+  let bytes: Uint8Array;
+  try {
+    const st = await fs.stat(path.join(dir, file));
+    if (st.size !== expected.bytes) throw corrupt(`${file} is ${st.size} bytes; meta.json says ${expected.bytes}`, file);
+    bytes = await fs.readFile(path.join(dir, file));
+  } catch (e) {
+    if (e instanceof MochaError) throw e;
+    throw corrupt(`cannot read ${file}: ${(e as Error).message}`, file);
+  }
+  const got = crc32(bytes);
+  if (got !== expected.crc32) throw corrupt(`${file} checksum mismatch: crc32 ${got} != ${expected.crc32} in meta.json`, file);
+  return bytes;
+}
+
+async function crcOfHandle(handle: fs.FileHandle, size: number): Promise<number> {
+  const buf = new Uint8Array(Math.min(CRC_READ_BYTES, Math.max(size, 1)));
+  let crc = 0;
+  let pos = 0;
+  while (pos < size) {
+    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, size - pos), pos);
+    if (bytesRead === 0) break;
+    crc = crc32(buf.subarray(0, bytesRead), crc);
+    pos += bytesRead;
+  }
+  return crc;
+}
+
+function parseTable(bytes: Uint8Array, file: string, expectedSignature: string): Table {
+  let t: Table;
+  try {
+    t = tableFromIPC(bytes);
+  } catch (e) {
+    throw corrupt(`${file} is not a readable Arrow IPC file: ${(e as Error).message}`, file);
+  }
+  if (schemaSignature(t.schema) !== expectedSignature) throw corrupt(`${file} has an unexpected schema`, file);
+  return t;
+}
+
+function single(t: Table, name: string, file: string): Data {
+  const v = t.getChild(name);
+  if (v === null) throw corrupt(`${file}: column ${name} is missing`, file);
+  if (v.data.length !== 1) throw corrupt(`${file}: column ${name} must be one record batch; got ${v.data.length}`, file);
+  return v.data[0]!;
+}
+
+function loadSeries(bytes: Uint8Array, meta: SegmentMeta) {
+  const t = parseTable(bytes, SERIES_FILE, schemaSignature(seriesSchema));
+  const n = t.numRows;
+  if (n !== meta.seriesCount) throw corrupt(`series.arrow holds ${n} rows; meta.json says ${meta.seriesCount}`, SERIES_FILE);
+  const refs = single(t, 'series_ref', SERIES_FILE).values as Uint32Array;
+  const minsBig = single(t, 'min_time_ms', SERIES_FILE).values as BigInt64Array;
+  const maxsBig = single(t, 'max_time_ms', SERIES_FILE).values as BigInt64Array;
+  const sampleCounts = single(t, 'sample_count', SERIES_FILE).values as Uint32Array;
+  const firstChunk = (single(t, 'first_chunk_row', SERIES_FILE).values as Uint32Array).slice(0, n);
+  const chunkCounts = (single(t, 'chunk_count', SERIES_FILE).values as Uint32Array).slice(0, n);
+  const labelsData = single(t, 'labels', SERIES_FILE);
+  const entryOffsets = labelsData.valueOffsets as Int32Array;
+  const entries = labelsData.children[0]!;
+  const keyData = entries.children[0]!;
+  const valData = entries.children[1]!;
+  const mins = new Float64Array(n);
+  const maxs = new Float64Array(n);
+  const labels: Labels[] = new Array(n);
+  const names = new Map<string, string>(); // interned label names
+  let samples = 0;
+  for (let i = 0; i < n; i++) {
+    if (refs[i] !== i) throw corrupt(`series_ref ${refs[i]} at row ${i}; refs must be 0..n-1 in order`, SERIES_FILE, i);
+    mins[i] = Number(minsBig[i]);
+    maxs[i] = Number(maxsBig[i]);
+    if (!(mins[i]! <= maxs[i]!) || mins[i]! < meta.minTMs || maxs[i]! > meta.maxTMs) {
+      throw corrupt(`series time range [${mins[i]}, ${maxs[i]}] outside the segment's [${meta.minTMs}, ${meta.maxTMs}]`, SERIES_FILE, i);
+    }
+    const sc = sampleCounts[i]!;
+    const cc = chunkCounts[i]!;
+    if (cc < 1 || cc > sc) throw corrupt(`bad chunk_count ${cc} for sample_count ${sc}`, SERIES_FILE, i);
+    if (sc > cc * CHUNK_SAMPLES_LIMIT) throw corrupt(`too big sample_count; got ${sc}; cannot exceed ${cc * CHUNK_SAMPLES_LIMIT}`, SERIES_FILE, i);
+    samples += sc;
+    const a = entryOffsets[i]!;
+    const z = entryOffsets[i + 1]!;
+    if (!(z > a && z - a <= SERIES_LABELS_MAX && z <= entries.length)) throw corrupt(`bad label count ${z - a}; must be 1..${SERIES_LABELS_MAX}`, SERIES_FILE, i);
+    const ls: Label[] = new Array(z - a);
+    for (let j = a; j < z; j++) {
+      const rawName = utf8At(keyData, j, i);
+      let name = names.get(rawName);
+      if (name === undefined) names.set(rawName, (name = rawName));
+      const value = utf8At(valData, j, i);
+      if (j > a && !(ls[j - a - 1]!.name < name)) throw corrupt('label names not sorted and unique', SERIES_FILE, i);
+      if (value === '') throw corrupt(`label ${name} has an empty value`, SERIES_FILE, i);
+      ls[j - a] = { name, value };
+    }
+    labels[i] = ls;
+  }
+  if (samples !== meta.sampleCount) throw corrupt(`series.arrow counts ${samples} samples; meta.json says ${meta.sampleCount}`, SERIES_FILE);
+  return { labels, mins, maxs, firstChunk, chunkCounts };
+}
+
+function utf8At(d: Data, j: number, row: number): string {
+  const off = d.valueOffsets as Int32Array;
+  const a = off[j]!;
+  const z = off[j + 1]!;
+  const bytes = d.values as Uint8Array;
+  if (!(a >= 0 && z >= a && z <= bytes.length)) throw corrupt(`bad string offsets [${a}, ${z})`, SERIES_FILE, row);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + a, z - a).toString('utf8');
+}
+
+function loadPostings(bytes: Uint8Array, meta: SegmentMeta): Map<string, Map<string, PostingEntry>> {
+  const t = parseTable(bytes, POSTINGS_FILE, schemaSignature(postingsSchema));
+  const out = new Map<string, Map<string, PostingEntry>>();
+  if (t.numRows !== meta.labelPairCount) throw corrupt(`postings.arrow holds ${t.numRows} rows; meta.json says ${meta.labelPairCount}`, POSTINGS_FILE);
+  if (t.numRows === 0) return out;
+  const names = single(t, 'name', POSTINGS_FILE);
+  const values = single(t, 'value', POSTINGS_FILE);
+  const blobs = single(t, 'bitmap', POSTINGS_FILE);
+  const blobOffsets = blobs.valueOffsets as Int32Array;
+  const blobData = blobs.values as Uint8Array;
+  for (let i = 0; i < t.numRows; i++) {
+    const name = utf8At(names, i, i);
+    const value = utf8At(values, i, i);
+    const a = blobOffsets[i]!;
+    const z = blobOffsets[i + 1]!;
+    if (!(a >= 0 && z > a && z <= blobData.length)) throw corrupt(`bad bitmap offsets [${a}, ${z})`, POSTINGS_FILE, i);
+    let m = out.get(name);
+    if (!m) out.set(name, (m = new Map()));
+    if (m.has(value)) throw corrupt(`duplicate label pair ${name}=${JSON.stringify(value)}`, POSTINGS_FILE, i);
+    m.set(value, { bytes: blobData.subarray(a, z) });
+  }
+  return out;
+}

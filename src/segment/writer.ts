@@ -1,0 +1,396 @@
+// Segment writer: turns one tenant's samples of one partition into a segment directory of Arrow
+// IPC files (series.arrow, samples.arrow, postings.arrow) plus meta.json.
+//
+// Crash safety: everything is written into `<name>.tmp/`, each file fsynced, the directory
+// fsynced and renamed to `<name>`, and the parent fsynced. A crash leaves either no directory,
+// a `.tmp` one, or a complete one that is not yet in the manifest: removeOrphanSegments() deletes
+// the first two kinds at start-up, and the manifest decides whether the third is live.
+//
+// Every chunk is decoded again right after it is encoded and compared bit for bit with its
+// input (a pair assertion): an encoder bug fails the flush instead of writing wrong data.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Binary, Int64, RecordBatch, Struct, Uint32, Utf8, makeData, vectorFromArray, type Data } from 'apache-arrow';
+import { compareLabels, labelsAreSorted, labelsKey, METRIC_NAME_LABEL, type Labels } from '../model/labels.js';
+import { isValidTenantId } from '../model/write.js';
+import { RoaringBitmap32 } from '../model/postings.js';
+import { arrowFileBytes, type SegmentCompression } from './codecs.js';
+import { crc32 } from './crc32.js';
+import { ByteSink, ByteSource, decodeTimestamps, decodeValues, encodeTimestamps, encodeValues, TIMESTAMP_ABS_MAX_MS } from './encoding/index.js';
+import {
+  CHUNK_SAMPLES_MAX,
+  META_FILE,
+  POSTINGS_FILE,
+  SAMPLES_BATCH_BYTES_TARGET,
+  SAMPLES_BATCH_CHUNKS_MAX,
+  SAMPLES_FILE,
+  SEGMENT_FORMAT_VERSION,
+  SEGMENT_SERIES_MAX,
+  SERIES_FILE,
+  SERIES_LABELS_MAX,
+  TMP_SUFFIX,
+} from './format.js';
+import type { SegmentMeta } from './meta.js';
+import { labelsType, metricNameType, postingsSchema, samplesSchema, seriesSchema } from './schema.js';
+
+export type { SegmentMeta } from './meta.js';
+
+export interface SegmentSeriesInput {
+  labels: Labels;
+  /** Sorted ascending, unique, all inside [partitionStartMs, partitionEndMs). */
+  timestampsMs: Float64Array;
+  values: Float64Array;
+}
+
+export interface SegmentInput {
+  tenant: string;
+  level: 'raw';
+  partitionStartMs: number;
+  partitionEndMs: number;
+  series: SegmentSeriesInput[];
+}
+
+export interface WriteSegmentOptions {
+  compression?: SegmentCompression;
+  /** Samples per chunk; default CHUNK_SAMPLES_MAX (benchmarks vary it). */
+  chunkSamplesMax?: number;
+}
+
+/** Writes a segment directory `<segmentsDir>/<name>` atomically and returns its meta. */
+export async function writeSegment(segmentsDir: string, name: string, input: SegmentInput, opts?: WriteSegmentOptions): Promise<SegmentMeta> {
+  const compression = opts?.compression ?? 'zstd';
+  const built = buildSegmentFiles(name, input, compression, opts?.chunkSamplesMax ?? CHUNK_SAMPLES_MAX);
+  const finalDir = path.join(segmentsDir, name);
+  const tmpDir = finalDir + TMP_SUFFIX;
+  await fs.mkdir(segmentsDir, { recursive: true });
+  await fs.rm(tmpDir, { recursive: true, force: true });
+  await fs.mkdir(tmpDir);
+  for (const [file, bytes] of built.files) await writeFileDurable(path.join(tmpDir, file), bytes);
+  await writeFileDurable(path.join(tmpDir, META_FILE), Buffer.from(JSON.stringify(built.meta, null, 2) + '\n'));
+  await fsyncDir(tmpDir);
+  // Names come from the manifest's nextSegmentSeq, never reused by a live segment: a directory
+  // already there is a leftover of a flush that failed before its manifest swap.
+  await fs.rm(finalDir, { recursive: true, force: true });
+  await fs.rename(tmpDir, finalDir);
+  await fsyncDir(segmentsDir);
+  return built.meta;
+}
+
+export async function writeFileDurable(file: string, bytes: Uint8Array): Promise<void> {
+  const fh = await fs.open(file, 'w');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+interface BuiltSegment {
+  meta: SegmentMeta;
+  files: Array<[string, Uint8Array]>;
+}
+
+/** Validates the input and encodes the three Arrow files in memory (no I/O). */
+export function buildSegmentFiles(name: string, input: SegmentInput, compression: SegmentCompression, chunkSamplesMax: number): BuiltSegment {
+  if (!isValidTenantId(input.tenant)) throw new Error(`invalid tenant id ${JSON.stringify(input.tenant)}`);
+  if (input.level !== 'raw') throw new Error(`unsupported level ${String(input.level)}`);
+  const { partitionStartMs: pStart, partitionEndMs: pEnd } = input;
+  if (!Number.isInteger(pStart) || !Number.isInteger(pEnd) || !(pEnd > pStart) || Math.abs(pStart) > TIMESTAMP_ABS_MAX_MS || Math.abs(pEnd) > TIMESTAMP_ABS_MAX_MS + 1) {
+    throw new Error(`bad partition bounds [${pStart}, ${pEnd})`);
+  }
+  if (!(chunkSamplesMax >= 1 && chunkSamplesMax <= 65_536)) throw new Error(`chunkSamplesMax ${chunkSamplesMax} out of 1..65536`);
+  // Series with samples, sorted by labels: their index is the segment-local series_ref.
+  const series = input.series.filter((s) => s.timestampsMs.length > 0);
+  if (series.length === 0) throw new Error('a segment needs at least one sample');
+  if (series.length > SEGMENT_SERIES_MAX) throw new Error(`too many series for one segment: ${series.length} > ${SEGMENT_SERIES_MAX}`);
+  series.sort((a, b) => compareLabels(a.labels, b.labels));
+  for (let i = 0; i < series.length; i++) {
+    const s = series[i]!;
+    if (s.labels.length === 0 || s.labels.length > SERIES_LABELS_MAX || !labelsAreSorted(s.labels)) throw new Error(`series ${labelsKey(s.labels)}: labels must be 1..${SERIES_LABELS_MAX}, sorted, unique`);
+    if (s.timestampsMs.length !== s.values.length) throw new Error(`series ${labelsKey(s.labels)}: ${s.timestampsMs.length} timestamps but ${s.values.length} values`);
+    if (i > 0 && compareLabels(series[i - 1]!.labels, s.labels) === 0) throw new Error(`duplicate series ${labelsKey(s.labels)}`);
+    const t0 = s.timestampsMs[0]!;
+    const tn = s.timestampsMs[s.timestampsMs.length - 1]!;
+    if (t0 < pStart || tn >= pEnd) throw new Error(`series ${labelsKey(s.labels)}: samples [${t0}, ${tn}] outside the partition [${pStart}, ${pEnd})`);
+  }
+
+  // samples.arrow: chunks, cut into record batches at series boundaries.
+  const n = series.length;
+  const seriesMin = new BigInt64Array(n);
+  const seriesMax = new BigInt64Array(n);
+  const seriesSamples = new Uint32Array(n);
+  const seriesFirstChunk = new Uint32Array(n);
+  const seriesChunks = new Uint32Array(n);
+  const batches: RecordBatch[] = [];
+  const batchRows: number[] = [];
+  const chunks = new ChunkBatchBuilder();
+  const check = new PairCheck();
+  let chunkRow = 0;
+  let sampleCount = 0;
+  let minT = Infinity;
+  let maxT = -Infinity;
+  for (let ref = 0; ref < n; ref++) {
+    const s = series[ref]!;
+    const len = s.timestampsMs.length;
+    const nChunks = Math.ceil(len / chunkSamplesMax);
+    const per = Math.ceil(len / nChunks); // equal-sized chunks: no tiny tail chunk
+    seriesFirstChunk[ref] = chunkRow;
+    seriesChunks[ref] = nChunks;
+    seriesSamples[ref] = len;
+    seriesMin[ref] = BigInt(s.timestampsMs[0]!);
+    seriesMax[ref] = BigInt(s.timestampsMs[len - 1]!);
+    minT = Math.min(minT, s.timestampsMs[0]!);
+    maxT = Math.max(maxT, s.timestampsMs[len - 1]!);
+    for (let start = 0; start < len; start += per) {
+      const count = Math.min(per, len - start);
+      chunks.add(ref, s.timestampsMs, s.values, start, count, check);
+      chunkRow++;
+    }
+    sampleCount += len;
+    if (chunks.rows >= SAMPLES_BATCH_CHUNKS_MAX || chunks.encodedBytes >= SAMPLES_BATCH_BYTES_TARGET || ref === n - 1) {
+      batchRows.push(chunks.rows);
+      batches.push(chunks.build());
+    }
+  }
+  const samplesBytes = arrowFileBytes(batches, compression);
+
+  // series.arrow
+  const seriesBytes = arrowFileBytes([buildSeriesBatch(series, seriesMin, seriesMax, seriesSamples, seriesFirstChunk, seriesChunks)], compression);
+
+  // postings.arrow
+  const postings = buildPostingsBatch(series);
+  const postingsBytes = arrowFileBytes([postings.batch], compression);
+
+  const files: Array<[string, Uint8Array]> = [
+    [SERIES_FILE, seriesBytes],
+    [SAMPLES_FILE, samplesBytes],
+    [POSTINGS_FILE, postingsBytes],
+  ];
+  const fileMeta: SegmentMeta['files'] = {};
+  let bytes = 0;
+  for (const [f, b] of files) {
+    fileMeta[f] = { bytes: b.length, crc32: crc32(b) };
+    bytes += b.length;
+  }
+  const meta: SegmentMeta = {
+    formatVersion: SEGMENT_FORMAT_VERSION,
+    name,
+    tenant: input.tenant,
+    level: 'raw',
+    partitionStartMs: pStart,
+    partitionEndMs: pEnd,
+    minTMs: minT,
+    maxTMs: maxT,
+    seriesCount: n,
+    sampleCount,
+    chunkCount: chunkRow,
+    bytes,
+    files: fileMeta,
+    compression,
+    samplesBatchRows: batchRows,
+    labelPairCount: postings.rows,
+  };
+  return { meta, files };
+}
+
+/** Growable per-chunk columns of the record batch being built. */
+class ChunkBatchBuilder {
+  private refs: number[] = [];
+  private mins: number[] = [];
+  private maxs: number[] = [];
+  private counts: number[] = [];
+  private tsOffsets: number[] = [0];
+  private valOffsets: number[] = [0];
+  private readonly ts = new ByteSink(64 * 1024);
+  private readonly vals = new ByteSink(64 * 1024);
+
+  get rows(): number {
+    return this.refs.length;
+  }
+
+  get encodedBytes(): number {
+    return this.ts.length + this.vals.length;
+  }
+
+  add(ref: number, timestampsMs: Float64Array, values: Float64Array, start: number, count: number, check: PairCheck): void {
+    const tsAt = this.ts.length;
+    const valAt = this.vals.length;
+    encodeTimestamps(this.ts, timestampsMs, start, count);
+    encodeValues(this.vals, values, start, count);
+    check.verify(this.ts.bytes, tsAt, this.ts.length, this.vals.bytes, valAt, this.vals.length, timestampsMs, values, start, count);
+    this.refs.push(ref);
+    this.mins.push(timestampsMs[start]!);
+    this.maxs.push(timestampsMs[start + count - 1]!);
+    this.counts.push(count);
+    this.tsOffsets.push(this.ts.length);
+    this.valOffsets.push(this.vals.length);
+  }
+
+  build(): RecordBatch {
+    const n = this.refs.length;
+    const children: Data[] = [
+      makeData({ type: new Uint32(), length: n, nullCount: 0, data: Uint32Array.from(this.refs) }),
+      makeData({ type: new Int64(), length: n, nullCount: 0, data: BigInt64Array.from(this.mins, BigInt) }),
+      makeData({ type: new Int64(), length: n, nullCount: 0, data: BigInt64Array.from(this.maxs, BigInt) }),
+      makeData({ type: new Uint32(), length: n, nullCount: 0, data: Uint32Array.from(this.counts) }),
+      makeData({ type: new Binary(), length: n, nullCount: 0, valueOffsets: Int32Array.from(this.tsOffsets), data: this.ts.view().slice() }),
+      makeData({ type: new Binary(), length: n, nullCount: 0, valueOffsets: Int32Array.from(this.valOffsets), data: this.vals.view().slice() }),
+    ];
+    this.refs = [];
+    this.mins = [];
+    this.maxs = [];
+    this.counts = [];
+    this.tsOffsets = [0];
+    this.valOffsets = [0];
+    this.ts.reset();
+    this.vals.reset();
+    return new RecordBatch(samplesSchema, makeData({ type: new Struct(samplesSchema.fields), length: n, nullCount: 0, children }));
+  }
+}
+
+/** Decodes a just-encoded chunk and compares it bit for bit with the input. */
+class PairCheck {
+  private ts = new Float64Array(1024);
+  private vals = new Float64Array(1024);
+
+  verify(tsBytes: Uint8Array, tsAt: number, tsEnd: number, valBytes: Uint8Array, valAt: number, valEnd: number, timestampsMs: Float64Array, values: Float64Array, start: number, count: number): void {
+    if (this.ts.length < count) {
+      this.ts = new Float64Array(count);
+      this.vals = new Float64Array(count);
+    }
+    const tsSrc = new ByteSource(tsBytes, tsAt, tsEnd);
+    const valSrc = new ByteSource(valBytes, valAt, valEnd);
+    const nt = decodeTimestamps(tsSrc, this.ts, 0, count);
+    const nv = decodeValues(valSrc, this.vals, 0, count);
+    if (nt !== count || nv !== count || tsSrc.pos !== tsEnd || valSrc.pos !== valEnd) throw new Error(`chunk encoding check failed: decoded ${nt}/${nv} of ${count} samples`);
+    const want = new Uint32Array(values.buffer, values.byteOffset + start * 8, count * 2);
+    const got = new Uint32Array(this.vals.buffer, 0, count * 2);
+    for (let i = 0; i < count; i++) {
+      if (this.ts[i] !== timestampsMs[start + i]) throw new Error(`chunk encoding check failed: timestamp ${i} is ${this.ts[i]}, want ${timestampsMs[start + i]}`);
+      if (got[2 * i] !== want[2 * i] || got[2 * i + 1] !== want[2 * i + 1]) throw new Error(`chunk encoding check failed: value ${i} bits differ`);
+    }
+  }
+}
+
+function buildSeriesBatch(
+  series: SegmentSeriesInput[],
+  mins: BigInt64Array,
+  maxs: BigInt64Array,
+  samples: Uint32Array,
+  firstChunk: Uint32Array,
+  chunkCounts: Uint32Array,
+): RecordBatch {
+  const n = series.length;
+  let pairs = 0;
+  for (const s of series) pairs += s.labels.length;
+  const keys: string[] = new Array(pairs);
+  const vals: string[] = new Array(pairs);
+  const offsets = new Int32Array(n + 1);
+  let p = 0;
+  for (let i = 0; i < n; i++) {
+    for (const l of series[i]!.labels) {
+      keys[p] = l.name;
+      vals[p] = l.value;
+      p++;
+    }
+    offsets[i + 1] = p;
+  }
+  const entries = makeData({
+    type: labelsType.children[0]!.type,
+    length: pairs,
+    nullCount: 0,
+    children: [vectorFromArray(keys, new Utf8()).data[0]!, vectorFromArray(vals, new Utf8()).data[0]!],
+  });
+  const labels = makeData({ type: labelsType, length: n, nullCount: 0, valueOffsets: offsets, child: entries });
+  // metric_name: dictionary of distinct __name__ values (sorted), null where a series has none.
+  const names = series.map((s) => s.labels.find((l) => l.name === METRIC_NAME_LABEL)?.value);
+  const distinct = [...new Set(names.filter((x): x is string => x !== undefined))].sort();
+  const index = new Map(distinct.map((v, i) => [v, i]));
+  const indices = new Int32Array(n);
+  let nulls = 0;
+  const validity = new Uint8Array(Math.ceil(n / 8));
+  for (let i = 0; i < n; i++) {
+    const nm = names[i];
+    if (nm === undefined) nulls++;
+    else {
+      indices[i] = index.get(nm)!;
+      validity[i >>> 3]! |= 1 << (i & 7);
+    }
+  }
+  const metricName = makeData({
+    type: metricNameType,
+    length: n,
+    nullCount: nulls,
+    data: indices,
+    dictionary: vectorFromArray(distinct, new Utf8()),
+    ...(nulls > 0 ? { nullBitmap: validity } : {}),
+  });
+  const refs = new Uint32Array(n);
+  for (let i = 0; i < n; i++) refs[i] = i;
+  const children: Data[] = [
+    makeData({ type: new Uint32(), length: n, nullCount: 0, data: refs }),
+    labels,
+    metricName,
+    makeData({ type: new Int64(), length: n, nullCount: 0, data: mins }),
+    makeData({ type: new Int64(), length: n, nullCount: 0, data: maxs }),
+    makeData({ type: new Uint32(), length: n, nullCount: 0, data: samples }),
+    makeData({ type: new Uint32(), length: n, nullCount: 0, data: firstChunk }),
+    makeData({ type: new Uint32(), length: n, nullCount: 0, data: chunkCounts }),
+  ];
+  return new RecordBatch(seriesSchema, makeData({ type: new Struct(seriesSchema.fields), length: n, nullCount: 0, children }));
+}
+
+function buildPostingsBatch(series: SegmentSeriesInput[]): { batch: RecordBatch; rows: number } {
+  const byName = new Map<string, Map<string, number[]>>();
+  for (let ref = 0; ref < series.length; ref++) {
+    for (const l of series[ref]!.labels) {
+      let values = byName.get(l.name);
+      if (!values) byName.set(l.name, (values = new Map()));
+      let refs = values.get(l.value);
+      if (!refs) values.set(l.value, (refs = []));
+      refs.push(ref);
+    }
+  }
+  const names: string[] = [];
+  const values: string[] = [];
+  const counts: number[] = [];
+  const blobs: Uint8Array[] = [];
+  for (const name of [...byName.keys()].sort()) {
+    const vs = byName.get(name)!;
+    for (const value of [...vs.keys()].sort()) {
+      const refs = vs.get(value)!;
+      names.push(name);
+      values.push(value);
+      counts.push(refs.length);
+      const bm = new RoaringBitmap32(refs);
+      bm.runOptimize();
+      blobs.push(bm.serialize(true));
+    }
+  }
+  const rows = names.length;
+  const offsets = new Int32Array(rows + 1);
+  let total = 0;
+  for (let i = 0; i < rows; i++) {
+    total += blobs[i]!.length;
+    offsets[i + 1] = total;
+  }
+  const data = new Uint8Array(total);
+  for (let i = 0; i < rows; i++) data.set(blobs[i]!, offsets[i]!);
+  const children: Data[] = [
+    vectorFromArray(names, new Utf8()).data[0]!,
+    vectorFromArray(values, new Utf8()).data[0]!,
+    makeData({ type: new Uint32(), length: rows, nullCount: 0, data: Uint32Array.from(counts) }),
+    makeData({ type: new Binary(), length: rows, nullCount: 0, valueOffsets: offsets, data }),
+  ];
+  return { batch: new RecordBatch(postingsSchema, makeData({ type: new Struct(postingsSchema.fields), length: rows, nullCount: 0, children })), rows };
+}

@@ -1,0 +1,83 @@
+// The engine's merge of one series across sources (segments, frozen and active heads):
+// sorted output, and on equal timestamps the later source wins.
+import { describe, expect, it } from 'vitest';
+import { mergeRuns, MergingQuerier } from '../../src/engine.js';
+import { STALE_NAN, isStaleAt } from '../../src/model/samples.js';
+import { newMatcher } from '../../src/model/matchers.js';
+import type { SeriesSource, SourceSeries } from '../../src/model/querier.js';
+import { labelsKey, type Labels } from '../../src/model/labels.js';
+import { mulberry32 } from '../helpers/prng.js';
+
+const labels: Labels = [{ name: '__name__', value: 'm' }];
+const key = labelsKey(labels);
+function run(points: Array<[number, number]>): SourceSeries {
+  return { labels, key, timestampsMs: Float64Array.from(points, (p) => p[0]), values: Float64Array.from(points, (p) => p[1]) };
+}
+
+describe('mergeRuns', () => {
+  it('interleaves and lets the later run win on equal timestamps', () => {
+    const m = mergeRuns([run([[1, 1], [3, 3], [5, 5]]), run([[2, 20], [3, 30]]), run([[3, 300], [6, 6]])]);
+    expect(Array.from(m.timestampsMs)).toEqual([1, 2, 3, 5, 6]);
+    expect(Array.from(m.values)).toEqual([1, 20, 300, 5, 6]);
+  });
+
+  it('keeps stale marker bits', () => {
+    const a = run([[1, 1]]);
+    const b = { ...run([[2, 0]]) };
+    b.values[0] = STALE_NAN;
+    const m = mergeRuns([a, b]);
+    expect(isStaleAt(m.values, 1)).toBe(true);
+  });
+
+  it('matches a naive model on random runs', () => {
+    const rnd = mulberry32(3);
+    for (let trial = 0; trial < 200; trial++) {
+      const parts: SourceSeries[] = [];
+      const model = new Map<number, number>();
+      const nParts = 1 + Math.floor(rnd() * 4);
+      for (let p = 0; p < nParts; p++) {
+        const ts = [...new Set(Array.from({ length: Math.floor(rnd() * 20) }, () => Math.floor(rnd() * 40)))].sort((x, y) => x - y);
+        const points = ts.map((t) => [t, p * 100 + t] as [number, number]);
+        for (const [t, v] of points) model.set(t, v);
+        parts.push(run(points));
+      }
+      const m = mergeRuns(parts);
+      const expected = [...model.entries()].sort((x, y) => x[0] - y[0]);
+      expect(Array.from(m.timestampsMs)).toEqual(expected.map((e) => e[0]));
+      expect(Array.from(m.values)).toEqual(expected.map((e) => e[1]));
+    }
+  });
+});
+
+describe('MergingQuerier', () => {
+  const source = (minTMs: number, maxTMs: number, series: SourceSeries[]): SeriesSource => ({
+    minTMs,
+    maxTMs,
+    select: async (_m, lo, hi, withSamples) =>
+      series.map((s) => {
+        const keep = Array.from(s.timestampsMs.keys()).filter((i) => s.timestampsMs[i]! >= lo && s.timestampsMs[i]! <= hi);
+        return withSamples
+          ? { ...s, timestampsMs: Float64Array.from(keep, (i) => s.timestampsMs[i]!), values: Float64Array.from(keep, (i) => s.values[i]!) }
+          : { ...s, timestampsMs: new Float64Array(0), values: new Float64Array(0) };
+      }).filter((s) => !withSamples || s.timestampsMs.length > 0),
+  });
+
+  it('skips sources outside the range, merges the rest, enforces limits, releases on close', async () => {
+    let released = 0;
+    const q = new MergingQuerier(
+      [source(0, 10, [run([[1, 1], [5, 5]])]), source(100, 200, [run([[150, 9]])]), source(4, 12, [run([[5, 50], [12, 12]])])],
+      () => released++,
+    );
+    const all = [newMatcher('=', '__name__', 'm')];
+    const got = await q.selectSeries(all, 0, 20);
+    expect(Array.from(got[0]!.timestampsMs)).toEqual([1, 5, 12]);
+    expect(Array.from(got[0]!.values)).toEqual([1, 50, 12]);
+    await expect(q.selectSeries(all, 0, 200, { samplesMax: 3 })).rejects.toMatchObject({ code: 'QUERY_TOO_MANY_SAMPLES' });
+    expect(await q.labelNames([], 0, 20)).toEqual(['__name__']);
+    expect(await q.labelValues('__name__', [], 0, 20)).toEqual(['m']);
+    q.close();
+    q.close();
+    expect(released).toBe(1);
+    await expect(q.selectSeries(all, 0, 20)).rejects.toThrow(/after close/);
+  });
+});
