@@ -36,10 +36,13 @@ export const LABEL_NAME_BYTES_MAX = 1024;
 export const LABEL_VALUE_BYTES_MAX = 16 * 1024;
 /**
  * Remote-write label cache (raw label bytes -> validated labels), per generation; at most twice
- * this many entries are held. An entry costs about its raw label bytes plus map overhead
- * (~0.5 KiB for node-exporter-like series): 2 x 65536 entries is ~64 MiB at worst.
+ * this many entries are held. Measured for node-exporter-like series (11 labels, ~300 label
+ * bytes): ~0.4 KiB per entry on top of the label objects, which the memtable usually shares, and
+ * ~3 KiB per entry when it does not: 2 x 32768 entries cost ~25 MiB, ~200 MiB at worst. Senders
+ * with more active series than that make the cache stand aside (it would thrash), at the uncached
+ * decode speed (~2-3x slower, still several 100k samples/s); see bench/micro/remote-write-decode.ts.
  */
-export const REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX = 65_536;
+export const REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX = 32_768;
 
 /** The memtable is frozen and flushed when its estimated size passes this. */
 export const MEMTABLE_BYTES_MAX = 512 * MiB;

@@ -68,9 +68,10 @@ export class ScrapeClock {
     this.seed = o.seed;
     this.phaseMs = new Float64Array(o.hosts);
     for (let h = 0; h < o.hosts; h++) this.phaseMs[h] = subSeed(o.seed, h) % Math.max(1, o.intervalMs);
-    // Everything, phase and jitter included, ends at or before now.
-    this.startMs = Math.floor(o.nowMs) - o.scrapeCount * o.intervalMs - this.jitterMs;
-    this.endMs = this.startMs + (o.scrapeCount - 1) * o.intervalMs + o.intervalMs - 1 + 2 * this.jitterMs;
+    // Everything, phase and jitter included, lies in [startMs, endMs] and ends at or before now:
+    // the latest possible scrape is startMs + jitter + (interval - 1) + (scrapes - 1) x interval + jitter.
+    this.startMs = Math.floor(o.nowMs) - o.scrapeCount * o.intervalMs - 2 * this.jitterMs + 1;
+    this.endMs = Math.floor(o.nowMs);
   }
 
   timestampMs(h: number, k: number): number {

@@ -18,6 +18,9 @@ export interface BenchReport {
     scrapes: number;
     intervalMs: number;
     durationMs: number;
+    /** First and last possible sample times (ISO). */
+    dataStart: string;
+    dataEnd: string;
     seed: number;
     senders: number;
     samplesPerRequest: number;
@@ -105,6 +108,7 @@ export function formatReport(r: BenchReport): string {
       `${fmtNum(r.encode.samples)} samples in ${fmtNum(r.encode.requests)} requests of ~${s.samplesPerRequest} samples (${s.samplesPerSeries}/series/request), ` +
       `${s.senders} senders, WAL fsync ${s.walFsync}, seed ${s.seed}`,
   );
+  out.push(`data span: ${s.dataStart} .. ${s.dataEnd}`);
   out.push(`client pre-encoding: ${(r.encode.ms / 1000).toFixed(1)} s, ${fmtBytes(r.encode.bytes)} on the wire (${r.encode.bytesPerSample.toFixed(1)} B/sample)`);
   out.push('');
   const bpsTarget = s.dataset === 'node-exporter' ? `<= ${TARGETS.bytesPerSampleNodeExporter.toFixed(1)}` : `(<= ${TARGETS.bytesPerSampleNodeExporter.toFixed(1)} on node-exporter data)`;

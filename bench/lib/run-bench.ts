@@ -19,6 +19,7 @@ import { timeQuery, type QueryTiming } from './query.js';
 import { median, percentile, windowRates } from './stats.js';
 import { summarizeProfile, type ProfileSummary } from './cpuprofile.js';
 import type { BenchReport } from './report.js';
+import { PARTITION_MS } from '../../src/constants.js';
 
 export interface BenchOptions {
   dataset: 'synthetic' | 'node-exporter';
@@ -112,6 +113,16 @@ export async function chooseDataset(o: BenchOptions): Promise<DatasetChoice> {
   return { fixture };
 }
 
+/**
+ * Where the data ends: now, unless the span would then cross a partition boundary; then at the
+ * start of the current partition, so a span of up to one partition lands in one segment and runs
+ * at different times of day give comparable bytes per sample.
+ */
+export function dataEndMs(nowMs: number, durationMs: number): number {
+  const partitionStartMs = Math.floor(nowMs / PARTITION_MS) * PARTITION_MS;
+  return nowMs - durationMs >= partitionStartMs ? nowMs : partitionStartMs - 1;
+}
+
 export function makeDataset(o: BenchOptions, choice: DatasetChoice, nowMs: number): Dataset {
   const scrapeCount = Math.max(1, Math.floor(o.durationMs / o.intervalMs));
   const timing = { scrapeCount, intervalMs: o.intervalMs, jitterMs: o.jitterMs, seed: o.seed, nowMs };
@@ -154,7 +165,8 @@ function segmentStats(dataDir: string): { bytes: number; files: number } {
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   const choice = await chooseDataset(o);
-  const ds = makeDataset(o, choice, Date.now());
+  const endMs = dataEndMs(Date.now(), o.durationMs + 2 * o.jitterMs);
+  const ds = makeDataset(o, choice, endMs);
   note(`dataset: ${ds.description}`, o.quiet);
   if (choice.note) note(`NOTE: ${choice.note}`, o.quiet);
   note(`scenario: ${ds.hosts} hosts, ${ds.seriesCount} series, ${ds.scrapeCount} scrapes every ${ds.intervalMs} ms = ${ds.seriesCount * ds.scrapeCount} samples`, o.quiet);
@@ -233,6 +245,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         scrapes: ds.scrapeCount,
         intervalMs: ds.intervalMs,
         durationMs: ds.scrapeCount * ds.intervalMs,
+        dataStart: new Date(ds.startMs).toISOString(),
+        dataEnd: new Date(ds.endMs).toISOString(),
         seed: o.seed,
         senders: o.senders,
         samplesPerRequest: o.samplesPerRequest,

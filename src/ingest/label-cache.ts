@@ -11,8 +11,10 @@
 //
 // Eviction is generational, O(1) and keeps hot entries: inserts go to `young`; when `young` holds
 // `generationEntriesMax` entries it becomes `old` and the previous `old` is dropped; a hit in `old`
-// is moved into `young`. Invariant: each generation holds at most generationEntriesMax entries,
-// so the cache holds at most 2x that many.
+// is moved into `young`. A cache that thrashes (more series than entries) stands aside for a
+// while instead (BYPASS_HIT_RATIO). Invariants: each generation holds at most generationEntriesMax entries
+// (so the cache holds at most 2x that many) and at most generationEntriesMax x 512 bytes of raw
+// label bytes; label sets above LABEL_CACHE_ENTRY_BYTES_MAX are never cached.
 import type { Labels } from '../model/labels.js';
 
 export interface ValidatedLabels {
@@ -25,11 +27,99 @@ export interface ValidatedLabels {
 }
 
 interface Entry {
-  /** The raw bytes as little-endian 32-bit words; the last word holds the 0-3 tail bytes. */
-  readonly words: Int32Array;
+  /** Where the raw bytes sit in the generation's arena, as little-endian 32-bit words. */
+  readonly wordOffset: number;
   readonly byteLength: number;
   readonly value: ValidatedLabels;
 }
+
+/** Words needed for n bytes: whole words plus one for the 0-3 tail bytes. */
+function wordsFor(byteLength: number): number {
+  return (byteLength >>> 2) + 1;
+}
+
+/**
+ * One generation: a map from hash to entry, and one arena holding the raw bytes of all its
+ * entries. Why an arena: a typed array per entry above 64 bytes gets its own off-heap
+ * ArrayBuffer, which made every cache miss cost ~10 us in allocation and GC.
+ */
+class Generation {
+  readonly map = new Map<number, Entry>();
+  private arena = new Int32Array(ARENA_INITIAL_WORDS);
+  private used = 0;
+
+  /** Copies dv[start, end) into the arena; returns its word offset. */
+  store(dv: DataView, start: number, end: number): number {
+    const n = (end - start) >>> 2;
+    const need = n + 1;
+    if (this.used + need > this.arena.length) {
+      const next = new Int32Array(Math.max(this.arena.length * 2, this.used + need));
+      next.set(this.arena.subarray(0, this.used));
+      this.arena = next;
+    }
+    const a = this.arena;
+    const offset = this.used;
+    let p = start;
+    for (let i = 0; i < n; i++, p += 4) a[offset + i] = dv.getInt32(p, true);
+    a[offset + n] = tailWord(dv, p, end);
+    this.used += need;
+    return offset;
+  }
+
+  /** Copies an entry's words from another generation's arena. */
+  adopt(from: Generation, e: Entry): number {
+    const need = wordsFor(e.byteLength);
+    if (this.used + need > this.arena.length) {
+      const next = new Int32Array(Math.max(this.arena.length * 2, this.used + need));
+      next.set(this.arena.subarray(0, this.used));
+      this.arena = next;
+    }
+    const offset = this.used;
+    this.arena.set(from.arena.subarray(e.wordOffset, e.wordOffset + need), offset);
+    this.used += need;
+    return offset;
+  }
+
+  matches(e: Entry, dv: DataView, start: number, end: number): boolean {
+    if (e.byteLength !== end - start) return false;
+    const a = this.arena;
+    const n = (end - start) >>> 2;
+    const o = e.wordOffset;
+    let p = start;
+    for (let i = 0; i < n; i++, p += 4) if (a[o + i] !== dv.getInt32(p, true)) return false;
+    return a[o + n] === tailWord(dv, p, end);
+  }
+
+  /** Words in the arena (entries replaced after a collision leave their words behind). */
+  get usedWords(): number {
+    return this.used;
+  }
+}
+
+/** First arena size of a generation (16 KiB); it doubles as entries arrive. */
+const ARENA_INITIAL_WORDS = 4096;
+/**
+ * Label sets with more raw bytes than this are not cached: they are rare, and a bound per entry
+ * is what lets the arena bound below hold (node-exporter-like series take ~300 bytes).
+ */
+export const LABEL_CACHE_ENTRY_BYTES_MAX = 4096;
+/**
+ * Arena words per generation entry allowed on average (512 bytes). A generation also rotates
+ * when its arena would pass generationEntriesMax times this, so entries replaced after a hash
+ * collision (which leave their words behind) cannot grow an arena without bound.
+ */
+const ARENA_WORDS_PER_ENTRY = 128;
+/**
+ * When fewer than this fraction of the lookups made while a generation filled were hits, the
+ * sender has more series than the cache holds and every entry is evicted before it is reused:
+ * caching then only adds work and old-generation garbage (GC took 40% of the decode time in
+ * that case). The cache then stands aside for BYPASS_GENERATIONS generations' worth of lookups
+ * before it tries again.
+ */
+const BYPASS_HIT_RATIO = 0.25;
+/** The first bypass lasts this many generations' worth of lookups; each consecutive one twice as long, up to the max. */
+const BYPASS_GENERATIONS_MIN = 4;
+const BYPASS_GENERATIONS_MAX = 256;
 
 export type RawBytesHash = (dv: DataView, start: number, end: number) => number;
 
@@ -64,20 +154,20 @@ function tailWord(dv: DataView, p: number, end: number): number {
   return t;
 }
 
-function entryMatches(e: Entry, dv: DataView, start: number, end: number): boolean {
-  if (e.byteLength !== end - start) return false;
-  const w = e.words;
-  const n = w.length - 1;
-  let p = start;
-  for (let i = 0; i < n; i++, p += 4) if (w[i] !== dv.getInt32(p, true)) return false;
-  return w[n] === tailWord(dv, p, end);
-}
-
 export class LabelSetCache {
-  private young = new Map<number, Entry>();
-  private old = new Map<number, Entry>();
+  private young = new Generation();
+  private old = new Generation();
+  private readonly arenaWordsMax: number;
+  /** Lookups and hits since young was last rotated in. */
+  private genLookups = 0;
+  private genHits = 0;
+  /** Lookups left to answer with a miss without looking (see BYPASS_HIT_RATIO). */
+  private bypassLeft = 0;
+  private bypassGenerations = BYPASS_GENERATIONS_MIN;
   hits = 0;
   misses = 0;
+  /** Times the cache stood aside because it was thrashing. */
+  bypasses = 0;
 
   constructor(
     readonly generationEntriesMax: number,
@@ -85,21 +175,38 @@ export class LabelSetCache {
     private readonly hash: RawBytesHash = hashRawBytes,
   ) {
     if (!(Number.isInteger(generationEntriesMax) && generationEntriesMax > 0)) throw new Error(`generationEntriesMax must be a positive integer, got ${generationEntriesMax}`);
+    this.arenaWordsMax = Math.max(generationEntriesMax * ARENA_WORDS_PER_ENTRY, wordsFor(LABEL_CACHE_ENTRY_BYTES_MAX));
   }
+
 
   /** The validated labels whose raw bytes are exactly dv[start, end), if cached. */
   get(dv: DataView, start: number, end: number): ValidatedLabels | undefined {
+    if (this.bypassLeft > 0) {
+      this.bypassLeft--;
+      this.misses++;
+      return undefined;
+    }
+    if (end - start > LABEL_CACHE_ENTRY_BYTES_MAX) {
+      this.misses++;
+      return undefined;
+    }
+    this.genLookups++;
     const h = this.hash(dv, start, end);
-    let e = this.young.get(h);
-    if (e !== undefined && entryMatches(e, dv, start, end)) {
+    const young = this.young;
+    let e = young.map.get(h);
+    if (e !== undefined && young.matches(e, dv, start, end)) {
       this.hits++;
+      this.genHits++;
       return e.value;
     }
-    e = this.old.get(h);
-    if (e !== undefined && entryMatches(e, dv, start, end)) {
+    const old = this.old;
+    e = old.map.get(h);
+    if (e !== undefined && old.matches(e, dv, start, end)) {
       this.hits++;
-      this.old.delete(h);
-      this.insert(h, e);
+      this.genHits++;
+      old.map.delete(h);
+      const gen = this.youngWithRoom(h, wordsFor(e.byteLength));
+      gen.map.set(h, { wordOffset: gen.adopt(old, e), byteLength: e.byteLength, value: e.value });
       return e.value;
     }
     this.misses++;
@@ -108,38 +215,53 @@ export class LabelSetCache {
 
   /** Caches v for the raw bytes dv[start, end) (a copy of the bytes is kept). */
   set(dv: DataView, start: number, end: number, v: ValidatedLabels): void {
-    const n = (end - start) >>> 2;
-    const words = new Int32Array(n + 1);
-    let p = start;
-    for (let i = 0; i < n; i++, p += 4) words[i] = dv.getInt32(p, true);
-    words[n] = tailWord(dv, p, end);
-    this.insert(this.hash(dv, start, end), { words, byteLength: end - start, value: v });
+    if (this.bypassLeft > 0 || end - start > LABEL_CACHE_ENTRY_BYTES_MAX) return;
+    const h = this.hash(dv, start, end);
+    const gen = this.youngWithRoom(h, wordsFor(end - start));
+    // Same hash, different bytes: the newer entry replaces the older one (a collision is a miss).
+    gen.map.set(h, { wordOffset: gen.store(dv, start, end), byteLength: end - start, value: v });
   }
 
   get size(): number {
-    return this.young.size + this.old.size;
+    return this.young.map.size + this.old.map.size;
   }
 
   clear(): void {
-    this.young = new Map();
-    this.old = new Map();
+    this.young = new Generation();
+    this.old = new Generation();
+    this.genLookups = 0;
+    this.genHits = 0;
+    this.bypassLeft = 0;
+    this.bypassGenerations = BYPASS_GENERATIONS_MIN;
   }
 
-  private insert(h: number, e: Entry): void {
-    if (this.young.size >= this.generationEntriesMax && !this.young.has(h)) {
-      this.old = this.young;
-      this.young = new Map();
+  /** The young generation, rotated first if adding h (taking `words` arena words) would overflow it. */
+  private youngWithRoom(h: number, words: number): Generation {
+    const y = this.young;
+    if ((y.map.size >= this.generationEntriesMax && !y.map.has(h)) || y.usedWords + words > this.arenaWordsMax) {
+      if (this.genHits < this.genLookups * BYPASS_HIT_RATIO) {
+        // Thrashing: drop everything and stand aside, longer each time it happens again.
+        this.bypasses++;
+        this.bypassLeft = this.bypassGenerations * this.generationEntriesMax;
+        this.bypassGenerations = Math.min(BYPASS_GENERATIONS_MAX, this.bypassGenerations * 2);
+        this.old = new Generation();
+      } else {
+        this.old = this.young;
+        this.bypassGenerations = BYPASS_GENERATIONS_MIN;
+      }
+      this.young = new Generation();
+      this.genLookups = 0;
+      this.genHits = 0;
     }
-    // Same hash, different bytes: the newer entry replaces the older one (a collision is a miss).
-    this.young.set(h, e);
+    return this.young;
   }
 
   assertInvariants(): void {
-    if (this.young.size > this.generationEntriesMax) throw new Error(`label cache young generation holds ${this.young.size} > ${this.generationEntriesMax}`);
-    if (this.old.size > this.generationEntriesMax) throw new Error(`label cache old generation holds ${this.old.size} > ${this.generationEntriesMax}`);
-    for (const gen of [this.young, this.old]) {
-      for (const e of gen.values()) {
-        if (e.words.length !== (e.byteLength >>> 2) + 1) throw new Error('label cache entry words do not match its byte length');
+    for (const [name, gen] of [['young', this.young], ['old', this.old]] as const) {
+      if (gen.map.size > this.generationEntriesMax) throw new Error(`label cache ${name} generation holds ${gen.map.size} > ${this.generationEntriesMax}`);
+      if (gen.usedWords > this.arenaWordsMax) throw new Error(`label cache ${name} arena holds ${gen.usedWords} words > ${this.arenaWordsMax}`);
+      for (const e of gen.map.values()) {
+        if (e.wordOffset < 0 || e.wordOffset + wordsFor(e.byteLength) > gen.usedWords) throw new Error(`label cache ${name} entry lies outside its arena`);
       }
     }
   }

@@ -178,9 +178,9 @@ export class RemoteWriteDecoder {
     return new WriteRequestWalker(b, resolveRemoteWriteLimits(limits), this.cache).run();
   }
 
-  cacheStats(): { entries: number; hits: number; misses: number } {
+  cacheStats(): { entries: number; hits: number; misses: number; bypasses: number } {
     const c = this.cache;
-    return c === undefined ? { entries: 0, hits: 0, misses: 0 } : { entries: c.size, hits: c.hits, misses: c.misses };
+    return c === undefined ? { entries: 0, hits: 0, misses: 0, bypasses: 0 } : { entries: c.size, hits: c.hits, misses: c.misses, bypasses: c.bypasses };
   }
 
   clearCache(): void {

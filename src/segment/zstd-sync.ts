@@ -53,6 +53,8 @@ interface Helper {
 }
 
 let helper: Helper | undefined;
+/** Never notified: Atomics.wait on it is a 1 ms sleep while polling for a late reply. */
+const pollSleep = new Int32Array(new SharedArrayBuffer(4));
 
 function startHelper(): Helper {
   const require = createRequire(import.meta.url);
@@ -85,14 +87,22 @@ function call(op: 'c' | 'd', data: Uint8Array): Uint8Array {
   const id = h.nextId++;
   Atomics.store(h.signal, 0, 0);
   h.worker.postMessage({ op, id, level: ZSTD_LEVEL, data });
-  const waited = Atomics.wait(h.signal, 0, 0, ZSTD_SYNC_CALL_TIMEOUT_MS);
-  if (waited === 'timed-out') throw new Error(`zstd helper thread did not answer within ${ZSTD_SYNC_CALL_TIMEOUT_MS} ms`);
-  const got = receiveMessageOnPort(h.port);
-  if (got === undefined) throw new Error('zstd helper thread signalled without a reply');
-  const reply = got.message as { id: number; ok: boolean; data?: Uint8Array; error?: string };
-  if (reply.id !== id) throw new Error(`zstd helper answered call ${reply.id}, expected ${id}`);
-  if (!reply.ok || reply.data === undefined) throw new Error(`zstd: ${reply.error ?? 'no data'}`);
-  return reply.data;
+  const deadline = Date.now() + ZSTD_SYNC_CALL_TIMEOUT_MS;
+  Atomics.wait(h.signal, 0, 0, ZSTD_SYNC_CALL_TIMEOUT_MS);
+  // The signal can be seen before the reply is receivable on this side of the port (seen under
+  // heavy load in CI: "signalled without a reply"), so poll the port briefly until it arrives.
+  for (;;) {
+    const got = receiveMessageOnPort(h.port);
+    if (got !== undefined) {
+      const reply = got.message as { id: number; ok: boolean; data?: Uint8Array; error?: string };
+      if (reply.id < id) continue; // a late answer to an earlier call that gave up: drop it
+      if (reply.id !== id) throw new Error(`zstd helper answered call ${reply.id}, expected ${id}`);
+      if (!reply.ok || reply.data === undefined) throw new Error(`zstd: ${reply.error ?? 'no data'}`);
+      return reply.data;
+    }
+    if (Date.now() > deadline) throw new Error(`zstd helper thread did not answer within ${ZSTD_SYNC_CALL_TIMEOUT_MS} ms`);
+    Atomics.wait(pollSleep, 0, 0, 1);
+  }
 }
 
 export function zstdCompressSync(data: Uint8Array): Uint8Array {

@@ -3,7 +3,8 @@
 // own pieces that the numbers depend on (deterministic data, the exposition parser, replay).
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OPTIONS, QUICK_OPTIONS, runBench } from '../../bench/lib/run-bench.js';
+import { DEFAULT_OPTIONS, QUICK_OPTIONS, dataEndMs, runBench } from '../../bench/lib/run-bench.js';
+import { PARTITION_MS } from '../../src/constants.js';
 import { formatReport } from '../../bench/lib/report.js';
 import { SyntheticDataset } from '../../bench/lib/generator.js';
 import { NodeExporterDataset, type NodeExporterFixture } from '../../bench/lib/node-exporter.js';
@@ -35,7 +36,23 @@ describe('bench data', () => {
     for (let k = 1; k < 5; k++) {
       const d = ds.timestampMs(1, k) - ds.timestampMs(1, k - 1);
       expect(Math.abs(d - 15_000)).toBeLessThanOrEqual(6);
-      expect(ds.timestampMs(1, k)).toBeLessThanOrEqual(1.7e12);
+    }
+    for (let h = 0; h < 2; h++) {
+      for (let k = 0; k < 5; k++) {
+        expect(ds.timestampMs(h, k)).toBeGreaterThanOrEqual(ds.startMs);
+        expect(ds.timestampMs(h, k)).toBeLessThanOrEqual(ds.endMs);
+      }
+    }
+    expect(ds.endMs).toBe(1.7e12);
+  });
+
+  it('keeps a span of up to one partition inside one partition', () => {
+    const p = PARTITION_MS;
+    expect(dataEndMs(10 * p + 3_600_001, 3_600_000)).toBe(10 * p + 3_600_001); // fits: ends now
+    expect(dataEndMs(10 * p + 1_000, 3_600_000)).toBe(10 * p - 1); // would cross: ends at the boundary
+    for (const now of [10 * p + 5, 10 * p + 1_800_000, 11 * p - 1]) {
+      const end = dataEndMs(now, p);
+      expect(Math.floor(end / p)).toBe(Math.floor((end - p + 1) / p));
     }
   });
 

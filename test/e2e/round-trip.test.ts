@@ -1,7 +1,7 @@
 // Round trip through the real server: 10k series x 2 h of 15 s samples sent by remote write,
 // read back bit-exactly through /api/v1/query_range before a flush, after a flush, and after a
 // restart. Values include NaN, +-Inf, -0, large and tiny magnitudes; stale markers end series.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import fs from 'node:fs';
 import { encodeRemoteWriteV1 } from '../../src/ingest/remote-write-encode.js';
 import { STALE_NAN } from '../../src/model/samples.js';
@@ -101,7 +101,7 @@ async function checkAll(url: string, data: ModelSeries[], phase: string): Promis
       end: String(END_MS / 1000),
       step: '15s',
     });
-    expect(res.status, phase).toBe(200);
+    expect(res.status, `${phase}: ${JSON.stringify(res.body).slice(0, 500)}`).toBe(200);
     expect(res.body.data.resultType).toBe('matrix');
     const expectedSeries = data.filter((d) => d.labels.shard === String(shard));
     expect(res.body.data.result.length, `${phase} shard ${shard}`).toBe(expectedSeries.length);
@@ -127,6 +127,9 @@ describe('remote write -> query_range round trip (10k series x 2 h)', () => {
   });
 
   it('reads back exactly from the memtable, after a flush, and after a restart', async () => {
+    onTestFailed(() => {
+      console.error(server.logs().filter((l) => /"level":(40|50|60)/.test(l) || !l.startsWith('{')).join('\n'));
+    });
     await sendAll(server.url, data);
     await checkAll(server.url, data, 'memtable');
 

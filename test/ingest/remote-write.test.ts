@@ -15,6 +15,7 @@ import {
   type MetricMetadata,
 } from '../../src/ingest/remote-write.js';
 import { encodeRemoteWriteV1, encodeWriteRequestV1, type EncodeSeries } from '../../src/ingest/remote-write-encode.js';
+import { LABEL_CACHE_ENTRY_BYTES_MAX } from '../../src/ingest/label-cache.js';
 import { mulberry32 } from '../helpers/prng.js';
 import {
   fieldBytes,
@@ -321,9 +322,9 @@ describe('label cache', () => {
   it('gives the same labels (same objects) for the same label bytes', () => {
     const dec = new RemoteWriteDecoder({ labelCacheGenerationEntriesMax: 1000 });
     const a = dec.decodeWriteRequest(body);
-    expect(dec.cacheStats()).toEqual({ entries: 100, hits: 0, misses: 100 });
+    expect(dec.cacheStats()).toEqual({ entries: 100, hits: 0, misses: 100, bypasses: 0 });
     const b = dec.decodeWriteRequest(body);
-    expect(dec.cacheStats()).toEqual({ entries: 100, hits: 100, misses: 100 });
+    expect(dec.cacheStats()).toEqual({ entries: 100, hits: 100, misses: 100, bypasses: 0 });
     for (let i = 0; i < 100; i++) {
       expect(b.series[i]!.labels).toBe(a.series[i]!.labels);
       expect(b.series[i]!.key).toBe(a.series[i]!.key);
@@ -343,6 +344,9 @@ describe('label cache', () => {
       expect(dec.cacheStats().entries).toBeLessThanOrEqual(16);
       dec.assertInvariants();
     }
+    // 100 series cycling through 2 x 8 entries never hit: the cache stood aside.
+    expect(dec.cacheStats().bypasses).toBeGreaterThan(0);
+    dec.clearCache();
     // A hot series keeps hitting while others stream past.
     const hot = encodeWriteRequestV1([{ labels: { __name__: 'hot' }, timestampsMs: [1], values: [1] }]);
     dec.decodeWriteRequest(hot);
@@ -369,6 +373,38 @@ describe('label cache', () => {
     }
     expect(dec.cacheStats().entries).toBe(1); // everything shares one hash: one slot
     dec.assertInvariants();
+  });
+
+  it('stands aside while it thrashes, then caches again', () => {
+    const dec = new RemoteWriteDecoder({ labelCacheGenerationEntriesMax: 10 });
+    const reference = new RemoteWriteDecoder({ labelCacheGenerationEntriesMax: 0 }).decodeWriteRequest(body);
+    // 100 distinct series through 10-entry generations: no hits, so it stands aside.
+    expect(dec.decodeWriteRequest(body).series.map((s) => s.key)).toEqual(reference.series.map((s) => s.key));
+    expect(dec.cacheStats().bypasses).toBeGreaterThan(0);
+    expect(dec.cacheStats().hits).toBe(0);
+    // Once the bypass window (at most 4 x 10 lookups) is over, a repeated series hits again.
+    const one = encodeWriteRequestV1([{ labels: { __name__: 'again' }, timestampsMs: [1], values: [1] }]);
+    for (let i = 0; i < 45; i++) dec.decodeWriteRequest(one);
+    const hits = dec.cacheStats().hits;
+    for (let i = 0; i < 5; i++) dec.decodeWriteRequest(one);
+    expect(dec.cacheStats().hits).toBe(hits + 5);
+    dec.assertInvariants();
+  });
+
+  it('bounds the raw bytes it keeps even when every lookup collides', () => {
+    const dec = new RemoteWriteDecoder({ labelCacheGenerationEntriesMax: 2, labelCacheHash: () => 7 });
+    for (let round = 0; round < 20; round++) {
+      dec.decodeWriteRequest(body); // 100 sets on one hash: entries are replaced, words pile up
+      dec.assertInvariants(); // ... until the arena bound rotates the generation
+    }
+  });
+
+  it('does not cache label sets above LABEL_CACHE_ENTRY_BYTES_MAX raw bytes', () => {
+    const dec = new RemoteWriteDecoder();
+    const big = encodeWriteRequestV1([{ labels: { __name__: 'big', v: 'x'.repeat(LABEL_CACHE_ENTRY_BYTES_MAX) }, timestampsMs: [1], values: [1] }]);
+    expect(dec.decodeWriteRequest(big).series[0]!.labels[1]!.value.length).toBe(LABEL_CACHE_ENTRY_BYTES_MAX);
+    expect(dec.decodeWriteRequest(big).series.length).toBe(1);
+    expect(dec.cacheStats()).toEqual({ entries: 0, hits: 0, misses: 2, bypasses: 0 });
   });
 
   it('re-checks cached entries against stricter limits', () => {
