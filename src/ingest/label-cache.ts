@@ -113,7 +113,7 @@ const ARENA_WORDS_PER_ENTRY = 128;
  * When fewer than this fraction of the lookups made while a generation filled were hits, the
  * sender has more series than the cache holds and every entry is evicted before it is reused:
  * caching then only adds work and old-generation garbage (GC took 40% of the decode time in
- * that case). The cache then stands aside for BYPASS_GENERATIONS generations' worth of lookups
+ * that case). The cache then stands aside for BYPASS_GENERATIONS_MIN generations' worth of lookups, doubling
  * before it tries again.
  */
 const BYPASS_HIT_RATIO = 0.25;
