@@ -6,6 +6,13 @@ const MiB = 1024 * 1024;
 /** Raw partitions are 2 h wide, aligned to the Unix epoch, like Prometheus' head blocks. */
 export const PARTITION_MS = 2 * 60 * 60 * 1000;
 
+/**
+ * Sample timestamps must lie within +-2^47 ms (about +-4,460 years around 1970). Ingest rejects
+ * anything beyond, because the segment encodings keep deltas and delta-of-deltas exact only up to
+ * this bound: a sample accepted but not flushable would wedge every later flush.
+ */
+export const SAMPLE_TIMESTAMP_ABS_MAX_MS = 2 ** 47;
+
 /** PromQL's default lookback delta. */
 export const LOOKBACK_DELTA_MS = 5 * 60 * 1000;
 
@@ -36,13 +43,15 @@ export const LABEL_NAME_BYTES_MAX = 1024;
 export const LABEL_VALUE_BYTES_MAX = 16 * 1024;
 /**
  * Remote-write label cache (raw label bytes -> validated labels), per generation; at most twice
- * this many entries are held. Measured for node-exporter-like series (11 labels, ~300 label
- * bytes): ~0.4 KiB per entry on top of the label objects, which the memtable usually shares, and
- * ~3 KiB per entry when it does not: 2 x 32768 entries cost ~25 MiB, ~200 MiB at worst. Senders
- * with more active series than that make the cache stand aside (it would thrash), at the uncached
- * decode speed (~2-3x slower, still several 100k samples/s); see bench/micro/remote-write-decode.ts.
+ * this many entries are held. It must cover the active series of a busy server: with 32768 and
+ * 50k node-exporter series (bench, `npm run bench`), cyclic access thrashed the two generations,
+ * the cache stood aside, and ingest fell from ~460k to ~190k samples per server CPU-second.
+ * Cost: ~0.4 KiB per entry on top of the label objects, which the memtable shares (~3 KiB when
+ * it does not), i.e. ~100 MiB for 256k active series, next to the ~0.9 KiB per series the
+ * registry holds anyway. Beyond ~256-512k active series the cache stands aside (uncached decode,
+ * ~2-3x slower); see bench/micro/remote-write-decode.ts.
  */
-export const REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX = 32_768;
+export const REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX = 262_144;
 
 /** The memtable is frozen and flushed when its estimated size passes this. */
 export const MEMTABLE_BYTES_MAX = 512 * MiB;

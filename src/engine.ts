@@ -24,7 +24,7 @@ import { SeriesRegistry } from './memtable/series-registry.js';
 import { Head } from './memtable/head.js';
 import { Wal, type WalFsyncPolicy, type WalRecord } from './wal/wal.js';
 import { SegmentReader } from './segment/reader.js';
-import { readManifest, removeOrphanSegments, writeManifest, type Manifest, type ManifestSegment } from './segment/manifest.js';
+import { manifestEntryOf, readManifest, removeOrphanSegments, writeManifest, type Manifest, type ManifestSegment } from './segment/manifest.js';
 import { registerArrowCodecs } from './segment/codecs.js';
 import { RoaringBitmap32 } from './model/postings.js';
 import { compareLabels, type Labels } from './model/labels.js';
@@ -327,20 +327,7 @@ export class Engine {
         };
         const out = await this.pool.runFlush(input);
         nextSeq = out.nextSegmentSeq;
-        for (const m of out.segments) {
-          added.push({
-            tenant: m.tenant,
-            name: m.name,
-            level: m.level,
-            partitionStartMs: m.partitionStartMs,
-            partitionEndMs: m.partitionEndMs,
-            minTMs: m.minTMs,
-            maxTMs: m.maxTMs,
-            seriesCount: m.seriesCount,
-            sampleCount: m.sampleCount,
-            bytes: m.bytes,
-          });
-        }
+        for (const m of out.segments) added.push(manifestEntryOf(m));
       }
       // 4. Open readers before the swap so a failure leaves the old state untouched.
       const readers = new Map<string, SegmentReader[]>();

@@ -15,17 +15,8 @@ import { SegmentReader } from '../../src/segment/reader.js';
 import { registerArrowCodecs, type SegmentCompression } from '../../src/segment/codecs.js';
 import { ByteSink, ByteSource, decodeValues, encodeValues, encodeTimestamps, decodeTimestamps, VALUE_ENCODING_NAMES } from '../../src/segment/encoding/index.js';
 import { PARTITION_MS } from '../../src/constants.js';
+import { mulberry32 } from '../lib/prng.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const P0 = Math.floor(1_700_000_000_000 / PARTITION_MS) * PARTITION_MS;
 const SAMPLES = 480; // 2 h at 15 s

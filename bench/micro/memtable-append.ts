@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Head } from '../../src/memtable/head.js';
 import { SeriesRegistry } from '../../src/memtable/series-registry.js';
 import { labelsKey, type Labels } from '../../src/model/labels.js';
+import { mulberry32 } from '../lib/prng.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
@@ -28,16 +29,6 @@ const ROUNDS = arg('rounds', 128);
 const T0_MS = 1_700_000_000_000;
 const STEP_MS = 15_000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeRegistry(): { registry: SeriesRegistry; refs: Uint32Array } {
   const registry = new SeriesRegistry();

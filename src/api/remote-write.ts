@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine.js';
 import { MochaError } from '../errors.js';
 import { REMOTE_WRITE_BODY_BYTES_MAX } from '../constants.js';
-import { decodeRemoteWriteV1 } from '../ingest/remote-write.js';
+import { decodeRemoteWriteV1, remoteWriteDecoderStats } from '../ingest/remote-write.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { sendPlainError } from './http-errors.js';
 import { tenantOf } from './server.js';
@@ -63,6 +63,10 @@ export function registerRemoteWriteRoutes(app: FastifyInstance, engine: Engine, 
   const bodyBytesMax = opts.bodyBytesMax ?? REMOTE_WRITE_BODY_BYTES_MAX;
   const rejected = metrics.counter('mocha_remote_write_rejected_requests_total', 'Remote-write requests rejected, by reason code.');
   const samplesReceived = metrics.counter('mocha_remote_write_samples_received_total', 'Samples received by remote write and stored.');
+  metrics.counterFunc('mocha_remote_write_label_cache_hits_total', 'Series whose raw label bytes were found in the decoder cache.', () => remoteWriteDecoderStats().hits);
+  metrics.counterFunc('mocha_remote_write_label_cache_misses_total', 'Series decoded and validated from scratch.', () => remoteWriteDecoderStats().misses);
+  metrics.counterFunc('mocha_remote_write_label_cache_bypasses_total', 'Times the label cache stood aside because it thrashed.', () => remoteWriteDecoderStats().bypasses);
+  metrics.gauge('mocha_remote_write_label_cache_entries', 'Entries in the remote-write label cache.', () => remoteWriteDecoderStats().entries);
   app.register(async (scope) => {
     // Bodies are taken raw whatever their type; the route decides what it accepts.
     scope.removeAllContentTypeParsers();

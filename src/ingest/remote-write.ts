@@ -28,6 +28,7 @@ import {
   REMOTE_WRITE_BODY_BYTES_MAX,
   REMOTE_WRITE_DECODED_BYTES_MAX,
   REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX,
+  SAMPLE_TIMESTAMP_ABS_MAX_MS,
 } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label } from '../model/labels.js';
 import type { AppendSeries } from '../model/write.js';
@@ -199,6 +200,11 @@ const interner = new AsciiInterner();
 /** Decodes a remote write 1.0 body (snappy block of a WriteRequest). Uses a shared label cache. */
 export function decodeRemoteWriteV1(body: Buffer, limits?: Partial<RemoteWriteLimits>): Promise<DecodedWrite> {
   return sharedDecoder.decode(body, limits);
+}
+
+/** Label-cache counters of the shared decoder, for /metrics. */
+export function remoteWriteDecoderStats(): ReturnType<RemoteWriteDecoder['cacheStats']> {
+  return sharedDecoder.cacheStats();
 }
 
 /** Decodes an uncompressed WriteRequest (tests, remote read). Uses the shared label cache. */
@@ -394,7 +400,7 @@ class WriteRequestWalker extends ProtoCursor {
       }
     }
     if (reason === '' && this.badTimestampSample >= 0) {
-      reason = `sample ${this.badTimestampSample} has timestamp ${this.badTimestampText} ms, outside ±(2^53-1)`;
+      reason = `sample ${this.badTimestampSample} has timestamp ${this.badTimestampText} ms, outside ±2^47 ms (the supported range, about ±4460 years around 1970)`;
     }
     if (reason !== '') {
       this.invalidCount++;
@@ -543,12 +549,12 @@ class WriteRequestWalker extends ProtoCursor {
 
   private sampleTimestamp(end: number, idx: number): number {
     const ts = this.int64(end);
-    if (ts === ts) return ts;
-    // Timestamps live in Float64Array (exact to 2^53 ms, year 287396): beyond that, reject the
-    // series rather than store a rounded time.
+    if (ts === ts && ts <= SAMPLE_TIMESTAMP_ABS_MAX_MS && ts >= -SAMPLE_TIMESTAMP_ABS_MAX_MS) return ts;
+    // Beyond +-2^47 ms the segment encodings cannot keep the time exact (see constants.ts), and
+    // beyond 2^53 not even a Float64Array can: reject the series rather than store a wrong time.
     if (this.badTimestampSample < 0) {
       this.badTimestampSample = idx - this.seriesSampleStart;
-      this.badTimestampText = this.unsafeInt64String();
+      this.badTimestampText = ts === ts ? String(ts) : this.unsafeInt64String();
     }
     return 0;
   }

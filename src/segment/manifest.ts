@@ -11,18 +11,27 @@ import { MochaError } from '../errors.js';
 import { isValidTenantId } from '../model/write.js';
 import { MANIFEST_FILE, MANIFEST_FILE_BYTES_MAX, MANIFEST_FORMAT_VERSION, TMP_SUFFIX, tenantSegmentsDir } from './format.js';
 import { fsyncDir, writeFileDurable } from './writer.js';
+import type { SegmentMeta } from './meta.js';
 
-export interface ManifestSegment {
-  tenant: string;
-  name: string;
-  level: 'raw';
-  partitionStartMs: number;
-  partitionEndMs: number;
-  minTMs: number;
-  maxTMs: number;
-  seriesCount: number;
-  sampleCount: number;
-  bytes: number;
+/** What the manifest keeps of a segment's meta.json: enough to plan reads without opening it. */
+export type ManifestSegment = Pick<
+  SegmentMeta,
+  'tenant' | 'name' | 'level' | 'partitionStartMs' | 'partitionEndMs' | 'minTMs' | 'maxTMs' | 'seriesCount' | 'sampleCount' | 'bytes'
+>;
+
+export function manifestEntryOf(m: SegmentMeta): ManifestSegment {
+  return {
+    tenant: m.tenant,
+    name: m.name,
+    level: m.level,
+    partitionStartMs: m.partitionStartMs,
+    partitionEndMs: m.partitionEndMs,
+    minTMs: m.minTMs,
+    maxTMs: m.maxTMs,
+    seriesCount: m.seriesCount,
+    sampleCount: m.sampleCount,
+    bytes: m.bytes,
+  };
 }
 
 export interface Manifest {

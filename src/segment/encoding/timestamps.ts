@@ -10,12 +10,13 @@
 // Timestamps are bounded by TIMESTAMP_ABS_MAX_MS so every delta and delta-of-delta stays exact.
 import { ByteSink, ByteSource, EncodingError } from './bytes.js';
 import { decodePfor, encodePfor } from './pfor.js';
+import { SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../../constants.js';
 
 export const TS_DELTA = 1;
 export const TS_DOD = 2;
 
 /** |t| <= 2^47 ms (about ±4,400 years): deltas-of-deltas and their zigzag stay below 2^53. */
-export const TIMESTAMP_ABS_MAX_MS = 2 ** 47;
+export const TIMESTAMP_ABS_MAX_MS = SAMPLE_TIMESTAMP_ABS_MAX_MS;
 
 let diffs = new Float64Array(1024);
 
