@@ -13,6 +13,10 @@ import { MochaError } from '../errors.js';
 import { compareLabels, type Labels } from '../model/labels.js';
 import type { Querier } from '../model/querier.js';
 import { documentedType, exprType, type Expr } from './ast.js';
+import { evalAggregate } from './eval-aggregate.js';
+import { evalCall } from './eval-call.js';
+import { instantResultIsOrdered } from './eval-instant-functions.js';
+import { evalBinary, evalUnary } from './eval-binary.js';
 import { EvalContext, evalMatrixSelectorAt, evalVectorSelector, type EvalValue } from './eval-selector.js';
 import { parseExpr } from './parser.js';
 
@@ -71,7 +75,9 @@ export async function instantQuery(querier: Querier, expr: string, timeMs: numbe
     case 'vector': {
       const result: { labels: Labels; t: number; v: number }[] = [];
       for (const s of v.series) if (s.present[0] === 1) result.push({ labels: s.labels, t: timeMs, v: s.values[0]! });
-      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      // Prometheus keeps the order that sort*() and topk/bottomk produce; everything else is
+      // sorted by labels here so answers are deterministic.
+      if (!resultIsOrdered(ast)) result.sort((a, b) => compareLabels(a.labels, b.labels));
       return { resultType: 'vector', result };
     }
     case 'matrix': {
@@ -80,6 +86,13 @@ export async function instantQuery(querier: Querier, expr: string, timeMs: numbe
       return { resultType: 'matrix', result };
     }
   }
+}
+
+function resultIsOrdered(expr: Expr): boolean {
+  let e = expr;
+  while (e.kind === 'Paren') e = e.expr;
+  if (e.kind === 'Aggregate' && (e.op === 'topk' || e.op === 'bottomk')) return true;
+  return instantResultIsOrdered(e);
 }
 
 /** Evaluates expr at start, start+step, ... <= end; always a matrix (a scalar becomes one series without labels). */
@@ -148,13 +161,13 @@ export async function evaluate(node: Expr, ctx: EvalContext): Promise<EvalValue>
     case 'Subquery':
       throw notSupported('subquery');
     case 'Call':
-      throw notSupported(`function ${node.func.name}()`);
+      return evalCall(node, ctx, evaluate);
     case 'Aggregate':
-      throw notSupported(`aggregation ${node.op}`);
+      return evalAggregate(node, ctx, evaluate);
     case 'Binary':
-      throw notSupported(`binary operator ${JSON.stringify(node.op)}`);
+      return evalBinary(node, ctx, evaluate);
     case 'Unary':
-      throw notSupported(`unary operator ${JSON.stringify(node.op)}`);
+      return evalUnary(node, ctx, evaluate);
   }
 }
 

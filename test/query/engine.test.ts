@@ -159,12 +159,8 @@ describe('literals', () => {
     expect(Array.from(r.result[0]!.timestampsMs)).toEqual([T0, T0 + M, T0 + 2 * M]);
     expect(Array.from(r.result[0]!.values)).toEqual([42, 42, 42]);
   });
-  test('everything else is clearly not supported yet', async () => {
+  test('a top-level subquery is clearly not supported yet', async () => {
     for (const [expr, what] of [
-      ['rate(x[5m])', 'function rate()'],
-      ['sum(x)', 'aggregation sum'],
-      ['x + 1', 'binary operator "+"'],
-      ['-x', 'unary operator "-"'],
       ['x[5m:1m]', 'subquery'],
     ] as const) {
       const e = await errorOf(instantQuery(q, expr, T0));

@@ -1,0 +1,130 @@
+// Dispatch of every function call node (Call) of the evaluator.
+//
+// Functions that take a range vector (rate, *_over_time, ...) go to eval-range-functions.ts:
+// a matrix selector is read once for the whole grid, a subquery is evaluated once on its own
+// aligned grid (below), and their scalar arguments (quantile_over_time's q, ...) are evaluated
+// over the grid first. Every other function has its arguments evaluated here and is computed by
+// eval-instant-functions.ts (timestamp(<selector>) by its variant that reads the selector); a
+// name neither knows fails with QUERY_EXECUTION "not supported yet" rather than a wrong answer.
+//
+// `evaluate` is passed in by engine.ts so that this module does not import the engine back.
+import { MochaError } from '../errors.js';
+import type { SeriesData } from '../model/querier.js';
+import type { AtModifier, Call, Expr, Subquery } from './ast.js';
+import { evalInstantFunction, evalTimestampOverSelector, hasInstantFunction, timestampSelectorArg } from './eval-instant-functions.js';
+import { evalRangeFunction, loadMatrixSelector, rangeFunctionMatrixArgIndex, type RangeArgument } from './eval-range-functions.js';
+import type { EvalContext, EvalValue } from './eval-selector.js';
+
+/** Prometheus' default global evaluation interval: the step of a subquery written without one. */
+export const SUBQUERY_DEFAULT_STEP_MS = 60_000;
+
+export type Evaluate = (node: Expr, ctx: EvalContext) => Promise<EvalValue>;
+
+export async function evalCall(call: Call, ctx: EvalContext, evaluate: Evaluate): Promise<EvalValue> {
+  const name = call.func.name;
+  const matrixIndex = rangeFunctionMatrixArgIndex(name);
+  if (matrixIndex !== undefined) {
+    const matrixArg = call.args[matrixIndex];
+    if (matrixArg === undefined) throw new MochaError('INTERNAL', `${name}() lacks its range vector argument`);
+    const scalarArgs: (Float64Array | undefined)[] = [];
+    for (let i = 0; i < call.args.length; i++) {
+      if (i === matrixIndex) {
+        scalarArgs.push(undefined);
+        continue;
+      }
+      const v = await evaluate(call.args[i]!, ctx);
+      if (v.type !== 'scalar') throw new MochaError('INTERNAL', `argument ${i + 1} of ${name}() evaluated to ${v.type}, expected scalar`);
+      scalarArgs.push(v.values);
+    }
+    const inner = unwrapParens(matrixArg);
+    let range: RangeArgument;
+    if (inner.kind === 'MatrixSelector') range = await loadMatrixSelector(ctx, inner);
+    else if (inner.kind === 'Subquery') range = await evalSubqueryForWindows(ctx, inner, evaluate);
+    else throw new MochaError('INTERNAL', `range vector argument of ${name}() is a ${inner.kind}`);
+    return { type: 'vector', series: evalRangeFunction(ctx, call, range, scalarArgs) };
+  }
+  if (!hasInstantFunction(name)) throw notSupported(`function ${name}()`);
+  // timestamp(<selector>) needs the samples' own times, which evaluated StepSeries do not keep.
+  const tsSelector = timestampSelectorArg(call);
+  if (tsSelector !== undefined) return { type: 'vector', series: await evalTimestampOverSelector(ctx, tsSelector) };
+  const args: EvalValue[] = [];
+  for (const a of call.args) args.push(await evaluate(a, ctx));
+  return evalInstantFunction(call, args, ctx);
+}
+
+function unwrapParens(e: Expr): Expr {
+  let x = e;
+  while (x.kind === 'Paren') x = x.expr;
+  return x;
+}
+
+/**
+ * Evaluates a subquery `expr[range:step] offset o @ T` as the range argument of a function.
+ *
+ * As Prometheus does: the inner expression is evaluated once, on its own grid of steps aligned
+ * to multiples of the step in absolute time, from the first such time after the first window's
+ * start up to the last window's end; the function then reads windows (t - range, t] of that
+ * result, t being the selector time of each outer step. Without a step, Prometheus uses the
+ * global evaluation interval (default 1m).
+ */
+export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, evaluate: Evaluate): Promise<RangeArgument> {
+  const stepMs = sq.stepMs ?? SUBQUERY_DEFAULT_STEP_MS;
+  const firstMs = ctx.selectorTimeMs(sq.at, sq.offsetMs, 0);
+  const lastMs = ctx.selectorTimeMs(sq.at, sq.offsetMs, ctx.stepCount - 1);
+  const lowMs = firstMs - sq.rangeMs;
+  // Go's integer division truncates toward zero; so does Math.trunc.
+  let startMs = stepMs * Math.trunc(lowMs / stepMs);
+  if (startMs <= lowMs) startMs += stepMs;
+  const empty: RangeArgument = { series: [], rangeMs: sq.rangeMs, at: sq.at, offsetMs: sq.offsetMs };
+  if (startMs > lastMs) return empty;
+  const stepCount = Math.floor((lastMs - startMs) / stepMs) + 1;
+  const child = subgridContext(ctx, startMs, lastMs, stepMs, stepCount);
+  const v = await evaluate(sq.expr, child);
+  if (v.type !== 'vector') throw new MochaError('INTERNAL', `subquery evaluated to ${v.type}, expected an instant vector`);
+  const series: SeriesData[] = [];
+  for (const s of v.series) {
+    let count = 0;
+    for (let k = 0; k < stepCount; k++) count += s.present[k]!;
+    if (count === 0) continue;
+    const ts = new Float64Array(count);
+    const vals = new Float64Array(count);
+    let w = 0;
+    for (let k = 0; k < stepCount; k++) {
+      if (s.present[k] === 0) continue;
+      ts[w] = startMs + k * stepMs;
+      vals[w] = s.values[k]!;
+      w++;
+    }
+    series.push({ labels: s.labels, timestampsMs: ts, values: vals });
+  }
+  return { ...empty, series };
+}
+
+/**
+ * A context for the subquery's own grid that shares the query's deadline, cancellation and
+ * limits (what was used so far counts; what the subquery uses is charged to the child only,
+ * which EvalContext offers no way to merge back). `@ start()` / `@ end()` inside keep meaning
+ * the outer query's start and end.
+ *
+ * Doubt for the lead: an `EvalContext.subgrid(startMs, endMs, stepMs, stepCount)` method in
+ * eval-selector.ts sharing the counters would be cleaner than this prototype-based view.
+ */
+function subgridContext(ctx: EvalContext, startMs: number, endMs: number, stepMs: number, stepCount: number): EvalContext {
+  const outerStartMs = ctx.startMs;
+  const outerEndMs = ctx.endMs;
+  const child = Object.create(ctx, {
+    startMs: { value: startMs },
+    endMs: { value: endMs },
+    stepMs: { value: stepMs },
+    stepCount: { value: stepCount },
+    selectorTimeMs: {
+      value: (at: AtModifier, offsetMs: number, k: number): number =>
+        (at === undefined ? startMs + k * stepMs : at === 'start' ? outerStartMs : at === 'end' ? outerEndMs : at) - offsetMs,
+    },
+  }) as EvalContext;
+  return child;
+}
+
+function notSupported(what: string): MochaError {
+  return new MochaError('QUERY_EXECUTION', `not supported yet: ${what}`);
+}

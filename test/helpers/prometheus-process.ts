@@ -1,0 +1,101 @@
+// Starts a real Prometheus (the `prometheus` binary on PATH, e.g. Debian's 2.42) for
+// differential tests: remote-write receiver on, a temporary TSDB directory, no scrape targets,
+// an ephemeral loopback port. Resolves once /-/ready answers 200.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface PrometheusProcess {
+  readonly url: string;
+  readonly version: string;
+  readonly dir: string;
+  logs(): string[];
+  /** SIGTERM, then SIGKILL after a grace period; removes the temporary directory. */
+  stop(): Promise<void>;
+}
+
+/** Path of the prometheus binary, or undefined when it is not installed. */
+export function prometheusBinary(): string | undefined {
+  const r = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' });
+  const p = r.status === 0 ? r.stdout.trim() : '';
+  return p !== '' ? p : undefined;
+}
+
+/** "2.42.0+ds" from `prometheus --version`. */
+export function prometheusVersion(bin: string): string {
+  const out = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return /version (\S+)/.exec(out)?.[1] ?? 'unknown';
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: number; lookbackDelta?: string } = {}): Promise<PrometheusProcess> {
+  const bin = opts.bin ?? prometheusBinary();
+  if (bin === undefined) throw new Error('prometheus not installed');
+  const version = prometheusVersion(bin);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-prom-'));
+  const config = path.join(dir, 'prometheus.yml');
+  // No scrape configs: the only data is what the test remote-writes. A long evaluation interval
+  // keeps Prometheus idle.
+  fs.writeFileSync(config, 'global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n');
+  const port = await freePort();
+  const args = [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${path.join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--web.enable-remote-write-receiver',
+    `--query.lookback-delta=${opts.lookbackDelta ?? '5m'}`,
+    '--log.level=warn',
+  ];
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const onData = (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A test worker that exits without calling stop() (a failed beforeAll, a killed run) must not
+  // leave a Prometheus behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    process.off('exit', killOnExit);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`prometheus exited with ${child.exitCode} before ready:\n${lines.join('\n')}`);
+    }
+    try {
+      const res = await fetch(`${url}/-/ready`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`prometheus not ready in time:\n${lines.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, version, dir, logs: () => [...lines], stop };
+}
