@@ -28,6 +28,7 @@ import {
   type PosRange,
   type ValueType,
   type VectorSelector,
+  type Subquery,
 } from './ast.js';
 import { getFunction } from './functions.js';
 import { isDurationText, parseDurationMs, parseNumberLiteral, unquoteString } from './literals.js';
@@ -175,7 +176,7 @@ class Builder {
       case 'OffsetExpr': {
         const target = this.expr(kids[0]!);
         const offsetMs = this.durationMs(kids[kids.length - 1]!, true);
-        const holder = target.kind === 'MatrixSelector' ? target.vector : target.kind === 'VectorSelector' || target.kind === 'Subquery' ? target : undefined;
+        const holder = modifierHolder(target);
         if (holder === undefined) this.fail(n.from, 'offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
         if (holder.offsetMs !== 0) this.fail(n.from, 'offset may not be set multiple times');
         holder.offsetMs = offsetMs;
@@ -183,7 +184,7 @@ class Builder {
       }
       case 'StepInvariantExpr': {
         const target = this.expr(kids[0]!);
-        const holder = target.kind === 'MatrixSelector' ? target.vector : target.kind === 'VectorSelector' || target.kind === 'Subquery' ? target : undefined;
+        const holder = modifierHolder(target);
         if (holder === undefined) this.fail(n.from, '@ modifier must be preceded by an instant vector selector or range vector selector or a subquery');
         if (holder.at !== undefined) this.fail(n.from, '@ <timestamp> may not be set multiple times');
         holder.at = this.atModifier(kids[kids.length - 1]!);
@@ -284,6 +285,14 @@ class Builder {
       }
     }
     if (SET_OPS.has(op) && card === 'one-to-one') card = 'many-to-many';
+    // lezer-promql lexes `-2 ^ 2` as the literal -2 raised to 2; in Prometheus' grammar unary
+    // minus binds looser than ^, so it is -(2 ^ 2) = -4 (prometheus/prometheus#6575).
+    const lhsText = this.text(kids[0]!);
+    if (op === '^' && kids[0]!.name === 'NumberDurationLiteral' && lhs.kind === 'NumberLiteral' && (lhsText.startsWith('-') || lhsText.startsWith('+'))) {
+      const unsigned: Expr = { kind: 'NumberLiteral', value: Math.abs(lhs.value), pos: lhs.pos };
+      const pow: Expr = { kind: 'Binary', op, lhs: unsigned, rhs, bool, matching: { card, on, labels, include }, pos: this.pos(n) };
+      return { kind: 'Unary', op: lhsText.startsWith('-') ? '-' : '+', expr: pow, pos: this.pos(n) };
+    }
     return { kind: 'Binary', op, lhs, rhs, bool, matching: { card, on, labels, include }, pos: this.pos(n) };
   }
 
@@ -512,4 +521,25 @@ export function parseSeriesSelector(input: string): Matcher[] {
   const vs = b.vectorSelector(n, b.children(n));
   if (!vs.matchers.some((m) => !m.matches(''))) throw new MochaError('BAD_QUERY', 'match[] must contain at least one non-empty matcher');
   return [...vs.matchers];
+}
+
+/**
+ * The selector or subquery an `offset`/`@` modifier applies to. lezer-promql attaches a trailing
+ * modifier to a whole binary or unary expression (`a - b offset 5m`, `-a offset 1m`); in
+ * Prometheus' grammar it binds to the operand right before it, so descend to the rightmost one.
+ */
+function modifierHolder(target: Expr): VectorSelector | Subquery | undefined {
+  switch (target.kind) {
+    case 'MatrixSelector':
+      return target.vector;
+    case 'VectorSelector':
+    case 'Subquery':
+      return target;
+    case 'Binary':
+      return modifierHolder(target.rhs);
+    case 'Unary':
+      return modifierHolder(target.expr);
+    default:
+      return undefined;
+  }
 }
