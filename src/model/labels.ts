@@ -70,3 +70,27 @@ export function labelsAreSorted(labels: Labels): boolean {
   for (let i = 1; i < labels.length; i++) if (!(labels[i - 1]!.name < labels[i]!.name)) return false;
   return true;
 }
+
+/** The label set without __name__ (the same array when it has none). */
+export function dropMetricName(labels: Labels): Labels {
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]!.name === METRIC_NAME_LABEL) return labels.slice(0, i).concat(labels.slice(i + 1));
+  }
+  return labels;
+}
+
+/** Sets one label of a sorted label set; an empty value deletes it (as Go's labels.Builder.Set). */
+export function setLabel(labels: Labels, name: string, value: string): Labels {
+  const out: Label[] = [];
+  let placed = value === '';
+  for (const l of labels) {
+    if (l.name === name) continue;
+    if (!placed && l.name > name) {
+      out.push({ name, value });
+      placed = true;
+    }
+    out.push(l);
+  }
+  if (!placed) out.push({ name, value });
+  return out;
+}

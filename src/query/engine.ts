@@ -17,7 +17,7 @@ import { evalAggregate } from './eval-aggregate.js';
 import { evalCall } from './eval-call.js';
 import { instantResultIsOrdered } from './eval-instant-functions.js';
 import { evalBinary, evalUnary } from './eval-binary.js';
-import { EvalContext, evalMatrixSelectorAt, evalVectorSelector, type EvalValue } from './eval-selector.js';
+import { EvalContext, evalMatrixSelectorAt, evalVectorSelector, stepSeriesToSamples, type EvalValue } from './eval-selector.js';
 import { parseExpr } from './parser.js';
 
 export interface QueryOptions {
@@ -123,19 +123,8 @@ export async function rangeQuery(querier: Querier, expr: string, startMs: number
     result.push({ labels: [], timestampsMs: ts, values: v.values });
   } else if (v.type === 'vector') {
     for (const s of v.series) {
-      let count = 0;
-      for (let k = 0; k < stepCount; k++) count += s.present[k]!;
-      if (count === 0) continue;
-      const ts = new Float64Array(count);
-      const vals = new Float64Array(count);
-      let w = 0;
-      for (let k = 0; k < stepCount; k++) {
-        if (s.present[k] === 0) continue;
-        ts[w] = ctx.stepTimeMs(k);
-        vals[w] = s.values[k]!;
-        w++;
-      }
-      result.push({ labels: s.labels, timestampsMs: ts, values: vals });
+      const samples = stepSeriesToSamples(s, ctx.startMs, ctx.stepMs, stepCount);
+      if (samples !== undefined) result.push(samples);
     }
     result.sort((a, b) => compareLabels(a.labels, b.labels));
   } else {

@@ -15,7 +15,7 @@
 // Not carried: annotations (Prometheus warns on quantile φ outside [0, 1] and ratio outside
 // [-1, 1]; the engine has no warnings channel yet), native histograms (this engine has floats only).
 import { MochaError } from '../errors.js';
-import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
+import { type Label, type Labels, labelsKey, METRIC_NAME_LABEL, setLabel } from '../model/labels.js';
 import type { Aggregate, Expr } from './ast.js';
 import type { EvalContext, EvalValue, StepSeries } from './eval-selector.js';
 
@@ -713,7 +713,7 @@ function countValues(ctx: EvalContext, input: readonly StepSeries[], grouping: r
       const m = Object.is(f, -0) ? byNegZero[b]! : byValue[b]!;
       let col = m.get(f);
       if (col === undefined) {
-        col = ctx.allocStepSeries(valueCounts ? withLabel(bases[b]!, valueLabel, goFloatF(f)) : bases[b]!);
+        col = ctx.allocStepSeries(valueCounts ? setLabel(bases[b]!, valueLabel, goFloatF(f)) : bases[b]!);
         m.set(f, col);
         out.push(col);
       }
@@ -726,16 +726,3 @@ function countValues(ctx: EvalContext, input: readonly StepSeries[], grouping: r
   return out;
 }
 
-function withLabel(labels: Labels, name: string, value: string): Labels {
-  const out: Label[] = [];
-  let placed = false;
-  for (const l of labels) {
-    if (!placed && l.name > name) {
-      out.push({ name, value });
-      placed = true;
-    }
-    out.push(l);
-  }
-  if (!placed) out.push({ name, value });
-  return out;
-}

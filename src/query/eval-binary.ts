@@ -18,7 +18,7 @@
 // that end up with the same label set merge when they never overlap; two samples with the same
 // label set at one step fail with "vector cannot contain metrics with the same labelset".
 import { MochaError } from '../errors.js';
-import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
+import { dropMetricName, type Label, type Labels, labelsKey, METRIC_NAME_LABEL, setLabel } from '../model/labels.js';
 import { COMPARISON_OPS, type Binary, type BinaryOp, type Expr, type Unary, type VectorMatching } from './ast.js';
 import type { EvalContext, EvalValue, StepSeries } from './eval-selector.js';
 
@@ -133,24 +133,6 @@ export function formatLabelsGo(labels: Labels): string {
 /** Go's Labels.MatchLabels: the labels `on` keeps, or all but __name__ and the ignored ones. */
 export function matchLabels(labels: Labels, on: boolean, names: readonly string[]): Labels {
   return on ? labels.filter((l) => names.includes(l.name)) : labels.filter((l) => l.name !== METRIC_NAME_LABEL && !names.includes(l.name));
-}
-
-export function dropMetricName(labels: Labels): Labels {
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i]!.name === METRIC_NAME_LABEL) return labels.slice(0, i).concat(labels.slice(i + 1));
-  }
-  return labels;
-}
-
-/** Sets (or with '' deletes) one label of a sorted label set. */
-function setLabel(labels: Labels, name: string, value: string): Labels {
-  const out: Label[] = labels.filter((l) => l.name !== name);
-  if (value !== '') {
-    let i = 0;
-    while (i < out.length && out[i]!.name < name) i++;
-    out.splice(i, 0, { name, value });
-  }
-  return out;
 }
 
 /** Go's resultMetric (plus the bool name drop): many is the "many" side, one the "one" side. */

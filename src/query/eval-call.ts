@@ -13,7 +13,7 @@ import type { SeriesData } from '../model/querier.js';
 import type { AtModifier, Call, Expr, Subquery } from './ast.js';
 import { evalInstantFunction, evalTimestampOverSelector, hasInstantFunction, timestampSelectorArg } from './eval-instant-functions.js';
 import { evalRangeFunction, loadMatrixSelector, rangeFunctionMatrixArgIndex, type RangeArgument } from './eval-range-functions.js';
-import type { EvalContext, EvalValue } from './eval-selector.js';
+import { stepSeriesToSamples, type EvalContext, type EvalValue } from './eval-selector.js';
 
 /** Prometheus' default global evaluation interval: the step of a subquery written without one. */
 export const SUBQUERY_DEFAULT_STEP_MS = 60_000;
@@ -83,19 +83,8 @@ export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, eva
   if (v.type !== 'vector') throw new MochaError('INTERNAL', `subquery evaluated to ${v.type}, expected an instant vector`);
   const series: SeriesData[] = [];
   for (const s of v.series) {
-    let count = 0;
-    for (let k = 0; k < stepCount; k++) count += s.present[k]!;
-    if (count === 0) continue;
-    const ts = new Float64Array(count);
-    const vals = new Float64Array(count);
-    let w = 0;
-    for (let k = 0; k < stepCount; k++) {
-      if (s.present[k] === 0) continue;
-      ts[w] = startMs + k * stepMs;
-      vals[w] = s.values[k]!;
-      w++;
-    }
-    series.push({ labels: s.labels, timestampsMs: ts, values: vals });
+    const samples = stepSeriesToSamples(s, startMs, stepMs, stepCount);
+    if (samples !== undefined) series.push(samples);
   }
   return { ...empty, series };
 }

@@ -29,7 +29,7 @@
 // Trigonometric/hyperbolic functions use V8's fdlibm ports; Go's pure-Go versions may differ in
 // the last ulp (log2/log10 follow Go's formulas, whose results differ visibly, e.g. log10(3)).
 import { MochaError } from '../errors.js';
-import { compareLabels, getLabel, labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
+import { compareLabels, dropMetricName, getLabel, type Label, type Labels, labelsKey, METRIC_NAME_LABEL, setLabel } from '../model/labels.js';
 import { REGEX_SOURCE_CHARS_MAX } from '../model/matchers.js';
 import { isStaleAt } from '../model/samples.js';
 import { RE2JS } from 're2js';
@@ -234,29 +234,6 @@ function badArg(call: Call, i: number, want: string, got: EvalValue | undefined)
 
 // ---------------------------------------------------------------------------------------------
 // Label helpers.
-
-function dropMetricName(labels: Labels): Labels {
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i]!.name === METRIC_NAME_LABEL) return labels.slice(0, i).concat(labels.slice(i + 1));
-  }
-  return labels;
-}
-
-/** Sets one label of a sorted label set; an empty value deletes it (Go's labels.Builder.Set). */
-function setLabel(labels: Labels, name: string, value: string): Labels {
-  const out: Label[] = [];
-  let placed = value === '';
-  for (const l of labels) {
-    if (l.name === name) continue;
-    if (!placed && l.name > name) {
-      out.push({ name, value });
-      placed = true;
-    }
-    out.push(l);
-  }
-  if (!placed) out.push({ name, value });
-  return out;
-}
 
 function withoutLabel(labels: Labels, name: string): Labels {
   return labels.some((l) => l.name === name) ? labels.filter((l) => l.name !== name) : labels;

@@ -18,7 +18,7 @@
 //     to 1 where no selected series has a sample in the window;
 //   - predict_linear's intercept is at the step's evaluation time (enh.Ts), not the selector time.
 import { MochaError } from '../errors.js';
-import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
+import { dropMetricName, type Label, type Labels, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
 import type { SeriesData } from '../model/querier.js';
 import { isStaleAt } from '../model/samples.js';
 import type { AtModifier, Call, Expr, MatrixSelector } from './ast.js';
@@ -65,14 +65,6 @@ export function isRangeFunction(name: string): boolean {
 /** Index of the range-vector argument of a range function; undefined for other functions. */
 export function rangeFunctionMatrixArgIndex(name: string): number | undefined {
   return MATRIX_ARG_INDEX.get(name);
-}
-
-/** Label set without __name__ (same array when there is none). */
-export function dropMetricName(labels: Labels): Labels {
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i]!.name === METRIC_NAME_LABEL) return labels.slice(0, i).concat(labels.slice(i + 1));
-  }
-  return labels;
 }
 
 /**

@@ -25,6 +25,26 @@ export interface StepSeries {
   readonly present: Uint8Array;
 }
 
+/**
+ * The present steps of a step column as samples at startMs + k * stepMs; undefined when no step
+ * is present (such series are left out of matrices).
+ */
+export function stepSeriesToSamples(s: StepSeries, startMs: number, stepMs: number, stepCount: number): SeriesData | undefined {
+  let count = 0;
+  for (let k = 0; k < stepCount; k++) count += s.present[k]!;
+  if (count === 0) return undefined;
+  const ts = new Float64Array(count);
+  const vals = new Float64Array(count);
+  let w = 0;
+  for (let k = 0; k < stepCount; k++) {
+    if (s.present[k] === 0) continue;
+    ts[w] = startMs + k * stepMs;
+    vals[w] = s.values[k]!;
+    w++;
+  }
+  return { labels: s.labels, timestampsMs: ts, values: vals };
+}
+
 export type EvalValue =
   | { readonly type: 'scalar'; readonly values: Float64Array }
   | { readonly type: 'string'; readonly value: string }
