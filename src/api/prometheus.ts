@@ -10,12 +10,14 @@ import { compareLabels, labelsKey, labelsToRecord, type Labels } from '../model/
 import type { Matcher } from '../model/matchers.js';
 import type { Querier } from '../model/querier.js';
 import { instantQuery, rangeQuery, type QueryOptions } from '../query/engine.js';
-import { formatQueryData } from '../query/format.js';
+import { formatQueryData, jsonString } from '../query/format.js';
 import { MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseTimeParam } from '../query/params.js';
-import { parseSeriesSelector } from '../query/parser.js';
+import { parseExpr, parseSeriesSelector } from '../query/parser.js';
+import { prettyExpr } from '../query/printer.js';
 import type { ServerOptions } from './server.js';
 import { tenantOf } from './server.js';
 import { sendPromError } from './http-errors.js';
+import type { MetadataStore } from './metadata-store.js';
 
 
 /** Query string and form body merged: what every endpoint reads its parameters from. */
@@ -70,11 +72,36 @@ function parseLimit(params: URLSearchParams): number | undefined {
   return n === 0 ? undefined : n;
 }
 
+/**
+ * Prometheus reports parse errors of the `query` parameter of query, query_range and
+ * format_query as `invalid parameter "query": <parse error>` (invalidParamError); evaluation
+ * errors keep their own text.
+ */
+async function asQueryParam<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof MochaError && e.code === 'BAD_QUERY' && e.message.includes(': parse error: ')) {
+      throw new MochaError('BAD_QUERY', `invalid parameter "query": ${e.message}`, e.where);
+    }
+    throw e;
+  }
+}
+
+/** Go's strconv.Atoi on an optional parameter, as Prometheus' metadata endpoint reads limits. */
+function parseIntParam(params: URLSearchParams, name: string): number | undefined {
+  const v = params.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^[+-]?\d{1,18}$/.test(v)) throw new MochaError('BAD_QUERY', `${name} must be a number`);
+  return Number(v);
+}
+
 function matcherSets(params: URLSearchParams): Matcher[][] {
   return params.getAll('match[]').map((s) => parseSeriesSelector(s));
 }
 
-export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptions): void {
+export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptions, metadataStore: MetadataStore): void {
+  const startedAt = new Date();
   const engine = opts.engine;
   const limiter = new Semaphore(opts.queryConcurrencyMax ?? QUERY_CONCURRENCY_MAX);
   const timeoutMsDefault = opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
@@ -109,7 +136,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const params = requestParams(req);
       const expr = requiredParam(params, 'query');
       const timeMs = optionalTime(params, 'time', Date.now());
-      const result = await limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params))));
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params)))));
       return success(reply, formatQueryData(result));
     };
     scope.get('/api/v1/query', instant);
@@ -121,7 +148,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const startMs = parseTimeParam(requiredParam(params, 'start'), 'start');
       const endMs = parseTimeParam(requiredParam(params, 'end'), 'end');
       const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
-      const result = await limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params))));
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params)))));
       return success(reply, formatQueryData(result));
     };
     scope.get('/api/v1/query_range', range);
@@ -189,6 +216,66 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       ),
     );
     scope.get('/api/v1/rules', async (_req, reply) => success(reply, '{"groups":[]}'));
+    // No alerting and no scraping here: empty but well-formed answers, so UIs that probe them work.
+    scope.get('/api/v1/alerts', async (_req, reply) => success(reply, '{"alerts":[]}'));
+    scope.get('/api/v1/targets', async (_req, reply) => success(reply, '{"activeTargets":[],"droppedTargets":[],"droppedTargetCounts":{}}'));
+    scope.get('/api/v1/status/flags', async (_req, reply) => success(reply, '{}'));
+    scope.get('/api/v1/status/runtimeinfo', async (_req, reply) =>
+      success(
+        reply,
+        JSON.stringify({
+          startTime: startedAt.toISOString(),
+          CWD: process.cwd(),
+          reloadConfigSuccess: true,
+          lastConfigTime: startedAt.toISOString(),
+          corruptionCount: 0,
+          goroutineCount: 0,
+          GOMAXPROCS: 0,
+          GOMEMLIMIT: 0,
+          GOGC: '',
+          GODEBUG: '',
+          storageRetention: '',
+        }),
+      ),
+    );
+
+    // Metadata from remote write (metadata-store.ts). Prometheus serves it by GET only.
+    scope.get('/api/v1/metadata', async (req, reply) => {
+      const params = requestParams(req);
+      const limit = parseIntParam(params, 'limit');
+      const limitPerMetric = parseIntParam(params, 'limit_per_metric');
+      const metric = params.get('metric') ?? undefined;
+      const data = metadataStore.query(tenantOf(req), {
+        ...(metric !== undefined ? { metric } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+        ...(limitPerMetric !== undefined ? { limitPerMetric } : {}),
+      });
+      return success(reply, JSON.stringify(data));
+    });
+
+    // Exemplars are counted at ingest but not stored yet: a valid request answers an empty list,
+    // which keeps Grafana's exemplar toggle enabled. start/end are parsed as Prometheus parses
+    // them: Grafana sends milliseconds, which a float-seconds parser reads as seconds far in the
+    // future, and Prometheus accepts that; so do we (only end < start is refused).
+    const exemplars = async (req: FastifyRequest, reply: FastifyReply) => {
+      const params = requestParams(req);
+      const startMs = optionalTime(params, 'start', MIN_TIME_MS);
+      const endMs = optionalTime(params, 'end', MAX_TIME_MS);
+      if (endMs < startMs) throw new MochaError('BAD_QUERY', 'end timestamp must not be before start timestamp');
+      parseExpr(requiredParam(params, 'query'));
+      return success(reply, '[]');
+    };
+    scope.get('/api/v1/query_exemplars', exemplars);
+    scope.post('/api/v1/query_exemplars', exemplars);
+
+    // Prometheus' Pretty(0) of the parsed query (src/query/printer.ts).
+    const formatQuery = async (req: FastifyRequest, reply: FastifyReply) => {
+      const params = requestParams(req);
+      const text = prettyExpr(await asQueryParam(Promise.resolve().then(() => parseExpr(requiredParam(params, 'query')))));
+      return success(reply, jsonString(text));
+    };
+    scope.get('/api/v1/format_query', formatQuery);
+    scope.post('/api/v1/format_query', formatQuery);
   });
 }
 

@@ -11,10 +11,13 @@ import { REMOTE_WRITE_BODY_BYTES_MAX } from '../constants.js';
 import { decodeRemoteWriteV1, remoteWriteDecoderStats } from '../ingest/remote-write.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { sendPlainError } from './http-errors.js';
+import type { MetadataStore } from './metadata-store.js';
 import { tenantOf } from './server.js';
 
 export interface RemoteWriteRouteOptions {
   bodyBytesMax?: number;
+  /** Receives the metadata of each request (for /api/v1/metadata). */
+  metadataStore?: MetadataStore;
 }
 
 /** Which remote-write version a Content-Type asks for; undefined when not a remote-write type. */
@@ -92,6 +95,7 @@ export function registerRemoteWriteRoutes(app: FastifyInstance, engine: Engine, 
       if (!Buffer.isBuffer(body) || body.length === 0) throw new MochaError('BAD_REMOTE_WRITE', 'empty request body');
       const decoded = await decodeRemoteWriteV1(body);
       await engine.append(tenant, decoded.series);
+      if (decoded.metadata.length > 0) opts.metadataStore?.add(tenant, decoded.metadata);
       samplesReceived.inc({}, decoded.sampleCount);
       return reply.code(204).send();
     });

@@ -10,6 +10,7 @@ import { MetricsRegistry } from '../metrics.js';
 import { registerRemoteWriteRoutes } from './remote-write.js';
 import { registerPrometheusRoutes } from './prometheus.js';
 import { registerAdminRoutes } from './admin.js';
+import { MetadataStore } from './metadata-store.js';
 import { sendPromError } from './http-errors.js';
 
 export interface ServerOptions {
@@ -65,8 +66,11 @@ export function buildServer(opts: ServerOptions): { app: FastifyInstance; metric
     return metrics.render();
   });
 
-  registerRemoteWriteRoutes(app, opts.engine, metrics);
-  registerPrometheusRoutes(app, opts);
+  // In memory, rebuilt as senders resend metadata (metadata-store.ts).
+  const metadataStore = new MetadataStore();
+  metrics.gauge('mocha_metadata_entries', 'Metric metadata entries held for /api/v1/metadata.', () => metadataStore.size());
+  registerRemoteWriteRoutes(app, opts.engine, metrics, { metadataStore });
+  registerPrometheusRoutes(app, opts, metadataStore);
   registerAdminRoutes(app, opts.engine);
   return { app, metrics };
 }

@@ -2,19 +2,20 @@
 //
 // Both parse the text (parser.ts), build an EvalContext for the grid of evaluation times (one
 // step for an instant query) and call evaluate(), which maps each AST node to an EvalValue over
-// the whole grid. Supported so far: number and string literals, parentheses, vector selectors
-// (offset, @), and range vector selectors at the top of an instant query. Every other node
-// fails with QUERY_EXECUTION "not supported yet: ..." rather than give a wrong answer; the
-// next stage adds functions, aggregations and binary operators as further cases of evaluate().
+// the whole grid: selectors (eval-selector.ts), binary and unary operators (eval-binary.ts),
+// aggregations (eval-aggregate.ts), function calls and subqueries (eval-call.ts with
+// eval-range-functions.ts and eval-instant-functions.ts). Native histograms are not stored, so
+// only float samples exist.
 //
-// Results are sorted by labels (compareLabels) so output is deterministic.
+// Results are sorted by labels (compareLabels) so output is deterministic, except instant
+// results of sort*(), topk and bottomk, whose order Prometheus keeps.
 import { LOOKBACK_DELTA_MS, QUERY_POINTS_PER_SERIES_MAX, QUERY_SAMPLES_MAX, QUERY_SERIES_MAX, QUERY_TIMEOUT_MS } from '../constants.js';
 import { MochaError } from '../errors.js';
 import { compareLabels, type Labels } from '../model/labels.js';
 import type { Querier } from '../model/querier.js';
 import { documentedType, exprType, type Expr } from './ast.js';
 import { evalAggregate } from './eval-aggregate.js';
-import { evalCall } from './eval-call.js';
+import { evalCall, evalSubqueryMatrix } from './eval-call.js';
 import { instantResultIsOrdered } from './eval-instant-functions.js';
 import { evalBinary, evalUnary } from './eval-binary.js';
 import { EvalContext, evalMatrixSelectorAt, evalVectorSelector, stepSeriesToSamples, type EvalValue } from './eval-selector.js';
@@ -148,7 +149,7 @@ export async function evaluate(node: Expr, ctx: EvalContext): Promise<EvalValue>
       if (ctx.stepCount !== 1) throw notSupported('range vector selector inside a range query');
       return { type: 'matrix', series: await evalMatrixSelectorAt(ctx, node, 0) };
     case 'Subquery':
-      throw notSupported('subquery');
+      return { type: 'matrix', series: await evalSubqueryMatrix(ctx, node, evaluate) };
     case 'Call':
       return evalCall(node, ctx, evaluate);
     case 'Aggregate':

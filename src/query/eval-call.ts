@@ -7,10 +7,15 @@
 // eval-instant-functions.ts (timestamp(<selector>) by its variant that reads the selector); a
 // name neither knows fails with QUERY_EXECUTION "not supported yet" rather than a wrong answer.
 //
+// Subqueries live here too: as a range function's argument (evalSubqueryForWindows) and as the
+// result of an instant query (evalSubqueryMatrix, called by engine.ts); either evaluates the
+// inner expression on a child context of its own aligned grid (EvalContext.subgrid), which
+// charges its work to the query's limits.
+//
 // `evaluate` is passed in by engine.ts so that this module does not import the engine back.
 import { MochaError } from '../errors.js';
 import type { SeriesData } from '../model/querier.js';
-import type { AtModifier, Call, Expr, Subquery } from './ast.js';
+import type { Call, Expr, Subquery } from './ast.js';
 import { evalInstantFunction, evalTimestampOverSelector, hasInstantFunction, timestampSelectorArg } from './eval-instant-functions.js';
 import { evalRangeFunction, loadMatrixSelector, rangeFunctionMatrixArgIndex, type RangeArgument } from './eval-range-functions.js';
 import { stepSeriesToSamples, type EvalContext, type EvalValue } from './eval-selector.js';
@@ -78,7 +83,7 @@ export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, eva
   const empty: RangeArgument = { series: [], rangeMs: sq.rangeMs, at: sq.at, offsetMs: sq.offsetMs };
   if (startMs > lastMs) return empty;
   const stepCount = Math.floor((lastMs - startMs) / stepMs) + 1;
-  const child = subgridContext(ctx, startMs, lastMs, stepMs, stepCount);
+  const child = ctx.subgrid(startMs, lastMs, stepMs, stepCount);
   const v = await evaluate(sq.expr, child);
   if (v.type !== 'vector') throw new MochaError('INTERNAL', `subquery evaluated to ${v.type}, expected an instant vector`);
   const series: SeriesData[] = [];
@@ -90,28 +95,16 @@ export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, eva
 }
 
 /**
- * A context for the subquery's own grid that shares the query's deadline, cancellation and
- * limits (what was used so far counts; what the subquery uses is charged to the child only,
- * which EvalContext offers no way to merge back). `@ start()` / `@ end()` inside keep meaning
- * the outer query's start and end.
- *
- * Doubt for the lead: an `EvalContext.subgrid(startMs, endMs, stepMs, stepCount)` method in
- * eval-selector.ts sharing the counters would be cleaner than this prototype-based view.
+ * A subquery evaluated where a range vector is the result (the top of an instant query): the
+ * points of the inner expression at the subquery's aligned inner steps within (t - range, t],
+ * t being the selector time (offset and @ applied) of the single evaluation step. Series
+ * without points are left out. A range query cannot return a range vector, so a grid of more
+ * than one step is an internal error (the engine rejects such queries by type first).
  */
-function subgridContext(ctx: EvalContext, startMs: number, endMs: number, stepMs: number, stepCount: number): EvalContext {
-  const outerStartMs = ctx.startMs;
-  const outerEndMs = ctx.endMs;
-  const child = Object.create(ctx, {
-    startMs: { value: startMs },
-    endMs: { value: endMs },
-    stepMs: { value: stepMs },
-    stepCount: { value: stepCount },
-    selectorTimeMs: {
-      value: (at: AtModifier, offsetMs: number, k: number): number =>
-        (at === undefined ? startMs + k * stepMs : at === 'start' ? outerStartMs : at === 'end' ? outerEndMs : at) - offsetMs,
-    },
-  }) as EvalContext;
-  return child;
+export async function evalSubqueryMatrix(ctx: EvalContext, sq: Subquery, evaluate: Evaluate): Promise<SeriesData[]> {
+  if (ctx.stepCount !== 1) throw new MochaError('INTERNAL', `a subquery as a range vector result needs a grid of one step, got ${ctx.stepCount}`);
+  // On a one-step grid the inner grid lies entirely inside the only window (t - range, t].
+  return (await evalSubqueryForWindows(ctx, sq, evaluate)).series.slice();
 }
 
 function notSupported(what: string): MochaError {

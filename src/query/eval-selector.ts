@@ -52,12 +52,25 @@ export type EvalValue =
   /** Range vectors are materialised only at a single evaluation time (instant queries). */
   | { readonly type: 'matrix'; readonly series: SeriesData[] };
 
+/**
+ * What one query has used of its limits. Shared by the query's context and every subquery
+ * context made from it (EvalContext.subgrid), so work inside a subquery counts against the
+ * same samplesMax as the rest of the query.
+ */
+interface QueryUsage {
+  /** Output cells (series x steps) allocated so far; bounded by samplesMax like loaded samples. */
+  cellsUsed: number;
+  samplesLoaded: number;
+}
+
 /** Shared state of one query evaluation: the grid, the limits, and what has been used of them. */
 export class EvalContext {
-  /** Output cells (series x steps) allocated so far; bounded by samplesMax like loaded samples. */
-  private cellsUsed = 0;
-  private samplesLoaded = 0;
-  private readonly deadlineMs: number;
+  // Not readonly: subgrid() replaces them on the child it builds, with the parent's.
+  private usage: QueryUsage = { cellsUsed: 0, samplesLoaded: 0 };
+  private deadlineMs: number;
+  /** The query's own start and end, which `@ start()` / `@ end()` mean even inside subqueries. */
+  private queryStartMs: number;
+  private queryEndMs: number;
 
   constructor(
     readonly querier: Querier,
@@ -73,6 +86,42 @@ export class EvalContext {
     private readonly signal: AbortSignal | undefined,
   ) {
     this.deadlineMs = Date.now() + timeoutMs;
+    this.queryStartMs = startMs;
+    this.queryEndMs = endMs;
+  }
+
+  /**
+   * A context for a subquery's own grid (startMs + k * stepMs, k < stepCount): same querier,
+   * lookback and limits, and the same deadline, abort signal and usage counters as this one, so
+   * what the subquery loads and allocates is charged to the whole query. `@ start()` /
+   * `@ end()` keep resolving to the outer query's start and end, as in Prometheus.
+   */
+  subgrid(startMs: number, endMs: number, stepMs: number, stepCount: number): EvalContext {
+    if (!(stepMs > 0) || !(stepCount >= 1) || !Number.isInteger(stepCount)) {
+      throw new MochaError('INTERNAL', `invalid subquery grid: step ${stepMs} ms, ${stepCount} steps`);
+    }
+    const child = new EvalContext(
+      this.querier,
+      startMs,
+      endMs,
+      stepMs,
+      stepCount,
+      this.lookbackDeltaMs,
+      this.samplesMax,
+      this.seriesMax,
+      0,
+      this.signal,
+    );
+    child.usage = this.usage;
+    child.deadlineMs = this.deadlineMs;
+    child.queryStartMs = this.queryStartMs;
+    child.queryEndMs = this.queryEndMs;
+    return child;
+  }
+
+  /** Samples loaded from storage so far by the whole query (subqueries included). */
+  get samplesLoadedCount(): number {
+    return this.usage.samplesLoaded;
   }
 
   stepTimeMs(k: number): number {
@@ -81,7 +130,7 @@ export class EvalContext {
 
   /** The time a selector with these modifiers reads at step k (before the lookback/range). */
   selectorTimeMs(at: AtModifier, offsetMs: number, k: number): number {
-    const base = at === undefined ? this.stepTimeMs(k) : at === 'start' ? this.startMs : at === 'end' ? this.endMs : at;
+    const base = at === undefined ? this.stepTimeMs(k) : at === 'start' ? this.queryStartMs : at === 'end' ? this.queryEndMs : at;
     return base - offsetMs;
   }
 
@@ -97,11 +146,12 @@ export class EvalContext {
 
   /** Storage read with the query-wide limits: what is left of samplesMax goes down as a hint. */
   async select(vs: VectorSelector, minTMs: number, maxTMs: number): Promise<SeriesData[]> {
-    const hints: SelectHints = { samplesMax: this.samplesMax - this.samplesLoaded, seriesMax: this.seriesMax };
+    const u = this.usage;
+    const hints: SelectHints = { samplesMax: this.samplesMax - u.samplesLoaded, seriesMax: this.seriesMax };
     const series = await this.querier.selectSeries(vs.matchers, minTMs, maxTMs, hints);
     this.checkCancel();
-    for (const s of series) this.samplesLoaded += s.timestampsMs.length;
-    if (this.samplesLoaded > this.samplesMax) throw tooManySamples();
+    for (const s of series) u.samplesLoaded += s.timestampsMs.length;
+    if (u.samplesLoaded > this.samplesMax) throw tooManySamples();
     if (series.length > this.seriesMax) {
       throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${series.length} series; the limit is ${this.seriesMax}`);
     }
@@ -110,8 +160,8 @@ export class EvalContext {
 
   /** Reserves one output column of the grid (dense series x steps is what costs memory). */
   allocStepSeries(labels: Labels): StepSeries {
-    this.cellsUsed += this.stepCount;
-    if (this.cellsUsed > this.samplesMax) throw tooManySamples();
+    this.usage.cellsUsed += this.stepCount;
+    if (this.usage.cellsUsed > this.samplesMax) throw tooManySamples();
     return { labels, values: new Float64Array(this.stepCount), present: new Uint8Array(this.stepCount) };
   }
 }

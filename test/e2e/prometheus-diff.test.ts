@@ -310,6 +310,15 @@ const QUERIES: DiffQuery[] = [
   q('max_over_time(test_temperature_celsius[10m:1m])'),
   q('rate(test_requests_total[5m:30s])'),
   q('avg_over_time(rate(test_requests_total[2m])[15m:2m] offset 1m)'),
+  // Top-level subqueries (instant only: a range query refuses a range vector). The instant times
+  // are off the 30s grid, so no inner step sits on t - range.
+  q('test_temperature_celsius[10m:1m]', 'instant'),
+  q('test_requests_total[5m:30s] offset 2m', 'instant'),
+  q('test_flappy[7m:45s]', 'instant'),
+  q(`test_special[5m:1m] @ ${(DATA_START_MS + 25 * M + 7 * S) / 1000}`, 'instant'),
+  q('rate(test_requests_total[2m])[10m:1m]', 'instant'),
+  q('max_over_time(test_temperature_celsius[121s:20s])[10m:1m]', 'instant'),
+  q('(test_queue_depth @ start())[3m:20s]', 'instant'),
 ];
 
 /** Systematic combinations on top of the hand-written list above. */

@@ -159,14 +159,22 @@ describe('literals', () => {
     expect(Array.from(r.result[0]!.timestampsMs)).toEqual([T0, T0 + M, T0 + 2 * M]);
     expect(Array.from(r.result[0]!.values)).toEqual([42, 42, 42]);
   });
-  test('a top-level subquery is clearly not supported yet', async () => {
-    for (const [expr, what] of [
-      ['x[5m:1m]', 'subquery'],
-    ] as const) {
-      const e = await errorOf(instantQuery(q, expr, T0));
-      expect(e.code).toBe('QUERY_EXECUTION');
-      expect(e.message).toBe(`not supported yet: ${what}`);
-    }
+  test('a top-level subquery: a matrix of the inner steps in an instant query, a type error in a range query', async () => {
+    // One sample a minute on the 1m grid (absolute time), value = minute index.
+    const base = Math.ceil(T0 / M) * M;
+    const points: [number, number][] = [];
+    for (let i = 0; i < 10; i++) points.push([base + i * M, i]);
+    const qx = new MemoryQuerier([series({ __name__: 'x', job: 'a' }, points)]);
+    // Window (base+2m30s, base+5m30s]: inner steps base+3m, base+4m, base+5m.
+    const r = await instantQuery(qx, 'x[3m:1m]', base + 5 * M + 30 * S);
+    if (r.resultType !== 'matrix') throw new Error(`matrix expected, got ${r.resultType}`);
+    expect(r.result.length).toBe(1);
+    expect(r.result[0]!.labels).toEqual(labelsFromRecord({ __name__: 'x', job: 'a' }));
+    expect(Array.from(r.result[0]!.timestampsMs)).toEqual([base + 3 * M, base + 4 * M, base + 5 * M]);
+    expect(Array.from(r.result[0]!.values)).toEqual([3, 4, 5]);
+    const e = await errorOf(rangeQuery(qx, 'x[3m:1m]', base, base + M, M));
+    expect(e.code).toBe('BAD_QUERY');
+    expect(e.message).toBe('invalid expression type "range vector" for range query, must be Scalar or instant Vector');
   });
 });
 

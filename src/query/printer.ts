@@ -1,0 +1,207 @@
+// Prints the AST back as PromQL text, the way Prometheus' promql/parser does: exprToString follows
+// printer.go's String() methods (one line, canonical spacing, matchers sorted, `__name__`
+// folded into the metric name, durations in model.Duration form, numbers as Go's fmt.Sprint)
+// and prettyExpr follows prettier.go's Pretty(0) (what /api/v1/format_query answers): a node whose
+// one-line form exceeds PRETTY_LINE_CHARS_MAX is split over lines with two-space indents.
+// The output parses back to the same AST (printer tests check the round trip).
+import type { AtModifier, Expr, VectorSelector } from './ast.js';
+
+/** prettier.go's maxCharactersPerLine. */
+export const PRETTY_LINE_CHARS_MAX = 100;
+
+const LEGACY_METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LEGACY_LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Go's strconv.Quote for the strings PromQL text holds. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (c === 0x07) out += '\\a';
+    else if (c === 0x08) out += '\\b';
+    else if (c === 0x0c) out += '\\f';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0d) out += '\\r';
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x0b) out += '\\v';
+    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
+    else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'; // lone surrogate: Go sees invalid UTF-8
+    else if ((c >= 0x80 && c < 0xa0) || c === 0xad || c === 0x2028 || c === 0x2029 || c === 0xfeff) out += c > 0xffff ? '\\U' + c.toString(16).padStart(8, '0') : '\\u' + c.toString(16).padStart(4, '0');
+    else out += ch;
+  }
+  return out + '"';
+}
+
+/** prometheus/common model.Duration.String(): "1h30m", "90d", "1w", "0s". */
+export function formatDurationMs(msIn: number): string {
+  let ms = Math.trunc(msIn);
+  if (ms === 0) return '0s';
+  let r = '';
+  const unit = (name: string, mult: number, exact: boolean) => {
+    if (exact && ms % mult !== 0) return;
+    const v = Math.trunc(ms / mult);
+    if (v > 0) {
+      r += `${v}${name}`;
+      ms -= v * mult;
+    }
+  };
+  unit('y', 365 * 24 * 3600_000, true);
+  unit('w', 7 * 24 * 3600_000, true);
+  unit('d', 24 * 3600_000, false);
+  unit('h', 3600_000, false);
+  unit('m', 60_000, false);
+  unit('s', 1000, false);
+  unit('ms', 1, false);
+  return r;
+}
+
+/** Go's fmt.Sprint(float64): %g with the shortest digits, exponent form when exp < -4 or >= 6. */
+export function goSprintFloat(v: number): string {
+  if (v !== v) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const s = v.toExponential(); // shortest round-trip digits
+  const i = s.indexOf('e');
+  const exp = Number(s.slice(i + 1));
+  if (exp < -4 || exp >= GO_G_EXPONENT_LIMIT) {
+    const digits = s.slice(i + 2);
+    return s.slice(0, i) + 'e' + s[i + 1] + (digits.length < 2 ? '0' + digits : digits);
+  }
+  const sign = v < 0 ? '-' : '';
+  const digits = s.slice(sign.length, i).replace('.', '');
+  const dp = exp + 1;
+  if (dp <= 0) return `${sign}0.${'0'.repeat(-dp)}${digits}`;
+  if (dp >= digits.length) return sign + digits + '0'.repeat(dp - digits.length);
+  return `${sign}${digits.slice(0, dp)}.${digits.slice(dp)}`;
+}
+
+/** strconv.FormatFloat(v, 'g', -1, 64) (fmt's %v) uses exponent form from this decimal exponent on (shortest digits: strconv fixes the precision at 6 for this test; checked against Prometheus 2.42 format_query: 1e6 prints "1e+06", 123456 "123456"). */
+const GO_G_EXPONENT_LIMIT = 6;
+
+function labelNameText(name: string): string {
+  return LEGACY_LABEL_NAME_RE.test(name) ? name : goQuote(name);
+}
+
+function joinLabels(names: readonly string[]): string {
+  return names.map(labelNameText).join(', ');
+}
+
+function atText(at: AtModifier): string {
+  if (at === undefined) return '';
+  if (at === 'start') return ' @ start()';
+  if (at === 'end') return ' @ end()';
+  return ` @ ${(at / 1000).toFixed(3)}`;
+}
+
+function offsetText(offsetMs: number): string {
+  if (offsetMs > 0) return ` offset ${formatDurationMs(offsetMs)}`;
+  if (offsetMs < 0) return ` offset -${formatDurationMs(-offsetMs)}`;
+  return '';
+}
+
+function matcherText(m: { type: string; name: string; value: string }): string {
+  return `${labelNameText(m.name)}${m.type}${goQuote(m.value)}`;
+}
+
+/** The selector without its @ and offset (MatrixSelector prints those after the range). */
+function selectorBody(vs: VectorSelector): string {
+  const name = vs.name ?? '';
+  const parts: string[] = [];
+  for (const m of vs.matchers) {
+    if (m.name === '__name__' && m.type === '=' && m.value === name && m.value !== '') continue;
+    parts.push(matcherText(m));
+  }
+  parts.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (name !== '' && !LEGACY_METRIC_NAME_RE.test(name)) return `{${[goQuote(name), ...parts].join(', ')}}`;
+  if (parts.length === 0) return name;
+  return `${name}{${parts.join(',')}}`;
+}
+
+function subquerySuffix(e: Extract<Expr, { kind: 'Subquery' }>): string {
+  const step = e.stepMs !== undefined && e.stepMs !== 0 ? formatDurationMs(e.stepMs) : '';
+  return `[${formatDurationMs(e.rangeMs)}:${step}]${atText(e.at)}${offsetText(e.offsetMs)}`;
+}
+
+function aggregatePrefix(e: Extract<Expr, { kind: 'Aggregate' }>): string {
+  if (e.without) return `${e.op} without (${joinLabels(e.grouping)}) `;
+  if (e.grouping.length > 0) return `${e.op} by (${joinLabels(e.grouping)}) `;
+  return e.op;
+}
+
+function matchingText(e: Extract<Expr, { kind: 'Binary' }>): string {
+  const vm = e.matching;
+  const grouped = vm.card === 'many-to-one' || vm.card === 'one-to-many';
+  // Prometheus prints the clause when labels are named or `on` was used; a group_ modifier
+  // needs it too, or `ignoring() group_left` would lose its cardinality.
+  if (!(vm.labels.length > 0 || vm.on || grouped)) return '';
+  let s = ` ${vm.on ? 'on' : 'ignoring'} (${joinLabels(vm.labels)})`;
+  if (grouped) s += ` group_${vm.card === 'many-to-one' ? 'left' : 'right'} (${joinLabels(vm.include)})`;
+  return s;
+}
+
+/** Prometheus' Expr.String(): the canonical one-line form. */
+export function exprToString(e: Expr): string {
+  switch (e.kind) {
+    case 'NumberLiteral':
+      return goSprintFloat(e.value);
+    case 'StringLiteral':
+      return goQuote(e.value);
+    case 'VectorSelector':
+      return selectorBody(e) + atText(e.at) + offsetText(e.offsetMs);
+    case 'MatrixSelector':
+      return `${selectorBody(e.vector)}[${formatDurationMs(e.rangeMs)}]${atText(e.vector.at)}${offsetText(e.vector.offsetMs)}`;
+    case 'Subquery':
+      return exprToString(e.expr) + subquerySuffix(e);
+    case 'Call':
+      return `${e.func.name}(${e.args.map(exprToString).join(', ')})`;
+    case 'Aggregate':
+      return `${aggregatePrefix(e)}(${e.param !== undefined ? exprToString(e.param) + ', ' : ''}${exprToString(e.expr)})`;
+    case 'Binary':
+      return `${exprToString(e.lhs)} ${e.op}${e.bool ? ' bool' : ''}${matchingText(e)} ${exprToString(e.rhs)}`;
+    case 'Unary':
+      return `${e.op}${exprToString(e.expr)}`;
+    case 'Paren':
+      return `(${exprToString(e.expr)})`;
+  }
+}
+
+function indent(level: number): string {
+  return '  '.repeat(level);
+}
+
+/** Prometheus' Expr.Pretty(level) (prettier.go), quirks included. */
+export function prettyExpr(e: Expr, level = 0): string {
+  const oneLine = exprToString(e);
+  const split = oneLine.length > PRETTY_LINE_CHARS_MAX;
+  switch (e.kind) {
+    case 'Aggregate': {
+      if (!split) return indent(level) + oneLine;
+      let s = indent(level) + aggregatePrefix(e) + '(\n';
+      if (e.param !== undefined) s += prettyExpr(e.param, level + 1) + ',\n';
+      return s + prettyExpr(e.expr, level + 1) + '\n' + indent(level) + ')';
+    }
+    case 'Binary': {
+      if (!split) return indent(level) + oneLine;
+      return `${prettyExpr(e.lhs, level + 1)}\n${indent(level)}${e.op}${e.bool ? ' bool' : ''}${matchingText(e)}\n${prettyExpr(e.rhs, level + 1)}`;
+    }
+    case 'Call': {
+      if (!split) return indent(level) + oneLine;
+      return `${indent(level)}${e.func.name}(\n${e.args.map((a) => prettyExpr(a, level + 1)).join(',\n')}\n${indent(level)})`;
+    }
+    case 'Paren': {
+      if (!split) return indent(level) + oneLine;
+      return `${indent(level)}(\n${prettyExpr(e.expr, level + 1)}\n${indent(level)})`;
+    }
+    case 'Subquery':
+      // As Prometheus: an unsplit subquery carries no indent of its own.
+      if (!split) return oneLine;
+      return prettyExpr(e.expr, level) + subquerySuffix(e);
+    case 'Unary':
+      return indent(level) + e.op + prettyExpr(e.expr, level).trim();
+    default:
+      return indent(level) + oneLine;
+  }
+}
