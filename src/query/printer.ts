@@ -5,6 +5,7 @@
 // one-line form exceeds PRETTY_LINE_CHARS_MAX is split over lines with two-space indents.
 // The output parses back to the same AST (printer tests check the round trip).
 import type { AtModifier, Expr, VectorSelector } from './ast.js';
+import { goFloatF } from './eval-aggregate.js';
 
 /** prettier.go's maxCharactersPerLine. */
 export const PRETTY_LINE_CHARS_MAX = 100;
@@ -57,36 +58,13 @@ export function formatDurationMs(msIn: number): string {
   return r;
 }
 
-/** Go's fmt.Sprint(float64): %g with the shortest digits, exponent form when exp < -4 or >= 6. */
-export function goSprintFloat(v: number): string {
-  if (v !== v) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const s = v.toExponential(); // shortest round-trip digits
-  const i = s.indexOf('e');
-  const exp = Number(s.slice(i + 1));
-  if (exp < -4 || exp >= GO_G_EXPONENT_LIMIT) {
-    const digits = s.slice(i + 2);
-    return s.slice(0, i) + 'e' + s[i + 1] + (digits.length < 2 ? '0' + digits : digits);
-  }
-  const sign = v < 0 ? '-' : '';
-  const digits = s.slice(sign.length, i).replace('.', '');
-  const dp = exp + 1;
-  if (dp <= 0) return `${sign}0.${'0'.repeat(-dp)}${digits}`;
-  if (dp >= digits.length) return sign + digits + '0'.repeat(dp - digits.length);
-  return `${sign}${digits.slice(0, dp)}.${digits.slice(dp)}`;
-}
-
-/** strconv.FormatFloat(v, 'g', -1, 64) (fmt's %v) uses exponent form from this decimal exponent on (shortest digits: strconv fixes the precision at 6 for this test; checked against Prometheus 2.42 format_query: 1e6 prints "1e+06", 123456 "123456"). */
-const GO_G_EXPONENT_LIMIT = 6;
-
 function labelNameText(name: string): string {
   return LEGACY_LABEL_NAME_RE.test(name) ? name : goQuote(name);
 }
 
+/** Grouping labels: Prometheus 3 quotes those that are not valid legacy metric names. */
 function joinLabels(names: readonly string[]): string {
-  return names.map(labelNameText).join(', ');
+  return names.map((n) => (LEGACY_METRIC_NAME_RE.test(n) ? n : goQuote(n))).join(', ');
 }
 
 function atText(at: AtModifier): string {
@@ -115,7 +93,8 @@ function selectorBody(vs: VectorSelector): string {
     parts.push(matcherText(m));
   }
   parts.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (name !== '' && !LEGACY_METRIC_NAME_RE.test(name)) return `{${[goQuote(name), ...parts].join(', ')}}`;
+  // A UTF-8 metric name goes inside the braces, quoted, so the text parses back.
+  if (name !== '' && !LEGACY_METRIC_NAME_RE.test(name)) return `{${[goQuote(name), ...parts].join(',')}}`;
   if (parts.length === 0) return name;
   return `${name}{${parts.join(',')}}`;
 }
@@ -134,8 +113,9 @@ function aggregatePrefix(e: Extract<Expr, { kind: 'Aggregate' }>): string {
 function matchingText(e: Extract<Expr, { kind: 'Binary' }>): string {
   const vm = e.matching;
   const grouped = vm.card === 'many-to-one' || vm.card === 'one-to-many';
-  // Prometheus prints the clause when labels are named or `on` was used; a group_ modifier
-  // needs it too, or `ignoring() group_left` would lose its cardinality.
+  // Prometheus prints the clause when labels are named or `on` was used. Deliberate difference:
+  // a group_ modifier forces it too, or `ignoring() group_left` would print as a one-to-one
+  // match and change meaning when parsed back.
   if (!(vm.labels.length > 0 || vm.on || grouped)) return '';
   let s = ` ${vm.on ? 'on' : 'ignoring'} (${joinLabels(vm.labels)})`;
   if (grouped) s += ` group_${vm.card === 'many-to-one' ? 'left' : 'right'} (${joinLabels(vm.include)})`;
@@ -146,7 +126,7 @@ function matchingText(e: Extract<Expr, { kind: 'Binary' }>): string {
 export function exprToString(e: Expr): string {
   switch (e.kind) {
     case 'NumberLiteral':
-      return goSprintFloat(e.value);
+      return goFloatF(e.value);
     case 'StringLiteral':
       return goQuote(e.value);
     case 'VectorSelector':
