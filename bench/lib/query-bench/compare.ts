@@ -19,6 +19,10 @@ export interface Agreement {
   valuesDiffering: number;
   maxRelError: number;
   examples: string[];
+  /** The first point whose values differ, for a look at the raw samples behind it. */
+  firstDiffering?: { key: string; tMs: number };
+  /** Raw samples of that series around that point on both systems (filled by the runner). */
+  rawAtFirstDiffering?: { selector: string; mocha: string; prometheus: string };
 }
 
 export function labelsKeyOf(metric: Record<string, string>): string {
@@ -57,7 +61,8 @@ export function compareAnswers(a: Answer, b: Answer, relTolerance: number): Agre
     const sb = byKey.get(sa.key);
     if (sb === undefined) {
       r.seriesOnlyInA++;
-      example(`only in mocha: ${sa.key}`);
+      const pts = Array.from(sa.timestampsMs.slice(0, 3), (t, i) => `${sa.values[i]}@${t}`).join(' ');
+      example(`only in mocha: ${sa.key} (${sa.timestampsMs.length} points: ${pts}${sa.timestampsMs.length > 3 ? ' ...' : ''})`);
       continue;
     }
     seen.add(sa.key);
@@ -77,6 +82,7 @@ export function compareAnswers(a: Answer, b: Answer, relTolerance: number): Agre
       if (e > r.maxRelError) r.maxRelError = e;
       if (e > relTolerance) {
         r.valuesDiffering++;
+        r.firstDiffering ??= { key: sa.key, tMs: t };
         example(`${sa.key} @${t}: mocha ${sa.values[i]} vs prometheus ${vb}`);
       }
     }
@@ -89,7 +95,8 @@ export function compareAnswers(a: Answer, b: Answer, relTolerance: number): Agre
   for (const sb of b.series) {
     if (!seen.has(sb.key)) {
       r.seriesOnlyInB++;
-      example(`only in prometheus: ${sb.key}`);
+      const pts = Array.from(sb.timestampsMs.slice(0, 3), (t, i) => `${sb.values[i]}@${t}`).join(' ');
+      example(`only in prometheus: ${sb.key} (${sb.timestampsMs.length} points: ${pts}${sb.timestampsMs.length > 3 ? ' ...' : ''})`);
     }
   }
   r.agree = r.seriesOnlyInA === 0 && r.seriesOnlyInB === 0 && r.pointsMissing === 0 && r.valuesDiffering === 0;

@@ -29,6 +29,8 @@ export function formatQueryReport(r: QueryBenchReport): string {
     for (const q of ph.queries) {
       if (!q.agreement.agree) {
         out.push(`  ${q.name}: max rel error ${q.agreement.maxRelError.toExponential(2)} over ${q.agreement.pointsCompared} points; e.g. ${q.agreement.examples.slice(0, 3).join(' | ')}`);
+        const raw = q.agreement.rawAtFirstDiffering;
+        if (raw !== undefined) out.push(`    raw ${raw.selector}:\n      mocha:      ${raw.mocha.slice(0, 600)}\n      prometheus: ${raw.prometheus.slice(0, 600)}`);
       }
     }
     for (const q of ph.queries) {

@@ -136,6 +136,25 @@ export function querySet(ds: QueryBenchDataset, stepS: number, seed: number): Qu
   return out;
 }
 
+/** Characters of each raw answer kept in the report. */
+const RAW_ANSWER_CHARS_MAX = 4000;
+
+/**
+ * The raw samples behind a differing point: the query's first metric selector narrowed to the
+ * differing series' labels, over the query's range plus a minute, at that point, on both systems.
+ */
+async function rawSamples(mochaUrl: string, promUrl: string, query: string, at: { key: string; tMs: number }): Promise<{ selector: string; mocha: string; prometheus: string }> {
+  const name = /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*[{[]/.exec(query)?.[1] ?? '';
+  const range = /\[(\d+)m\]/.exec(query)?.[1] ?? '5';
+  const selector = `${name}${at.key === '{}' ? '' : at.key}[${Number(range) + 1}m]`;
+  const get = async (url: string) => {
+    const body = new URLSearchParams({ query: selector, time: (at.tMs / 1000).toFixed(3) });
+    const res = await fetch(new URL('/api/v1/query', url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+    return (await res.text()).slice(0, RAW_ANSWER_CHARS_MAX);
+  };
+  return { selector: `${selector} @ ${at.tMs / 1000}`, mocha: await get(mochaUrl), prometheus: await get(promUrl) };
+}
+
 function timing(ms: number[], rssIncreaseBytes: number, a: Answer): SystemTiming {
   return { medianMs: median(ms), p90Ms: percentile(ms, 90), minMs: Math.min(...ms), maxMs: Math.max(...ms), rssIncreaseBytes, series: a.series.length, points: a.points };
 }
@@ -203,6 +222,7 @@ export async function runQueryBench(o: QueryBenchOptions): Promise<QueryBenchRep
         const mt = timing(msM, incM, ansM);
         const pt = timing(msP, incP, ansP);
         const agreement = compareAnswers(ansM, ansP, o.relTolerance);
+        if (agreement.firstDiffering !== undefined) agreement.rawAtFirstDiffering = await rawSamples(mocha.url, prom.url, q.query, agreement.firstDiffering);
         if (!agreement.agree) note(`  DISAGREE: ${agreement.examples.slice(0, 3).join('; ')}`, o.quiet);
         results.push({ name: q.name, kind: q.kind, query: q.query, rangeS: q.endS - q.startS, mocha: mt, prometheus: pt, ratioMedian: mt.medianMs / pt.medianMs, ratioP90: mt.p90Ms / pt.p90Ms, agreement });
       }
