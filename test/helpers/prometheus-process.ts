@@ -9,10 +9,12 @@ import path from 'node:path';
 
 export interface PrometheusProcess {
   readonly url: string;
+  /** For RSS sampling in benchmarks. */
+  readonly pid: number;
   readonly version: string;
   readonly dir: string;
   logs(): string[];
-  /** SIGTERM, then SIGKILL after a grace period; removes the temporary directory. */
+  /** SIGTERM, then SIGKILL after 10 s; removes the temporary directory. */
   stop(): Promise<void>;
 }
 
@@ -29,6 +31,9 @@ export function prometheusVersion(bin: string): string {
   return /version (\S+)/.exec(out)?.[1] ?? 'unknown';
 }
 
+/** Log lines kept for error messages. */
+const LOG_LINES_MAX = 200;
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -42,7 +47,7 @@ async function freePort(): Promise<number> {
 
 export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: number; lookbackDelta?: string } = {}): Promise<PrometheusProcess> {
   const bin = opts.bin ?? prometheusBinary();
-  if (bin === undefined) throw new Error('prometheus not installed');
+  if (bin === undefined) throw new Error('prometheus is not installed (apt-get install -y prometheus)');
   const version = prometheusVersion(bin);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-prom-'));
   const config = path.join(dir, 'prometheus.yml');
@@ -60,7 +65,10 @@ export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: num
   ];
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
-  const onData = (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+  const onData = (chunk: Buffer) => {
+    lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+    if (lines.length > LOG_LINES_MAX) lines.splice(0, lines.length - LOG_LINES_MAX);
+  };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -72,7 +80,7 @@ export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: num
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     }
@@ -97,5 +105,5 @@ export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: num
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url, version, dir, logs: () => [...lines], stop };
+  return { url, pid: child.pid!, version, dir, logs: () => [...lines], stop };
 }

@@ -14,7 +14,7 @@ import { note, Progress } from '../progress.js';
 import { repoRoot } from '../paths.js';
 import { summarizeProfile, type ProfileSummary } from '../cpuprofile.js';
 import { mulberry32, subSeed } from '../prng.js';
-import { startBenchPrometheus } from './prometheus.js';
+import { startPrometheus } from '../../../test/helpers/prometheus-process.js';
 import { QueryBenchDataset } from './dataset.js';
 import { runQuery, type Answer, type QuerySpec } from './client.js';
 import { compareAnswers, type Agreement } from './compare.js';
@@ -175,7 +175,7 @@ export async function runQueryBench(o: QueryBenchOptions): Promise<QueryBenchRep
 
   const profDir = o.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-qbench-prof-')) : undefined;
   const mocha = await startServer({ args: ['--wal-fsync', 'off'], ...(profDir !== undefined ? { cpuProfDir: profDir } : {}) });
-  const prom = await startBenchPrometheus();
+  const prom = await startPrometheus();
   const promPid = prom.pid;
   note(`mocha pid ${mocha.pid} at ${mocha.url}; prometheus ${prom.version} pid ${promPid} at ${prom.url}`, o.quiet);
   const windows: { phase: string; name: string; fromUs: number; toUs: number }[] = [];
