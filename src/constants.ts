@@ -54,6 +54,12 @@ export const LABEL_VALUE_BYTES_MAX = 16 * 1024;
 export const REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX = 262_144;
 
 /** The memtable is frozen and flushed when its estimated size passes this. */
+/** Default per-tenant limit of series in the memtable registry (new series beyond it are rejected). */
+export const INGEST_SERIES_ACTIVE_MAX = 5_000_000;
+/** Default limit on sample age at ingest; 0 = none, so backfill through remote write works (docs/API.md, "Limits"). */
+export const INGEST_SAMPLE_AGE_MAX_MS = 0;
+/** Samples further in the future than this are rejected (Mimir's creation grace period is 10 m). */
+export const INGEST_SAMPLE_FUTURE_MAX_MS = 10 * 60 * 1000;
 export const MEMTABLE_BYTES_MAX = 512 * MiB;
 /** Writes are refused (429) while active plus frozen memtables exceed this: flushes lag behind. */
 export const MEMTABLE_TOTAL_BYTES_MAX = 3 * MEMTABLE_BYTES_MAX;

@@ -248,6 +248,15 @@ export class Engine {
     return durable;
   }
 
+  /** Series in the tenant's memtable registry (the "active series" of the ingest limits). */
+  seriesCount(tenant: string): number {
+    return this.tenants.get(tenant)?.registry.size ?? 0;
+  }
+
+  hasSeries(tenant: string, key: string): boolean {
+    return this.tenants.get(tenant)?.registry.getRef(key) !== undefined;
+  }
+
   private activeBytes(): number {
     let b = 0;
     for (const t of this.tenants.values()) b += t.active.bytesEstimate();

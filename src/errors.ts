@@ -6,6 +6,7 @@
 export const ERROR_CODES = {
   // Ingest
   BAD_REMOTE_WRITE: { status: 400, errorType: 'bad_data', summary: 'remote write body is not valid (snappy, protobuf or labels)' },
+  BAD_OTLP: { status: 400, errorType: 'bad_data', summary: 'OTLP body is not valid (protobuf, JSON or gzip)' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, errorType: 'bad_data', summary: 'content type or encoding not supported' },
   BODY_TOO_LARGE: { status: 413, errorType: 'bad_data', summary: 'request body exceeds the configured limit' },
   BAD_TENANT: { status: 400, errorType: 'bad_data', summary: 'X-Scope-OrgID is not a valid tenant id' },

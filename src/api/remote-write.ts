@@ -5,19 +5,16 @@
 // Success is 204 with an empty body; bad data is 400 with a readable text body (never retried);
 // back-pressure is 429 (retried).
 import type { FastifyInstance } from 'fastify';
-import type { Engine } from '../engine.js';
 import { MochaError } from '../errors.js';
 import { REMOTE_WRITE_BODY_BYTES_MAX } from '../constants.js';
 import { decodeRemoteWriteV1, remoteWriteDecoderStats } from '../ingest/remote-write.js';
 import type { MetricsRegistry } from '../metrics.js';
+import { RejectionTally, type IngestPipeline } from '../ingest/pipeline.js';
 import { sendPlainError } from './http-errors.js';
-import type { MetadataStore } from './metadata-store.js';
 import { tenantOf } from './server.js';
 
 export interface RemoteWriteRouteOptions {
   bodyBytesMax?: number;
-  /** Receives the metadata of each request (for /api/v1/metadata). */
-  metadataStore?: MetadataStore;
 }
 
 /** Which remote-write version a Content-Type asks for; undefined when not a remote-write type. */
@@ -62,7 +59,7 @@ function readBodyBounded(payload: NodeJS.ReadableStream, bytesMax: number, done:
   payload.on('error', (e: Error) => finish(e));
 }
 
-export function registerRemoteWriteRoutes(app: FastifyInstance, engine: Engine, metrics: MetricsRegistry, opts: RemoteWriteRouteOptions = {}): void {
+export function registerRemoteWriteRoutes(app: FastifyInstance, pipeline: IngestPipeline, metrics: MetricsRegistry, opts: RemoteWriteRouteOptions = {}): void {
   const bodyBytesMax = opts.bodyBytesMax ?? REMOTE_WRITE_BODY_BYTES_MAX;
   const rejected = metrics.counter('mocha_remote_write_rejected_requests_total', 'Remote-write requests rejected, by reason code.');
   const samplesReceived = metrics.counter('mocha_remote_write_samples_received_total', 'Samples received by remote write and stored.');
@@ -94,9 +91,15 @@ export function registerRemoteWriteRoutes(app: FastifyInstance, engine: Engine, 
       const body = req.body;
       if (!Buffer.isBuffer(body) || body.length === 0) throw new MochaError('BAD_REMOTE_WRITE', 'empty request body');
       const decoded = await decodeRemoteWriteV1(body);
-      await engine.append(tenant, decoded.series);
-      if (decoded.metadata.length > 0) opts.metadataStore?.add(tenant, decoded.metadata);
-      samplesReceived.inc({}, decoded.sampleCount);
+      const result = await pipeline.ingest(tenant, 'remote_write_v1', {
+        series: decoded.series,
+        exemplars: [],
+        metadata: decoded.metadata,
+        rejected: new RejectionTally(),
+      });
+      samplesReceived.inc({}, result.samplesWritten);
+      // 1.0: valid samples of a request with invalid ones are kept, and the sender is told with a 400 (not retried).
+      if (!result.rejected.empty) throw new MochaError('BAD_REMOTE_WRITE', result.rejected.message());
       return reply.code(204).send();
     });
   });

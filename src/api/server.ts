@@ -11,6 +11,7 @@ import { registerRemoteWriteRoutes } from './remote-write.js';
 import { registerPrometheusRoutes } from './prometheus.js';
 import { registerAdminRoutes } from './admin.js';
 import { MetadataStore } from './metadata-store.js';
+import { IngestPipeline } from '../ingest/pipeline.js';
 import { sendPromError } from './http-errors.js';
 
 export interface ServerOptions {
@@ -69,7 +70,9 @@ export function buildServer(opts: ServerOptions): { app: FastifyInstance; metric
   // In memory, rebuilt as senders resend metadata (metadata-store.ts).
   const metadataStore = new MetadataStore();
   metrics.gauge('mocha_metadata_entries', 'Metric metadata entries held for /api/v1/metadata.', () => metadataStore.size());
-  registerRemoteWriteRoutes(app, opts.engine, metrics, { metadataStore });
+  // Every write protocol decodes into an IngestRequest and goes through the one pipeline (limits, engine, stores).
+  const pipeline = new IngestPipeline({ target: opts.engine, metrics, metadata: metadataStore });
+  registerRemoteWriteRoutes(app, pipeline, metrics);
   registerPrometheusRoutes(app, opts, metadataStore);
   registerAdminRoutes(app, opts.engine);
   return { app, metrics };

@@ -63,18 +63,13 @@ export const DEFAULT_REMOTE_WRITE_LIMITS: Readonly<RemoteWriteLimits> = Object.f
   labelValueBytesMax: LABEL_VALUE_BYTES_MAX,
 });
 
-export type MetricTypeName = 'unknown' | 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset';
+import type { MetricMetadataInput, MetricTypeName } from './pipeline.js';
+export type { MetricTypeName } from './pipeline.js';
 
 /** Index = MetricMetadata.MetricType enum value on the wire. */
 export const METRIC_TYPE_NAMES: readonly MetricTypeName[] = ['unknown', 'counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset'];
 
-export interface MetricMetadata {
-  metricFamilyName: string;
-  /** Enum values unknown to us decode as 'unknown'. */
-  type: MetricTypeName;
-  help: string;
-  unit: string;
-}
+export type MetricMetadata = MetricMetadataInput;
 
 export interface DecodedWrite {
   /** Series with at least one sample, in request order (the same label set may appear twice). */

@@ -9,6 +9,12 @@ export interface AppendSeries {
   /** Milliseconds; any order, duplicates allowed (the last one wins). */
   readonly timestampsMs: Float64Array;
   readonly values: Float64Array;
+  /**
+   * Optional, cumulative series only (counters, histogram _bucket/_sum/_count, summary _sum/_count):
+   * the start ("created") timestamp of each sample in ms, 0 when unknown. The ingest pipeline turns
+   * it into a zero sample at that time (ingest/pipeline.ts); the engine ignores it.
+   */
+  readonly startTimestampsMs?: Float64Array;
 }
 
 /** Tenant ids are path components on disk: a strict charset, documented in docs/API.md. */

@@ -1,0 +1,355 @@
+// The protocol-free half of every write path: remote write 1.0/2.0 and OTLP decoders turn their
+// bodies into an IngestRequest; the pipeline applies the per-tenant limits, appends what passes
+// to the engine (WAL + memtable), and hands exemplars and metadata to their stores.
+//
+// Rejections are never silent: every dropped sample is tallied by reason, counted in /metrics
+// (mocha_ingest_rejected_samples_total{reason}) and described in the response, in the form the
+// protocol prescribes (remote write 1.0: 400 text; 2.0: 400 + written headers; OTLP:
+// partial_success). A request the engine cannot absorb (back-pressure) throws
+// TOO_MANY_REQUESTS before anything is stored, so a retry cannot double anything.
+import { MochaError } from '../errors.js';
+import {
+  INGEST_SAMPLE_FUTURE_MAX_MS,
+  INGEST_SAMPLE_AGE_MAX_MS,
+  INGEST_SERIES_ACTIVE_MAX,
+  LABEL_NAME_BYTES_MAX,
+  LABEL_VALUE_BYTES_MAX,
+  LABELS_PER_SERIES_MAX,
+} from '../constants.js';
+import type { Labels } from '../model/labels.js';
+import type { AppendSeries } from '../model/write.js';
+import type { MetricsRegistry, Counter } from '../metrics.js';
+
+/** Why samples (or exemplars, or whole series) were not stored. Values are metric label values. */
+export type RejectReason =
+  | 'invalid_labels' // a label name/value the format forbids (syntax, UTF-8, duplicates, empty)
+  | 'too_many_labels'
+  | 'label_name_too_long'
+  | 'label_value_too_long'
+  | 'sample_too_old'
+  | 'sample_too_new'
+  | 'series_limit' // the tenant's active-series limit
+  | 'invalid_timestamp'
+  | 'unsupported_type' // e.g. native or exponential histograms, until they are stored
+  | 'delta_temporality' // OTLP delta points that could not be converted to cumulative
+  | 'invalid_exemplar';
+
+/** Counts of rejected items by reason, with the first message of each reason as an example. */
+export class RejectionTally {
+  readonly byReason = new Map<RejectReason, { samples: number; series: number; example: string }>();
+
+  /** `samples` data points (and `series` whole series) rejected for `reason`; `example` explains one. */
+  add(reason: RejectReason, samples: number, series: number, example: string): void {
+    const r = this.byReason.get(reason);
+    if (r === undefined) this.byReason.set(reason, { samples, series, example });
+    else {
+      r.samples += samples;
+      r.series += series;
+    }
+  }
+
+  merge(other: RejectionTally): void {
+    for (const [reason, r] of other.byReason) this.add(reason, r.samples, r.series, r.example);
+  }
+
+  get samples(): number {
+    let n = 0;
+    for (const r of this.byReason.values()) n += r.samples;
+    return n;
+  }
+
+  get empty(): boolean {
+    return this.byReason.size === 0;
+  }
+
+  /** One readable line: "rejected 12 samples: sample_too_old: 10 (e.g. ...); series_limit: 2 (e.g. ...)". */
+  message(): string {
+    const parts: string[] = [];
+    for (const [reason, r] of this.byReason) parts.push(`${reason}: ${r.samples} samples${r.series > 0 ? ` of ${r.series} series` : ''} (e.g. ${r.example})`);
+    return `rejected ${this.samples} samples: ${parts.join('; ')}`;
+  }
+}
+
+/** An exemplar attached to a sample of a stored series (remote write Exemplar, OTLP Exemplar). */
+export interface ExemplarInput {
+  /** The series it belongs to: validated labels and labelsKey(labels). */
+  readonly seriesLabels: Labels;
+  readonly seriesKey: string;
+  /** Exemplar labels, e.g. trace_id and span_id; sorted by name. */
+  readonly labels: Labels;
+  readonly value: number;
+  readonly timestampMs: number;
+}
+
+/** Metric metadata as Prometheus keeps it (remote write MetricMetadata, OTLP description/unit). */
+export type MetricTypeName = 'unknown' | 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset';
+
+export interface MetricMetadataInput {
+  metricFamilyName: string;
+  type: MetricTypeName;
+  help: string;
+  unit: string;
+}
+
+/** What a decoder produces: protocol-free, syntactically valid data, plus what it already rejected. */
+export interface IngestRequest {
+  series: AppendSeries[];
+  exemplars: ExemplarInput[];
+  metadata: MetricMetadataInput[];
+  /** Rejected by the decoder (invalid labels, unsupported types); merged into the result. */
+  rejected: RejectionTally;
+  /** Native histograms received and stored (0 until they are supported; reported to 2.0 senders). */
+  histogramsWritten?: number;
+}
+
+export interface IngestResult {
+  samplesWritten: number;
+  exemplarsWritten: number;
+  histogramsWritten: number;
+  /** Decoder rejections plus limit rejections. */
+  rejected: RejectionTally;
+}
+
+/** Per-tenant ingest policy. 0 means "no limit" for the *Max fields that say so. */
+export interface TenantLimits {
+  /** New series are rejected once the tenant holds this many in its memtable registry. */
+  seriesActiveMax: number;
+  labelsPerSeriesMax: number;
+  labelNameBytesMax: number;
+  labelValueBytesMax: number;
+  /** Samples older than now minus this are rejected; 0 = no limit (backfill allowed). */
+  sampleAgeMaxMs: number;
+  /** Samples later than now plus this are rejected. */
+  sampleFutureMaxMs: number;
+}
+
+export const DEFAULT_TENANT_LIMITS: Readonly<TenantLimits> = Object.freeze({
+  seriesActiveMax: INGEST_SERIES_ACTIVE_MAX,
+  labelsPerSeriesMax: LABELS_PER_SERIES_MAX,
+  labelNameBytesMax: LABEL_NAME_BYTES_MAX,
+  labelValueBytesMax: LABEL_VALUE_BYTES_MAX,
+  sampleAgeMaxMs: INGEST_SAMPLE_AGE_MAX_MS,
+  sampleFutureMaxMs: INGEST_SAMPLE_FUTURE_MAX_MS,
+});
+
+/** Where exemplars go (src/exemplars). Returns how many were stored. */
+export interface ExemplarSink {
+  append(tenant: string, exemplars: readonly ExemplarInput[]): number;
+}
+
+/** Where metadata goes (src/api/metadata-store.ts). */
+export interface MetadataSink {
+  add(tenant: string, metadata: readonly MetricMetadataInput[]): void;
+}
+
+/** What the pipeline needs of the engine. */
+export interface IngestTarget {
+  append(tenant: string, series: readonly AppendSeries[]): Promise<void>;
+  /** Series the tenant's memtable registry holds. */
+  seriesCount(tenant: string): number;
+  hasSeries(tenant: string, key: string): boolean;
+}
+
+export interface IngestPipelineOptions {
+  target: IngestTarget;
+  metrics: MetricsRegistry;
+  limitsFor?: (tenant: string) => TenantLimits;
+  exemplars?: ExemplarSink;
+  metadata?: MetadataSink;
+  /** Clock for the sample-age limits (tests). */
+  nowMs?: () => number;
+}
+
+export class IngestPipeline {
+  private readonly rejectedSamples: Counter;
+  private readonly samplesWritten: Counter;
+  private readonly exemplarsWritten: Counter;
+  private readonly limitsFor: (tenant: string) => TenantLimits;
+  private readonly nowMs: () => number;
+  /** "tenant\0seriesKey" -> the last start timestamp turned into a zero sample. */
+  private readonly startInjected = new Map<string, number>();
+
+  constructor(private readonly opts: IngestPipelineOptions) {
+    this.limitsFor = opts.limitsFor ?? (() => DEFAULT_TENANT_LIMITS);
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.rejectedSamples = opts.metrics.counter('mocha_ingest_rejected_samples_total', 'Samples not stored, by protocol and reason.');
+    this.samplesWritten = opts.metrics.counter('mocha_ingest_samples_written_total', 'Samples stored, by protocol.');
+    this.exemplarsWritten = opts.metrics.counter('mocha_ingest_exemplars_written_total', 'Exemplars stored, by protocol.');
+  }
+
+  /**
+   * Applies the tenant's limits and stores what passes. Throws TOO_MANY_REQUESTS (nothing stored)
+   * under back-pressure. `protocol` labels the metrics: "remote_write_v1", "remote_write_v2", "otlp".
+   */
+  async ingest(tenant: string, protocol: string, req: IngestRequest): Promise<IngestResult> {
+    const limits = this.limitsFor(tenant);
+    const rejected = new RejectionTally();
+    rejected.merge(req.rejected);
+    const withZeros = this.withStartZeros(tenant, req.series);
+    const kept = this.applyLimits(tenant, limits, withZeros.series, rejected);
+    await this.opts.target.append(tenant, kept);
+    // Injected start zeros are stored but are not samples the sender sent.
+    let samplesWritten = -withZeros.zeros;
+    for (const s of kept) samplesWritten += s.timestampsMs.length;
+    if (samplesWritten < 0) samplesWritten = 0; // zeros of series then dropped by a limit
+    let exemplarsWritten = 0;
+    if (req.exemplars.length > 0 && this.opts.exemplars !== undefined) {
+      exemplarsWritten = this.opts.exemplars.append(tenant, req.exemplars);
+      if (exemplarsWritten < req.exemplars.length) {
+        rejected.add('invalid_exemplar', req.exemplars.length - exemplarsWritten, 0, 'exemplar not stored (see docs/API.md, "Exemplars")');
+      }
+    }
+    if (req.metadata.length > 0) this.opts.metadata?.add(tenant, req.metadata);
+    this.samplesWritten.inc({ protocol }, samplesWritten);
+    if (exemplarsWritten > 0) this.exemplarsWritten.inc({ protocol }, exemplarsWritten);
+    for (const [reason, r] of rejected.byReason) this.rejectedSamples.inc({ protocol, reason }, r.samples);
+    return { samplesWritten, exemplarsWritten, histogramsWritten: req.histogramsWritten ?? 0, rejected };
+  }
+
+  /**
+   * Start timestamps become a sample of value 0 at the start time, as Prometheus does with
+   * created-timestamp zero ingestion: a counter was 0 when it started, so the zero is a true
+   * point, and it lets rate()/increase() count the first increments after a reset or a new series.
+   * A bounded map remembers the last start injected per series so a steady counter costs one zero
+   * per start, not one per request; after a restart (or eviction) the same zero may be written
+   * again, which is a duplicate point with the same value (the last write wins).
+   */
+  private withStartZeros(tenant: string, series: AppendSeries[]): { series: AppendSeries[]; zeros: number } {
+    let out: AppendSeries[] | undefined;
+    let zerosTotal = 0;
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      const starts = s.startTimestampsMs;
+      if (starts === undefined) {
+        out?.push(s);
+        continue;
+      }
+      const memoKey = `${tenant}\u0000${s.key}`;
+      let last = this.startInjected.get(memoKey) ?? -Infinity;
+      let zeros: number[] | undefined;
+      for (let j = 0; j < starts.length; j++) {
+        const st = starts[j]!;
+        // Only a start strictly before its sample makes sense; equal or later is ignored (as upstream).
+        if (!(st > 0) || !(st < s.timestampsMs[j]!) || st === last) continue;
+        (zeros ??= []).push(st);
+        last = st;
+      }
+      if (zeros === undefined) {
+        out?.push(s);
+        continue;
+      }
+      if (this.startInjected.size >= START_TIMESTAMP_MEMO_ENTRIES_MAX) this.startInjected.clear();
+      this.startInjected.set(memoKey, last);
+      out ??= series.slice(0, i);
+      zerosTotal += zeros.length;
+      const n = s.timestampsMs.length + zeros.length;
+      const timestampsMs = new Float64Array(n);
+      const values = new Float64Array(n);
+      timestampsMs.set(zeros);
+      timestampsMs.set(s.timestampsMs, zeros.length);
+      values.set(s.values, zeros.length); // zeros are already 0
+      out.push({ labels: s.labels, key: s.key, timestampsMs, values });
+    }
+    return { series: out ?? series, zeros: zerosTotal };
+  }
+
+  /** Drops series and samples that break a limit; returns the series to store (views, no copies when nothing is dropped). */
+  private applyLimits(tenant: string, lim: TenantLimits, series: AppendSeries[], rejected: RejectionTally): AppendSeries[] {
+    const now = this.nowMs();
+    const tMin = lim.sampleAgeMaxMs > 0 ? now - lim.sampleAgeMaxMs : -Infinity;
+    const tMax = now + lim.sampleFutureMaxMs;
+    const target = this.opts.target;
+    // The per-series registry lookup is only needed near the series limit.
+    let seriesRoom = lim.seriesActiveMax > 0 ? lim.seriesActiveMax - target.seriesCount(tenant) : Infinity;
+    const checkEachSeries = seriesRoom < series.length;
+    const newKeys = checkEachSeries ? new Set<string>() : undefined;
+    let out: AppendSeries[] | undefined; // allocated at the first drop
+    for (let i = 0; i < series.length; i++) {
+      let s: AppendSeries | undefined = series[i]!;
+      const labelReject = labelLimitViolation(s.labels, lim);
+      if (labelReject !== undefined) {
+        rejected.add(labelReject.reason, s.timestampsMs.length, 1, labelReject.message);
+        s = undefined;
+      } else {
+        s = this.dropOutOfWindow(s, tMin, tMax, now, rejected);
+        if (s !== undefined && checkEachSeries && !target.hasSeries(tenant, s.key) && !newKeys!.has(s.key)) {
+          if (seriesRoom <= 0) {
+            rejected.add('series_limit', s.timestampsMs.length, 1, `tenant ${JSON.stringify(tenant)} has reached its limit of ${lim.seriesActiveMax} active series; new series ${seriesText(s.labels)} rejected`);
+            s = undefined;
+          } else {
+            seriesRoom--;
+            newKeys!.add(s.key);
+          }
+        }
+      }
+      if (s !== series[i] && out === undefined) out = series.slice(0, i);
+      if (out !== undefined && s !== undefined) out.push(s);
+    }
+    return out ?? series;
+  }
+
+  private dropOutOfWindow(s: AppendSeries, tMin: number, tMax: number, now: number, rejected: RejectionTally): AppendSeries | undefined {
+    const ts = s.timestampsMs;
+    let bad = 0;
+    for (let j = 0; j < ts.length; j++) if (!(ts[j]! >= tMin && ts[j]! <= tMax)) bad++;
+    if (bad === 0) return s;
+    const keep = ts.length - bad;
+    const timestampsMs = new Float64Array(keep);
+    const values = new Float64Array(keep);
+    let k = 0;
+    let old = 0;
+    let oldExample = -1;
+    let newExample = -1;
+    for (let j = 0; j < ts.length; j++) {
+      const t = ts[j]!;
+      if (t >= tMin && t <= tMax) {
+        timestampsMs[k] = t;
+        values[k++] = s.values[j]!;
+      } else if (t < tMin) {
+        old++;
+        oldExample = t;
+      } else newExample = t;
+    }
+    const name = seriesText(s.labels);
+    if (old > 0) rejected.add('sample_too_old', old, 0, `sample of ${name} at ${new Date(oldExample).toISOString()} is older than the limit of ${new Date(tMin).toISOString()}`);
+    if (bad - old > 0) rejected.add('sample_too_new', bad - old, 0, `sample of ${name} at ${new Date(newExample).toISOString()} is more than ${Math.round((tMax - now) / 1000)}s in the future`);
+    return keep === 0 ? undefined : { labels: s.labels, key: s.key, timestampsMs, values };
+  }
+}
+
+function labelLimitViolation(labels: Labels, lim: TenantLimits): { reason: RejectReason; message: string } | undefined {
+  if (labels.length > lim.labelsPerSeriesMax) {
+    return { reason: 'too_many_labels', message: `series ${seriesText(labels)} has ${labels.length} labels, above the limit of ${lim.labelsPerSeriesMax}` };
+  }
+  for (const l of labels) {
+    // String length in UTF-16 units is a lower bound of the UTF-8 bytes; only long ones need the exact count.
+    if (l.name.length * 3 > lim.labelNameBytesMax && Buffer.byteLength(l.name) > lim.labelNameBytesMax) {
+      return { reason: 'label_name_too_long', message: `label name ${JSON.stringify(l.name.slice(0, 64))}... of series ${seriesText(labels)} is longer than ${lim.labelNameBytesMax} bytes` };
+    }
+    if (l.value.length * 3 > lim.labelValueBytesMax && Buffer.byteLength(l.value) > lim.labelValueBytesMax) {
+      return { reason: 'label_value_too_long', message: `value of label ${l.name} of series ${seriesText(labels)} is longer than ${lim.labelValueBytesMax} bytes` };
+    }
+  }
+  return undefined;
+}
+
+const SERIES_TEXT_CHARS_MAX = 256;
+/** Bound of the start-timestamp memo (withStartZeros); cleared when full. */
+const START_TIMESTAMP_MEMO_ENTRIES_MAX = 1_000_000;
+
+/** `name{a="b",...}` for messages, cut at SERIES_TEXT_CHARS_MAX. */
+export function seriesText(labels: Labels): string {
+  let name = '';
+  const rest: string[] = [];
+  for (const l of labels) {
+    if (l.name === '__name__') name = l.value;
+    else rest.push(`${l.name}=${JSON.stringify(l.value)}`);
+  }
+  const text = `${name}{${rest.join(', ')}}`;
+  return text.length > SERIES_TEXT_CHARS_MAX ? `${text.slice(0, SERIES_TEXT_CHARS_MAX)}...` : text;
+}
+
+/** Thrown by decoders for a body that is not valid at all (nothing of it is stored). */
+export function badIngestBody(code: 'BAD_REMOTE_WRITE' | 'BAD_OTLP', message: string): MochaError {
+  return new MochaError(code, message);
+}
