@@ -9,6 +9,10 @@
 //
 // Results are sorted by labels (compareLabels) so output is deterministic, except instant
 // results of sort*(), topk and bottomk, whose order Prometheus keeps.
+//
+// Evaluators add Prometheus' annotations (warnings and infos: annotations.ts) to the context's
+// collector, shared by subquery contexts; the result carries them rendered against the query
+// text, in `warnings` / `infos` members present only when not empty.
 import { LOOKBACK_DELTA_MS, QUERY_POINTS_PER_SERIES_MAX, QUERY_SAMPLES_MAX, QUERY_SERIES_MAX, QUERY_TIMEOUT_MS } from '../constants.js';
 import { MochaError } from '../errors.js';
 import { compareLabels, type Labels } from '../model/labels.js';
@@ -34,11 +38,29 @@ export interface QueryOptions {
   signal?: AbortSignal;
 }
 
-export type QueryResult =
+export type QueryResult = (
   | { resultType: 'vector'; result: { labels: Labels; t: number; v: number }[] }
   | { resultType: 'matrix'; result: { labels: Labels; timestampsMs: Float64Array; values: Float64Array }[] }
   | { resultType: 'scalar'; result: { t: number; v: number } }
-  | { resultType: 'string'; result: { t: number; v: string } };
+  | { resultType: 'string'; result: { t: number; v: string } }
+) &
+  QueryAnnotationTexts;
+
+/**
+ * Prometheus' annotations of the answer, rendered with their positions in the query (see
+ * annotations.ts); each member is present only when not empty, as the API omits them then.
+ */
+export interface QueryAnnotationTexts {
+  warnings?: string[];
+  infos?: string[];
+}
+
+/** The rendered annotations of a finished evaluation, as the optional members of a result. */
+function annotationTexts(ctx: EvalContext, expr: string): QueryAnnotationTexts {
+  if (ctx.annotations.size === 0) return {};
+  const { warnings, infos } = ctx.annotations.render(expr);
+  return { ...(warnings.length > 0 ? { warnings } : {}), ...(infos.length > 0 ? { infos } : {}) };
+}
 
 function makeContext(querier: Querier, startMs: number, endMs: number, stepMs: number, stepCount: number, opts: QueryOptions | undefined): EvalContext {
   const lookbackDeltaMs = opts?.lookbackDeltaMs ?? LOOKBACK_DELTA_MS;
@@ -68,23 +90,24 @@ export async function instantQuery(querier: Querier, expr: string, timeMs: numbe
   const ctx = makeContext(querier, timeMs, timeMs, 1, 1, opts);
   ctx.checkCancel();
   const v = await evaluate(ast, ctx);
+  const notes = annotationTexts(ctx, expr);
   switch (v.type) {
     case 'scalar':
-      return { resultType: 'scalar', result: { t: timeMs, v: v.values[0]! } };
+      return { resultType: 'scalar', result: { t: timeMs, v: v.values[0]! }, ...notes };
     case 'string':
-      return { resultType: 'string', result: { t: timeMs, v: v.value } };
+      return { resultType: 'string', result: { t: timeMs, v: v.value }, ...notes };
     case 'vector': {
       const result: { labels: Labels; t: number; v: number }[] = [];
       for (const s of v.series) if (s.present[0] === 1) result.push({ labels: s.labels, t: timeMs, v: s.values[0]! });
       // Prometheus keeps the order that sort*() and topk/bottomk produce; everything else is
       // sorted by labels here so answers are deterministic.
       if (!resultIsOrdered(ast)) result.sort((a, b) => compareLabels(a.labels, b.labels));
-      return { resultType: 'vector', result };
+      return { resultType: 'vector', result, ...notes };
     }
     case 'matrix': {
       const result = v.series.filter((s) => s.timestampsMs.length > 0).map((s) => ({ labels: s.labels, timestampsMs: s.timestampsMs, values: s.values }));
       result.sort((a, b) => compareLabels(a.labels, b.labels));
-      return { resultType: 'matrix', result };
+      return { resultType: 'matrix', result, ...notes };
     }
   }
 }
@@ -131,7 +154,7 @@ export async function rangeQuery(querier: Querier, expr: string, startMs: number
   } else {
     throw new MochaError('INTERNAL', `range query evaluated to ${v.type}`);
   }
-  return { resultType: 'matrix', result };
+  return { resultType: 'matrix', result, ...annotationTexts(ctx, expr) };
 }
 
 /** Evaluates a node over the context's whole step grid. */
