@@ -197,6 +197,14 @@ export function histogramQuantileForcedMonotonicityInfo(metricName: string, pos:
   };
 }
 
+/**
+ * NewSortInRangeQueryWarning: sort(), sort_desc(), sort_by_label(_desc) evaluated over a range,
+ * whose result is ordered by labels anyway (Prometheus main, after 3.x releases without it).
+ */
+export function sortInRangeQueryWarning(pos: PosRange | number): Annotation {
+  return { kind: 'warning', message: `${PROMQL_WARNING}: sort is ineffective for range queries since results are always ordered by labels`, posStart: at(pos) };
+}
+
 /** The metric name suffixes that rate()/increase() take as a sign of a counter. */
 const COUNTER_SUFFIXES = ['_total', '_sum', '_count', '_bucket'];
 

@@ -25,7 +25,8 @@
 //
 // Annotations (annotations.ts) as Prometheus raises them here: histogram_quantile's φ outside
 // [0, 1] (every step), a bucket whose `le` is missing or malformed (histogram_quantile and
-// histogram_fraction), and buckets forced monotonic (histogram_quantile).
+// histogram_fraction), buckets forced monotonic (histogram_quantile), sort*() evaluated over
+// more than one time.
 // Hexadecimal `le` values (Go's ParseFloat accepts 0x1p-3) are skipped as malformed, with the
 // bad-bucket warning, where Prometheus would read them.
 // Trigonometric/hyperbolic functions use V8's fdlibm ports; Go's pure-Go versions may differ in
@@ -35,7 +36,7 @@ import { compareLabels, dropMetricName, getLabel, type Label, type Labels, label
 import { REGEX_SOURCE_CHARS_MAX } from '../model/matchers.js';
 import { isStaleAt } from '../model/samples.js';
 import { RE2JS } from 're2js';
-import { badBucketLabelWarning, histogramQuantileForcedMonotonicityInfo, invalidQuantileWarning } from './annotations.js';
+import { badBucketLabelWarning, histogramQuantileForcedMonotonicityInfo, invalidQuantileWarning, sortInRangeQueryWarning } from './annotations.js';
 import type { Call, Expr, PosRange, VectorSelector } from './ast.js';
 import type { EvalContext, EvalValue, StepSeries } from './eval-selector.js';
 
@@ -143,7 +144,12 @@ export function evalInstantFunction(call: Call, args: EvalValue[], ctx: EvalCont
   const elementwise = ELEMENTWISE.get(name);
   if (elementwise !== undefined) return vector(mapSeries(ctx, vectorArg(call, args, 0), true, elementwise));
   if (DATE_FUNCTIONS.has(name)) return vector(evalDateFunction(ctx, name, call, args));
-  if (SORT_FUNCTIONS.has(name)) return vector(evalSort(ctx, name, call, args));
+  if (SORT_FUNCTIONS.has(name)) {
+    // Prometheus warns when the evaluation has more than one time (a range query, or inside a
+    // subquery): results are then ordered by labels whatever sort*() did.
+    if (ctx.startMs !== ctx.endMs) ctx.annotations.add(sortInRangeQueryWarning(call.pos));
+    return vector(evalSort(ctx, name, call, args));
+  }
   switch (name) {
     case 'round': {
       const input = vectorArg(call, args, 0);

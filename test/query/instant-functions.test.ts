@@ -268,6 +268,7 @@ eval instant at 0s sort_desc(up)
   up{job="app",instance="c"} 1
 eval range from 0 to 30s step 15s sort(up{job="app"})
   up{job="app",instance="c"} 1 1 _
+  warn PromQL warning: sort is ineffective for range queries since results are always ordered by labels (1:1)
 eval_ordered instant at 0s sort(up)
   up{job="db",instance="b"} 0
   up{job="api",instance="a"} 1
