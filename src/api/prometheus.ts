@@ -121,7 +121,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       }
     };
 
-    const queryOptions = (params: URLSearchParams): QueryOptions => {
+    const queryOptions = (params: URLSearchParams, resultSeriesMax: number | undefined): QueryOptions => {
       let timeoutMs = timeoutMsDefault;
       const t = params.get('timeout');
       if (t !== null && t !== '') timeoutMs = Math.min(timeoutMs, parseDurationParam(t, 'timeout'));
@@ -131,6 +131,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
         timeoutMs,
         signal: AbortSignal.timeout(timeoutMs),
         ...(opts.lookbackDeltaMs !== undefined ? { lookbackDeltaMs: opts.lookbackDeltaMs } : {}),
+        ...(resultSeriesMax !== undefined ? { resultSeriesMax } : {}),
       };
     };
 
@@ -138,7 +139,9 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const params = requestParams(req);
       const expr = requiredParam(params, 'query');
       const timeMs = optionalTime(params, 'time', Date.now());
-      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params)))));
+      // Prometheus 3's `limit`: at most that many series, with a warning when more were cut.
+      const limit = parseLimit(params);
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params, limit)))));
       return success(reply, formatQueryData(result), result.warnings, result.infos);
     };
     scope.get('/api/v1/query', instant);
@@ -150,7 +153,8 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const startMs = parseTimeParam(requiredParam(params, 'start'), 'start');
       const endMs = parseTimeParam(requiredParam(params, 'end'), 'end');
       const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
-      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params)))));
+      const limit = parseLimit(params);
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params, limit)))));
       return success(reply, formatQueryData(result), result.warnings, result.infos);
     };
     scope.get('/api/v1/query_range', range);

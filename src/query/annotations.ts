@@ -25,8 +25,11 @@ export interface Annotation {
   readonly kind: AnnotationKind;
   /** The full text without the position: "PromQL warning: ...". */
   readonly message: string;
-  /** Start of the expression the annotation is about (a UTF-16 offset into the query). */
-  readonly posStart: number;
+  /**
+   * Start of the expression the annotation is about (a UTF-16 offset into the query); undefined
+   * for a plain warning that Prometheus raises outside the engine, rendered without a position.
+   */
+  readonly posStart: number | undefined;
 }
 
 /** Prometheus' API limit on listed warnings and on listed infos (web/api/v1: AsStrings(query, 10, 10)). */
@@ -60,7 +63,7 @@ export class QueryAnnotations {
     let warnSkipped = 0;
     let infoSkipped = 0;
     for (const a of this.byMessage.values()) {
-      const text = `${a.message} (${startPosInput(query, a.posStart)})`;
+      const text = a.posStart === undefined ? a.message : `${a.message} (${startPosInput(query, a.posStart)})`;
       if (a.kind === 'info') {
         if (maxEach === 0 || infos.length < maxEach) infos.push(text);
         else infoSkipped++;
@@ -125,7 +128,10 @@ export function goFormatG(v: number): string {
 const PROMQL_WARNING = 'PromQL warning';
 const PROMQL_INFO = 'PromQL info';
 
-/** Go's %q of a string: a double-quoted Go string literal (JSON's escapes agree for printable text). */
+/** Characters Go's strconv.IsPrint rejects (other than the space): categories C* and Z*. */
+const GO_NOT_PRINTABLE = /^[\p{C}\p{Z}]$/u;
+
+/** Go's %q of a string (strconv.Quote): escapes for quotes, controls and non-printable runes. */
 export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
@@ -140,9 +146,8 @@ export function goQuote(s: string): string {
     else if (c === 0x09) out += '\\t';
     else if (c === 0x0b) out += '\\v';
     else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'; // lone surrogate: invalid UTF-8 in Go
-    else if ((c >= 0x80 && c < 0xa0) || c === 0xad || c === 0x2028 || c === 0x2029 || c === 0xfeff) {
-      // Not printable for Go's strconv.IsPrint: escaped as \u or \U.
+    else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'; // lone surrogate: has no UTF-8 form
+    else if (c !== 0x20 && GO_NOT_PRINTABLE.test(ch)) {
       out += c > 0xffff ? '\\U' + c.toString(16).padStart(8, '0') : '\\u' + c.toString(16).padStart(4, '0');
     } else out += ch;
   }
@@ -203,6 +208,14 @@ export function histogramQuantileForcedMonotonicityInfo(metricName: string, pos:
  */
 export function sortInRangeQueryWarning(pos: PosRange | number): Annotation {
   return { kind: 'warning', message: `${PROMQL_WARNING}: sort is ineffective for range queries since results are always ordered by labels`, posStart: at(pos) };
+}
+
+/**
+ * The query API's `limit` cut the result (web/api/v1: a plain error, not a PromQL annotation:
+ * a warning without position).
+ */
+export function resultsTruncatedWarning(): Annotation {
+  return { kind: 'warning', message: 'results truncated due to limit', posStart: undefined };
 }
 
 /** The metric name suffixes that rate()/increase() take as a sign of a counter. */

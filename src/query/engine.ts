@@ -17,6 +17,7 @@ import { LOOKBACK_DELTA_MS, QUERY_POINTS_PER_SERIES_MAX, QUERY_SAMPLES_MAX, QUER
 import { MochaError } from '../errors.js';
 import { compareLabels, type Labels } from '../model/labels.js';
 import type { Querier } from '../model/querier.js';
+import { resultsTruncatedWarning } from './annotations.js';
 import { documentedType, exprType, type Expr } from './ast.js';
 import { evalAggregate } from './eval-aggregate.js';
 import { evalCall, evalSubqueryMatrix } from './eval-call.js';
@@ -36,6 +37,12 @@ export interface QueryOptions {
   timeoutMs?: number;
   /** Aborting it ends the query: QUERY_TIMEOUT when its reason is a TimeoutError, else QUERY_CANCELED. */
   signal?: AbortSignal;
+  /**
+   * The query API's `limit`: at most this many series in a vector or matrix answer (the first
+   * ones in answer order), with the warning "results truncated due to limit" when some were cut.
+   * Undefined or 0: no limit. Scalars and strings are not affected.
+   */
+  resultSeriesMax?: number;
 }
 
 export type QueryResult = (
@@ -90,26 +97,33 @@ export async function instantQuery(querier: Querier, expr: string, timeMs: numbe
   const ctx = makeContext(querier, timeMs, timeMs, 1, 1, opts);
   ctx.checkCancel();
   const v = await evaluate(ast, ctx);
-  const notes = annotationTexts(ctx, expr);
+  const limit = opts?.resultSeriesMax;
   switch (v.type) {
     case 'scalar':
-      return { resultType: 'scalar', result: { t: timeMs, v: v.values[0]! }, ...notes };
+      return { resultType: 'scalar', result: { t: timeMs, v: v.values[0]! }, ...annotationTexts(ctx, expr) };
     case 'string':
-      return { resultType: 'string', result: { t: timeMs, v: v.value }, ...notes };
+      return { resultType: 'string', result: { t: timeMs, v: v.value }, ...annotationTexts(ctx, expr) };
     case 'vector': {
       const result: { labels: Labels; t: number; v: number }[] = [];
       for (const s of v.series) if (s.present[0] === 1) result.push({ labels: s.labels, t: timeMs, v: s.values[0]! });
       // Prometheus keeps the order that sort*() and topk/bottomk produce; everything else is
       // sorted by labels here so answers are deterministic.
       if (!resultIsOrdered(ast)) result.sort((a, b) => compareLabels(a.labels, b.labels));
-      return { resultType: 'vector', result, ...notes };
+      return { resultType: 'vector', result: truncate(ctx, result, limit), ...annotationTexts(ctx, expr) };
     }
     case 'matrix': {
       const result = v.series.filter((s) => s.timestampsMs.length > 0).map((s) => ({ labels: s.labels, timestampsMs: s.timestampsMs, values: s.values }));
       result.sort((a, b) => compareLabels(a.labels, b.labels));
-      return { resultType: 'matrix', result, ...notes };
+      return { resultType: 'matrix', result: truncate(ctx, result, limit), ...annotationTexts(ctx, expr) };
     }
   }
+}
+
+/** Prometheus' truncateResults (web/api/v1): the first `limit` series, and a warning if cut. */
+function truncate<T>(ctx: EvalContext, result: T[], limit: number | undefined): T[] {
+  if (limit === undefined || limit <= 0 || result.length <= limit) return result;
+  ctx.annotations.add(resultsTruncatedWarning());
+  return result.slice(0, limit);
 }
 
 function resultIsOrdered(expr: Expr): boolean {
@@ -154,7 +168,7 @@ export async function rangeQuery(querier: Querier, expr: string, startMs: number
   } else {
     throw new MochaError('INTERNAL', `range query evaluated to ${v.type}`);
   }
-  return { resultType: 'matrix', result, ...annotationTexts(ctx, expr) };
+  return { resultType: 'matrix', result: truncate(ctx, result, opts?.resultSeriesMax), ...annotationTexts(ctx, expr) };
 }
 
 /** Evaluates a node over the context's whole step grid. */

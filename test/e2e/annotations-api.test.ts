@@ -2,6 +2,7 @@
 // with Prometheus 3's `warnings` and `infos` members of the envelope, after `data`, each left
 // out when empty, strings escaped as Go's encoding/json does. (Prometheus 2.42, which the
 // differential tests run, has no annotations: they are tested here and in the table tests.)
+// Also Prometheus 3's `limit` parameter of query and query_range, whose cut is such a warning.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRemoteWriteV1 } from '../../src/ingest/remote-write-encode.js';
@@ -110,6 +111,25 @@ describe('annotations in the HTTP API', () => {
     expect(bad.text.indexOf('"data"')).toBeLessThan(bad.text.indexOf('"warnings"'));
     expect(bad.text.indexOf('"warnings"')).toBeLessThan(bad.text.indexOf('"infos"'));
     expect(text.startsWith('{"status":"success","data":')).toBe(true);
+  });
+
+  it('limit cuts vectors and matrices with the warning "results truncated due to limit" (no position)', async () => {
+    const sel = '{__name__=~"up_g|req_total"}';
+    const cut = await ask('GET', '/api/v1/query', { query: sel, time: timeS, limit: '1' });
+    expect(cut.body.data.result).toHaveLength(1);
+    expect(cut.body.warnings).toEqual(['results truncated due to limit']);
+    const whole = await ask('POST', '/api/v1/query', { query: sel, time: timeS, limit: '2' });
+    expect(whole.body.data.result).toHaveLength(2);
+    expect('warnings' in whole.body).toBe(false);
+    const range = await ask('POST', '/api/v1/query_range', { query: `quantile(2, up_g) or ${sel}`, start: String((T_MS - M) / 1000), end: timeS, step: '60', limit: '2' });
+    expect(range.body.data.result).toHaveLength(2);
+    expect(new Set(range.body.warnings)).toEqual(new Set(['results truncated due to limit', 'PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)']));
+    // A scalar is not cut; a bad limit is bad_data before anything runs.
+    const scalar = await ask('GET', '/api/v1/query', { query: '1', time: timeS, limit: '1' });
+    expect(scalar.body.data.resultType).toBe('scalar');
+    const bad = await fetch(`${server.url}/api/v1/query?${new URLSearchParams({ query: 'up_g', limit: '-1' })}`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain('limit');
   });
 
   it('a query that fails after raising a warning answers the error alone, as Prometheus does', async () => {

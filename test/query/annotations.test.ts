@@ -72,6 +72,10 @@ describe("goQuote: Go's %q", () => {
     expect(goQuote('\u0001\u007f')).toBe('"\\x01\\x7f"');
     expect(goQuote('héllo €')).toBe('"héllo €"');
     expect(goQuote('')).toBe('""');
+    // Not printable for Go (categories C and Z other than the space): \u or \U escapes.
+    expect(goQuote('a\u200bb\u00a0c\u2028')).toBe('"a\\u200bb\\u00a0c\\u2028"');
+    expect(goQuote('\u{E0001}x')).toBe('"\\U000e0001x"');
+    expect(goQuote('a b 😀')).toBe('"a b 😀"');
   });
 });
 
@@ -132,6 +136,17 @@ describe('engine: annotations in query results', () => {
     expect(r.warnings).toEqual(['PromQL warning: quantile value should be between 0 and 1, got 3 (1:24)']);
     const r2 = await rangeQuery(q, 'rate(up_g[3m:1m])', 4 * M + 30 * S, 5 * M + 30 * S, M);
     expect(r2.infos).toEqual(['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "up_g" (1:1)']);
+  });
+
+  test('resultSeriesMax (the API limit): the first series in answer order, a warning without position', async () => {
+    const r = await instantQuery(q, '{__name__=~"up_g|req_total"}', 5 * M, { resultSeriesMax: 1 });
+    expect(r.resultType === 'vector' && r.result.map((s) => s.labels[0]!.value)).toEqual(['req_total']);
+    expect(r.warnings).toEqual(['results truncated due to limit']);
+    const r2 = await rangeQuery(q, '{__name__=~"up_g|req_total"}', 4 * M, 5 * M, M, { resultSeriesMax: 2 });
+    expect(r2.resultType === 'matrix' && r2.result).toHaveLength(2);
+    expect(r2.warnings).toBeUndefined();
+    const r3 = await instantQuery(q, 'up_g[2m]', 5 * M, { resultSeriesMax: 1 });
+    expect(r3.warnings).toBeUndefined();
   });
 
   test('each query has its own annotations', async () => {
