@@ -16,7 +16,10 @@
 //     offset"); two input series that collide once the name is dropped are an error;
 //   - absent_over_time gives one series, with labels from the selector's equality matchers, set
 //     to 1 where no selected series has a sample in the window;
-//   - predict_linear's intercept is at the step's evaluation time (enh.Ts), not the selector time.
+//   - predict_linear's intercept is at the step's evaluation time (enh.Ts), not the selector time;
+//   - annotations (annotations.ts): rate/increase of a named series with output whose name lacks
+//     _total/_sum/_count/_bucket (an info, per input series), quantile_over_time's φ outside
+//     [0, 1] at steps whose window has samples (a warning).
 import { MochaError } from '../errors.js';
 import { dropMetricName, getLabel, type Label, type Labels, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
 import type { SeriesData } from '../model/querier.js';
