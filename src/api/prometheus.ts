@@ -48,9 +48,11 @@ class Semaphore {
   }
 }
 
-function success(reply: FastifyReply, dataJson: string, warnings?: string[]): FastifyReply {
-  const w = warnings && warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)}` : '';
-  return reply.header('content-type', 'application/json').send(`{"status":"success","data":${dataJson}${w}}`);
+/** Prometheus' envelope; `warnings` and `infos` are left out when empty (Go's omitempty). */
+function success(reply: FastifyReply, dataJson: string, warnings?: readonly string[], infos?: readonly string[]): FastifyReply {
+  const list = (name: string, items: readonly string[] | undefined): string =>
+    items !== undefined && items.length > 0 ? `,"${name}":[${items.map(jsonString).join(',')}]` : '';
+  return reply.header('content-type', 'application/json').send(`{"status":"success","data":${dataJson}${list('warnings', warnings)}${list('infos', infos)}}`);
 }
 
 function optionalTime(params: URLSearchParams, name: string, dflt: number): number {
@@ -119,7 +121,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       }
     };
 
-    const queryOptions = (params: URLSearchParams): QueryOptions => {
+    const queryOptions = (params: URLSearchParams, resultSeriesMax: number | undefined): QueryOptions => {
       let timeoutMs = timeoutMsDefault;
       const t = params.get('timeout');
       if (t !== null && t !== '') timeoutMs = Math.min(timeoutMs, parseDurationParam(t, 'timeout'));
@@ -129,6 +131,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
         timeoutMs,
         signal: AbortSignal.timeout(timeoutMs),
         ...(opts.lookbackDeltaMs !== undefined ? { lookbackDeltaMs: opts.lookbackDeltaMs } : {}),
+        ...(resultSeriesMax !== undefined ? { resultSeriesMax } : {}),
       };
     };
 
@@ -136,8 +139,10 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const params = requestParams(req);
       const expr = requiredParam(params, 'query');
       const timeMs = optionalTime(params, 'time', Date.now());
-      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params)))));
-      return success(reply, formatQueryData(result));
+      // Prometheus 3's `limit`: at most that many series, with a warning when more were cut.
+      const limit = parseLimit(params);
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params, limit)))));
+      return success(reply, formatQueryData(result), result.warnings, result.infos);
     };
     scope.get('/api/v1/query', instant);
     scope.post('/api/v1/query', instant);
@@ -148,8 +153,9 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const startMs = parseTimeParam(requiredParam(params, 'start'), 'start');
       const endMs = parseTimeParam(requiredParam(params, 'end'), 'end');
       const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
-      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params)))));
-      return success(reply, formatQueryData(result));
+      const limit = parseLimit(params);
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params, limit)))));
+      return success(reply, formatQueryData(result), result.warnings, result.infos);
     };
     scope.get('/api/v1/query_range', range);
     scope.post('/api/v1/query_range', range);

@@ -51,9 +51,10 @@ export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: num
   const version = prometheusVersion(bin);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-prom-'));
   const config = path.join(dir, 'prometheus.yml');
-  // No scrape configs: the only data is what the test remote-writes. A long evaluation interval
-  // keeps Prometheus idle.
-  fs.writeFileSync(config, 'global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n');
+  // No scrape configs and no rules: the only data is what the test remote-writes, and Prometheus
+  // stays idle. The evaluation interval is Prometheus' default (1m) because it is also the step
+  // of a subquery written without one (`x[5m:]`), which mocha-tsdb fixes at that default.
+  fs.writeFileSync(config, 'global:\n  scrape_interval: 1h\n  evaluation_interval: 1m\n');
   const port = await freePort();
   const args = [
     `--config.file=${config}`,
