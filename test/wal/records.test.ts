@@ -57,8 +57,8 @@ describe('WAL record encoding', () => {
       exemplars: [{ seriesLabels: [{ name: 'a', value: 'b' }], labels: [{ name: 't', value: 'é' }], timestampMs: 1000, value: 1.5 }],
     };
     const hex = Buffer.from(encodeRecord(rec)).toString('hex');
-    // length 32 | crc | type 3 | tenant "ab" | n=1 | ts f64 1000 | value f64 1.5 | 1 label a=b | 1 label t=é
-    expect(hex.slice(0, 8)).toBe('20000000');
+    // length 34 | crc | type 3 | tenant "ab" | n=1 | ts f64 1000 | value f64 1.5 | 1 label a=b | 1 label t=é
+    expect(hex.slice(0, 8)).toBe('22000000');
     expect(hex.slice(16)).toBe('03' + '026162' + '01000000' + '0000000000408f40' + '000000000000f83f' + '01' + '0161' + '0162' + '01' + '0174' + '02c3a9');
     expect(canon(roundTrip(rec))).toEqual(canon(rec));
   });
