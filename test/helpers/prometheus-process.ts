@@ -45,7 +45,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: number; lookbackDelta?: string } = {}): Promise<PrometheusProcess> {
+export async function startPrometheus(
+  opts: {
+    bin?: string;
+    startTimeoutMs?: number;
+    lookbackDelta?: string;
+    /** prometheus.yml; default: no scrape targets, long intervals. */
+    configYaml?: string;
+    /** More flags, e.g. --enable-feature=exemplar-storage. */
+    extraArgs?: string[];
+  } = {},
+): Promise<PrometheusProcess> {
   const bin = opts.bin ?? prometheusBinary();
   if (bin === undefined) throw new Error('prometheus is not installed (apt-get install -y prometheus)');
   const version = prometheusVersion(bin);
@@ -53,7 +63,7 @@ export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: num
   const config = path.join(dir, 'prometheus.yml');
   // No scrape configs: the only data is what the test remote-writes. A long evaluation interval
   // keeps Prometheus idle.
-  fs.writeFileSync(config, 'global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n');
+  fs.writeFileSync(config, opts.configYaml ?? 'global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n');
   const port = await freePort();
   const args = [
     `--config.file=${config}`,
@@ -62,6 +72,7 @@ export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: num
     '--web.enable-remote-write-receiver',
     `--query.lookback-delta=${opts.lookbackDelta ?? '5m'}`,
     '--log.level=warn',
+    ...(opts.extraArgs ?? []),
   ];
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
