@@ -177,6 +177,6 @@ remote_write:
     expect(sum('prometheus_remote_storage_exemplars_failed_total')).toBe(0);
     // Prometheus 2.42 did send exemplars (OpenMetrics scrape + exemplar-storage + send_exemplars), and none failed.
     expect(sum('prometheus_remote_storage_exemplars_total')).toBeGreaterThan(0);
-    expect(t.scrapes()).toBeGreaterThan(2);
+    expect(t.scrapes()).toBeGreaterThanOrEqual(2); // a rate needed two
   }, 60_000);
 });
