@@ -5,8 +5,11 @@
 // - append() encodes its WAL records and inserts into the active head in the same tick, so a
 //   WAL cut and a memtable freeze always split the data at the same point.
 // - An append resolves only when its WAL batch is durable (per the fsync policy).
+// - Back-pressure refuses an append (429) before anything of it is encoded: memtables plus
+//   registries above memtableTotalBytesMax, or the WAL queue above walPendingBytesMax.
 // - Flushes run one at a time. A flush freezes every tenant's head, cuts the WAL at N, re-logs
-//   every retained series definition after the cut (so WAL segments <= N can go), writes the
+//   every retained series definition and every buffered exemplar after the cut (so WAL segments
+//   <= N can go), writes the
 //   frozen heads as segments in a worker, swaps the manifest (which records that WAL <= N is
 //   covered), and only then truncates the WAL. A crash anywhere replays either the WAL or finds
 //   the segments; never neither.
