@@ -9,9 +9,8 @@
 //   registries above memtableTotalBytesMax, or the WAL queue above walPendingBytesMax.
 // - Flushes run one at a time. A flush freezes every tenant's head, cuts the WAL at N, re-logs
 //   every retained series definition and every buffered exemplar after the cut (so WAL segments
-//   <= N can go), writes the
-//   frozen heads as segments in a worker, swaps the manifest (which records that WAL <= N is
-//   covered), and only then truncates the WAL. A crash anywhere replays either the WAL or finds
+//   <= N can go), writes the frozen heads as segments in a worker, swaps the manifest (which
+//   records that WAL <= N is covered), and only then truncates the WAL. A crash anywhere replays either the WAL or finds
 //   the segments; never neither.
 // - Readers take a reference to the current segment set; a set's readers are closed only when
 //   it is replaced and no querier holds it.
