@@ -24,7 +24,8 @@ Usage: npm start -- [flags]
   --wal-segment-bytes-max BYTES  cut a new WAL segment file at this size (default 128 MiB)
   --memtable-bytes-max BYTES  flush the memtable when it passes this size (default ${MEMTABLE_BYTES_MAX})
   --memtable-total-bytes-max BYTES  answer writes with 429 while memtables (active and being
-                              flushed) and series registries hold more (default 3 x the above)
+                              flushed) and series registries hold more (default 3 x the above,
+                              at least 1.5 GiB)
   --wal-pending-bytes-max BYTES  answer writes with 429 while more bytes than this wait to be
                               written to the WAL (default ${WAL_PENDING_BYTES_MAX})
   --flush-interval DURATION   flush a non-empty memtable at least this often (default 2h)

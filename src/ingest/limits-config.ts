@@ -2,7 +2,7 @@
 // a JSON file (--limits-file). Everything is validated at start-up; a bad value stops the process
 // with a message that names the flag or the file, tenant and field (docs/OPERATIONS.md, "Limits").
 import fs from 'node:fs';
-import { EXEMPLARS_PER_TENANT_MAX } from '../constants.js';
+import { EXEMPLARS_PER_TENANT_MAX, LABEL_NAME_BYTES_MAX, LABEL_VALUE_BYTES_MAX, LABELS_PER_SERIES_MAX } from '../constants.js';
 import { isValidTenantId } from '../model/write.js';
 import { parseDurationParam } from '../query/params.js';
 import { DEFAULT_TENANT_LIMITS, type TenantLimits } from './pipeline.js';
@@ -58,6 +58,15 @@ function checkPolicy(p: TenantPolicy, where: string): void {
   if (p.labelsPerSeriesMax < 1) throw new Error(`${where}: labelsPerSeriesMax must be at least 1`);
   if (p.labelNameBytesMax < 1) throw new Error(`${where}: labelNameBytesMax must be at least 1`);
   if (p.labelValueBytesMax < 1) throw new Error(`${where}: labelValueBytesMax must be at least 1`);
+  // The decoders enforce the built-in bounds before any tenant limit: a tenant can only be stricter.
+  const hard: Array<[keyof TenantPolicy, number, string]> = [
+    ['labelsPerSeriesMax', LABELS_PER_SERIES_MAX, 'LABELS_PER_SERIES_MAX'],
+    ['labelNameBytesMax', LABEL_NAME_BYTES_MAX, 'LABEL_NAME_BYTES_MAX'],
+    ['labelValueBytesMax', LABEL_VALUE_BYTES_MAX, 'LABEL_VALUE_BYTES_MAX'],
+  ];
+  for (const [field, max, name] of hard) {
+    if (p[field] > max) throw new Error(`${where}: ${field} ${p[field]} exceeds the built-in bound ${max} (${name}, enforced by the decoders); limits can only be lowered`);
+  }
 }
 
 /**

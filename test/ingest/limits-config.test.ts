@@ -18,6 +18,8 @@ describe('limits configuration', () => {
     expect(() => policyFromFlags({ 'sample-age-max': 'soon' })).toThrow('--sample-age-max: "soon" is not a duration');
     expect(() => policyFromFlags({ 'sample-age-max': '-5m' })).toThrow('--sample-age-max');
     expect(() => policyFromFlags({ 'labels-per-series-max': '0' })).toThrow('labelsPerSeriesMax must be at least 1');
+    expect(() => policyFromFlags({ 'label-value-bytes-max': '100000' })).toThrow('labelValueBytesMax 100000 exceeds the built-in bound 16384 (LABEL_VALUE_BYTES_MAX');
+    expect(() => parseLimitsFile('{"tenants": {"a": {"labelsPerSeriesMax": 129}}}', DEFAULT_TENANT_POLICY, 'l.json')).toThrow('l.json: tenant "a": labelsPerSeriesMax 129 exceeds');
   });
 
   it('the file overrides some fields of some tenants; the rest come from the flags', () => {
