@@ -70,22 +70,17 @@ export class RejectionTally {
 
   /**
    * One readable line: "rejected 12 samples: sample_too_old: 10 samples (e.g. ...); series_limit: 2 samples
-   * of 1 series (e.g. ...)"; exemplars are counted apart ("rejected 0 samples and 1 exemplar: ...").
+   * of 1 series (e.g. ...)"; exemplars are counted apart ("rejected 0 samples and 1 exemplars: ...").
    */
   message(): string {
     const parts: string[] = [];
     for (const [reason, r] of this.byReason) {
-      const unit = reason === 'invalid_exemplar' ? plural(r.samples, 'exemplar') : plural(r.samples, 'sample');
+      const unit = reason === 'invalid_exemplar' ? 'exemplars' : 'samples';
       parts.push(`${reason}: ${r.samples} ${unit}${r.series > 0 ? ` of ${r.series} series` : ''} (e.g. ${r.example})`);
     }
     const ex = this.exemplars;
-    const head = `rejected ${this.samples} ${plural(this.samples, 'sample')}${ex > 0 ? ` and ${ex} ${plural(ex, 'exemplar')}` : ''}`;
-    return `${head}: ${parts.join('; ')}`;
+    return `rejected ${this.samples} samples${ex > 0 ? ` and ${ex} exemplars` : ''}: ${parts.join('; ')}`;
   }
-}
-
-function plural(n: number, word: string): string {
-  return n === 1 ? word : `${word}s`;
 }
 
 /** An exemplar attached to a sample of a stored series (remote write Exemplar, OTLP Exemplar). */

@@ -40,15 +40,15 @@ describe('per-tenant limits (real server)', () => {
     ]);
     expect(r1.status).toBe(400);
     expect(r1.text).toContain('rejected 2 samples: ');
-    expect(r1.text).toContain('sample_too_old: 1 sample (e.g. sample of lim{a="1"} at');
-    expect(r1.text).toContain('too_many_labels: 1 sample of 1 series (e.g. series lim{a="1", b="2", c="3"} has 4 labels, above the limit of 3)');
+    expect(r1.text).toContain('sample_too_old: 1 samples (e.g. sample of lim{a="1"} at');
+    expect(r1.text).toContain('too_many_labels: 1 samples of 1 series (e.g. series lim{a="1", b="2", c="3"} has 4 labels, above the limit of 3)');
     const stored = await promGet<{ data: { result: Array<{ values: Array<[number, string]> }> } }>(url, `/api/v1/query?query=${encodeURIComponent('lim[3h]')}&time=${NOW / 1000}`);
     expect(stored.body.data.result.map((r) => r.values.map((v) => v[1]))).toEqual([['2']]); // the valid sample was kept
 
     // Tenant "small": two series at most, nothing in the future.
     const r2 = await write('small', [0, 1, 2].map((i) => ({ labels: { __name__: 'few', i: String(i) }, timestampsMs: [NOW - 1000], values: [i] })));
     expect(r2.status).toBe(400);
-    expect(r2.text).toContain('series_limit: 1 sample of 1 series (e.g. tenant "small" has reached its limit of 2 active series; new series few{i="2"} rejected)');
+    expect(r2.text).toContain('series_limit: 1 samples of 1 series (e.g. tenant "small" has reached its limit of 2 active series; new series few{i="2"} rejected)');
     const r3 = await write('small', [{ labels: { __name__: 'few', i: '0' }, timestampsMs: [NOW + 60_000], values: [1] }]);
     expect(r3.status).toBe(400);
     expect(r3.text).toContain('sample_too_new');

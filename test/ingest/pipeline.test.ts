@@ -275,10 +275,10 @@ describe('exemplars through the pipeline', () => {
     expect(r.exemplarsWritten).toBe(1);
     expect(r.rejected.exemplars).toBe(2);
     expect(r.rejected.samples).toBe(1);
-    expect(r.rejected.message()).toMatch(/^rejected 1 sample and 2 exemplars: /);
+    expect(r.rejected.message()).toMatch(/^rejected 1 samples and 2 exemplars: /);
     expect(r.rejected.message()).toContain('invalid_exemplar: 2 exemplars (e.g. exemplar of m{a="1", b="2"} not stored: the series was rejected)');
     const r2 = await pipeline.ingest('default', 'remote_write_v1', request([], [long]));
-    expect(r2.rejected.message()).toBe('rejected 0 samples and 1 exemplar: invalid_exemplar: 1 exemplar (e.g. exemplar labels of m{} have 129 runes, above the limit of 128)');
+    expect(r2.rejected.message()).toBe('rejected 0 samples and 1 exemplars: invalid_exemplar: 1 exemplars (e.g. exemplar labels of m{} have 129 runes, above the limit of 128)');
     expect(store.select('default', [[]], -Infinity, Infinity).flatMap((s) => s.exemplars.map((e) => e.value))).toEqual([2]);
     expect(metric('mocha_ingest_rejected_exemplars_total', { protocol: 'remote_write_v1', reason: 'invalid_exemplar' })).toBe(3);
     expect(metric('mocha_ingest_rejected_samples_total', { protocol: 'remote_write_v1', reason: 'invalid_exemplar' })).toBe(0);
