@@ -10,7 +10,8 @@ import { compareLabels, labelsKey, labelsToRecord, type Labels } from '../model/
 import type { Matcher } from '../model/matchers.js';
 import type { Querier } from '../model/querier.js';
 import { instantQuery, rangeQuery, type QueryOptions } from '../query/engine.js';
-import { formatQueryData, jsonString } from '../query/format.js';
+import { formatFloat, formatLabelsJson, formatQueryData, formatTimestamp, jsonString } from '../query/format.js';
+import { walkExpr } from '../query/ast.js';
 import { MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseTimeParam } from '../query/params.js';
 import { parseExpr, parseSeriesSelector } from '../query/parser.js';
 import { prettyExpr } from '../query/printer.js';
@@ -259,17 +260,34 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       return success(reply, JSON.stringify(data));
     });
 
-    // Exemplars are counted at ingest but not stored yet: a valid request answers an empty list,
-    // which keeps Grafana's exemplar toggle enabled. start/end are parsed as Prometheus parses
-    // them: Grafana sends milliseconds, which a float-seconds parser reads as seconds far in the
-    // future, and Prometheus accepts that; so do we (only end < start is refused).
+    // Exemplars of the series each selector of the query selects (src/exemplars/store.ts), in
+    // Prometheus' shape. start/end are parsed as Prometheus parses them: Grafana sends
+    // milliseconds, which a float-seconds parser reads as seconds far in the future, and
+    // Prometheus accepts that; so do we (only end < start is refused).
     const exemplars = async (req: FastifyRequest, reply: FastifyReply) => {
       const params = requestParams(req);
       const startMs = optionalTime(params, 'start', MIN_TIME_MS);
       const endMs = optionalTime(params, 'end', MAX_TIME_MS);
       if (endMs < startMs) throw new MochaError('BAD_QUERY', 'end timestamp must not be before start timestamp');
-      parseExpr(requiredParam(params, 'query'));
-      return success(reply, '[]');
+      const expr = parseExpr(requiredParam(params, 'query'));
+      const matcherSets: Array<readonly Matcher[]> = [];
+      walkExpr(expr, (node) => {
+        if (node.kind === 'VectorSelector') matcherSets.push(node.matchers);
+      });
+      const found = opts.exemplars?.select(tenantOf(req), matcherSets, startMs, endMs) ?? [];
+      let json = '[';
+      for (let i = 0; i < found.length; i++) {
+        const s = found[i]!;
+        if (i > 0) json += ',';
+        json += '{"seriesLabels":' + formatLabelsJson(s.seriesLabels) + ',"exemplars":[';
+        for (let j = 0; j < s.exemplars.length; j++) {
+          const e = s.exemplars[j]!;
+          if (j > 0) json += ',';
+          json += '{"labels":' + formatLabelsJson(e.labels) + ',"value":"' + formatFloat(e.value) + '","timestamp":' + formatTimestamp(e.timestampMs) + '}';
+        }
+        json += ']}';
+      }
+      return success(reply, json + ']');
     };
     scope.get('/api/v1/query_exemplars', exemplars);
     scope.post('/api/v1/query_exemplars', exemplars);
