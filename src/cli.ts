@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     flushIntervalMs: values['flush-interval'] !== undefined ? parseDurationParam(values['flush-interval'], 'flush-interval') : PARTITION_MS,
   });
   const lookbackDeltaMs = values['lookback-delta'] !== undefined ? parseDurationParam(values['lookback-delta'], 'lookback-delta') : LOOKBACK_DELTA_MS;
-  const { app } = buildServer({ engine, logger, lookbackDeltaMs });
+  const { app } = buildServer({ engine, logger, lookbackDeltaMs, dataDir });
   await app.listen({ host, port });
   logger.info({ dataDir, listen: `${host}:${port}` }, 'mocha-tsdb ready');
 

@@ -10,7 +10,8 @@ import { MetricsRegistry } from '../metrics.js';
 import { registerRemoteWriteRoutes } from './remote-write.js';
 import { registerPrometheusRoutes } from './prometheus.js';
 import { registerAdminRoutes } from './admin.js';
-import { MetadataStore } from './metadata-store.js';
+import { MetadataStore, METADATA_FILE_NAME } from './metadata-store.js';
+import path from 'node:path';
 import { IngestPipeline } from '../ingest/pipeline.js';
 import { sendPromError } from './http-errors.js';
 
@@ -21,6 +22,8 @@ export interface ServerOptions {
   queryTimeoutMs?: number;
   queryConcurrencyMax?: number;
   lookbackDeltaMs?: number;
+  /** Data directory: metric metadata is kept in <dataDir>/metadata.json when given (metadata-store.ts). */
+  dataDir?: string;
 }
 
 export const TENANT_HEADER = 'x-scope-orgid';
@@ -67,8 +70,12 @@ export function buildServer(opts: ServerOptions): { app: FastifyInstance; metric
     return metrics.render();
   });
 
-  // In memory, rebuilt as senders resend metadata (metadata-store.ts).
-  const metadataStore = new MetadataStore();
+  // In memory, saved to <dataDir>/metadata.json now and then and on close (metadata-store.ts).
+  const metadataStore =
+    opts.dataDir !== undefined
+      ? MetadataStore.open({ file: path.join(opts.dataDir, METADATA_FILE_NAME), warn: (msg, err) => opts.logger.warn({ err }, msg) })
+      : new MetadataStore();
+  app.addHook('onClose', async () => metadataStore.close());
   metrics.gauge('mocha_metadata_entries', 'Metric metadata entries held for /api/v1/metadata.', () => metadataStore.size());
   // Every write protocol decodes into an IngestRequest and goes through the one pipeline (limits, engine, stores).
   const pipeline = new IngestPipeline({ target: opts.engine, metrics, metadata: metadataStore });
