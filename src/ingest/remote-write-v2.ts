@@ -399,7 +399,7 @@ class RequestWalker extends ProtoCursor {
         this.ctx = CTX_TIMESERIES;
       } else {
         const field = tag >>> 3;
-        if (field >= 2 && field <= 5) this.expectWireType(tag, WIRE_LEN, TIMESERIES_FIELD_NAMES[field]!, tagAt);
+        if (field >= 1 && field <= 5) this.expectWireType(tag, WIRE_LEN, TIMESERIES_FIELD_NAMES[field]!, tagAt);
         this.skip(tag, end);
       }
     }
@@ -660,6 +660,7 @@ class RequestWalker extends ProtoCursor {
       } else if (tag === 0x18) ts = this.int64(end);
       else {
         const f = tag >>> 3;
+        if (f === 1) this.expectWireType(tag, WIRE_LEN, 'labels_refs', tagAt);
         if (f === 2) this.expectWireType(tag, WIRE_FIXED64, 'value', tagAt);
         if (f === 3) this.expectWireType(tag, WIRE_VARINT, 'timestamp', tagAt);
         this.skip(tag, end);
