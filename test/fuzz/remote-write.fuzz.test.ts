@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import snappy from 'snappy';
 import { isMochaError, MochaError, type ErrorCode } from '../../src/errors.js';
 import { decodeRemoteWriteV1, decodeWriteRequestV1, RemoteWriteDecoder, type DecodedWrite, type RemoteWriteLimits } from '../../src/ingest/remote-write.js';
-import { encodeWriteRequestV1 } from '../../src/ingest/remote-write-encode.js';
+import { encodeRequestV2, encodeWriteRequestV1 } from '../../src/ingest/remote-write-encode.js';
+import { decodeRemoteWriteV2, decodeRequestV2, RemoteWriteV2Decoder, type DecodedWriteV2 } from '../../src/ingest/remote-write-v2.js';
 import { labelsAreSorted } from '../../src/model/labels.js';
 import type { RejectReason } from '../../src/ingest/pipeline.js';
 import { mulberry32 } from '../helpers/prng.js';
@@ -334,6 +335,130 @@ describe('seeded random mutations', () => {
         expect(['BAD_REMOTE_WRITE', 'BODY_TOO_LARGE']).toContain(e.code);
       }
       if (d) expectWellFormed(d);
+    }
+  });
+});
+
+// ---- Remote write 2.0: the same guarantees for the v2 decoder ----
+
+/** A valid v2 request with every feature: symbols, start timestamps, exemplars, metadata, a histogram, odd values. */
+function validRequestV2(): Buffer {
+  const stale = new Float64Array(new Uint32Array([2, 0x7ff00000]).buffer);
+  return encodeRequestV2([
+    {
+      labels: { __name__: 'http_requests_total', instance: 'host-1:9100', job: 'node' },
+      timestampsMs: [1_700_000_000_000, 1_700_000_015_000],
+      values: [12.5, 13],
+      startTimestampsMs: [1_699_000_000_000, 0],
+      exemplars: [{ labels: { trace_id: '4bf92f3577b34da6', span_id: '00f067aa' }, value: 1, timestampMs: 1_700_000_000_000 }],
+      metadata: { type: 'counter', help: 'Requests.', unit: '' },
+    },
+    { labels: { __name__: 'up', job: 'ünïcödé' }, timestampsMs: [-5, 0, 1], values: Float64Array.from([1, -0, stale[0]!]), metadata: { type: 'gauge' } },
+    { labels: { __name__: 'lat_bucket', le: '+Inf' }, timestampsMs: [9], values: [NaN], histograms: [Buffer.from([0x08, 0x05, 0x19, 0, 0, 0, 0, 0, 0, 0x04, 0x40])] },
+  ]);
+}
+
+function expectOnlyMochaErrorV2(fn: () => DecodedWriteV2): DecodedWriteV2 | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (!isMochaError(e)) throw new Error(`expected a MochaError, got ${String(e)}`, { cause: e });
+    expect(e.code).toBe('BAD_REMOTE_WRITE');
+    expect(e.message.length).toBeGreaterThan(10);
+    return undefined;
+  }
+}
+
+describe('remote write 2.0: truncation at every byte offset', () => {
+  const full = validRequestV2();
+  const fullDecoded = decodeRequestV2(full);
+
+  it('the untruncated request decodes with everything in it', () => {
+    expect(fullDecoded.series.length).toBe(3);
+    expect(fullDecoded.exemplars.length).toBe(1);
+    expect(fullDecoded.metadata.length).toBe(2);
+    expect(fullDecoded.histogramCount).toBe(1);
+    expect(Array.from(fullDecoded.series[0]!.startTimestampsMs!)).toEqual([1_699_000_000_000, 0]);
+  });
+
+  it('every cut decodes to a prefix of the series or fails with BAD_REMOTE_WRITE', () => {
+    let ok = 0;
+    for (const dec of [new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 0 }), new RemoteWriteV2Decoder()]) {
+      for (let cut = 0; cut < full.length; cut++) {
+        const d = expectOnlyMochaErrorV2(() => dec.decodeRequest(full.subarray(0, cut)));
+        if (d === undefined) continue;
+        ok++;
+        expect(d.series.length).toBeLessThanOrEqual(fullDecoded.series.length);
+        d.series.forEach((s, i) => {
+          expect(s.labels).toEqual(fullDecoded.series[i]!.labels);
+          expect(Array.from(s.timestampsMs)).toEqual(Array.from(fullDecoded.series[i]!.timestampsMs));
+        });
+      }
+      dec.assertInvariants();
+    }
+    // Cuts between symbols (a shorter table: the series then refer past its end and fail) or
+    // between whole series decode; the count just shows some did.
+    expect(ok).toBeGreaterThan(4);
+  });
+
+  it('every cut of the compressed body fails with a MochaError', async () => {
+    const body = snappy.compressSync(full);
+    for (let cut = 0; cut < body.length; cut++) {
+      const err = await decodeRemoteWriteV2(body.subarray(0, cut)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isMochaError(err) && err.code === 'BAD_REMOTE_WRITE').toBe(true);
+    }
+  });
+});
+
+describe('remote write 2.0: seeded random mutations', () => {
+  function mutate(rng: () => number, src: Buffer): Buffer {
+    let b = Buffer.from(src);
+    const ops = 1 + Math.floor(rng() * 4);
+    for (let k = 0; k < ops; k++) {
+      const at = Math.floor(rng() * (b.length + 1));
+      const r = rng();
+      if (r < 0.35 && b.length > 0) b[Math.min(at, b.length - 1)] = Math.floor(rng() * 256);
+      else if (r < 0.45 && b.length > 0) b[Math.min(at, b.length - 1)] = rng() < 0.5 ? 0x80 : 0x01;
+      else if (r < 0.6) b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + Math.floor(rng() * 8) }, () => Math.floor(rng() * 256))), b.subarray(at)]);
+      else if (r < 0.75) b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + Math.floor(rng() * 16)))]);
+      else if (r < 0.9) {
+        const len = Math.floor(rng() * 32);
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at, at + len), b.subarray(at)]);
+      } else b = b.subarray(0, at);
+    }
+    return b;
+  }
+
+  it('protobuf mutations only ever throw BAD_REMOTE_WRITE, and what decodes is well formed', () => {
+    const rng = mulberry32(20260101);
+    const seeds = [validRequestV2(), encodeRequestV2([{ labels: { __name__: 'm', a: 'b' }, timestampsMs: [1, 2], values: [3, 4] }])];
+    const dec = new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 64 });
+    let decoded = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const d = expectOnlyMochaErrorV2(() => dec.decodeRequest(mutate(rng, seeds[i % seeds.length]!)));
+      if (d === undefined) continue;
+      decoded++;
+      expectWellFormed(d);
+      for (const s of d.series) if (s.startTimestampsMs !== undefined) expect(s.startTimestampsMs.length).toBe(s.timestampsMs.length);
+      for (const e of d.exemplars) expect(labelsAreSorted(e.labels)).toBe(true);
+    }
+    dec.assertInvariants();
+    expect(decoded).toBeGreaterThan(500);
+  });
+
+  it('snappy-level mutations only ever throw BAD_REMOTE_WRITE or BODY_TOO_LARGE', async () => {
+    const rng = mulberry32(4242);
+    const body = snappy.compressSync(validRequestV2());
+    for (let i = 0; i < 3000; i++) {
+      try {
+        expectWellFormed(await decodeRemoteWriteV2(mutate(rng, body)));
+      } catch (e) {
+        if (!isMochaError(e)) throw new Error(`expected a MochaError, got ${String(e)}`, { cause: e });
+        expect(['BAD_REMOTE_WRITE', 'BODY_TOO_LARGE']).toContain(e.code);
+      }
     }
   });
 });
