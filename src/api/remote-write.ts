@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { MochaError } from '../errors.js';
 import { REMOTE_WRITE_BODY_BYTES_MAX } from '../constants.js';
 import { decodeRemoteWriteV1, remoteWriteDecoderStats, type DecodedWrite } from '../ingest/remote-write.js';
-import { decodeRemoteWriteV2 } from '../ingest/remote-write-v2.js';
+import { decodeRemoteWriteV2, remoteWriteV2DecoderStats } from '../ingest/remote-write-v2.js';
 import type { MetricsRegistry } from '../metrics.js';
 import type { IngestPipeline, RejectionTally } from '../ingest/pipeline.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -71,10 +71,12 @@ export function registerRemoteWriteRoutes(app: FastifyInstance, pipeline: Ingest
   const bodyBytesMax = opts.bodyBytesMax ?? REMOTE_WRITE_BODY_BYTES_MAX;
   const rejected = metrics.counter('mocha_remote_write_rejected_requests_total', 'Remote-write requests rejected, by reason code.');
   const samplesReceived = metrics.counter('mocha_remote_write_samples_received_total', 'Samples received by remote write and stored.');
-  metrics.counterFunc('mocha_remote_write_label_cache_hits_total', 'Series whose raw label bytes were found in the decoder cache.', () => remoteWriteDecoderStats().hits);
-  metrics.counterFunc('mocha_remote_write_label_cache_misses_total', 'Series decoded and validated from scratch.', () => remoteWriteDecoderStats().misses);
-  metrics.counterFunc('mocha_remote_write_label_cache_bypasses_total', 'Times the label cache stood aside because it thrashed.', () => remoteWriteDecoderStats().bypasses);
-  metrics.gauge('mocha_remote_write_label_cache_entries', 'Entries in the remote-write label cache.', () => remoteWriteDecoderStats().entries);
+  // 1.0 and 2.0 decoders have a cache each; the metrics sum both.
+  const cacheStat = (k: 'hits' | 'misses' | 'bypasses' | 'entries') => remoteWriteDecoderStats()[k] + remoteWriteV2DecoderStats()[k];
+  metrics.counterFunc('mocha_remote_write_label_cache_hits_total', 'Series whose label bytes were found in a decoder cache (1.0 and 2.0).', () => cacheStat('hits'));
+  metrics.counterFunc('mocha_remote_write_label_cache_misses_total', 'Series decoded and validated from scratch.', () => cacheStat('misses'));
+  metrics.counterFunc('mocha_remote_write_label_cache_bypasses_total', 'Times a label cache stood aside because it thrashed.', () => cacheStat('bypasses'));
+  metrics.gauge('mocha_remote_write_label_cache_entries', 'Entries in the remote-write label caches.', () => cacheStat('entries'));
   app.register(async (scope) => {
     // Bodies are taken raw whatever their type; the route decides what it accepts.
     scope.removeAllContentTypeParsers();
