@@ -29,7 +29,7 @@
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
 import type { AppendSeries } from '../model/write.js';
-import { LABEL_CACHE_ENTRY_BYTES_MAX, LabelSetCache, type RawBytesHash, type ValidatedLabels } from './label-cache.js';
+import { hashRawBytes, SymbolHashLabelCache, type ValidatedLabels } from './label-cache.js';
 import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
 import {
@@ -59,18 +59,18 @@ export type DecodedWriteV2 = DecodedWrite;
 export interface RemoteWriteV2DecoderOptions {
   /** Per cache generation (at most twice this many entries); 0 disables the label cache. */
   labelCacheGenerationEntriesMax?: number;
-  /** Tests only: replaces the cache's hash. */
-  labelCacheHash?: RawBytesHash;
+  /** Tests only: replaces the per-symbol hash (e.g. a constant one, to force collisions). */
+  symbolHash?: (dv: DataView, start: number, end: number) => number;
 }
 
 export class RemoteWriteV2Decoder {
-  private readonly cache: LabelSetCache | undefined;
-  /** Scratch for the cache key of one series; reused (decoding is synchronous). */
-  private keyBuf = Buffer.allocUnsafe(LABEL_CACHE_ENTRY_BYTES_MAX + 16);
+  private readonly cache: SymbolHashLabelCache | undefined;
+  private readonly symbolHash: (dv: DataView, start: number, end: number) => number;
 
   constructor(opts: RemoteWriteV2DecoderOptions = {}) {
     const n = opts.labelCacheGenerationEntriesMax ?? REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX;
-    this.cache = n > 0 ? new LabelSetCache(n, opts.labelCacheHash) : undefined;
+    this.cache = n > 0 ? new SymbolHashLabelCache(n) : undefined;
+    this.symbolHash = opts.symbolHash ?? hashRawBytes;
   }
 
   async decode(body: Uint8Array, limits?: Partial<RemoteWriteLimits>): Promise<DecodedWriteV2> {
@@ -81,7 +81,7 @@ export class RemoteWriteV2Decoder {
   /** Decompressed protobuf v2 Request -> validated write (synchronous). */
   decodeRequest(buf: Uint8Array, limits?: Partial<RemoteWriteLimits>): DecodedWriteV2 {
     const b = (Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as FastBuffer;
-    return new RequestWalker(b, resolveRemoteWriteLimits(limits), this.cache, this.keyBuf).run();
+    return new RequestWalker(b, resolveRemoteWriteLimits(limits), this.cache, this.symbolHash).run();
   }
 
   cacheStats(): { entries: number; hits: number; misses: number; bypasses: number } {
@@ -148,6 +148,7 @@ const SYM_LABEL_NAME = 2; // valid label name (hence ASCII)
 const SYM_METRIC_NAME = 4; // valid metric name
 const SYM_UTF8 = 8; // valid UTF-8
 const SYM_ASCII = 16;
+const SYM_HASHED = 32;
 
 const CTX_REQUEST = 0;
 const CTX_TIMESERIES = 1;
@@ -169,6 +170,8 @@ class RequestWalker extends ProtoCursor {
   private symCount = 0;
   private symFlags!: Uint8Array;
   private symStrings!: Array<string | undefined>;
+  /** Per-symbol hash for the label cache; valid when SYM_HASHED is in symFlags. */
+  private symHashes!: Int32Array;
 
   private timestamps: Float64Array;
   private values: Float64Array;
@@ -199,8 +202,8 @@ class RequestWalker extends ProtoCursor {
   constructor(
     override readonly buf: FastBuffer,
     private readonly limits: RemoteWriteLimits,
-    private readonly cache: LabelSetCache | undefined,
-    private keyBuf: Buffer,
+    private readonly cache: SymbolHashLabelCache | undefined,
+    private readonly symbolHash: (dv: DataView, start: number, end: number) => number,
   ) {
     super(buf, 'BAD_REMOTE_WRITE', 'decompressed remote write 2.0 Request');
     const cap = Math.max(SAMPLES_INITIAL_CAPACITY, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE));
@@ -258,6 +261,7 @@ class RequestWalker extends ProtoCursor {
     if (this.symCount === 0 && tsRanges.length > 0) this.fail('symbols is empty: it must start with the empty string', 0);
     this.symFlags = new Uint8Array(this.symCount);
     this.symStrings = new Array<string | undefined>(this.symCount);
+    if (this.cache !== undefined) this.symHashes = new Int32Array(this.symCount);
     for (let i = 0; i < tsRanges.length; i += 2) this.timeSeries(tsRanges[i]!, tsRanges[i + 1]!);
     return this.finish();
   }
@@ -416,10 +420,10 @@ class RequestWalker extends ProtoCursor {
     } else if (count === 0) {
       reason = `has no labels (the ${METRIC_NAME_LABEL} label is required)`;
     } else {
-      const keyEnd = this.cache !== undefined ? this.cacheKey(refs) : -1;
-      const kdv = keyEnd >= 0 ? new DataView(this.keyBuf.buffer, this.keyBuf.byteOffset, keyEnd) : undefined;
-      if (kdv !== undefined) {
-        entry = this.cache!.get(kdv, 0, keyEnd);
+      const cache = this.cache;
+      const hash = cache !== undefined ? this.seriesHash(refs) : 0;
+      if (cache !== undefined) {
+        entry = cache.get(hash, this.matchesRefs);
         if (entry !== undefined && (entry.nameBytesMax > lim.labelNameBytesMax || entry.valueBytesMax > lim.labelValueBytesMax)) entry = undefined;
       }
       if (entry === undefined) {
@@ -429,7 +433,7 @@ class RequestWalker extends ProtoCursor {
           reasonCode = this.labelsReason;
         } else {
           entry = r;
-          if (kdv !== undefined) this.cache!.set(kdv, 0, keyEnd, r);
+          cache?.set(hash, r);
         }
       }
     }
@@ -471,30 +475,41 @@ class RequestWalker extends ProtoCursor {
     this.ctx = CTX_REQUEST;
   }
 
-  /**
-   * Writes the cache key of a label set into keyBuf: per symbol, its length as a varint and its
-   * bytes. Returns the key length, or -1 when the set is too large to cache.
-   */
-  private cacheKey(refs: readonly number[]): number {
-    const kb = this.keyBuf;
-    const buf = this.buf;
-    let p = 0;
+  /** Combined hash of the series' symbols, in order (each symbol hashed once per request). */
+  private seriesHash(refs: readonly number[]): number {
+    let h = 0x811c9dc5 ^ refs.length;
     for (let i = 0; i < refs.length; i++) {
-      const a = this.symStart[refs[i]!]!;
-      const b = this.symEnd[refs[i]!]!;
-      const n = b - a;
-      if (p + n + 5 > LABEL_CACHE_ENTRY_BYTES_MAX) return -1;
-      let v = n;
-      while (v >= 0x80) {
-        kb[p++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
+      const r = refs[i]!;
+      let f = this.symFlags[r]!;
+      if ((f & SYM_HASHED) === 0) {
+        this.symHashes[r] = this.symbolHash(this.dv, this.symStart[r]!, this.symEnd[r]!);
+        // Set SYM_HASHED without SYM_CHECKED: flags() treats any non-zero value as checked, so
+        // compute the validity flags first.
+        f = this.flags(r) | SYM_HASHED;
+        this.symFlags[r] = f;
       }
-      kb[p++] = v;
-      if (n <= 16) for (let k = a; k < b; k++) kb[p++] = buf[k]!;
-      else p += buf.copy(kb, p, a, b);
+      h = Math.imul(h ^ this.symHashes[r]!, 0x01000193);
+      h ^= h >>> 15;
     }
-    return p;
+    return h >>> 0;
   }
+
+  /**
+   * Whether a cached label set is exactly the refs of the series being decoded: same strings in
+   * the same order (the symbol strings are decoded once per request anyway). Values must also be
+   * valid UTF-8 here: a replacement character decoded from bad bytes must not match a cached one.
+   */
+  private readonly matchesRefs = (v: ValidatedLabels): boolean => {
+    const refs = this.refs;
+    const labels = v.labels;
+    if (labels.length * 2 !== refs.length) return false;
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i]!;
+      const vr = refs[2 * i + 1]!;
+      if (l.name !== this.str(refs[2 * i]!) || (this.flags(vr) & SYM_UTF8) === 0 || l.value !== this.str(vr)) return false;
+    }
+    return true;
+  };
 
   private labelsReason: RejectReason = 'invalid_labels';
 

@@ -293,7 +293,7 @@ describe('label cache', () => {
 
   it('never confuses label sets whose concatenated bytes are equal', () => {
     // "__name__"="ab", "c"="d" vs "__name__"="a", "bc"="d": same bytes, different boundaries.
-    const dec = new RemoteWriteV2Decoder({ labelCacheHash: () => 7 });
+    const dec = new RemoteWriteV2Decoder({ symbolHash: () => 7 });
     const x = dec.decodeRequest(Buffer.concat([symbols('', '__name__', 'ab', 'c', 'd'), ts2(refs(1, 2, 3, 4), sample2(1, 1))]));
     const y = dec.decodeRequest(Buffer.concat([symbols('', '__name__', 'a', 'bc', 'd'), ts2(refs(1, 2, 3, 4), sample2(1, 1))]));
     expect(x.series[0]!.labels).toEqual([{ name: '__name__', value: 'ab' }, { name: 'c', value: 'd' }]);
