@@ -281,10 +281,10 @@ class RequestWalker extends ProtoCursor {
 
   private flags(i: number): number {
     let f = this.symFlags[i]!;
-    if (f !== 0) return f;
+    if ((f & SYM_CHECKED) !== 0) return f;
     const s = this.symStart[i]!;
     const e = this.symEnd[i]!;
-    f = SYM_CHECKED;
+    f |= SYM_CHECKED;
     const kind = utf8Kind(this.buf, s, e);
     if (kind !== UTF8_INVALID) f |= SYM_UTF8;
     if (kind === UTF8_ASCII) f |= SYM_ASCII;
@@ -480,13 +480,10 @@ class RequestWalker extends ProtoCursor {
     let h = 0x811c9dc5 ^ refs.length;
     for (let i = 0; i < refs.length; i++) {
       const r = refs[i]!;
-      let f = this.symFlags[r]!;
+      const f = this.symFlags[r]!;
       if ((f & SYM_HASHED) === 0) {
         this.symHashes[r] = this.symbolHash(this.dv, this.symStart[r]!, this.symEnd[r]!);
-        // Set SYM_HASHED without SYM_CHECKED: flags() treats any non-zero value as checked, so
-        // compute the validity flags first.
-        f = this.flags(r) | SYM_HASHED;
-        this.symFlags[r] = f;
+        this.symFlags[r] = f | SYM_HASHED;
       }
       h = Math.imul(h ^ this.symHashes[r]!, 0x01000193);
       h ^= h >>> 15;
@@ -496,8 +493,9 @@ class RequestWalker extends ProtoCursor {
 
   /**
    * Whether a cached label set is exactly the refs of the series being decoded: same strings in
-   * the same order (the symbol strings are decoded once per request anyway). Values must also be
-   * valid UTF-8 here: a replacement character decoded from bad bytes must not match a cached one.
+   * the same order, compared with the request's symbol strings (decoded once per request; a
+   * native string comparison measured cheaper than comparing bytes in JS). A value must also be
+   * valid UTF-8: a replacement character decoded from bad bytes must not match a cached one.
    */
   private readonly matchesRefs = (v: ValidatedLabels): boolean => {
     const refs = this.refs;
@@ -505,11 +503,18 @@ class RequestWalker extends ProtoCursor {
     if (labels.length * 2 !== refs.length) return false;
     for (let i = 0; i < labels.length; i++) {
       const l = labels[i]!;
-      const vr = refs[2 * i + 1]!;
-      if (l.name !== this.str(refs[2 * i]!) || (this.flags(vr) & SYM_UTF8) === 0 || l.value !== this.str(vr)) return false;
+      if (!this.symbolIs(refs[2 * i]!, l.name) || !this.symbolIs(refs[2 * i + 1]!, l.value)) return false;
     }
     return true;
   };
+
+  /** Whether symbol i holds exactly the string s. */
+  private symbolIs(i: number, s: string): boolean {
+    const n = this.symEnd[i]! - this.symStart[i]!;
+    // UTF-8 takes 1 to 3 bytes per UTF-16 unit.
+    if (n < s.length || n > 3 * s.length) return false;
+    return (this.flags(i) & SYM_UTF8) !== 0 && this.str(i) === s;
+  }
 
   private labelsReason: RejectReason = 'invalid_labels';
 
