@@ -23,9 +23,9 @@
 // rejected one by one; native histograms are rejected as 'unsupported_type' until they are stored.
 //
 // Symbols are decoded and validated at most once per request (most are label names and values
-// shared by many series). Known series are cheaper still: a bounded cache (label-cache.ts) maps
-// the resolved label bytes of a series (length-prefixed symbol bytes, so the key is unambiguous)
-// to its validated labels and key, across requests.
+// shared by many series). Known series are cheaper still: a bounded cache (label-cache.ts,
+// SymbolHashLabelCache) maps a hash combined from the series' symbol hashes to its validated
+// labels and key, across requests; a candidate is verified against the symbol strings.
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
 import type { AppendSeries } from '../model/write.js';
