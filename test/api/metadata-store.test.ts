@@ -1,6 +1,6 @@
 // The remote-write metadata store behind /api/v1/metadata: per tenant, de-duplicated, bounded
 // (least recently written families go first), and answering Prometheus' limit semantics.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,7 +65,15 @@ describe('MetadataStore', () => {
 });
 
 describe('MetadataStore persistence (<data-dir>/metadata.json)', () => {
-  const tmpFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-md-')), 'metadata.json');
+  const dirs: string[] = [];
+  const tmpFile = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-md-'));
+    dirs.push(dir);
+    return path.join(dir, 'metadata.json');
+  };
+  afterAll(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
 
   it('saves on close and loads everything back, tenants, variants and eviction order included', async () => {
     const file = tmpFile();
