@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     flushIntervalMs: values['flush-interval'] !== undefined ? parseDurationParam(values['flush-interval'], 'flush-interval') : PARTITION_MS,
   });
   const lookbackDeltaMs = values['lookback-delta'] !== undefined ? parseDurationParam(values['lookback-delta'], 'lookback-delta') : LOOKBACK_DELTA_MS;
-  const { app } = buildServer({ engine, logger, lookbackDeltaMs, limitsFor: (tenant) => policies.get(tenant), exemplars });
+  const { app } = buildServer({ engine, logger, lookbackDeltaMs, limitsFor: (tenant) => policies.get(tenant), exemplars, dataDir });
   if (policies.tenants().length > 0) logger.info({ tenants: policies.tenants() }, 'per-tenant limits loaded');
   await app.listen({ host, port });
   logger.info({ dataDir, listen: `${host}:${port}` }, 'mocha-tsdb ready');

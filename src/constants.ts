@@ -52,6 +52,13 @@ export const LABEL_VALUE_BYTES_MAX = 16 * 1024;
  * ~2-3x slower); see bench/micro/remote-write-decode.ts.
  */
 export const REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX = 262_144;
+/**
+ * Runes of an exemplar's label names and values together, as Prometheus' ExemplarMaxLabelSetLength
+ * (128, from OpenMetrics): longer exemplar label sets are rejected ('invalid_exemplar').
+ */
+export const EXEMPLAR_LABELS_RUNES_MAX = 128;
+/** Metric metadata is saved to <data-dir>/metadata.json at most this often when it changed (and on close). */
+export const METADATA_SAVE_INTERVAL_MS = 30_000;
 
 /** The memtable is frozen and flushed when its estimated size passes this. */
 /** Default per-tenant limit of series in the memtable registry (new series beyond it are rejected). */
@@ -94,5 +101,3 @@ export const WAL_PENDING_BYTES_MAX = 64 * MiB;
  * --storage.exemplars.exemplars-limit default. ~0.5 KiB each with their labels: ~50 MiB per tenant.
  */
 export const EXEMPLARS_PER_TENANT_MAX = 100_000;
-/** Exemplar label names and values together, in UTF-8 runes: Prometheus' ExemplarMaxLabelSetLength. */
-export const EXEMPLAR_LABELS_RUNES_MAX = 128;

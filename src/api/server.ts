@@ -10,7 +10,8 @@ import { MetricsRegistry } from '../metrics.js';
 import { registerRemoteWriteRoutes } from './remote-write.js';
 import { registerPrometheusRoutes } from './prometheus.js';
 import { registerAdminRoutes } from './admin.js';
-import { MetadataStore } from './metadata-store.js';
+import { MetadataStore, METADATA_FILE_NAME } from './metadata-store.js';
+import path from 'node:path';
 import { IngestPipeline, type TenantLimits } from '../ingest/pipeline.js';
 import type { ExemplarStore } from '../exemplars/store.js';
 import { sendPromError } from './http-errors.js';
@@ -26,6 +27,8 @@ export interface ServerOptions {
   limitsFor?: (tenant: string) => TenantLimits;
   /** Exemplar storage (also given to the engine as its exemplarLog); exemplars are ignored when absent. */
   exemplars?: ExemplarStore;
+  /** Data directory: metric metadata is kept in <dataDir>/metadata.json when given (metadata-store.ts). */
+  dataDir?: string;
 }
 
 export const TENANT_HEADER = 'x-scope-orgid';
@@ -72,8 +75,12 @@ export function buildServer(opts: ServerOptions): { app: FastifyInstance; metric
     return metrics.render();
   });
 
-  // In memory, rebuilt as senders resend metadata (metadata-store.ts).
-  const metadataStore = new MetadataStore();
+  // In memory, saved to <dataDir>/metadata.json now and then and on close (metadata-store.ts).
+  const metadataStore =
+    opts.dataDir !== undefined
+      ? MetadataStore.open({ file: path.join(opts.dataDir, METADATA_FILE_NAME), warn: (msg, err) => opts.logger.warn({ err }, msg) })
+      : new MetadataStore();
+  app.addHook('onClose', async () => metadataStore.close());
   metrics.gauge('mocha_metadata_entries', 'Metric metadata entries held for /api/v1/metadata.', () => metadataStore.size());
   // Every write protocol decodes into an IngestRequest and goes through the one pipeline (limits, engine, stores).
   const pipeline = new IngestPipeline({

@@ -288,3 +288,180 @@ export function encodeWriteRequestV1(series: EncodeSeries[], metadata: MetricMet
 export function encodeRemoteWriteV1(series: EncodeSeries[], metadata: MetricMetadata[] = []): Buffer {
   return snappy.compressSync(encodeWriteRequestV1(series, metadata));
 }
+
+// ---- Remote write 2.0 (io.prometheus.write.v2.Request, decoded by remote-write-v2.ts) ----
+
+export interface EncodeExemplar {
+  labels: Record<string, string> | Labels;
+  value: number;
+  timestampMs: number;
+}
+
+export interface EncodeSeriesV2 extends EncodeSeries {
+  /** Sample.start_timestamp per sample (0 = none). */
+  startTimestampsMs?: ArrayLike<number>;
+  exemplars?: EncodeExemplar[];
+  metadata?: { type: MetricMetadata['type']; help?: string; unit?: string };
+  /** Encoded Histogram messages, written as-is (tests: the decoder rejects them). */
+  histograms?: Buffer[];
+}
+
+function pairsOf(labels: Record<string, string> | Labels): Array<[string, string]> {
+  if (Array.isArray(labels)) return (labels as Labels).map((l) => [l.name, l.value]);
+  const rec = labels as Record<string, string>;
+  const names = Object.keys(rec);
+  if (names.length <= INSERTION_SORT_MAX) insertionSort(names);
+  else names.sort(compareStrings);
+  return names.map((n) => [n, rec[n]!]);
+}
+
+/** Symbol table under construction: "" is symbol 0, as the spec requires. */
+class Symbols {
+  readonly index = new Map<string, number>([['', 0]]);
+  readonly list: string[] = [''];
+  ref(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.list.length;
+      this.index.set(s, i);
+      this.list.push(s);
+    }
+    return i;
+  }
+}
+
+function packedSize(refs: readonly number[]): number {
+  let n = 0;
+  for (const r of refs) n += varintBytes(r);
+  return n;
+}
+
+function writePacked(w: Writer, tagByte: number, refs: readonly number[]): void {
+  if (refs.length === 0) return;
+  w.buf[w.pos++] = tagByte;
+  w.varint(packedSize(refs));
+  for (const r of refs) w.varint(r);
+}
+
+function writeSeriesV2(w: Writer, s: EncodeSeriesV2, sym: Symbols): void {
+  const refs: number[] = [];
+  for (const [n, v] of pairsOf(s.labels)) refs.push(sym.ref(n), sym.ref(v));
+  const n = s.timestampsMs.length;
+  if (s.values.length !== n) throw new Error(`series has ${n} timestamps but ${s.values.length} values`);
+  const ts = s.timestampsMs;
+  const st = s.startTimestampsMs;
+  const refsBytes = packedSize(refs);
+  let size = refs.length > 0 ? 1 + varintBytes(refsBytes) + refsBytes : 0;
+  const sampleSizes = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const t = ts[i]!;
+    const start = st?.[i] ?? 0;
+    if (!Number.isSafeInteger(t) || !Number.isSafeInteger(start)) throw new Error(`timestamp ${t} / start ${start} is not a safe integer of milliseconds`);
+    const b = 9 + (t === 0 ? 0 : 1 + int64Bytes(t)) + (start === 0 ? 0 : 1 + int64Bytes(start));
+    sampleSizes[i] = b;
+    size += 1 + varintBytes(b) + b;
+  }
+  for (const h of s.histograms ?? []) size += 1 + varintBytes(h.length) + h.length;
+  const exemplars = (s.exemplars ?? []).map((e) => {
+    const er: number[] = [];
+    for (const [ln, lv] of pairsOf(e.labels)) er.push(sym.ref(ln), sym.ref(lv));
+    const rb = packedSize(er);
+    const b = (er.length > 0 ? 1 + varintBytes(rb) + rb : 0) + 9 + (e.timestampMs === 0 ? 0 : 1 + int64Bytes(e.timestampMs));
+    size += 1 + varintBytes(b) + b;
+    return { refs: er, bytes: b, e };
+  });
+  let meta: { type: number; help: number; unit: number; bytes: number } | undefined;
+  if (s.metadata !== undefined) {
+    const type = Math.max(0, METRIC_TYPE_NAMES.indexOf(s.metadata.type));
+    const help = sym.ref(s.metadata.help ?? '');
+    const unit = sym.ref(s.metadata.unit ?? '');
+    const b = (type > 0 ? 2 : 0) + (help > 0 ? 1 + varintBytes(help) : 0) + (unit > 0 ? 1 + varintBytes(unit) : 0);
+    meta = { type, help, unit, bytes: b };
+    size += 1 + varintBytes(b) + b;
+  }
+
+  w.ensure(1 + 10 + size);
+  w.buf[w.pos++] = 0x2a; // Request.timeseries
+  w.varint(size);
+  writePacked(w, 0x0a, refs); // TimeSeries.labels_refs
+  const vs = s.values;
+  const vBytes = vs instanceof Float64Array ? new Uint8Array(vs.buffer, vs.byteOffset, vs.byteLength) : undefined;
+  for (let i = 0; i < n; i++) {
+    const t = ts[i]!;
+    const start = st?.[i] ?? 0;
+    w.buf[w.pos++] = 0x12; // TimeSeries.samples
+    w.varint(sampleSizes[i]!);
+    w.buf[w.pos++] = 0x09; // Sample.value
+    if (vBytes !== undefined) w.raw8(vBytes, i * 8);
+    else w.double(vs[i]!);
+    if (t !== 0) {
+      w.buf[w.pos++] = 0x10; // Sample.timestamp
+      w.int64(t);
+    }
+    if (start !== 0) {
+      w.buf[w.pos++] = 0x18; // Sample.start_timestamp
+      w.int64(start);
+    }
+  }
+  for (const h of s.histograms ?? []) {
+    w.buf[w.pos++] = 0x1a; // TimeSeries.histograms
+    w.varint(h.length);
+    h.copy(w.buf, w.pos);
+    w.pos += h.length;
+  }
+  for (const x of exemplars) {
+    w.buf[w.pos++] = 0x22; // TimeSeries.exemplars
+    w.varint(x.bytes);
+    writePacked(w, 0x0a, x.refs); // Exemplar.labels_refs
+    w.buf[w.pos++] = 0x11; // Exemplar.value
+    w.double(x.e.value);
+    if (x.e.timestampMs !== 0) {
+      w.buf[w.pos++] = 0x18; // Exemplar.timestamp
+      w.int64(x.e.timestampMs);
+    }
+  }
+  if (meta !== undefined) {
+    w.buf[w.pos++] = 0x2a; // TimeSeries.metadata
+    w.varint(meta.bytes);
+    if (meta.type > 0) {
+      w.buf[w.pos++] = 0x08; // Metadata.type
+      w.buf[w.pos++] = meta.type;
+    }
+    if (meta.help > 0) {
+      w.buf[w.pos++] = 0x18; // Metadata.help_ref
+      w.varint(meta.help);
+    }
+    if (meta.unit > 0) {
+      w.buf[w.pos++] = 0x20; // Metadata.unit_ref
+      w.varint(meta.unit);
+    }
+  }
+}
+
+/** Protobuf v2 Request (uncompressed): symbols first (symbol 0 is ""), then the time series. */
+export function encodeRequestV2(series: EncodeSeriesV2[]): Buffer {
+  const sym = new Symbols();
+  let hint = 0;
+  for (const s of series) hint += 32 + s.timestampsMs.length * 24;
+  const tsw = new Writer(hint);
+  for (const s of series) writeSeriesV2(tsw, s, sym);
+  let symBytes = 0;
+  const lens = sym.list.map((s) => utf8Bytes(s));
+  for (const b of lens) symBytes += 1 + varintBytes(b) + b;
+  const w = new Writer(symBytes + tsw.pos);
+  w.ensure(symBytes + tsw.pos);
+  for (let i = 0; i < sym.list.length; i++) {
+    const b = lens[i]!;
+    w.buf[w.pos++] = 0x22; // Request.symbols (written even when empty: symbol 0 is "")
+    w.varint(b);
+    if (b > 0) w.pos += w.buf.write(sym.list[i]!, w.pos, b, 'utf8');
+  }
+  tsw.buf.copy(w.buf, w.pos, 0, tsw.pos);
+  w.pos += tsw.pos;
+  return w.buf.subarray(0, w.pos);
+}
+
+/** Snappy block-compressed v2 Request: a remote write 2.0 request body. */
+export function encodeRemoteWriteV2(series: EncodeSeriesV2[]): Buffer {
+  return snappy.compressSync(encodeRequestV2(series));
+}

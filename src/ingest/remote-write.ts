@@ -1,11 +1,12 @@
 // Prometheus remote write 1.0 (PROTOCOLS.md §4): snappy block -> protobuf WriteRequest ->
-// validated AppendSeries with samples in typed arrays, plus metadata and exemplar/histogram counts.
+// validated AppendSeries with samples in typed arrays, plus exemplars, metadata and what was rejected.
 //
 // Wire schema (checked against prometheus/prometheus prompb/remote.proto and types.proto):
 //   WriteRequest   { repeated TimeSeries timeseries = 1; reserved 2; repeated MetricMetadata metadata = 3; }
 //   TimeSeries     { repeated Label labels = 1; repeated Sample samples = 2; repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
 //   Label          { string name = 1; string value = 2; }
 //   Sample         { double value = 1; int64 timestamp = 2; }
+//   Exemplar       { repeated Label labels = 1; double value = 2; int64 timestamp = 3; }
 //   MetricMetadata { MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
 //
 // The walk is hand-written over the Buffer: no object per sample; sample values are copied as
@@ -13,15 +14,19 @@
 // a request share one timestamp array and one value array; each AppendSeries holds subarray views.
 //
 // Validation (docs/API.md, "Remote write"): structural problems (truncation, bad wire types,
-// lengths past the end) fail at once with the byte offset. Label problems are collected over the
-// whole request; if any series is invalid the whole request is rejected (400) and nothing is
-// returned, with a message naming the first offending series and the number of invalid ones.
+// lengths past the end) fail at once with the byte offset, and nothing of the request is kept.
+// Data problems are per series: a series with invalid labels (or an unrepresentable timestamp)
+// goes into `rejected` with a message naming it, and the valid series of the request are kept
+// (PROTOCOLS.md §4 allows it; the route then answers 400 so the sender logs why). Invalid
+// exemplars are rejected one by one ('invalid_exemplar'); native histograms are counted as
+// 'unsupported_type' until they are stored.
 //
 // Known series are cheap: the raw label bytes of a series are the same in every request, so a
 // bounded cache (label-cache.ts) maps them to the validated labels and key.
 import snappy from 'snappy';
 import { MochaError } from '../errors.js';
 import {
+  EXEMPLAR_LABELS_RUNES_MAX,
   LABEL_NAME_BYTES_MAX,
   LABEL_VALUE_BYTES_MAX,
   LABELS_PER_SERIES_MAX,
@@ -63,7 +68,7 @@ export const DEFAULT_REMOTE_WRITE_LIMITS: Readonly<RemoteWriteLimits> = Object.f
   labelValueBytesMax: LABEL_VALUE_BYTES_MAX,
 });
 
-import type { MetricMetadataInput, MetricTypeName } from './pipeline.js';
+import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
 export type { MetricTypeName } from './pipeline.js';
 
 /** Index = MetricMetadata.MetricType enum value on the wire. */
@@ -72,17 +77,23 @@ export const METRIC_TYPE_NAMES: readonly MetricTypeName[] = ['unknown', 'counter
 export type MetricMetadata = MetricMetadataInput;
 
 export interface DecodedWrite {
-  /** Series with at least one sample, in request order (the same label set may appear twice). */
+  /** Valid series with at least one sample, in request order (the same label set may appear twice). */
   series: AppendSeries[];
+  /** Samples in `series`. */
   sampleCount: number;
   metadata: MetricMetadata[];
-  /** Counted, not stored (yet). */
+  /** Valid exemplars of valid series. */
+  exemplars: ExemplarInput[];
+  /** Exemplars received (valid or not). */
   exemplarCount: number;
+  /** Native histogram samples received (all rejected as 'unsupported_type'). */
   histogramCount: number;
+  /** Series, samples, exemplars and histograms the decoder did not keep, by reason. */
+  rejected: RejectionTally;
 }
 
 /** Node's Buffer has these fast slicers on its prototype; @types/node does not declare them. */
-type FastBuffer = Buffer & {
+export type FastBuffer = Buffer & {
   latin1Slice(start: number, end: number): string;
   utf8Slice(start: number, end: number): string;
 };
@@ -127,6 +138,33 @@ function snappyExpansionMax(compressedBytes: number): number {
   return Math.ceil((compressedBytes * 64) / 3);
 }
 
+/**
+ * Checks the body and snappy header against the limits, then decompresses (in the libuv pool).
+ * Shared by 1.0 and 2.0: both are snappy block-compressed. Throws BODY_TOO_LARGE or BAD_REMOTE_WRITE.
+ */
+export async function uncompressRemoteWriteBody(body: Uint8Array, lim: RemoteWriteLimits): Promise<Buffer> {
+  if (body.length > lim.bodyBytesMax) {
+    throw new MochaError('BODY_TOO_LARGE', `remote write body is ${body.length} bytes, above the limit of ${lim.bodyBytesMax}`);
+  }
+  const { length, headerBytes } = snappyUncompressedLength(body);
+  if (length > lim.decodedBytesMax) {
+    throw new MochaError('BODY_TOO_LARGE', `snappy header declares ${length} decompressed bytes, above the limit of ${lim.decodedBytesMax}`);
+  }
+  if (length > snappyExpansionMax(body.length - headerBytes)) {
+    throw new MochaError('BAD_REMOTE_WRITE', `body is not valid snappy: its header declares ${length} bytes, more than ${body.length} compressed bytes can hold`);
+  }
+  let raw: Buffer;
+  try {
+    raw = (await snappy.uncompress(body, { asBuffer: true })) as Buffer;
+  } catch (e) {
+    throw new MochaError('BAD_REMOTE_WRITE', `body is not valid snappy block-compressed data: ${(e as Error).message}`);
+  }
+  if (raw.length !== length) {
+    throw new MochaError('BAD_REMOTE_WRITE', `body is not valid snappy: header declares ${length} bytes but it decompresses to ${raw.length}`);
+  }
+  return raw;
+}
+
 export interface RemoteWriteDecoderOptions {
   /** Per cache generation (at most twice this many entries); 0 disables the label cache. */
   labelCacheGenerationEntriesMax?: number;
@@ -146,26 +184,7 @@ export class RemoteWriteDecoder {
   /** Snappy block body -> validated write. Decompression runs in the libuv pool, off the JS thread. */
   async decode(body: Uint8Array, limits?: Partial<RemoteWriteLimits>): Promise<DecodedWrite> {
     const lim = resolveRemoteWriteLimits(limits);
-    if (body.length > lim.bodyBytesMax) {
-      throw new MochaError('BODY_TOO_LARGE', `remote write body is ${body.length} bytes, above the limit of ${lim.bodyBytesMax}`);
-    }
-    const { length, headerBytes } = snappyUncompressedLength(body);
-    if (length > lim.decodedBytesMax) {
-      throw new MochaError('BODY_TOO_LARGE', `snappy header declares ${length} decompressed bytes, above the limit of ${lim.decodedBytesMax}`);
-    }
-    if (length > snappyExpansionMax(body.length - headerBytes)) {
-      throw new MochaError('BAD_REMOTE_WRITE', `body is not valid snappy: its header declares ${length} bytes, more than ${body.length} compressed bytes can hold`);
-    }
-    let raw: Buffer;
-    try {
-      raw = (await snappy.uncompress(body, { asBuffer: true })) as Buffer;
-    } catch (e) {
-      throw new MochaError('BAD_REMOTE_WRITE', `body is not valid snappy block-compressed data: ${(e as Error).message}`);
-    }
-    if (raw.length !== length) {
-      throw new MochaError('BAD_REMOTE_WRITE', `body is not valid snappy: header declares ${length} bytes but it decompresses to ${raw.length}`);
-    }
-    return this.decodeWriteRequest(raw, lim);
+    return this.decodeWriteRequest(await uncompressRemoteWriteBody(body, lim), lim);
   }
 
   /** Decompressed protobuf WriteRequest -> validated write (synchronous). */
@@ -190,7 +209,7 @@ export class RemoteWriteDecoder {
 
 const sharedDecoder = new RemoteWriteDecoder();
 /** Label names, shared by all decoders (strings are immutable): names repeat in every series. */
-const interner = new AsciiInterner();
+export const labelNameInterner = new AsciiInterner();
 
 /** Decodes a remote write 1.0 body (snappy block of a WriteRequest). Uses a shared label cache. */
 export function decodeRemoteWriteV1(body: Buffer, limits?: Partial<RemoteWriteLimits>): Promise<DecodedWrite> {
@@ -212,14 +231,15 @@ const CTX_TIMESERIES = 1;
 const CTX_LABEL = 2;
 const CTX_SAMPLE = 3;
 const CTX_METADATA = 4;
+const CTX_EXEMPLAR = 5;
 
 const TIMESERIES_FIELD_NAMES = ['', 'labels', 'samples', 'exemplars', 'histograms'];
 /** Longest rendering of a label set in an error message. */
-const SERIES_TEXT_CHARS_MAX = 512;
+export const SERIES_TEXT_CHARS_MAX = 512;
 /** Sample arrays start at this capacity (or a guess from the body size) and double. */
-const SAMPLES_INITIAL_CAPACITY = 256;
+export const SAMPLES_INITIAL_CAPACITY = 256;
 /** A guess of decoded bytes per sample for Prometheus-shaped requests, to size the first arrays. */
-const GUESS_BYTES_PER_SAMPLE = 64;
+export const GUESS_BYTES_PER_SAMPLE = 64;
 
 /** One pass over one WriteRequest. Not reusable: create one per request. */
 class WriteRequestWalker extends ProtoCursor {
@@ -238,12 +258,14 @@ class WriteRequestWalker extends ProtoCursor {
   private readonly outStarts: number[] = [];
   private readonly outEnds: number[] = [];
   private readonly metadata: MetricMetadata[] = [];
+  private readonly exemplars: ExemplarInput[] = [];
+  private readonly rejected = new RejectionTally();
   private exemplarCount = 0;
   private histogramCount = 0;
-
-  private invalidCount = 0;
-  private firstInvalid = '';
-  private firstInvalidIndex = -1;
+  /** Byte ranges [start, end) of the exemplars of the series being decoded. */
+  private readonly exemplarRanges: number[] = [];
+  /** Why labels() last said a label set is invalid. */
+  private labelsReason: RejectReason = 'invalid_labels';
   /** First sample index of the series being decoded. */
   private seriesSampleStart = 0;
   /** Index within the current series of its first sample with an unrepresentable timestamp. */
@@ -273,6 +295,8 @@ class WriteRequestWalker extends ProtoCursor {
         return `in a sample of timeseries[${this.seriesIndex}]`;
       case CTX_METADATA:
         return `in metadata[${this.metadataIndex}]`;
+      case CTX_EXEMPLAR:
+        return `in an exemplar of timeseries[${this.seriesIndex}]`;
       default:
         return 'in WriteRequest';
     }
@@ -300,13 +324,6 @@ class WriteRequestWalker extends ProtoCursor {
         this.skip(tag, end);
       }
     }
-    if (this.invalidCount > 0) {
-      throw new MochaError(
-        'BAD_REMOTE_WRITE',
-        `${this.firstInvalid} (${this.invalidCount} of ${this.seriesIndex + 1} series invalid; nothing was written)`,
-        { series: this.firstInvalidIndex },
-      );
-    }
     return this.finish();
   }
 
@@ -327,7 +344,15 @@ class WriteRequestWalker extends ProtoCursor {
       const b = this.outEnds[i]!;
       series[i] = { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b) };
     }
-    return { series, sampleCount: n, metadata: this.metadata, exemplarCount: this.exemplarCount, histogramCount: this.histogramCount };
+    return {
+      series,
+      sampleCount: n,
+      metadata: this.metadata,
+      exemplars: this.exemplars,
+      exemplarCount: this.exemplarCount,
+      histogramCount: this.histogramCount,
+      rejected: this.rejected,
+    };
   }
 
   private timeSeries(start: number, end: number): void {
@@ -340,6 +365,9 @@ class WriteRequestWalker extends ProtoCursor {
     let labelsEnd = -1;
     let contiguous = true;
     let labelCount = 0;
+    let histograms = 0;
+    const exemplarRanges = this.exemplarRanges;
+    exemplarRanges.length = 0;
     this.pos = start;
     while (this.pos < end) {
       const tagAt = this.pos;
@@ -358,12 +386,13 @@ class WriteRequestWalker extends ProtoCursor {
         this.pos = s + n;
       } else if (tag === 0x1a) {
         const n = this.length(end); // (not `this.pos += this.length()`: that reads pos before the call)
+        exemplarRanges.push(this.pos, this.pos + n);
         this.pos += n;
         this.exemplarCount++;
       } else if (tag === 0x22) {
         const n = this.length(end);
         this.pos += n;
-        this.histogramCount++;
+        histograms++;
       } else {
         const field = tag >>> 3;
         if (field <= 4) this.expectWireType(tag, WIRE_LEN, TIMESERIES_FIELD_NAMES[field]!, tagAt);
@@ -372,10 +401,12 @@ class WriteRequestWalker extends ProtoCursor {
     }
 
     let reason = '';
+    let reasonCode: RejectReason = 'invalid_labels';
     let entry: ValidatedLabels | undefined;
     const lim = this.limits;
     if (labelCount > lim.labelsPerSeriesMax) {
       reason = `has ${labelCount} labels, above the limit of ${lim.labelsPerSeriesMax}`;
+      reasonCode = 'too_many_labels';
     } else if (labelCount === 0) {
       reason = `has no labels (the ${METRIC_NAME_LABEL} label is required)`;
     } else {
@@ -387,8 +418,10 @@ class WriteRequestWalker extends ProtoCursor {
       }
       if (entry === undefined) {
         const r = contiguous ? this.labels(labelsStart, labelsEnd, labelCount) : this.labels(start, end, labelCount);
-        if (typeof r === 'string') reason = r;
-        else {
+        if (typeof r === 'string') {
+          reason = r;
+          reasonCode = this.labelsReason;
+        } else {
           entry = r;
           if (cache !== undefined) cache.set(this.dv, labelsStart, labelsEnd, r);
         }
@@ -396,19 +429,103 @@ class WriteRequestWalker extends ProtoCursor {
     }
     if (reason === '' && this.badTimestampSample >= 0) {
       reason = `sample ${this.badTimestampSample} has timestamp ${this.badTimestampText} ms, outside ±2^47 ms (the supported range, about ±4460 years around 1970)`;
+      reasonCode = 'invalid_timestamp';
     }
+    const samples = this.sampleCount - sampleStart;
     if (reason !== '') {
-      this.invalidCount++;
-      if (this.invalidCount === 1) {
-        this.firstInvalidIndex = this.seriesIndex;
-        this.firstInvalid = `invalid series timeseries[${this.seriesIndex}] ${this.describeLabels(start, end)}: ${reason}`;
+      // The whole series is dropped: its samples leave the shared arrays, its exemplars go with it.
+      this.sampleCount = sampleStart;
+      const text = `invalid series timeseries[${this.seriesIndex}] ${this.describeLabels(start, end)}: ${reason}`;
+      this.rejected.add(reasonCode, samples, 1, text);
+      if (exemplarRanges.length > 0) this.rejected.add('invalid_exemplar', exemplarRanges.length / 2, 0, `exemplar of a rejected series: ${text}`);
+      if (histograms > 0) this.rejected.add('unsupported_type', histograms, 0, `native histogram of a rejected series: ${text}`);
+    } else {
+      if (samples > 0) {
+        this.outLabels.push(entry!);
+        this.outStarts.push(sampleStart);
+        this.outEnds.push(this.sampleCount);
       }
-    } else if (this.sampleCount > sampleStart) {
-      this.outLabels.push(entry!);
-      this.outStarts.push(sampleStart);
-      this.outEnds.push(this.sampleCount);
+      for (let i = 0; i < exemplarRanges.length; i += 2) this.exemplar(entry!, exemplarRanges[i]!, exemplarRanges[i + 1]!);
+      if (histograms > 0) {
+        this.rejected.add('unsupported_type', histograms, samples === 0 ? 1 : 0, `native histogram samples of ${this.describeLabels(start, end)}: native histograms are not supported yet (send classic _bucket/_sum/_count series)`);
+      }
     }
+    this.histogramCount += histograms;
     this.ctx = CTX_WRITE_REQUEST;
+  }
+
+  /**
+   * One Exemplar { repeated Label labels = 1; double value = 2; int64 timestamp = 3; } of a valid
+   * series, in [start, end). Structural errors throw; invalid content is rejected on its own.
+   */
+  private exemplar(series: ValidatedLabels, start: number, end: number): void {
+    const buf = this.buf;
+    this.ctx = CTX_EXEMPLAR;
+    const labels: Label[] = [];
+    let value = 0;
+    let ts = 0;
+    let bad = '';
+    this.pos = start;
+    while (this.pos < end) {
+      const tagAt = this.pos;
+      const tag = this.tag(end);
+      if (tag === 0x0a) {
+        const n = this.length(end);
+        const le = this.pos + n;
+        let ns = 0;
+        let ne = 0;
+        let vs = 0;
+        let ve = 0;
+        while (this.pos < le) {
+          const at = this.pos;
+          const t = this.tag(le);
+          if (t === 0x0a || t === 0x12) {
+            const m = this.length(le);
+            if (t === 0x0a) (ns = this.pos), (ne = this.pos + m);
+            else (vs = this.pos), (ve = this.pos + m);
+            this.pos += m;
+          } else {
+            const f = t >>> 3;
+            if (f === 1) this.expectWireType(t, WIRE_LEN, 'name', at);
+            if (f === 2) this.expectWireType(t, WIRE_LEN, 'value', at);
+            this.skip(t, le);
+          }
+        }
+        if (bad !== '') continue;
+        if (ne === ns) bad = 'a label has an empty name';
+        else if (!isValidLabelNameBytes(buf, ns, ne)) bad = `label name ${this.quoteLenient(ns, ne)} is not valid: it must match ${LABEL_NAME_PATTERN_TEXT}`;
+        else if (ve > vs) {
+          const kind = utf8Kind(buf, vs, ve);
+          if (kind === UTF8_INVALID) bad = `label ${this.quoteLenient(ns, ne)} has a value that is not valid UTF-8`;
+          else labels.push({ name: labelNameInterner.get(buf, ns, ne), value: kind === UTF8_ASCII ? buf.latin1Slice(vs, ve) : buf.utf8Slice(vs, ve) });
+        }
+        // An empty value is an absent label (as for series labels in Prometheus): dropped.
+      } else if (tag === 0x11) {
+        if (this.pos + 8 > end) this.fail('truncated exemplar value', this.pos);
+        value = this.dv.getFloat64(this.pos, true);
+        this.pos += 8;
+      } else if (tag === 0x18) {
+        ts = this.int64(end);
+      } else {
+        const f = tag >>> 3;
+        if (f === 1) this.expectWireType(tag, WIRE_LEN, 'labels', tagAt);
+        if (f === 2) this.expectWireType(tag, WIRE_FIXED64, 'value', tagAt);
+        if (f === 3) this.expectWireType(tag, WIRE_VARINT, 'timestamp', tagAt);
+        this.skip(tag, end);
+      }
+    }
+    this.ctx = CTX_TIMESERIES;
+    if (bad === '') bad = checkExemplar(labels, ts) ?? '';
+    if (bad !== '') {
+      this.rejected.add('invalid_exemplar', 1, 0, `exemplar of ${this.describeSeries(series)}: ${bad}`);
+      return;
+    }
+    this.exemplars.push({ seriesLabels: series.labels, seriesKey: series.key, labels, value, timestampMs: ts });
+  }
+
+  private describeSeries(series: ValidatedLabels): string {
+    const text = `{${series.labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(', ')}}`;
+    return text.length > SERIES_TEXT_CHARS_MAX ? `${text.slice(0, SERIES_TEXT_CHARS_MAX)}…` : text;
   }
 
   /**
@@ -465,14 +582,21 @@ class WriteRequestWalker extends ProtoCursor {
       const nameBytes = ne - ns;
       const valueBytes = ve - vs;
       if (nameBytes === 0) return `label ${i} has an empty name`;
-      if (nameBytes > lim.labelNameBytesMax) return `label name ${this.quoteLenient(ns, ne)} is ${nameBytes} bytes, above the limit of ${lim.labelNameBytesMax}`;
+      this.labelsReason = 'invalid_labels';
+      if (nameBytes > lim.labelNameBytesMax) {
+        this.labelsReason = 'label_name_too_long';
+        return `label name ${this.quoteLenient(ns, ne)} is ${nameBytes} bytes, above the limit of ${lim.labelNameBytesMax}`;
+      }
       if (!isValidLabelNameBytes(buf, ns, ne)) return `label name ${this.quoteLenient(ns, ne)} is not valid: it must match ${LABEL_NAME_PATTERN_TEXT}`;
-      const name = interner.get(buf, ns, ne);
+      const name = labelNameInterner.get(buf, ns, ne);
       if (i > 0 && !(prevName < name)) {
         return prevName === name ? `duplicate label name ${JSON.stringify(name)}` : `label names are not sorted: ${JSON.stringify(prevName)} comes before ${JSON.stringify(name)}`;
       }
       if (valueBytes === 0) return `label ${JSON.stringify(name)} has an empty value`;
-      if (valueBytes > lim.labelValueBytesMax) return `label ${JSON.stringify(name)} has a value of ${valueBytes} bytes, above the limit of ${lim.labelValueBytesMax}`;
+      if (valueBytes > lim.labelValueBytesMax) {
+        this.labelsReason = 'label_value_too_long';
+        return `label ${JSON.stringify(name)} has a value of ${valueBytes} bytes, above the limit of ${lim.labelValueBytesMax}`;
+      }
       const kind = utf8Kind(buf, vs, ve);
       if (kind === UTF8_INVALID) return `label ${JSON.stringify(name)} has a value that is not valid UTF-8`;
       if (name === METRIC_NAME_LABEL) {
@@ -486,6 +610,7 @@ class WriteRequestWalker extends ProtoCursor {
       if (nameBytes > nameBytesMax) nameBytesMax = nameBytes;
       if (valueBytes > valueBytesMax) valueBytesMax = valueBytes;
     }
+    this.labelsReason = 'invalid_labels';
     if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
     return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax };
   }
@@ -661,4 +786,31 @@ class WriteRequestWalker extends ProtoCursor {
     this.ctx = savedCtx;
     return `{${parts.join(', ')}}`;
   }
+}
+
+/**
+ * Checks an exemplar's decoded labels (names already valid, values valid UTF-8) and timestamp;
+ * sorts the labels by name. Returns why it is invalid, or undefined. Shared by 1.0 and 2.0.
+ */
+export function checkExemplar(labels: Label[], timestampMs: number): string | undefined {
+  if (!(timestampMs === timestampMs && Math.abs(timestampMs) <= SAMPLE_TIMESTAMP_ABS_MAX_MS)) return 'its timestamp is outside ±2^47 ms';
+  if (labels.length > 1) labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let runes = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (i > 0 && labels[i - 1]!.name === l.name) return `duplicate label name ${JSON.stringify(l.name)}`;
+    runes += runeCount(l.name) + runeCount(l.value);
+  }
+  if (runes > EXEMPLAR_LABELS_RUNES_MAX) return `its labels have ${runes} characters, above the limit of ${EXEMPLAR_LABELS_RUNES_MAX}`;
+  return undefined;
+}
+
+/** Unicode code points of a string (surrogate pairs count once), as Go's utf8.RuneCountInString. */
+function runeCount(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) n--;
+  }
+  return n;
 }

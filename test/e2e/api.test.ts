@@ -70,7 +70,8 @@ describe('HTTP API end to end', () => {
       { name: 'empty label value', body: rawProto([['__name__', 'bad_empty'], ['job', '']]), status: 400, message: /empty/i },
       { name: 'invalid metric name', body: rawProto([['__name__', 'bad-name!']]), status: 400, message: /metric name/i },
       { name: 'invalid label name', body: rawProto([['__name__', 'bad_label'], ['1abc', 'x']]), status: 400, message: /label name/i },
-      { name: 'remote write 2.0 content type', body: encodeRemoteWriteV1([series({ __name__: 'bad_v2' }, [[NOW_MS, 1]])]), headers: { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }, status: 415, message: /content-type/i },
+      { name: 'a 1.0 body sent as remote write 2.0', body: encodeRemoteWriteV1([series({ __name__: 'bad_v2' }, [[NOW_MS, 1]])]), headers: { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }, status: 400, message: /reserved.*1\.0 WriteRequest/ },
+      { name: 'unknown proto in the content type', body: encodeRemoteWriteV1([series({ __name__: 'bad_proto' }, [[NOW_MS, 1]])]), headers: { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request' }, status: 415, message: /content-type/i },
       { name: 'unknown content encoding', body: encodeRemoteWriteV1([series({ __name__: 'bad_enc' }, [[NOW_MS, 1]])]), headers: { 'content-encoding': 'gzip' }, status: 415, message: /encoding/i },
       { name: 'oversized body', body: Buffer.alloc(33 * 1024 * 1024, 7), status: 413, message: /large|limit/i },
     ];
@@ -82,12 +83,14 @@ describe('HTTP API end to end', () => {
         expect(await seriesCount('{__name__=~"bad.*"}')).toBe(0);
       });
     }
-    it('a request with one bad series among good ones stores none of them', async () => {
-      const body = encodeWriteRequestV1([series({ __name__: 'bad_mixed_ok', job: 'x' }, [[NOW_MS, 1]])]);
+    it('a request with one bad series among good ones keeps the good ones and answers 400 naming the bad one', async () => {
+      const body = encodeWriteRequestV1([series({ __name__: 'mixed_ok', job: 'x' }, [[NOW_MS, 1]])]);
       const bad = snappy.uncompressSync(rawProto([['__name__', 'bad_mixed_bad'], ['job', '']])) as Buffer;
       const res = await postRemoteWrite(server.url, snappy.compressSync(Buffer.concat([body, bad])));
       expect(res.status).toBe(400);
+      expect(res.text).toMatch(/invalid_labels: 1 samples of 1 series .*bad_mixed_bad.*label "job" has an empty value/);
       expect(await seriesCount('{__name__=~"bad.*"}')).toBe(0);
+      expect(await seriesCount('mixed_ok')).toBe(1);
     });
     it('the server is still healthy and the bad requests are counted', async () => {
       const res = await fetch(server.url + '/metrics');

@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 import snappy from 'snappy';
 import { isMochaError, MochaError, type ErrorCode } from '../../src/errors.js';
 import { decodeRemoteWriteV1, decodeWriteRequestV1, RemoteWriteDecoder, type DecodedWrite, type RemoteWriteLimits } from '../../src/ingest/remote-write.js';
-import { encodeWriteRequestV1 } from '../../src/ingest/remote-write-encode.js';
+import { encodeRequestV2, encodeWriteRequestV1 } from '../../src/ingest/remote-write-encode.js';
+import { decodeRemoteWriteV2, decodeRequestV2, RemoteWriteV2Decoder, type DecodedWriteV2 } from '../../src/ingest/remote-write-v2.js';
 import { labelsAreSorted } from '../../src/model/labels.js';
+import type { RejectReason } from '../../src/ingest/pipeline.js';
 import { mulberry32 } from '../helpers/prng.js';
 import {
   fieldBytes,
@@ -29,7 +31,13 @@ interface BadCase {
   /** Snappy body as sent. */
   body: Buffer;
   limits?: Partial<RemoteWriteLimits>;
-  code: ErrorCode;
+  /** A structural error: the whole request fails with this code. */
+  code?: ErrorCode;
+  /** A data error: the request decodes, the bad series is rejected for this reason, the rest is kept. */
+  reject?: RejectReason;
+  /** Series rejected (default 1) and kept (default: the valid ones) for `reject` cases. */
+  rejectedSeries?: number;
+  keptSeries?: number;
   message: RegExp;
 }
 
@@ -87,52 +95,65 @@ const cases: BadCase[] = [
   { name: 'truncated fixed32 in a label', body: c(timeSeries(fieldBytes(1, Buffer.from([0x1d, 1, 2])))), code: 'BAD_REMOTE_WRITE', message: /truncated fixed32/ },
   { name: 'truncated tag', body: c(Buffer.concat([OK, Buffer.from([0x80])])), code: 'BAD_REMOTE_WRITE', message: /truncated field tag/ },
   // Labels
-  { name: 'unsorted labels', body: c(Buffer.concat([OK, simpleSeries([['job', 'a'], ['__name__', 'bad_unsorted']])])), code: 'BAD_REMOTE_WRITE', message: /timeseries\[1\] \{job="a", __name__="bad_unsorted"\}: label names are not sorted: "job" comes before "__name__" \(1 of 2 series invalid; nothing was written\)/ },
-  { name: 'duplicate labels', body: c(simpleSeries([['__name__', 'bad_dup'], ['job', 'a'], ['job', 'b']])), code: 'BAD_REMOTE_WRITE', message: /duplicate label name "job"/ },
-  { name: 'empty label name', body: c(simpleSeries([['', 'v'], ['__name__', 'm']])), code: 'BAD_REMOTE_WRITE', message: /label 0 has an empty name/ },
-  { name: 'empty label value', body: c(Buffer.concat([OK, simpleSeries([['__name__', 'bad_empty'], ['job', '']])])), code: 'BAD_REMOTE_WRITE', message: /timeseries\[1\] \{__name__="bad_empty", job=""\}: label "job" has an empty value/ },
-  { name: 'empty metric name', body: c(simpleSeries([['__name__', '']])), code: 'BAD_REMOTE_WRITE', message: /label "__name__" has an empty value/ },
-  { name: 'metric name starting with a digit', body: c(simpleSeries([['__name__', '1abc']])), code: 'BAD_REMOTE_WRITE', message: /metric name "1abc" is not valid: it must match \[a-zA-Z_:\]\[a-zA-Z0-9_:\]\*/ },
-  { name: 'metric name with a dash', body: c(simpleSeries([['__name__', 'http-requests']])), code: 'BAD_REMOTE_WRITE', message: /metric name "http-requests" is not valid/ },
-  { name: 'metric name with UTF-8', body: c(simpleSeries([['__name__', 'température']])), code: 'BAD_REMOTE_WRITE', message: /metric name "température" is not valid/ },
-  { name: 'label name with a dash', body: c(simpleSeries([['__name__', 'm'], ['la-bel', 'v']])), code: 'BAD_REMOTE_WRITE', message: /label name "la-bel" is not valid: it must match \[a-zA-Z_\]\[a-zA-Z0-9_\]\*/ },
-  { name: 'label name with a colon', body: c(simpleSeries([['__name__', 'm'], ['a:b', 'v']])), code: 'BAD_REMOTE_WRITE', message: /label name "a:b" is not valid/ },
-  { name: 'label name starting with a digit', body: c(simpleSeries([['1x', 'v'], ['__name__', 'm']])), code: 'BAD_REMOTE_WRITE', message: /label name "1x" is not valid/ },
-  { name: 'label name with invalid UTF-8', body: c(simpleSeries([['__name__', 'm'], [Buffer.from([0x61, 0xff]), 'v']])), code: 'BAD_REMOTE_WRITE', message: /label name "a\uFFFD" is not valid/ },
-  { name: 'missing __name__', body: c(simpleSeries([['job', 'a']])), code: 'BAD_REMOTE_WRITE', message: /\{job="a"\}: missing the __name__ label/ },
-  { name: 'no labels at all', body: c(timeSeries(sample(1, 1))), code: 'BAD_REMOTE_WRITE', message: /has no labels/ },
+  { name: 'unsorted labels', body: c(Buffer.concat([OK, simpleSeries([['job', 'a'], ['__name__', 'bad_unsorted']])])), reject: 'invalid_labels', message: /timeseries\[1\] \{job="a", __name__="bad_unsorted"\}: label names are not sorted: "job" comes before "__name__"/ },
+  { name: 'duplicate labels', body: c(simpleSeries([['__name__', 'bad_dup'], ['job', 'a'], ['job', 'b']])), reject: 'invalid_labels', message: /duplicate label name "job"/ },
+  { name: 'empty label name', body: c(simpleSeries([['', 'v'], ['__name__', 'm']])), reject: 'invalid_labels', message: /label 0 has an empty name/ },
+  { name: 'empty label value', body: c(Buffer.concat([OK, simpleSeries([['__name__', 'bad_empty'], ['job', '']])])), reject: 'invalid_labels', message: /timeseries\[1\] \{__name__="bad_empty", job=""\}: label "job" has an empty value/ },
+  { name: 'empty metric name', body: c(simpleSeries([['__name__', '']])), reject: 'invalid_labels', message: /label "__name__" has an empty value/ },
+  { name: 'metric name starting with a digit', body: c(simpleSeries([['__name__', '1abc']])), reject: 'invalid_labels', message: /metric name "1abc" is not valid: it must match \[a-zA-Z_:\]\[a-zA-Z0-9_:\]\*/ },
+  { name: 'metric name with a dash', body: c(simpleSeries([['__name__', 'http-requests']])), reject: 'invalid_labels', message: /metric name "http-requests" is not valid/ },
+  { name: 'metric name with UTF-8', body: c(simpleSeries([['__name__', 'température']])), reject: 'invalid_labels', message: /metric name "température" is not valid/ },
+  { name: 'label name with a dash', body: c(simpleSeries([['__name__', 'm'], ['la-bel', 'v']])), reject: 'invalid_labels', message: /label name "la-bel" is not valid: it must match \[a-zA-Z_\]\[a-zA-Z0-9_\]\*/ },
+  { name: 'label name with a colon', body: c(simpleSeries([['__name__', 'm'], ['a:b', 'v']])), reject: 'invalid_labels', message: /label name "a:b" is not valid/ },
+  { name: 'label name starting with a digit', body: c(simpleSeries([['1x', 'v'], ['__name__', 'm']])), reject: 'invalid_labels', message: /label name "1x" is not valid/ },
+  { name: 'label name with invalid UTF-8', body: c(simpleSeries([['__name__', 'm'], [Buffer.from([0x61, 0xff]), 'v']])), reject: 'invalid_labels', message: /label name "a\uFFFD" is not valid/ },
+  { name: 'missing __name__', body: c(simpleSeries([['job', 'a']])), reject: 'invalid_labels', message: /\{job="a"\}: missing the __name__ label/ },
+  { name: 'no labels at all', body: c(timeSeries(sample(1, 1))), reject: 'invalid_labels', message: /has no labels/ },
   ...invalidUtf8.map(([what, bytes]): BadCase => ({
     name: `invalid UTF-8 value: ${what}`,
     body: c(simpleSeries([['__name__', 'm'], ['v', bytes]])),
-    code: 'BAD_REMOTE_WRITE',
+    reject: 'invalid_labels',
     message: /label "v" has a value that is not valid UTF-8/,
   })),
   {
     name: 'too many labels (129)',
     body: c(simpleSeries([['__name__', 'm'], ...Array.from({ length: 128 }, (_, i): [string, string] => [`l${String(i).padStart(3, '0')}`, 'v'])])),
-    code: 'BAD_REMOTE_WRITE',
+    reject: 'too_many_labels',
     message: /has 129 labels, above the limit of 128/,
   },
-  { name: 'label name too long (1025 bytes)', body: c(simpleSeries([['__name__', 'm'], ['n'.repeat(1025), 'v']])), code: 'BAD_REMOTE_WRITE', message: /is 1025 bytes, above the limit of 1024/ },
-  { name: 'label value too long (16385 bytes)', body: c(simpleSeries([['__name__', 'm'], ['v', 'x'.repeat(16385)]])), code: 'BAD_REMOTE_WRITE', message: /label "v" has a value of 16385 bytes, above the limit of 16384/ },
-  { name: 'metric name too long for a configured limit', body: c(simpleSeries([['__name__', 'abcdef']])), limits: { labelValueBytesMax: 5 }, code: 'BAD_REMOTE_WRITE', message: /value of 6 bytes, above the limit of 5/ },
+  { name: 'label name too long (1025 bytes)', body: c(simpleSeries([['__name__', 'm'], ['n'.repeat(1025), 'v']])), reject: 'label_name_too_long', message: /is 1025 bytes, above the limit of 1024/ },
+  { name: 'label value too long (16385 bytes)', body: c(simpleSeries([['__name__', 'm'], ['v', 'x'.repeat(16385)]])), reject: 'label_value_too_long', message: /label "v" has a value of 16385 bytes, above the limit of 16384/ },
+  { name: 'metric name too long for a configured limit', body: c(simpleSeries([['__name__', 'abcdef']])), limits: { labelValueBytesMax: 5 }, reject: 'label_value_too_long', message: /value of 6 bytes, above the limit of 5/ },
   {
     name: 'several invalid series are counted, the first is named',
     body: c(Buffer.concat([OK, simpleSeries([['__name__', 'b1'], ['x', '']]), OK, simpleSeries([['b', '1']]), simpleSeries([['__name__', '9']])])),
-    code: 'BAD_REMOTE_WRITE',
-    message: /^invalid series timeseries\[1\] \{__name__="b1", x=""\}: label "x" has an empty value \(3 of 5 series invalid; nothing was written\)$/,
+    reject: 'invalid_labels',
+    message: /^invalid series timeseries\[1\] \{__name__="b1", x=""\}: label "x" has an empty value$/,
+    rejectedSeries: 3,
+    keptSeries: 2,
   },
-  { name: 'invalid series without samples still rejects the request', body: c(Buffer.concat([OK, timeSeries(label('job', 'x'))])), code: 'BAD_REMOTE_WRITE', message: /timeseries\[1\].*missing the __name__ label/ },
+  { name: 'invalid series without samples still rejects the request', body: c(Buffer.concat([OK, timeSeries(label('job', 'x'))])), reject: 'invalid_labels', message: /timeseries\[1\].*missing the __name__ label/ },
 ];
 
 describe('bad remote-write bodies', () => {
   for (const tc of cases) {
     it(tc.name, async () => {
       let err: unknown;
+      let d: DecodedWrite | undefined;
       try {
-        await decodeRemoteWriteV1(tc.body, tc.limits);
+        d = await decodeRemoteWriteV1(tc.body, tc.limits);
       } catch (e) {
         err = e;
+      }
+      if (tc.reject !== undefined) {
+        expect(err).toBeUndefined();
+        const r = d!.rejected.byReason.get(tc.reject);
+        expect(r, `rejections: ${d!.rejected.message()}`).toBeDefined();
+        expect(r!.series).toBe(tc.rejectedSeries ?? 1);
+        expect(r!.example).toMatch(tc.message);
+        if (tc.keptSeries !== undefined) expect(d!.series.length).toBe(tc.keptSeries);
+        for (const s of d!.series) expect(s.labels.some((l) => l.name === '__name__' && l.value === 'good')).toBe(true);
+        return;
       }
       expect(err).toBeInstanceOf(MochaError);
       const me = err as MochaError;
@@ -141,17 +162,19 @@ describe('bad remote-write bodies', () => {
     });
   }
 
-  it('names the byte offset and series in `where`', async () => {
-    const err = await decodeRemoteWriteV1(c(Buffer.concat([OK, OK, simpleSeries([['__name__', 'm'], ['j', '']])]))).catch((e: unknown) => e);
-    expect((err as MochaError).where).toEqual({ series: 2 });
+  it('names the byte offset in `where` and the series index in rejections', async () => {
+    const d = await decodeRemoteWriteV1(c(Buffer.concat([OK, OK, simpleSeries([['__name__', 'm'], ['j', '']])])));
+    expect(d.rejected.byReason.get('invalid_labels')!.example).toMatch(/^invalid series timeseries\[2\] /);
+    expect(d.series.length).toBe(2);
     const err2 = await decodeRemoteWriteV1(c(Buffer.concat([OK, Buffer.from([0x0a, 0x7f])]))).catch((e: unknown) => e);
     expect((err2 as MochaError).where).toEqual({ offset: OK.length + 1 });
   });
 
   it('cuts long label values in messages', async () => {
-    const err = await decodeRemoteWriteV1(c(simpleSeries([['__name__', 'm'], ['a', 'y'.repeat(5000)], ['b', '']]))).catch((e: unknown) => e);
-    expect((err as MochaError).message.length).toBeLessThan(1000);
-    expect((err as MochaError).message).toMatch(/label "b" has an empty value/);
+    const d = await decodeRemoteWriteV1(c(simpleSeries([['__name__', 'm'], ['a', 'y'.repeat(5000)], ['b', '']])));
+    const message = d.rejected.message();
+    expect(message.length).toBeLessThan(1000);
+    expect(message).toMatch(/label "b" has an empty value/);
   });
 });
 
@@ -312,6 +335,130 @@ describe('seeded random mutations', () => {
         expect(['BAD_REMOTE_WRITE', 'BODY_TOO_LARGE']).toContain(e.code);
       }
       if (d) expectWellFormed(d);
+    }
+  });
+});
+
+// ---- Remote write 2.0: the same guarantees for the v2 decoder ----
+
+/** A valid v2 request with every feature: symbols, start timestamps, exemplars, metadata, a histogram, odd values. */
+function validRequestV2(): Buffer {
+  const stale = new Float64Array(new Uint32Array([2, 0x7ff00000]).buffer);
+  return encodeRequestV2([
+    {
+      labels: { __name__: 'http_requests_total', instance: 'host-1:9100', job: 'node' },
+      timestampsMs: [1_700_000_000_000, 1_700_000_015_000],
+      values: [12.5, 13],
+      startTimestampsMs: [1_699_000_000_000, 0],
+      exemplars: [{ labels: { trace_id: '4bf92f3577b34da6', span_id: '00f067aa' }, value: 1, timestampMs: 1_700_000_000_000 }],
+      metadata: { type: 'counter', help: 'Requests.', unit: '' },
+    },
+    { labels: { __name__: 'up', job: 'ünïcödé' }, timestampsMs: [-5, 0, 1], values: Float64Array.from([1, -0, stale[0]!]), metadata: { type: 'gauge' } },
+    { labels: { __name__: 'lat_bucket', le: '+Inf' }, timestampsMs: [9], values: [NaN], histograms: [Buffer.from([0x08, 0x05, 0x19, 0, 0, 0, 0, 0, 0, 0x04, 0x40])] },
+  ]);
+}
+
+function expectOnlyMochaErrorV2(fn: () => DecodedWriteV2): DecodedWriteV2 | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (!isMochaError(e)) throw new Error(`expected a MochaError, got ${String(e)}`, { cause: e });
+    expect(e.code).toBe('BAD_REMOTE_WRITE');
+    expect(e.message.length).toBeGreaterThan(10);
+    return undefined;
+  }
+}
+
+describe('remote write 2.0: truncation at every byte offset', () => {
+  const full = validRequestV2();
+  const fullDecoded = decodeRequestV2(full);
+
+  it('the untruncated request decodes with everything in it', () => {
+    expect(fullDecoded.series.length).toBe(3);
+    expect(fullDecoded.exemplars.length).toBe(1);
+    expect(fullDecoded.metadata.length).toBe(2);
+    expect(fullDecoded.histogramCount).toBe(1);
+    expect(Array.from(fullDecoded.series[0]!.startTimestampsMs!)).toEqual([1_699_000_000_000, 0]);
+  });
+
+  it('every cut decodes to a prefix of the series or fails with BAD_REMOTE_WRITE', () => {
+    let ok = 0;
+    for (const dec of [new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 0 }), new RemoteWriteV2Decoder()]) {
+      for (let cut = 0; cut < full.length; cut++) {
+        const d = expectOnlyMochaErrorV2(() => dec.decodeRequest(full.subarray(0, cut)));
+        if (d === undefined) continue;
+        ok++;
+        expect(d.series.length).toBeLessThanOrEqual(fullDecoded.series.length);
+        d.series.forEach((s, i) => {
+          expect(s.labels).toEqual(fullDecoded.series[i]!.labels);
+          expect(Array.from(s.timestampsMs)).toEqual(Array.from(fullDecoded.series[i]!.timestampsMs));
+        });
+      }
+      dec.assertInvariants();
+    }
+    // Cuts between symbols (a shorter table: the series then refer past its end and fail) or
+    // between whole series decode; the count just shows some did.
+    expect(ok).toBeGreaterThan(4);
+  });
+
+  it('every cut of the compressed body fails with a MochaError', async () => {
+    const body = snappy.compressSync(full);
+    for (let cut = 0; cut < body.length; cut++) {
+      const err = await decodeRemoteWriteV2(body.subarray(0, cut)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isMochaError(err) && err.code === 'BAD_REMOTE_WRITE').toBe(true);
+    }
+  });
+});
+
+describe('remote write 2.0: seeded random mutations', () => {
+  function mutate(rng: () => number, src: Buffer): Buffer {
+    let b = Buffer.from(src);
+    const ops = 1 + Math.floor(rng() * 4);
+    for (let k = 0; k < ops; k++) {
+      const at = Math.floor(rng() * (b.length + 1));
+      const r = rng();
+      if (r < 0.35 && b.length > 0) b[Math.min(at, b.length - 1)] = Math.floor(rng() * 256);
+      else if (r < 0.45 && b.length > 0) b[Math.min(at, b.length - 1)] = rng() < 0.5 ? 0x80 : 0x01;
+      else if (r < 0.6) b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + Math.floor(rng() * 8) }, () => Math.floor(rng() * 256))), b.subarray(at)]);
+      else if (r < 0.75) b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + Math.floor(rng() * 16)))]);
+      else if (r < 0.9) {
+        const len = Math.floor(rng() * 32);
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at, at + len), b.subarray(at)]);
+      } else b = b.subarray(0, at);
+    }
+    return b;
+  }
+
+  it('protobuf mutations only ever throw BAD_REMOTE_WRITE, and what decodes is well formed', () => {
+    const rng = mulberry32(20260101);
+    const seeds = [validRequestV2(), encodeRequestV2([{ labels: { __name__: 'm', a: 'b' }, timestampsMs: [1, 2], values: [3, 4] }])];
+    const dec = new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 64 });
+    let decoded = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const d = expectOnlyMochaErrorV2(() => dec.decodeRequest(mutate(rng, seeds[i % seeds.length]!)));
+      if (d === undefined) continue;
+      decoded++;
+      expectWellFormed(d);
+      for (const s of d.series) if (s.startTimestampsMs !== undefined) expect(s.startTimestampsMs.length).toBe(s.timestampsMs.length);
+      for (const e of d.exemplars) expect(labelsAreSorted(e.labels)).toBe(true);
+    }
+    dec.assertInvariants();
+    expect(decoded).toBeGreaterThan(500);
+  });
+
+  it('snappy-level mutations only ever throw BAD_REMOTE_WRITE or BODY_TOO_LARGE', async () => {
+    const rng = mulberry32(4242);
+    const body = snappy.compressSync(validRequestV2());
+    for (let i = 0; i < 3000; i++) {
+      try {
+        expectWellFormed(await decodeRemoteWriteV2(mutate(rng, body)));
+      } catch (e) {
+        if (!isMochaError(e)) throw new Error(`expected a MochaError, got ${String(e)}`, { cause: e });
+        expect(['BAD_REMOTE_WRITE', 'BODY_TOO_LARGE']).toContain(e.code);
+      }
     }
   });
 });

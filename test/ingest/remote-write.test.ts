@@ -13,6 +13,7 @@ import {
   RemoteWriteDecoder,
   type DecodedWrite,
   type MetricMetadata,
+  type RemoteWriteLimits,
 } from '../../src/ingest/remote-write.js';
 import { encodeRemoteWriteV1, encodeWriteRequestV1, type EncodeSeries } from '../../src/ingest/remote-write-encode.js';
 import { LABEL_CACHE_ENTRY_BYTES_MAX } from '../../src/ingest/label-cache.js';
@@ -146,7 +147,10 @@ describe('remote write 1.0 round trip', () => {
     expect(Array.from(ok.series[0]!.timestampsMs)).toEqual([2 ** 47, -(2 ** 47), -1, 0, 2 ** 47 - 1]);
     for (const t of [2n ** 47n + 1n, -(2n ** 47n) - 1n, 2n ** 53n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n)]) {
       const body = Buffer.concat([simpleSeries([['__name__', 'ok']]), timeSeries(label('__name__', 'far'), sample(1, 5), sample(1, t))]);
-      expect(() => decodeWriteRequestV1(body)).toThrow(new RegExp(`timeseries\\[1\\].*sample 1 has timestamp ${t} ms`));
+      const d = decodeWriteRequestV1(body);
+      expect(d.rejected.byReason.get('invalid_timestamp')!.example).toMatch(new RegExp(`timeseries\\[1\\].*sample 1 has timestamp ${t} ms`));
+      expect(d.series.map((s) => s.labels[0]!.value)).toEqual(['ok']);
+      expect(d.sampleCount).toBe(1);
     }
   });
 
@@ -178,7 +182,8 @@ describe('remote write 1.0 round trip', () => {
 
   it('decodes an empty request (snappy of zero bytes)', async () => {
     const d = await decodeRemoteWriteV1(snappy.compressSync(Buffer.alloc(0)));
-    expect(d).toEqual({ series: [], sampleCount: 0, metadata: [], exemplarCount: 0, histogramCount: 0 });
+    expect(d).toMatchObject({ series: [], sampleCount: 0, metadata: [], exemplars: [], exemplarCount: 0, histogramCount: 0 });
+    expect(d.rejected.empty).toBe(true);
   });
 });
 
@@ -235,18 +240,70 @@ describe('metadata, exemplars and histograms', () => {
     ]);
   });
 
-  it('counts exemplars and histograms without storing them', () => {
-    const exemplar = fieldBytes(3, label('trace_id', 'abc'), fieldDouble(2, 1), fieldVarint(3, 1000));
+  it('decodes exemplars (trace_id, span_id, value, timestamp) and rejects native histograms as unsupported', () => {
+    const exemplar = (labels: Buffer[], value: number, ts: number) => fieldBytes(3, ...labels, fieldDouble(2, value), fieldVarint(3, ts));
     const histogram = fieldBytes(4, fieldVarint(1, 5), fieldDouble(3, 2.5));
     const body = Buffer.concat([
-      timeSeries(label('__name__', 'h'), sample(1, 1000), exemplar, exemplar, histogram),
-      timeSeries(label('__name__', 'only_histograms'), histogram), // zero samples: skipped, still counted
+      timeSeries(
+        label('__name__', 'h'),
+        label('job', 'j'),
+        sample(1, 1000),
+        // Labels out of order on the wire: sorted by the decoder.
+        exemplar([label('trace_id', '4bf92f3577b34da6a3ce929d0e0e4736'), label('span_id', '00f067aa0ba902b7')], 0.25, 999),
+        exemplar([], -1, 1000),
+        histogram,
+      ),
+      timeSeries(label('__name__', 'only_histograms'), histogram), // zero samples: the series counts as rejected
     ]);
     const d = decodeWriteRequestV1(body);
     expect(d.exemplarCount).toBe(2);
     expect(d.histogramCount).toBe(2);
     expect(d.series.length).toBe(1);
     expect(d.sampleCount).toBe(1);
+    const series = [{ name: '__name__', value: 'h' }, { name: 'job', value: 'j' }];
+    expect(d.exemplars).toEqual([
+      { seriesLabels: series, seriesKey: labelsKey(series), labels: [{ name: 'span_id', value: '00f067aa0ba902b7' }, { name: 'trace_id', value: '4bf92f3577b34da6a3ce929d0e0e4736' }], value: 0.25, timestampMs: 999 },
+      { seriesLabels: series, seriesKey: labelsKey(series), labels: [], value: -1, timestampMs: 1000 },
+    ]);
+    const r = d.rejected.byReason.get('unsupported_type')!;
+    expect(r).toMatchObject({ samples: 2, series: 1 });
+    expect(r.example).toMatch(/native histogram samples of \{__name__="h", job="j"\}: native histograms are not supported/);
+    expect([...d.rejected.byReason.keys()]).toEqual(['unsupported_type']);
+  });
+
+  it('rejects invalid exemplars one by one and keeps the series and the valid ones', () => {
+    const ex = (labels: Buffer[], ts: number | bigint = 5) => fieldBytes(3, ...labels, fieldDouble(2, 1), fieldVarint(3, ts));
+    const cases: Array<[Buffer, RegExp]> = [
+      [ex([label('bad-name', 'x')]), /label name "bad-name" is not valid/],
+      [ex([label('trace_id', Buffer.from([0xc3, 0x28]))]), /label "trace_id" has a value that is not valid UTF-8/],
+      [ex([label('a', '1'), label('a', '2')]), /duplicate label name "a"/],
+      [ex([label('trace_id', 'x'.repeat(121))]), /129 characters, above the limit of 128/],
+      [ex([label('', 'x')]), /empty name/],
+      [ex([label('trace_id', 'abc')], 2n ** 50n), /timestamp is outside/],
+    ];
+    for (const [bad, message] of cases) {
+      const d = decodeWriteRequestV1(timeSeries(label('__name__', 'm'), sample(1, 5), bad, ex([label('trace_id', 'ok')])));
+      expect(d.series.length).toBe(1);
+      expect(d.exemplars.map((e) => e.labels)).toEqual([[{ name: 'trace_id', value: 'ok' }]]);
+      const r = d.rejected.byReason.get('invalid_exemplar')!;
+      expect(r.samples).toBe(1);
+      expect(r.example).toMatch(message);
+    }
+    // 128 characters exactly is allowed; an empty value is an absent label.
+    const d = decodeWriteRequestV1(timeSeries(label('__name__', 'm'), sample(1, 5), ex([label('trace_id', 'x'.repeat(120)), label('z', '')])));
+    expect(d.exemplars[0]!.labels).toEqual([{ name: 'trace_id', value: 'x'.repeat(120) }]);
+    expect(d.rejected.empty).toBe(true);
+  });
+
+  it('drops the exemplars of a rejected series with it, counted', () => {
+    const d = decodeWriteRequestV1(timeSeries(label('job', 'no_name'), sample(1, 5), fieldBytes(3, label('trace_id', 'a'), fieldDouble(2, 1))));
+    expect(d.exemplars).toEqual([]);
+    expect(d.rejected.byReason.get('invalid_exemplar')!.samples).toBe(1);
+    expect(d.rejected.byReason.get('invalid_labels')!.series).toBe(1);
+  });
+
+  it('fails the whole request on a structural error inside an exemplar', () => {
+    expect(() => decodeWriteRequestV1(timeSeries(label('__name__', 'm'), sample(1, 5), fieldBytes(3, fieldVarint(2, 1))))).toThrow(/field value \(2\) has wire type varint, expected fixed64.*in an exemplar of timeseries\[0\]/);
   });
 });
 
@@ -411,16 +468,21 @@ describe('label cache', () => {
     const dec = new RemoteWriteDecoder();
     const long = encodeWriteRequestV1([{ labels: { __name__: 'long_value', v: 'x'.repeat(100) }, timestampsMs: [1], values: [1] }]);
     expect(dec.decodeWriteRequest(long).series.length).toBe(1);
-    expect(() => dec.decodeWriteRequest(long, { labelValueBytesMax: 50 })).toThrow(/value of 100 bytes, above the limit of 50/);
-    expect(() => dec.decodeWriteRequest(long, { labelNameBytesMax: 5 })).toThrow(/"__name__" is 8 bytes, above the limit of 5/);
-    expect(() => dec.decodeWriteRequest(long, { labelsPerSeriesMax: 1 })).toThrow(/has 2 labels, above the limit of 1/);
+    const rejection = (limits: Partial<RemoteWriteLimits>) => {
+      const d = dec.decodeWriteRequest(long, limits);
+      expect(d.series).toEqual([]);
+      return d.rejected.message();
+    };
+    expect(rejection({ labelValueBytesMax: 50 })).toMatch(/label_value_too_long.*value of 100 bytes, above the limit of 50/);
+    expect(rejection({ labelNameBytesMax: 5 })).toMatch(/label_name_too_long.*"__name__" is 8 bytes, above the limit of 5/);
+    expect(rejection({ labelsPerSeriesMax: 1 })).toMatch(/too_many_labels.*has 2 labels, above the limit of 1/);
     expect(dec.decodeWriteRequest(long).series.length).toBe(1);
   });
 
   it('does not cache invalid label sets', () => {
     const dec = new RemoteWriteDecoder();
     const bad = simpleSeries([['job', 'a'], ['__name__', 'm']]);
-    for (let i = 0; i < 2; i++) expect(() => dec.decodeWriteRequest(bad)).toThrow(MochaError);
+    for (let i = 0; i < 2; i++) expect(dec.decodeWriteRequest(bad).rejected.byReason.get('invalid_labels')!.series).toBe(1);
     expect(dec.cacheStats().entries).toBe(0);
   });
 });

@@ -1,0 +1,746 @@
+// Prometheus remote write 2.0 (PROTOCOLS.md §4): snappy block -> protobuf
+// io.prometheus.write.v2.Request -> validated AppendSeries, exemplars, metadata, rejections.
+//
+// Wire schema (checked against prometheus/prometheus prompb/io/prometheus/write/v2/types.proto,
+// "Version: v2.0-rc.4"):
+//   Request    { reserved 1 to 3; repeated string symbols = 4; repeated TimeSeries timeseries = 5; }
+//   TimeSeries { repeated uint32 labels_refs = 1; repeated Sample samples = 2; repeated Histogram histograms = 3;
+//                repeated Exemplar exemplars = 4; Metadata metadata = 5; reserved 6; }
+//   Sample     { double value = 1; int64 timestamp = 2; int64 start_timestamp = 3; }
+//   Exemplar   { repeated uint32 labels_refs = 1; double value = 2; int64 timestamp = 3; }
+//   Metadata   { MetricType type = 1; uint32 help_ref = 3; uint32 unit_ref = 4; }
+// Field 6 of TimeSeries (the per-series created_timestamp of pre-release senders) is skipped.
+//
+// Like the 1.0 walker (remote-write.ts): one pass over the Buffer, samples copied as raw bytes
+// into shared typed arrays (NaN payloads intact), no object per sample.
+//
+// What is structural, and fails the whole request with 400 (nothing stored): truncation, wrong
+// wire types, fields 1-3 at the top level (a 1.0 WriteRequest sent with the 2.0 content type),
+// symbols not starting with "", a symbol reference outside the table, an odd labels_refs length.
+// A reference outside the table or half a label pair means the sender's encoder is broken, so no
+// part of that request can be trusted. What is data, and rejects one series (the rest is kept):
+// invalid labels, too many or too long labels, timestamps outside ±2^47 ms. Invalid exemplars are
+// rejected one by one; native histograms are rejected as 'unsupported_type' until they are stored.
+//
+// Symbols are decoded and validated at most once per request (most are label names and values
+// shared by many series). Known series are cheaper still: a bounded cache (label-cache.ts,
+// SymbolHashLabelCache) maps a hash combined from the series' symbol hashes to its validated
+// labels and key, across requests; a candidate is verified against the symbol strings.
+import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
+import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
+import type { AppendSeries } from '../model/write.js';
+import { hashRawBytes, SymbolHashLabelCache, type ValidatedLabels } from './label-cache.js';
+import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
+import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
+import {
+  checkExemplar,
+  GUESS_BYTES_PER_SAMPLE,
+  METRIC_TYPE_NAMES,
+  resolveRemoteWriteLimits,
+  SAMPLES_INITIAL_CAPACITY,
+  SERIES_TEXT_CHARS_MAX,
+  uncompressRemoteWriteBody,
+  type DecodedWrite,
+  type FastBuffer,
+  type RemoteWriteLimits,
+} from './remote-write.js';
+import {
+  isValidLabelNameBytes,
+  isValidMetricNameBytes,
+  LABEL_NAME_PATTERN_TEXT,
+  METRIC_NAME_PATTERN_TEXT,
+  UTF8_ASCII,
+  UTF8_INVALID,
+  utf8Kind,
+} from './validate-labels.js';
+
+export type DecodedWriteV2 = DecodedWrite;
+
+export interface RemoteWriteV2DecoderOptions {
+  /** Per cache generation (at most twice this many entries); 0 disables the label cache. */
+  labelCacheGenerationEntriesMax?: number;
+  /** Tests only: replaces the per-symbol hash (e.g. a constant one, to force collisions). */
+  symbolHash?: (dv: DataView, start: number, end: number) => number;
+}
+
+export class RemoteWriteV2Decoder {
+  private readonly cache: SymbolHashLabelCache | undefined;
+  private readonly symbolHash: (dv: DataView, start: number, end: number) => number;
+
+  constructor(opts: RemoteWriteV2DecoderOptions = {}) {
+    const n = opts.labelCacheGenerationEntriesMax ?? REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX;
+    this.cache = n > 0 ? new SymbolHashLabelCache(n) : undefined;
+    this.symbolHash = opts.symbolHash ?? hashRawBytes;
+  }
+
+  async decode(body: Uint8Array, limits?: Partial<RemoteWriteLimits>): Promise<DecodedWriteV2> {
+    const lim = resolveRemoteWriteLimits(limits);
+    return this.decodeRequest(await uncompressRemoteWriteBody(body, lim), lim);
+  }
+
+  /** Decompressed protobuf v2 Request -> validated write (synchronous). */
+  decodeRequest(buf: Uint8Array, limits?: Partial<RemoteWriteLimits>): DecodedWriteV2 {
+    const b = (Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as FastBuffer;
+    return new RequestWalker(b, resolveRemoteWriteLimits(limits), this.cache, this.symbolHash).run();
+  }
+
+  cacheStats(): { entries: number; hits: number; misses: number; bypasses: number } {
+    const c = this.cache;
+    return c === undefined ? { entries: 0, hits: 0, misses: 0, bypasses: 0 } : { entries: c.size, hits: c.hits, misses: c.misses, bypasses: c.bypasses };
+  }
+
+  assertInvariants(): void {
+    this.cache?.assertInvariants();
+  }
+}
+
+const sharedDecoder = new RemoteWriteV2Decoder();
+
+/** Decodes a remote write 2.0 body (snappy block of a v2 Request). Uses a shared label cache. */
+export function decodeRemoteWriteV2(body: Buffer, limits?: Partial<RemoteWriteLimits>): Promise<DecodedWriteV2> {
+  return sharedDecoder.decode(body, limits);
+}
+
+/** Decodes an uncompressed v2 Request (tests). Uses the shared label cache. */
+export function decodeRequestV2(buf: Uint8Array, limits?: Partial<RemoteWriteLimits>): DecodedWriteV2 {
+  return sharedDecoder.decodeRequest(buf, limits);
+}
+
+export function remoteWriteV2DecoderStats(): ReturnType<RemoteWriteV2Decoder['cacheStats']> {
+  return sharedDecoder.cacheStats();
+}
+
+/**
+ * Whether a series' start timestamps may become zero samples (model/write.ts): only cumulative
+ * series. With a declared type: counters, and the _bucket/_sum/_count series of histograms and
+ * summaries; without one (METRIC_TYPE_UNSPECIFIED), by the name's suffix.
+ */
+export function isCumulativeSeries(metricName: string, type: MetricTypeName): boolean {
+  switch (type) {
+    case 'counter':
+      return true;
+    case 'histogram':
+      return metricName.endsWith('_bucket') || metricName.endsWith('_sum') || metricName.endsWith('_count');
+    case 'summary':
+      return metricName.endsWith('_sum') || metricName.endsWith('_count');
+    case 'unknown':
+      return metricName.endsWith('_total') || metricName.endsWith('_sum') || metricName.endsWith('_count') || metricName.endsWith('_bucket');
+    default:
+      return false;
+  }
+}
+
+/** The metric family a series' metadata describes: histogram and summary series share their base name. */
+export function metricFamilyName(metricName: string, type: MetricTypeName): string {
+  const strip = (suffixes: string[]): string => {
+    for (const s of suffixes) if (metricName.length > s.length && metricName.endsWith(s)) return metricName.slice(0, -s.length);
+    return metricName;
+  };
+  if (type === 'histogram') return strip(['_bucket', '_sum', '_count']);
+  if (type === 'gaugehistogram') return strip(['_bucket', '_gsum', '_gcount']);
+  if (type === 'summary') return strip(['_sum', '_count']);
+  return metricName;
+}
+
+// Per-symbol facts, computed on first use (symFlags).
+const SYM_CHECKED = 1;
+const SYM_LABEL_NAME = 2; // valid label name (hence ASCII)
+const SYM_METRIC_NAME = 4; // valid metric name
+const SYM_UTF8 = 8; // valid UTF-8
+const SYM_ASCII = 16;
+const SYM_HASHED = 32;
+
+const CTX_REQUEST = 0;
+const CTX_TIMESERIES = 1;
+const CTX_SAMPLE = 2;
+const CTX_EXEMPLAR = 3;
+const CTX_METADATA = 4;
+
+const REQUEST_FIELD_NAMES = ['', 'reserved', 'reserved', 'reserved', 'symbols', 'timeseries'];
+const TIMESERIES_FIELD_NAMES = ['', 'labels_refs', 'samples', 'histograms', 'exemplars', 'metadata'];
+
+class RequestWalker extends ProtoCursor {
+  private ctx = CTX_REQUEST;
+  private seriesIndex = -1;
+  private readonly dv: DataView;
+
+  /** Symbol i is buf[symStart[i], symEnd[i]). */
+  private symStart: Int32Array = new Int32Array(64);
+  private symEnd: Int32Array = new Int32Array(64);
+  private symCount = 0;
+  private symFlags!: Uint8Array;
+  private symStrings!: Array<string | undefined>;
+  /** Per-symbol hash for the label cache; valid when SYM_HASHED is in symFlags. */
+  private symHashes!: Int32Array;
+
+  private timestamps: Float64Array;
+  private values: Float64Array;
+  private valueBytes: Uint8Array;
+  /** Allocated at the first non-zero start_timestamp; parallel to `timestamps`. */
+  private starts: Float64Array | undefined;
+  private sampleCount = 0;
+  private seriesSampleStart = 0;
+  private badTimestampSample = -1;
+  private badTimestampText = '';
+
+  private readonly outLabels: ValidatedLabels[] = [];
+  private readonly outStarts: number[] = [];
+  private readonly outEnds: number[] = [];
+  /** Per output series: whether its start timestamps are kept. */
+  private readonly outHasStarts: boolean[] = [];
+  private readonly metadata: MetricMetadataInput[] = [];
+  private readonly metadataSeen = new Set<string>();
+  private readonly exemplars: ExemplarInput[] = [];
+  private readonly rejected = new RejectionTally();
+  private exemplarCount = 0;
+  private histogramCount = 0;
+
+  /** labels_refs of the series or exemplar being decoded. */
+  private refs: number[] = [];
+  private readonly exemplarRanges: number[] = [];
+
+  constructor(
+    override readonly buf: FastBuffer,
+    private readonly limits: RemoteWriteLimits,
+    private readonly cache: SymbolHashLabelCache | undefined,
+    private readonly symbolHash: (dv: DataView, start: number, end: number) => number,
+  ) {
+    super(buf, 'BAD_REMOTE_WRITE', 'decompressed remote write 2.0 Request');
+    const cap = Math.max(SAMPLES_INITIAL_CAPACITY, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE));
+    this.timestamps = new Float64Array(cap);
+    this.values = new Float64Array(cap);
+    this.valueBytes = new Uint8Array(this.values.buffer);
+    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  protected override context(): string {
+    switch (this.ctx) {
+      case CTX_TIMESERIES:
+        return `in timeseries[${this.seriesIndex}]`;
+      case CTX_SAMPLE:
+        return `in a sample of timeseries[${this.seriesIndex}]`;
+      case CTX_EXEMPLAR:
+        return `in an exemplar of timeseries[${this.seriesIndex}]`;
+      case CTX_METADATA:
+        return `in the metadata of timeseries[${this.seriesIndex}]`;
+      default:
+        return 'in Request';
+    }
+  }
+
+  run(): DecodedWriteV2 {
+    const end = this.buf.length;
+    // Pass 1: the symbol table (senders write it first, but the wire allows any order) and the
+    // byte ranges of the time series.
+    const tsRanges: number[] = [];
+    while (this.pos < end) {
+      const tagAt = this.pos;
+      const tag = this.tag(end);
+      const field = tag >>> 3;
+      if (tag === 0x22) {
+        const n = this.length(end);
+        this.addSymbol(this.pos, this.pos + n);
+        this.pos += n;
+      } else if (tag === 0x2a) {
+        const n = this.length(end);
+        tsRanges.push(this.pos, this.pos + n);
+        this.pos += n;
+      } else if (field >= 1 && field <= 3) {
+        this.fail(
+          `field ${field} is reserved in io.prometheus.write.v2.Request: this looks like a remote write 1.0 WriteRequest; send it with Content-Type application/x-protobuf (1.0), or encode a v2 Request`,
+          tagAt,
+        );
+      } else {
+        if (field === 4 || field === 5) this.expectWireType(tag, WIRE_LEN, REQUEST_FIELD_NAMES[field]!, tagAt);
+        this.skip(tag, end);
+      }
+    }
+    if (this.symCount > 0 && this.symEnd[0]! !== this.symStart[0]!) {
+      this.fail(`symbols[0] must be the empty string, got ${this.quote(0)}`, this.symStart[0]! - 1);
+    }
+    if (this.symCount === 0 && tsRanges.length > 0) this.fail('symbols is empty: it must start with the empty string', 0);
+    this.symFlags = new Uint8Array(this.symCount);
+    this.symStrings = new Array<string | undefined>(this.symCount);
+    if (this.cache !== undefined) this.symHashes = new Int32Array(this.symCount);
+    for (let i = 0; i < tsRanges.length; i += 2) this.timeSeries(tsRanges[i]!, tsRanges[i + 1]!);
+    return this.finish();
+  }
+
+  private addSymbol(start: number, end: number): void {
+    if (this.symCount === this.symStart.length) {
+      const s = new Int32Array(this.symCount * 2);
+      s.set(this.symStart);
+      this.symStart = s;
+      const e = new Int32Array(this.symCount * 2);
+      e.set(this.symEnd);
+      this.symEnd = e;
+    }
+    this.symStart[this.symCount] = start;
+    this.symEnd[this.symCount++] = end;
+  }
+
+  private flags(i: number): number {
+    let f = this.symFlags[i]!;
+    if ((f & SYM_CHECKED) !== 0) return f;
+    const s = this.symStart[i]!;
+    const e = this.symEnd[i]!;
+    f |= SYM_CHECKED;
+    const kind = utf8Kind(this.buf, s, e);
+    if (kind !== UTF8_INVALID) f |= SYM_UTF8;
+    if (kind === UTF8_ASCII) f |= SYM_ASCII;
+    if (isValidLabelNameBytes(this.buf, s, e)) f |= SYM_LABEL_NAME;
+    if (isValidMetricNameBytes(this.buf, s, e)) f |= SYM_METRIC_NAME;
+    this.symFlags[i] = f;
+    return f;
+  }
+
+  /** The string of a symbol that is valid UTF-8 (check flags() first). Decoded once per request. */
+  private str(i: number): string {
+    let s = this.symStrings[i];
+    if (s === undefined) {
+      const a = this.symStart[i]!;
+      const b = this.symEnd[i]!;
+      s = (this.flags(i) & SYM_ASCII) !== 0 ? this.buf.latin1Slice(a, b) : this.buf.utf8Slice(a, b);
+      this.symStrings[i] = s;
+    }
+    return s;
+  }
+
+  /** A symbol for a message: lenient UTF-8, JSON-quoted, truncated. */
+  private quote(i: number): string {
+    const a = this.symStart[i]!;
+    const b = this.symEnd[i]!;
+    const cut = Math.min(b, a + 128);
+    return JSON.stringify(this.buf.toString('utf8', a, cut)) + (cut < b ? '…' : '');
+  }
+
+  private describeRefs(refs: readonly number[]): string {
+    const parts: string[] = [];
+    let chars = 0;
+    for (let i = 0; i + 1 < refs.length && chars < SERIES_TEXT_CHARS_MAX; i += 2) {
+      const a = this.symStart[refs[i]!]!;
+      const part = `${this.buf.toString('utf8', a, Math.min(this.symEnd[refs[i]!]!, a + 128))}=${this.quote(refs[i + 1]!)}`;
+      parts.push(part);
+      chars += part.length + 2;
+    }
+    if (chars >= SERIES_TEXT_CHARS_MAX) parts.push('…');
+    return `{${parts.join(', ')}}`;
+  }
+
+  /** Reads one uint32 symbol reference and checks it is inside the table. */
+  private ref(end: number, what: string): number {
+    const at = this.pos;
+    const v = this.int64(end);
+    if (!(v >= 0 && v < this.symCount)) this.fail(`${what} reference ${Number.isNaN(v) ? this.unsafeInt64String() : v} is outside the symbol table (${this.symCount} symbols)`, at);
+    return v;
+  }
+
+  /** labels_refs, packed (wire type 2) or not (wire type 0, one per field): appends to `out`. */
+  private readRefs(tag: number, end: number, out: number[], what: string, tagAt: number): void {
+    if ((tag & 7) === WIRE_LEN) {
+      const n = this.length(end);
+      const pe = this.pos + n;
+      while (this.pos < pe) out.push(this.ref(pe, what));
+    } else if ((tag & 7) === WIRE_VARINT) {
+      out.push(this.ref(end, what));
+    } else this.expectWireType(tag, WIRE_LEN, what, tagAt);
+  }
+
+  private timeSeries(start: number, end: number): void {
+    this.ctx = CTX_TIMESERIES;
+    this.seriesIndex++;
+    this.badTimestampSample = -1;
+    const sampleStart = this.sampleCount;
+    this.seriesSampleStart = sampleStart;
+    const refs = this.refs;
+    refs.length = 0;
+    const exemplarRanges = this.exemplarRanges;
+    exemplarRanges.length = 0;
+    let histograms = 0;
+    let anyStart = false;
+    let type = 0;
+    let helpRef = 0;
+    let unitRef = 0;
+    this.pos = start;
+    while (this.pos < end) {
+      const tagAt = this.pos;
+      const tag = this.tag(end);
+      if (tag === 0x12) {
+        const n = this.length(end);
+        const s = this.pos;
+        if (this.sample(s, s + n)) anyStart = true;
+        this.pos = s + n;
+      } else if (tag === 0x0a || tag === 0x08) {
+        this.readRefs(tag, end, refs, 'labels_refs', tagAt);
+      } else if (tag === 0x22) {
+        const n = this.length(end);
+        exemplarRanges.push(this.pos, this.pos + n);
+        this.pos += n;
+        this.exemplarCount++;
+      } else if (tag === 0x1a) {
+        const n = this.length(end);
+        this.pos += n;
+        histograms++;
+      } else if (tag === 0x2a) {
+        // Metadata { MetricType type = 1; uint32 help_ref = 3; uint32 unit_ref = 4; } (last one wins, as for any message field)
+        const n = this.length(end);
+        const me = this.pos + n;
+        this.ctx = CTX_METADATA;
+        while (this.pos < me) {
+          const at = this.pos;
+          const t = this.tag(me);
+          if (t === 0x08) type = this.int64(me);
+          else if (t === 0x18) helpRef = this.ref(me, 'help_ref');
+          else if (t === 0x20) unitRef = this.ref(me, 'unit_ref');
+          else {
+            const f = t >>> 3;
+            if (f === 1) this.expectWireType(t, WIRE_VARINT, 'type', at);
+            if (f === 3) this.expectWireType(t, WIRE_VARINT, 'help_ref', at);
+            if (f === 4) this.expectWireType(t, WIRE_VARINT, 'unit_ref', at);
+            this.skip(t, me);
+          }
+        }
+        this.ctx = CTX_TIMESERIES;
+      } else {
+        const field = tag >>> 3;
+        if (field >= 1 && field <= 5) this.expectWireType(tag, WIRE_LEN, TIMESERIES_FIELD_NAMES[field]!, tagAt);
+        this.skip(tag, end);
+      }
+    }
+    if (refs.length % 2 !== 0) this.fail(`labels_refs has ${refs.length} entries: it must hold name/value pairs (an even number)`, start);
+
+    let reason = '';
+    let reasonCode: RejectReason = 'invalid_labels';
+    let entry: ValidatedLabels | undefined;
+    const lim = this.limits;
+    const count = refs.length / 2;
+    if (count > lim.labelsPerSeriesMax) {
+      reason = `has ${count} labels, above the limit of ${lim.labelsPerSeriesMax}`;
+      reasonCode = 'too_many_labels';
+    } else if (count === 0) {
+      reason = `has no labels (the ${METRIC_NAME_LABEL} label is required)`;
+    } else {
+      const cache = this.cache;
+      const hash = cache !== undefined ? this.seriesHash(refs) : 0;
+      if (cache !== undefined) {
+        entry = cache.get(hash, this.matchesRefs);
+        if (entry !== undefined && (entry.nameBytesMax > lim.labelNameBytesMax || entry.valueBytesMax > lim.labelValueBytesMax)) entry = undefined;
+      }
+      if (entry === undefined) {
+        const r = this.labels(refs);
+        if (typeof r === 'string') {
+          reason = r;
+          reasonCode = this.labelsReason;
+        } else {
+          entry = r;
+          cache?.set(hash, r);
+        }
+      }
+    }
+    if (reason === '' && this.badTimestampSample >= 0) {
+      reason = `sample ${this.badTimestampSample} has timestamp ${this.badTimestampText} ms, outside ±2^47 ms (the supported range, about ±4460 years around 1970)`;
+      reasonCode = 'invalid_timestamp';
+    }
+    const samples = this.sampleCount - sampleStart;
+    this.histogramCount += histograms;
+    if (reason !== '') {
+      this.sampleCount = sampleStart;
+      const text = `invalid series timeseries[${this.seriesIndex}] ${this.describeRefs(refs)}: ${reason}`;
+      this.rejected.add(reasonCode, samples, 1, text);
+      if (exemplarRanges.length > 0) this.rejected.add('invalid_exemplar', exemplarRanges.length / 2, 0, `exemplar of a rejected series: ${text}`);
+      if (histograms > 0) this.rejected.add('unsupported_type', histograms, 0, `native histogram of a rejected series: ${text}`);
+      this.ctx = CTX_REQUEST;
+      return;
+    }
+    const series = entry!;
+    const typeName = METRIC_TYPE_NAMES[type] ?? 'unknown';
+    let metricName = '';
+    for (const l of series.labels) {
+      if (l.name === METRIC_NAME_LABEL) {
+        metricName = l.value;
+        break;
+      }
+    }
+    if (samples > 0) {
+      this.outLabels.push(series);
+      this.outStarts.push(sampleStart);
+      this.outEnds.push(this.sampleCount);
+      this.outHasStarts.push(anyStart && isCumulativeSeries(metricName, typeName));
+    }
+    if (type !== 0 || helpRef !== 0 || unitRef !== 0) this.addMetadata(metricName, typeName, helpRef, unitRef);
+    for (let i = 0; i < exemplarRanges.length; i += 2) this.exemplar(series, exemplarRanges[i]!, exemplarRanges[i + 1]!);
+    if (histograms > 0) {
+      this.rejected.add('unsupported_type', histograms, samples === 0 ? 1 : 0, `native histogram samples of ${this.describeRefs(refs)}: native histograms are not supported yet (send classic _bucket/_sum/_count series)`);
+    }
+    this.ctx = CTX_REQUEST;
+  }
+
+  /** Combined hash of the series' symbols, in order (each symbol hashed once per request). */
+  private seriesHash(refs: readonly number[]): number {
+    let h = 0x811c9dc5 ^ refs.length;
+    for (let i = 0; i < refs.length; i++) {
+      const r = refs[i]!;
+      const f = this.symFlags[r]!;
+      if ((f & SYM_HASHED) === 0) {
+        this.symHashes[r] = this.symbolHash(this.dv, this.symStart[r]!, this.symEnd[r]!);
+        this.symFlags[r] = f | SYM_HASHED;
+      }
+      h = Math.imul(h ^ this.symHashes[r]!, 0x01000193);
+      h ^= h >>> 15;
+    }
+    return h >>> 0;
+  }
+
+  /**
+   * Whether a cached label set is exactly the refs of the series being decoded: same strings in
+   * the same order, compared with the request's symbol strings (decoded once per request; a
+   * native string comparison measured cheaper than comparing bytes in JS). A value must also be
+   * valid UTF-8: a replacement character decoded from bad bytes must not match a cached one.
+   */
+  private readonly matchesRefs = (v: ValidatedLabels): boolean => {
+    const refs = this.refs;
+    const labels = v.labels;
+    if (labels.length * 2 !== refs.length) return false;
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i]!;
+      if (!this.symbolIs(refs[2 * i]!, l.name) || !this.symbolIs(refs[2 * i + 1]!, l.value)) return false;
+    }
+    return true;
+  };
+
+  /** Whether symbol i holds exactly the string s. */
+  private symbolIs(i: number, s: string): boolean {
+    const n = this.symEnd[i]! - this.symStart[i]!;
+    // UTF-8 takes 1 to 3 bytes per UTF-16 unit.
+    if (n < s.length || n > 3 * s.length) return false;
+    return (this.flags(i) & SYM_UTF8) !== 0 && this.str(i) === s;
+  }
+
+  private labelsReason: RejectReason = 'invalid_labels';
+
+  /** Validates the label pairs of `refs`; returns the validated set or why it is invalid. */
+  private labels(refs: readonly number[]): ValidatedLabels | string {
+    const lim = this.limits;
+    const count = refs.length / 2;
+    const labels: Label[] = new Array(count);
+    let prevName = '';
+    let nameBytesMax = 0;
+    let valueBytesMax = 0;
+    let hasMetricName = false;
+    this.labelsReason = 'invalid_labels';
+    for (let i = 0; i < count; i++) {
+      const nr = refs[2 * i]!;
+      const vr = refs[2 * i + 1]!;
+      const nameBytes = this.symEnd[nr]! - this.symStart[nr]!;
+      const valueBytes = this.symEnd[vr]! - this.symStart[vr]!;
+      if (nameBytes === 0) return `label ${i} has an empty name`;
+      if (nameBytes > lim.labelNameBytesMax) {
+        this.labelsReason = 'label_name_too_long';
+        return `label name ${this.quote(nr)} is ${nameBytes} bytes, above the limit of ${lim.labelNameBytesMax}`;
+      }
+      if ((this.flags(nr) & SYM_LABEL_NAME) === 0) return `label name ${this.quote(nr)} is not valid: it must match ${LABEL_NAME_PATTERN_TEXT}`;
+      const name = this.str(nr);
+      if (i > 0 && !(prevName < name)) {
+        return prevName === name ? `duplicate label name ${JSON.stringify(name)}` : `label names are not sorted: ${JSON.stringify(prevName)} comes before ${JSON.stringify(name)}`;
+      }
+      if (valueBytes === 0) return `label ${JSON.stringify(name)} has an empty value`;
+      if (valueBytes > lim.labelValueBytesMax) {
+        this.labelsReason = 'label_value_too_long';
+        return `label ${JSON.stringify(name)} has a value of ${valueBytes} bytes, above the limit of ${lim.labelValueBytesMax}`;
+      }
+      const vf = this.flags(vr);
+      if ((vf & SYM_UTF8) === 0) return `label ${JSON.stringify(name)} has a value that is not valid UTF-8`;
+      if (name === METRIC_NAME_LABEL) {
+        if ((vf & SYM_METRIC_NAME) === 0) return `metric name ${this.quote(vr)} is not valid: it must match ${METRIC_NAME_PATTERN_TEXT}`;
+        hasMetricName = true;
+      }
+      labels[i] = { name, value: this.str(vr) };
+      prevName = name;
+      if (nameBytes > nameBytesMax) nameBytesMax = nameBytes;
+      if (valueBytes > valueBytesMax) valueBytesMax = valueBytes;
+    }
+    if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
+    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax };
+  }
+
+  /** One Sample in [start, end), appended to the arrays. Returns whether it had a start timestamp. */
+  private sample(start: number, end: number): boolean {
+    const buf = this.buf;
+    const idx = this.sampleCount;
+    if (idx === this.timestamps.length) this.grow();
+    const vb = this.valueBytes;
+    let ts = 0;
+    let st = 0;
+    let p = start;
+    this.ctx = CTX_SAMPLE;
+    while (p < end) {
+      const t = buf[p]!;
+      if (t === 0x09) {
+        if (p + 9 > end) this.fail('truncated sample value', p + 1);
+        const o = idx * 8;
+        vb[o] = buf[p + 1]!;
+        vb[o + 1] = buf[p + 2]!;
+        vb[o + 2] = buf[p + 3]!;
+        vb[o + 3] = buf[p + 4]!;
+        vb[o + 4] = buf[p + 5]!;
+        vb[o + 5] = buf[p + 6]!;
+        vb[o + 6] = buf[p + 7]!;
+        vb[o + 7] = buf[p + 8]!;
+        p += 9;
+      } else if (t === 0x10) {
+        this.pos = p + 1;
+        ts = this.timestamp(end, idx);
+        p = this.pos;
+      } else if (t === 0x18) {
+        this.pos = p + 1;
+        st = this.int64(end);
+        p = this.pos;
+      } else {
+        this.pos = p;
+        const tag = this.tag(end);
+        if (tag === 0x09) {
+          const q = this.pos;
+          if (q + 8 > end) this.fail('truncated sample value', q);
+          for (let k = 0; k < 8; k++) vb[idx * 8 + k] = buf[q + k]!;
+          this.pos = q + 8;
+        } else if (tag === 0x10) ts = this.timestamp(end, idx);
+        else if (tag === 0x18) st = this.int64(end);
+        else {
+          const f = tag >>> 3;
+          if (f === 1) this.expectWireType(tag, WIRE_FIXED64, 'value', p);
+          if (f === 2) this.expectWireType(tag, WIRE_VARINT, 'timestamp', p);
+          if (f === 3) this.expectWireType(tag, WIRE_VARINT, 'start_timestamp', p);
+          this.skip(tag, end);
+        }
+        p = this.pos;
+      }
+    }
+    this.timestamps[idx] = ts;
+    // A start outside the representable range is ignored (it is optional), not an error.
+    const hasStart = st !== 0 && st === st && Math.abs(st) <= SAMPLE_TIMESTAMP_ABS_MAX_MS;
+    if (hasStart) (this.starts ??= new Float64Array(this.timestamps.length))[idx] = st;
+    else if (this.starts !== undefined) this.starts[idx] = 0;
+    this.sampleCount = idx + 1;
+    this.ctx = CTX_TIMESERIES;
+    return hasStart;
+  }
+
+  private timestamp(end: number, idx: number): number {
+    const ts = this.int64(end);
+    if (ts === ts && ts <= SAMPLE_TIMESTAMP_ABS_MAX_MS && ts >= -SAMPLE_TIMESTAMP_ABS_MAX_MS) return ts;
+    if (this.badTimestampSample < 0) {
+      this.badTimestampSample = idx - this.seriesSampleStart;
+      this.badTimestampText = ts === ts ? String(ts) : this.unsafeInt64String();
+    }
+    return 0;
+  }
+
+  private grow(): void {
+    const cap = this.timestamps.length * 2;
+    const ts = new Float64Array(cap);
+    ts.set(this.timestamps);
+    const vs = new Float64Array(cap);
+    const vb = new Uint8Array(vs.buffer);
+    vb.set(this.valueBytes);
+    this.timestamps = ts;
+    this.values = vs;
+    this.valueBytes = vb;
+    if (this.starts !== undefined) {
+      const st = new Float64Array(cap);
+      st.set(this.starts);
+      this.starts = st;
+    }
+  }
+
+  private addMetadata(metricName: string, type: MetricTypeName, helpRef: number, unitRef: number): void {
+    // Metadata is advisory: invalid UTF-8 is replaced rather than rejecting the write.
+    const text = (i: number): string => ((this.flags(i) & SYM_UTF8) !== 0 ? this.str(i) : this.buf.toString('utf8', this.symStart[i]!, this.symEnd[i]!));
+    const m: MetricMetadataInput = { metricFamilyName: metricFamilyName(metricName, type), type, help: text(helpRef), unit: text(unitRef) };
+    const key = `${m.metricFamilyName}\u0000${m.type}\u0000${m.help}\u0000${m.unit}`;
+    if (this.metadataSeen.has(key)) return;
+    this.metadataSeen.add(key);
+    this.metadata.push(m);
+  }
+
+  /** One Exemplar { labels_refs = 1; double value = 2; int64 timestamp = 3; } of a valid series. */
+  private exemplar(series: ValidatedLabels, start: number, end: number): void {
+    this.ctx = CTX_EXEMPLAR;
+    const refs: number[] = [];
+    let value = 0;
+    let ts = 0;
+    this.pos = start;
+    while (this.pos < end) {
+      const tagAt = this.pos;
+      const tag = this.tag(end);
+      if (tag === 0x0a || tag === 0x08) this.readRefs(tag, end, refs, 'labels_refs', tagAt);
+      else if (tag === 0x11) {
+        if (this.pos + 8 > end) this.fail('truncated exemplar value', this.pos);
+        value = this.dv.getFloat64(this.pos, true);
+        this.pos += 8;
+      } else if (tag === 0x18) ts = this.int64(end);
+      else {
+        const f = tag >>> 3;
+        if (f === 1) this.expectWireType(tag, WIRE_LEN, 'labels_refs', tagAt);
+        if (f === 2) this.expectWireType(tag, WIRE_FIXED64, 'value', tagAt);
+        if (f === 3) this.expectWireType(tag, WIRE_VARINT, 'timestamp', tagAt);
+        this.skip(tag, end);
+      }
+    }
+    if (refs.length % 2 !== 0) this.fail(`exemplar labels_refs has ${refs.length} entries: it must hold name/value pairs (an even number)`, start);
+    this.ctx = CTX_TIMESERIES;
+    const labels: Label[] = [];
+    let bad = '';
+    for (let i = 0; i < refs.length && bad === ''; i += 2) {
+      const nr = refs[i]!;
+      const vr = refs[i + 1]!;
+      if (this.symEnd[nr] === this.symStart[nr]) bad = 'a label has an empty name';
+      else if ((this.flags(nr) & SYM_LABEL_NAME) === 0) bad = `label name ${this.quote(nr)} is not valid: it must match ${LABEL_NAME_PATTERN_TEXT}`;
+      else if ((this.flags(vr) & SYM_UTF8) === 0) bad = `label ${this.quote(nr)} has a value that is not valid UTF-8`;
+      else if (this.symEnd[vr] !== this.symStart[vr]) labels.push({ name: this.str(nr), value: this.str(vr) });
+    }
+    if (bad === '') bad = checkExemplar(labels, ts) ?? '';
+    if (bad !== '') {
+      this.rejected.add('invalid_exemplar', 1, 0, `exemplar of ${describeLabels(series.labels)}: ${bad}`);
+      return;
+    }
+    this.exemplars.push({ seriesLabels: series.labels, seriesKey: series.key, labels, value, timestampMs: ts });
+  }
+
+  private finish(): DecodedWriteV2 {
+    let ts = this.timestamps;
+    let vs = this.values;
+    let st = this.starts;
+    const n = this.sampleCount;
+    if (ts.length !== n) {
+      ts = ts.slice(0, n);
+      vs = vs.slice(0, n);
+      if (st !== undefined) st = st.slice(0, n);
+    }
+    const count = this.outLabels.length;
+    const series: AppendSeries[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const l = this.outLabels[i]!;
+      const a = this.outStarts[i]!;
+      const b = this.outEnds[i]!;
+      series[i] =
+        st !== undefined && this.outHasStarts[i]
+          ? { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), startTimestampsMs: st.subarray(a, b) }
+          : { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b) };
+    }
+    return {
+      series,
+      sampleCount: n,
+      metadata: this.metadata,
+      exemplars: this.exemplars,
+      exemplarCount: this.exemplarCount,
+      histogramCount: this.histogramCount,
+      rejected: this.rejected,
+    };
+  }
+}
+
+function describeLabels(labels: Labels): string {
+  const text = `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(', ')}}`;
+  return text.length > SERIES_TEXT_CHARS_MAX ? `${text.slice(0, SERIES_TEXT_CHARS_MAX)}…` : text;
+}
+
