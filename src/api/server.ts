@@ -8,6 +8,7 @@ import { MochaError } from '../errors.js';
 import { DEFAULT_TENANT, isValidTenantId } from '../model/write.js';
 import { MetricsRegistry } from '../metrics.js';
 import { registerRemoteWriteRoutes } from './remote-write.js';
+import { registerOtlpRoutes } from './otlp.js';
 import { registerPrometheusRoutes } from './prometheus.js';
 import { registerAdminRoutes } from './admin.js';
 import { MetadataStore } from './metadata-store.js';
@@ -73,6 +74,7 @@ export function buildServer(opts: ServerOptions): { app: FastifyInstance; metric
   // Every write protocol decodes into an IngestRequest and goes through the one pipeline (limits, engine, stores).
   const pipeline = new IngestPipeline({ target: opts.engine, metrics, metadata: metadataStore });
   registerRemoteWriteRoutes(app, pipeline, metrics);
+  registerOtlpRoutes(app, pipeline, metrics);
   registerPrometheusRoutes(app, opts, metadataStore);
   registerAdminRoutes(app, opts.engine);
   return { app, metrics };

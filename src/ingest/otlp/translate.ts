@@ -1,0 +1,456 @@
+// OTLP metrics -> Prometheus series (PROTOCOLS.md §5; docs/API.md, "OTLP metrics"), fed by the
+// protobuf and the JSON decoders through one streaming interface: beginResource, beginScope,
+// beginMetric, then one call per data point. The result is an IngestRequest for the pipeline.
+//
+// Choices (Prometheus 3 defaults unless said otherwise):
+// - gauge -> gauge; cumulative monotonic sum -> counter `<name>_total`; cumulative non-monotonic
+//   sum -> gauge; histogram -> `_bucket{le}` (cumulative counts, `+Inf` = count), `_sum` (when
+//   set), `_count`; summary -> `{quantile}`, `_sum`, `_count`.
+// - DELTA (and UNSPECIFIED) temporality of sums and histograms is rejected with a count, reason
+//   `delta_temporality`, as Prometheus 3 does unless its delta feature is on: converting needs
+//   per-series state that a restart loses. Senders convert with the Collector's deltatocumulative.
+// - exponential histograms are rejected (`unsupported_type`): native histograms are not stored yet.
+// - Labels: data point attributes (sorted by key; keys that collide after sanitising join their
+//   values with ";"), then otel_scope_name/_version/_schema_url and otel_scope_<attribute>
+//   (the spec's SHOULD; Prometheus 3 only with promote_scope_metadata), then job =
+//   "service.namespace/service.name" (or service.name) and instance = service.instance.id, then
+//   __name__ and le/quantile. Later ones win. Empty values mean "no label".
+// - target_info{job, instance, <other resource attributes>} = 1 once per resource, from its
+//   earliest to its latest point every 2.5 min (half the lookback), when the resource has
+//   attributes besides the three identifying ones and a job or instance.
+// - NO_RECORDED_VALUE -> the stale marker on every series of the point.
+// - start_time_unix_nano -> AppendSeries.startTimestampsMs for counters, histogram series and
+//   summary _sum/_count (the pipeline writes a zero there); never for gauges or quantiles.
+// - Exemplars: trace_id/span_id as lowercase hex, plus the filtered attributes when all labels
+//   together stay within 128 characters (OpenMetrics); histogram exemplars go to the first bucket
+//   whose bound is >= the exemplar value.
+import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../../model/labels.js';
+import { STALE_NAN } from '../../model/samples.js';
+import type { AppendSeries } from '../../model/write.js';
+import { RejectionTally, type ExemplarInput, type IngestRequest, type MetricMetadataInput, type MetricTypeName, type RejectReason } from '../pipeline.js';
+import { buildLabelName, buildMetricName, buildUnitName, formatFloatF, type NamingType } from './naming.js';
+
+export const TEMPORALITY_UNSPECIFIED = 0;
+export const TEMPORALITY_DELTA = 1;
+export const TEMPORALITY_CUMULATIVE = 2;
+/** DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK. */
+export const FLAG_NO_RECORDED_VALUE = 1;
+
+export type OtlpMetricKind = 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'summary';
+
+/** Attributes as parallel arrays (reused by the decoders: no object per attribute). */
+export interface AttrList {
+  keys: string[];
+  values: string[];
+  count: number;
+}
+
+export function newAttrList(): AttrList {
+  return { keys: [], values: [], count: 0 };
+}
+
+export function pushAttr(a: AttrList, key: string, value: string): void {
+  a.keys[a.count] = key;
+  a.values[a.count] = value;
+  a.count++;
+}
+
+export interface OtlpExemplar {
+  timeMs: number;
+  value: number;
+  /** Lowercase hex, '' when absent or all zero. */
+  traceId: string;
+  spanId: string;
+  attrs: AttrList;
+}
+
+/** Half of the default lookback delta, as upstream spaces target_info samples. */
+const TARGET_INFO_INTERVAL_MS = 150_000;
+/** OpenMetrics' bound on the characters of all exemplar label names and values. */
+const EXEMPLAR_LABEL_CHARS_MAX = 128;
+const SERVICE_NAME = 'service.name';
+const SERVICE_NAMESPACE = 'service.namespace';
+const SERVICE_INSTANCE_ID = 'service.instance.id';
+
+/** Samples are handed out as views of shared chunks: one allocation per 4096 samples. */
+const SAMPLE_CHUNK = 4096;
+
+export class OtlpTranslator {
+  readonly series: AppendSeries[] = [];
+  readonly exemplars: ExemplarInput[] = [];
+  readonly rejected = new RejectionTally();
+  /** Data points seen, accepted or not (for partial_success and metrics). */
+  dataPoints = 0;
+  private readonly metadataByFamily = new Map<string, MetricMetadataInput>();
+  private readonly labelNames = new Map<string, string | Error>();
+  private readonly metricNames = new Map<string, string | Error>();
+
+  // Resource state
+  private job = '';
+  private instance = '';
+  private hasJob = false;
+  private hasInstance = false;
+  private resourceAttrs: AttrList = newAttrList();
+  private resourceMinMs = Infinity;
+  private resourceMaxMs = -Infinity;
+  /** Labels every point of the current scope gets (scope labels, job, instance), in override order. */
+  private contextNames: string[] = [];
+  private contextValues: string[] = [];
+
+  // Metric state
+  private family = '';
+  private kind: OtlpMetricKind = 'gauge';
+  private isCounter = false;
+  private metricOk = false;
+  private skipReason: RejectReason = 'unsupported_type';
+  private skipMessage = '';
+
+  // Sample chunks
+  private tsChunk = new Float64Array(SAMPLE_CHUNK);
+  private valChunk = new Float64Array(SAMPLE_CHUNK);
+  private startChunk = new Float64Array(SAMPLE_CHUNK);
+  private chunkUsed = 0;
+
+  beginResource(attrs: AttrList): void {
+    this.resourceAttrs = { keys: attrs.keys.slice(0, attrs.count), values: attrs.values.slice(0, attrs.count), count: attrs.count };
+    this.resourceMinMs = Infinity;
+    this.resourceMaxMs = -Infinity;
+    let name: string | undefined;
+    let namespace: string | undefined;
+    let instance: string | undefined;
+    for (let i = 0; i < attrs.count; i++) {
+      const k = attrs.keys[i]!;
+      if (k === SERVICE_NAME) name = attrs.values[i]!;
+      else if (k === SERVICE_NAMESPACE) namespace = attrs.values[i]!;
+      else if (k === SERVICE_INSTANCE_ID) instance = attrs.values[i]!;
+    }
+    this.job = name === undefined ? '' : namespace !== undefined ? `${namespace}/${name}` : name;
+    this.hasJob = name !== undefined;
+    this.instance = instance ?? '';
+    this.hasInstance = instance !== undefined;
+    this.beginScope('', '', '', newAttrList());
+  }
+
+  /** Emits the resource's target_info series. */
+  endResource(): void {
+    if (!(this.resourceMinMs <= this.resourceMaxMs)) return;
+    const a = this.resourceAttrs;
+    let others = 0;
+    for (let i = 0; i < a.count; i++) {
+      const k = a.keys[i]!;
+      if (k !== SERVICE_NAME && k !== SERVICE_NAMESPACE && k !== SERVICE_INSTANCE_ID) others++;
+    }
+    if (others === 0 || (this.job === '' && this.instance === '')) return;
+    const filtered = newAttrList();
+    for (let i = 0; i < a.count; i++) {
+      const k = a.keys[i]!;
+      if (k !== SERVICE_NAME && k !== SERVICE_NAMESPACE && k !== SERVICE_INSTANCE_ID) pushAttr(filtered, k, a.values[i]!);
+    }
+    const ids: string[] = [];
+    const idValues: string[] = [];
+    if (this.hasJob) ids.push('job'), idValues.push(this.job);
+    if (this.hasInstance) ids.push('instance'), idValues.push(this.instance);
+    const base = this.baseLabels(filtered, ids, idValues);
+    if (base instanceof Error) {
+      this.rejected.add('invalid_labels', 1, 1, `target_info: ${base.message}`);
+      return;
+    }
+    const labels = withLabels(base, METRIC_NAME_LABEL, 'target_info');
+    const key = labelsKey(labels);
+    const times: number[] = [];
+    for (let t = this.resourceMinMs; t < this.resourceMaxMs; t += TARGET_INFO_INTERVAL_MS) times.push(t);
+    times.push(this.resourceMaxMs);
+    const timestampsMs = Float64Array.from(times);
+    const values = new Float64Array(times.length).fill(1);
+    this.series.push({ labels, key, timestampsMs, values });
+    if (!this.metadataByFamily.has('target_info')) {
+      this.metadataByFamily.set('target_info', { metricFamilyName: 'target_info', type: 'gauge', help: 'Target metadata', unit: '' });
+    }
+  }
+
+  beginScope(name: string, version: string, schemaUrl: string, attrs: AttrList): void {
+    const names: string[] = [];
+    const values: string[] = [];
+    if (name !== '') {
+      names.push('otel_scope_name', 'otel_scope_version', 'otel_scope_schema_url');
+      values.push(name, version, schemaUrl);
+      for (let i = 0; i < attrs.count; i++) {
+        const n = this.labelName(`otel_scope_${attrs.keys[i]!}`);
+        if (n instanceof Error) continue; // cannot happen: the prefix makes any key valid
+        names.push(n);
+        values.push(attrs.values[i]!);
+      }
+    }
+    // Only when the resource says so: a point's own "job" attribute stays otherwise (as upstream).
+    if (this.hasJob) {
+      names.push('job');
+      values.push(this.job);
+    }
+    if (this.hasInstance) {
+      names.push('instance');
+      values.push(this.instance);
+    }
+    this.contextNames = names;
+    this.contextValues = values;
+  }
+
+  /**
+   * Starts a metric. Returns false when its points are not translated (the decoder then reports
+   * them with skipPoints).
+   */
+  beginMetric(name: string, description: string, unit: string, kind: OtlpMetricKind, temporality: number, monotonic: boolean): boolean {
+    this.kind = kind;
+    this.isCounter = false;
+    this.metricOk = false;
+    this.skipReason = 'unsupported_type';
+    if (kind === 'exponential_histogram') {
+      this.skipMessage = `metric ${JSON.stringify(name)} is an exponential histogram, which this server does not store (native histograms); send explicit-bucket histograms`;
+      return false;
+    }
+    if ((kind === 'sum' || kind === 'histogram') && temporality !== TEMPORALITY_CUMULATIVE) {
+      this.skipReason = 'delta_temporality';
+      this.skipMessage =
+        temporality === TEMPORALITY_DELTA
+          ? `metric ${JSON.stringify(name)} has DELTA temporality; only CUMULATIVE sums and histograms are accepted (set the SDK's temporality preference to cumulative or use the Collector's deltatocumulative processor)`
+          : `metric ${JSON.stringify(name)} has aggregation temporality ${temporality} (UNSPECIFIED or unknown); only CUMULATIVE (2) is accepted`;
+      return false;
+    }
+    const namingType: NamingType =
+      kind === 'sum' ? (monotonic ? 'monotonic_counter' : 'non_monotonic_counter') : kind === 'gauge' ? 'gauge' : kind === 'histogram' ? 'histogram' : 'summary';
+    const cacheKey = `${namingType}\u0000${unit}\u0000${name}`;
+    let family = this.metricNames.get(cacheKey);
+    if (family === undefined) {
+      family = buildMetricName(name, unit, namingType);
+      if (this.metricNames.size < 100_000) this.metricNames.set(cacheKey, family);
+    }
+    if (family instanceof Error) {
+      this.skipReason = 'invalid_labels';
+      this.skipMessage = family.message;
+      return false;
+    }
+    this.family = family;
+    this.isCounter = kind === 'sum' && monotonic;
+    this.metricOk = true;
+    if (!this.metadataByFamily.has(family)) {
+      const type: MetricTypeName = kind === 'sum' ? (monotonic ? 'counter' : 'gauge') : kind;
+      this.metadataByFamily.set(family, { metricFamilyName: family, type, help: description, unit: buildUnitName(unit) });
+    }
+    return true;
+  }
+
+  /** Counts `points` data points of the metric beginMetric refused. */
+  skipPoints(points: number): void {
+    this.dataPoints += points;
+    if (points > 0) this.rejected.add(this.skipReason, points, 0, this.skipMessage);
+  }
+
+  numberPoint(attrs: AttrList, startMs: number, timeMs: number, value: number, flags: number, exemplars: OtlpExemplar[] | undefined): void {
+    this.dataPoints++;
+    if (!this.acceptTime(timeMs, 1)) return;
+    const base = this.baseLabels(attrs, this.contextNames, this.contextValues);
+    if (base instanceof Error) return this.rejectPoint(base, 1);
+    const labels = withLabels(base, METRIC_NAME_LABEL, this.family);
+    const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
+    const s = this.emit(labels, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1);
+    if (exemplars !== undefined) for (const e of exemplars) this.addExemplar(s, e);
+  }
+
+  histogramPoint(
+    attrs: AttrList,
+    startMs: number,
+    timeMs: number,
+    count: number,
+    sum: number | undefined,
+    bounds: ArrayLike<number>,
+    boundsCount: number,
+    bucketCounts: ArrayLike<number>,
+    bucketCountsCount: number,
+    flags: number,
+    exemplars: OtlpExemplar[] | undefined,
+  ): void {
+    this.dataPoints++;
+    const n = Math.min(boundsCount, bucketCountsCount);
+    if (!this.acceptTime(timeMs, n + 2 + (sum === undefined ? 0 : 1))) return;
+    const base = this.baseLabels(attrs, this.contextNames, this.contextValues);
+    if (base instanceof Error) return this.rejectPoint(base, n + 2 + (sum === undefined ? 0 : 1));
+    const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
+    const start = stale ? -1 : startMs;
+    const f = this.family;
+    if (sum !== undefined) this.emit(withLabels(base, METRIC_NAME_LABEL, `${f}_sum`), timeMs, stale ? STALE_NAN : sum, start);
+    this.emit(withLabels(base, METRIC_NAME_LABEL, `${f}_count`), timeMs, stale ? STALE_NAN : count, start);
+    const bucketName = `${f}_bucket`;
+    let cumulative = 0;
+    const buckets: Array<{ bound: number; series: AppendSeries }> | undefined = exemplars !== undefined && exemplars.length > 0 ? [] : undefined;
+    for (let i = 0; i < n; i++) {
+      cumulative += bucketCounts[i]!;
+      const bound = bounds[i]!;
+      const s = this.emit(withLabels(base, METRIC_NAME_LABEL, bucketName, 'le', formatFloatF(bound)), timeMs, stale ? STALE_NAN : cumulative, start);
+      buckets?.push({ bound, series: s });
+    }
+    const inf = this.emit(withLabels(base, METRIC_NAME_LABEL, bucketName, 'le', '+Inf'), timeMs, stale ? STALE_NAN : count, start);
+    if (buckets !== undefined) {
+      buckets.push({ bound: Infinity, series: inf });
+      buckets.sort((a, b) => a.bound - b.bound);
+      for (const e of exemplars!) {
+        const target = buckets.find((b) => b.bound >= e.value);
+        if (target !== undefined) this.addExemplar(target.series, e);
+      }
+    }
+  }
+
+  summaryPoint(attrs: AttrList, startMs: number, timeMs: number, count: number, sum: number, quantiles: ArrayLike<number>, quantileValues: ArrayLike<number>, quantileCount: number, flags: number): void {
+    this.dataPoints++;
+    if (!this.acceptTime(timeMs, quantileCount + 2)) return;
+    const base = this.baseLabels(attrs, this.contextNames, this.contextValues);
+    if (base instanceof Error) return this.rejectPoint(base, quantileCount + 2);
+    const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
+    const start = stale ? -1 : startMs;
+    const f = this.family;
+    this.emit(withLabels(base, METRIC_NAME_LABEL, `${f}_sum`), timeMs, stale ? STALE_NAN : sum, start);
+    this.emit(withLabels(base, METRIC_NAME_LABEL, `${f}_count`), timeMs, stale ? STALE_NAN : count, start);
+    for (let i = 0; i < quantileCount; i++) {
+      this.emit(withLabels(base, METRIC_NAME_LABEL, f, 'quantile', formatFloatF(quantiles[i]!)), timeMs, stale ? STALE_NAN : quantileValues[i]!, -1);
+    }
+  }
+
+  result(): IngestRequest {
+    return { series: this.series, exemplars: this.exemplars, metadata: [...this.metadataByFamily.values()], rejected: this.rejected };
+  }
+
+  /** OTLP says points with time 0 SHOULD be rejected; they would land in 1970 otherwise. */
+  private acceptTime(timeMs: number, samples: number): boolean {
+    if (!this.metricOk) throw new Error('OtlpTranslator: data point outside an accepted metric');
+    if (timeMs > 0) {
+      if (timeMs < this.resourceMinMs) this.resourceMinMs = timeMs;
+      if (timeMs > this.resourceMaxMs) this.resourceMaxMs = timeMs;
+      return true;
+    }
+    this.rejected.add('invalid_timestamp', samples, 0, `a data point of ${this.family} has time_unix_nano 0 (unset)`);
+    return false;
+  }
+
+  private rejectPoint(err: Error, samples: number): void {
+    this.rejected.add('invalid_labels', samples, 0, `${this.family}: ${err.message}`);
+  }
+
+  private labelName(key: string): string | Error {
+    let n = this.labelNames.get(key);
+    if (n === undefined) {
+      n = buildLabelName(key);
+      if (this.labelNames.size < 100_000) this.labelNames.set(key, n);
+    }
+    return n;
+  }
+
+  /**
+   * Sorted labels of a point without __name__: its attributes (colliding names joined with ";",
+   * in key order), then the overrides; empty values dropped.
+   */
+  private baseLabels(attrs: AttrList, overrideNames: readonly string[], overrideValues: readonly string[]): Label[] | Error {
+    const map = new Map<string, string>();
+    const n = attrs.count;
+    if (n > 0) {
+      let order: number[] | undefined;
+      // Attributes usually arrive sorted; sort an index only when they do not.
+      for (let i = 1; i < n; i++) {
+        if (attrs.keys[i - 1]! > attrs.keys[i]!) {
+          order = Array.from({ length: n }, (_, j) => j).sort((x, y) => (attrs.keys[x]! < attrs.keys[y]! ? -1 : attrs.keys[x]! > attrs.keys[y]! ? 1 : x - y));
+          break;
+        }
+      }
+      for (let j = 0; j < n; j++) {
+        const i = order === undefined ? j : order[j]!;
+        const name = this.labelName(attrs.keys[i]!);
+        if (name instanceof Error) return name;
+        const prev = map.get(name);
+        map.set(name, prev === undefined ? attrs.values[i]! : `${prev};${attrs.values[i]!}`);
+      }
+    }
+    for (let i = 0; i < overrideNames.length; i++) map.set(overrideNames[i]!, overrideValues[i]!);
+    const out: Label[] = [];
+    for (const [name, value] of map) if (value !== '') out.push({ name, value });
+    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return out;
+  }
+
+  /** Appends one sample as its own AppendSeries; startMs < 0 means "no start timestamp". */
+  private emit(labels: Labels, timeMs: number, value: number, startMs: number): AppendSeries {
+    if (this.chunkUsed === SAMPLE_CHUNK) {
+      this.tsChunk = new Float64Array(SAMPLE_CHUNK);
+      this.valChunk = new Float64Array(SAMPLE_CHUNK);
+      this.startChunk = new Float64Array(SAMPLE_CHUNK);
+      this.chunkUsed = 0;
+    }
+    const i = this.chunkUsed++;
+    this.tsChunk[i] = timeMs;
+    this.valChunk[i] = value;
+    const s: AppendSeries =
+      startMs >= 0
+        ? {
+            labels,
+            key: labelsKey(labels),
+            timestampsMs: this.tsChunk.subarray(i, i + 1),
+            values: this.valChunk.subarray(i, i + 1),
+            startTimestampsMs: ((this.startChunk[i] = startMs), this.startChunk.subarray(i, i + 1)),
+          }
+        : { labels, key: labelsKey(labels), timestampsMs: this.tsChunk.subarray(i, i + 1), values: this.valChunk.subarray(i, i + 1) };
+    this.series.push(s);
+    return s;
+  }
+
+  private addExemplar(s: AppendSeries, e: OtlpExemplar): void {
+    const labels: Label[] = [];
+    let chars = 0;
+    if (e.spanId !== '') {
+      labels.push({ name: 'span_id', value: e.spanId });
+      chars += 7 + e.spanId.length;
+    }
+    if (e.traceId !== '') {
+      labels.push({ name: 'trace_id', value: e.traceId });
+      chars += 8 + e.traceId.length;
+    }
+    const extra: Label[] = [];
+    for (let i = 0; i < e.attrs.count; i++) {
+      const name = this.labelName(e.attrs.keys[i]!);
+      const value = e.attrs.values[i]!;
+      if (name instanceof Error || value === '') continue;
+      chars += [...e.attrs.keys[i]!].length + [...value].length;
+      extra.push({ name, value });
+    }
+    if (chars <= EXEMPLAR_LABEL_CHARS_MAX) {
+      for (const l of extra) if (!labels.some((x) => x.name === l.name)) labels.push(l);
+    }
+    labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.exemplars.push({ seriesLabels: s.labels, seriesKey: s.key, labels, value: e.value, timestampMs: e.timeMs });
+  }
+}
+
+/** `base` (sorted, no __name__) plus name=value (and name2=value2), replacing same-named labels, sorted. */
+export function withLabels(base: readonly Label[], name: string, value: string, name2?: string, value2?: string): Label[] {
+  const out: Label[] = [];
+  let placed1 = false;
+  let placed2 = name2 === undefined;
+  for (const l of base) {
+    if (!placed1 && name <= l.name) {
+      out.push({ name, value });
+      placed1 = true;
+    }
+    if (!placed2 && name2! <= l.name) {
+      out.push({ name: name2!, value: value2! });
+      placed2 = true;
+    }
+    if (l.name === name || l.name === name2) continue;
+    out.push(l);
+  }
+  if (!placed1) out.push({ name, value });
+  if (!placed2) out.push({ name: name2!, value: value2! });
+  // name and name2 may have been pushed out of order relative to each other.
+  if (name2 !== undefined && name2 < name) out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out;
+}
+
+/** Nanoseconds given as (hi, lo) 32-bit words -> whole milliseconds, exactly (floor). */
+export function nanosWordsToMs(hi: number, lo: number): number {
+  // hi·2^32 + lo = hi·4294·10^6 + (hi·967296 + lo); the second term stays below 2^53.
+  return hi * 4294 + Math.floor((hi * 967296 + lo) / 1e6);
+}
