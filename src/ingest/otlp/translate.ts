@@ -72,6 +72,15 @@ const SERVICE_NAME = 'service.name';
 const SERVICE_NAMESPACE = 'service.namespace';
 const SERVICE_INSTANCE_ID = 'service.instance.id';
 
+/**
+ * Translations are pure functions of their inputs and the same names come in request after
+ * request, so they are cached process-wide; each cache is emptied when it reaches this size.
+ */
+const NAME_CACHE_ENTRIES_MAX = 50_000;
+const labelNames = new Map<string, string | Error>();
+const metricNames = new Map<string, string | Error>();
+const boundTexts = new Map<number, string>();
+
 /** Samples are handed out as views of shared chunks: one allocation per 4096 samples. */
 const SAMPLE_CHUNK = 4096;
 
@@ -82,8 +91,6 @@ export class OtlpTranslator {
   /** Data points seen, accepted or not (for partial_success and metrics). */
   dataPoints = 0;
   private readonly metadataByFamily = new Map<string, MetricMetadataInput>();
-  private readonly labelNames = new Map<string, string | Error>();
-  private readonly metricNames = new Map<string, string | Error>();
 
   // Resource state
   private job = '';
@@ -94,8 +101,7 @@ export class OtlpTranslator {
   private resourceMinMs = Infinity;
   private resourceMaxMs = -Infinity;
   /** Labels every point of the current scope gets (scope labels, job, instance), in override order. */
-  private contextNames: string[] = [];
-  private contextValues: string[] = [];
+  private context: Label[] = [];
 
   // Metric state
   private family = '';
@@ -105,11 +111,14 @@ export class OtlpTranslator {
   private skipReason: RejectReason = 'unsupported_type';
   private skipMessage = '';
 
-  // Sample chunks
-  private tsChunk = new Float64Array(SAMPLE_CHUNK);
+  // Sample arrays
   private valChunk = new Float64Array(SAMPLE_CHUNK);
-  private startChunk = new Float64Array(SAMPLE_CHUNK);
   private chunkUsed = 0;
+  private lastTimeMs = NaN;
+  private lastTimeArr = new Float64Array(1);
+  private lastStartMs = NaN;
+  private lastStartArr = new Float64Array(1);
+  private readonly keys = new PointSeries();
 
   beginResource(attrs: AttrList): void {
     this.resourceAttrs = { keys: attrs.keys.slice(0, attrs.count), values: attrs.values.slice(0, attrs.count), count: attrs.count };
@@ -150,13 +159,14 @@ export class OtlpTranslator {
     const idValues: string[] = [];
     if (this.hasJob) ids.push('job'), idValues.push(this.job);
     if (this.hasInstance) ids.push('instance'), idValues.push(this.instance);
-    const base = this.baseLabels(filtered, ids, idValues);
+    const base = this.baseLabels(filtered, ids.map((name, i) => ({ name, value: idValues[i]! })).sort((a, b) => (a.name < b.name ? -1 : 1)));
     if (base instanceof Error) {
       this.rejected.add('invalid_labels', 1, 1, `target_info: ${base.message}`);
       return;
     }
     const labels = withLabels(base, METRIC_NAME_LABEL, 'target_info');
     const key = labelsKey(labels);
+    this.lastTimeMs = NaN; // target_info has arrays of its own
     const times: number[] = [];
     for (let t = this.resourceMinMs; t < this.resourceMaxMs; t += TARGET_INFO_INTERVAL_MS) times.push(t);
     times.push(this.resourceMaxMs);
@@ -190,8 +200,14 @@ export class OtlpTranslator {
       names.push('instance');
       values.push(this.instance);
     }
-    this.contextNames = names;
-    this.contextValues = values;
+    const ctx: Label[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const at = ctx.findIndex((l) => l.name === names[i]);
+      if (at >= 0) ctx[at] = { name: names[i]!, value: values[i]! }; // later ones win
+      else ctx.push({ name: names[i]!, value: values[i]! });
+    }
+    ctx.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.context = ctx;
   }
 
   /**
@@ -218,10 +234,11 @@ export class OtlpTranslator {
     const namingType: NamingType =
       kind === 'sum' ? (monotonic ? 'monotonic_counter' : 'non_monotonic_counter') : kind === 'gauge' ? 'gauge' : kind === 'histogram' ? 'histogram' : 'summary';
     const cacheKey = `${namingType}\u0000${unit}\u0000${name}`;
-    let family = this.metricNames.get(cacheKey);
+    let family = metricNames.get(cacheKey);
     if (family === undefined) {
       family = buildMetricName(name, unit, namingType);
-      if (this.metricNames.size < 100_000) this.metricNames.set(cacheKey, family);
+      if (metricNames.size >= NAME_CACHE_ENTRIES_MAX) metricNames.clear();
+      metricNames.set(cacheKey, family);
     }
     if (family instanceof Error) {
       this.skipReason = 'invalid_labels';
@@ -247,11 +264,11 @@ export class OtlpTranslator {
   numberPoint(attrs: AttrList, startMs: number, timeMs: number, value: number, flags: number, exemplars: OtlpExemplar[] | undefined): void {
     this.dataPoints++;
     if (!this.acceptTime(timeMs, 1)) return;
-    const base = this.baseLabels(attrs, this.contextNames, this.contextValues);
+    const base = this.baseLabels(attrs, this.context);
     if (base instanceof Error) return this.rejectPoint(base, 1);
-    const labels = withLabels(base, METRIC_NAME_LABEL, this.family);
+    const k = this.keys.reset(base, undefined);
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
-    const s = this.emit(labels, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1);
+    const s = this.emit(k.labels(this.family), k.key, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1);
     if (exemplars !== undefined) for (const e of exemplars) this.addExemplar(s, e);
   }
 
@@ -271,23 +288,24 @@ export class OtlpTranslator {
     this.dataPoints++;
     const n = Math.min(boundsCount, bucketCountsCount);
     if (!this.acceptTime(timeMs, n + 2 + (sum === undefined ? 0 : 1))) return;
-    const base = this.baseLabels(attrs, this.contextNames, this.contextValues);
+    const base = this.baseLabels(attrs, this.context);
     if (base instanceof Error) return this.rejectPoint(base, n + 2 + (sum === undefined ? 0 : 1));
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
     const start = stale ? -1 : startMs;
     const f = this.family;
-    if (sum !== undefined) this.emit(withLabels(base, METRIC_NAME_LABEL, `${f}_sum`), timeMs, stale ? STALE_NAN : sum, start);
-    this.emit(withLabels(base, METRIC_NAME_LABEL, `${f}_count`), timeMs, stale ? STALE_NAN : count, start);
+    const k = this.keys.reset(base, 'le');
+    if (sum !== undefined) this.emit(k.labels(`${f}_sum`), k.key, timeMs, stale ? STALE_NAN : sum, start);
+    this.emit(k.labels(`${f}_count`), k.key, timeMs, stale ? STALE_NAN : count, start);
     const bucketName = `${f}_bucket`;
     let cumulative = 0;
     const buckets: Array<{ bound: number; series: AppendSeries }> | undefined = exemplars !== undefined && exemplars.length > 0 ? [] : undefined;
     for (let i = 0; i < n; i++) {
       cumulative += bucketCounts[i]!;
       const bound = bounds[i]!;
-      const s = this.emit(withLabels(base, METRIC_NAME_LABEL, bucketName, 'le', formatFloatF(bound)), timeMs, stale ? STALE_NAN : cumulative, start);
+      const s = this.emit(k.labels(bucketName, this.boundText(bound)), k.key, timeMs, stale ? STALE_NAN : cumulative, start);
       buckets?.push({ bound, series: s });
     }
-    const inf = this.emit(withLabels(base, METRIC_NAME_LABEL, bucketName, 'le', '+Inf'), timeMs, stale ? STALE_NAN : count, start);
+    const inf = this.emit(k.labels(bucketName, '+Inf'), k.key, timeMs, stale ? STALE_NAN : count, start);
     if (buckets !== undefined) {
       buckets.push({ bound: Infinity, series: inf });
       buckets.sort((a, b) => a.bound - b.bound);
@@ -301,15 +319,16 @@ export class OtlpTranslator {
   summaryPoint(attrs: AttrList, startMs: number, timeMs: number, count: number, sum: number, quantiles: ArrayLike<number>, quantileValues: ArrayLike<number>, quantileCount: number, flags: number): void {
     this.dataPoints++;
     if (!this.acceptTime(timeMs, quantileCount + 2)) return;
-    const base = this.baseLabels(attrs, this.contextNames, this.contextValues);
+    const base = this.baseLabels(attrs, this.context);
     if (base instanceof Error) return this.rejectPoint(base, quantileCount + 2);
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
     const start = stale ? -1 : startMs;
     const f = this.family;
-    this.emit(withLabels(base, METRIC_NAME_LABEL, `${f}_sum`), timeMs, stale ? STALE_NAN : sum, start);
-    this.emit(withLabels(base, METRIC_NAME_LABEL, `${f}_count`), timeMs, stale ? STALE_NAN : count, start);
+    const k = this.keys.reset(base, 'quantile');
+    this.emit(k.labels(`${f}_sum`), k.key, timeMs, stale ? STALE_NAN : sum, start);
+    this.emit(k.labels(`${f}_count`), k.key, timeMs, stale ? STALE_NAN : count, start);
     for (let i = 0; i < quantileCount; i++) {
-      this.emit(withLabels(base, METRIC_NAME_LABEL, f, 'quantile', formatFloatF(quantiles[i]!)), timeMs, stale ? STALE_NAN : quantileValues[i]!, -1);
+      this.emit(k.labels(f, this.boundText(quantiles[i]!)), k.key, timeMs, stale ? STALE_NAN : quantileValues[i]!, -1);
     }
   }
 
@@ -333,67 +352,115 @@ export class OtlpTranslator {
     this.rejected.add('invalid_labels', samples, 0, `${this.family}: ${err.message}`);
   }
 
+  /** le/quantile text of a bound: bounds repeat point after point, so they are cached. */
+  private boundText(x: number): string {
+    if (x === 0) return formatFloatF(x); // Map keys do not tell -0 from 0
+    let t = boundTexts.get(x);
+    if (t === undefined) {
+      t = formatFloatF(x);
+      if (boundTexts.size >= NAME_CACHE_ENTRIES_MAX) boundTexts.clear();
+      boundTexts.set(x, t);
+    }
+    return t;
+  }
+
   private labelName(key: string): string | Error {
-    let n = this.labelNames.get(key);
+    let n = labelNames.get(key);
     if (n === undefined) {
       n = buildLabelName(key);
-      if (this.labelNames.size < 100_000) this.labelNames.set(key, n);
+      if (labelNames.size >= NAME_CACHE_ENTRIES_MAX) labelNames.clear();
+      labelNames.set(key, n);
     }
     return n;
   }
 
   /**
-   * Sorted labels of a point without __name__: its attributes (colliding names joined with ";",
-   * in key order), then the overrides; empty values dropped.
+   * Sorted labels of a point: its attributes (names sanitised; names that collide join their
+   * values with ";" in attribute-key order, as upstream), overridden by `context` (sorted; an
+   * empty value there removes the label); empty values dropped.
    */
-  private baseLabels(attrs: AttrList, overrideNames: readonly string[], overrideValues: readonly string[]): Label[] | Error {
-    const map = new Map<string, string>();
+  private baseLabels(attrs: AttrList, context: readonly Label[]): Label[] | Error {
     const n = attrs.count;
+    let list: Label[] = [];
     if (n > 0) {
       let order: number[] | undefined;
-      // Attributes usually arrive sorted; sort an index only when they do not.
+      // Attributes usually arrive sorted by key; sort an index only when they do not.
       for (let i = 1; i < n; i++) {
         if (attrs.keys[i - 1]! > attrs.keys[i]!) {
           order = Array.from({ length: n }, (_, j) => j).sort((x, y) => (attrs.keys[x]! < attrs.keys[y]! ? -1 : attrs.keys[x]! > attrs.keys[y]! ? 1 : x - y));
           break;
         }
       }
+      let sorted = true;
+      let dup = false;
       for (let j = 0; j < n; j++) {
         const i = order === undefined ? j : order[j]!;
         const name = this.labelName(attrs.keys[i]!);
         if (name instanceof Error) return name;
-        const prev = map.get(name);
-        map.set(name, prev === undefined ? attrs.values[i]! : `${prev};${attrs.values[i]!}`);
+        if (j > 0) {
+          const prev = list[j - 1]!.name;
+          if (name < prev) sorted = false;
+          else if (name === prev) dup = true;
+        }
+        list.push({ name, value: attrs.values[i]! });
+      }
+      // Stable: equal names keep their key order.
+      if (!sorted) list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (!sorted || dup) {
+        const merged: Label[] = [];
+        for (const l of list) {
+          const last = merged[merged.length - 1];
+          if (last !== undefined && last.name === l.name) merged[merged.length - 1] = { name: l.name, value: `${last.value};${l.value}` };
+          else merged.push(l);
+        }
+        list = merged;
       }
     }
-    for (let i = 0; i < overrideNames.length; i++) map.set(overrideNames[i]!, overrideValues[i]!);
     const out: Label[] = [];
-    for (const [name, value] of map) if (value !== '') out.push({ name, value });
-    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    let i = 0;
+    let j = 0;
+    while (i < list.length || j < context.length) {
+      const a = list[i];
+      const c = context[j];
+      let l: Label;
+      if (c === undefined || (a !== undefined && a.name < c.name)) {
+        l = a!;
+        i++;
+      } else {
+        if (a !== undefined && a.name === c.name) i++;
+        l = c;
+        j++;
+      }
+      if (l.value !== '') out.push(l);
+    }
     return out;
   }
 
-  /** Appends one sample as its own AppendSeries; startMs < 0 means "no start timestamp". */
-  private emit(labels: Labels, timeMs: number, value: number, startMs: number): AppendSeries {
+  /**
+   * Appends one sample as its own AppendSeries; startMs < 0 means "no start timestamp". Typed
+   * arrays are the main cost per sample (each is an object the GC must trace), so timestamps and
+   * start timestamps are shared by consecutive samples that have the same ones (all series of a
+   * histogram point, usually all points of a metric): the pipeline and engine only read them.
+   */
+  private emit(labels: Labels, key: string, timeMs: number, value: number, startMs: number): AppendSeries {
     if (this.chunkUsed === SAMPLE_CHUNK) {
-      this.tsChunk = new Float64Array(SAMPLE_CHUNK);
       this.valChunk = new Float64Array(SAMPLE_CHUNK);
-      this.startChunk = new Float64Array(SAMPLE_CHUNK);
       this.chunkUsed = 0;
     }
     const i = this.chunkUsed++;
-    this.tsChunk[i] = timeMs;
     this.valChunk[i] = value;
-    const s: AppendSeries =
-      startMs >= 0
-        ? {
-            labels,
-            key: labelsKey(labels),
-            timestampsMs: this.tsChunk.subarray(i, i + 1),
-            values: this.valChunk.subarray(i, i + 1),
-            startTimestampsMs: ((this.startChunk[i] = startMs), this.startChunk.subarray(i, i + 1)),
-          }
-        : { labels, key: labelsKey(labels), timestampsMs: this.tsChunk.subarray(i, i + 1), values: this.valChunk.subarray(i, i + 1) };
+    if (timeMs !== this.lastTimeMs) {
+      this.lastTimeMs = timeMs;
+      this.lastTimeArr = Float64Array.of(timeMs);
+    }
+    let s: AppendSeries;
+    if (startMs >= 0) {
+      if (startMs !== this.lastStartMs) {
+        this.lastStartMs = startMs;
+        this.lastStartArr = Float64Array.of(startMs);
+      }
+      s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), startTimestampsMs: this.lastStartArr };
+    } else s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1) };
     this.series.push(s);
     return s;
   }
@@ -422,6 +489,67 @@ export class OtlpTranslator {
     }
     labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.exemplars.push({ seriesLabels: s.labels, seriesKey: s.key, labels, value: e.value, timestampMs: e.timeMs });
+  }
+}
+
+const NAME_PREFIX = `${METRIC_NAME_LABEL}\u0001`;
+
+/**
+ * The series of one data point: its base labels plus __name__ and, for histograms and summaries,
+ * `le` or `quantile`. Splits the base labels once at the positions of those names so each
+ * series' labels and labelsKey() are assembled from a few pieces instead of label by label.
+ */
+class PointSeries {
+  private p1: Label[] = [];
+  private p2: Label[] = [];
+  private p3: Label[] = [];
+  private k1 = '';
+  private k2 = '';
+  private k3 = '';
+  private extraName: string | undefined;
+  /** A base label named like the extra one: kept on the series that do not set it (as upstream). */
+  private baseExtra: Label | undefined;
+  /** labelsKey() of the labels the last labels() call returned. */
+  key = '';
+
+  /** `base` sorted by name; labels named __name__ or `extraName` in it are replaced. */
+  reset(base: readonly Label[], extraName: string | undefined): this {
+    this.extraName = extraName;
+    this.baseExtra = extraName === undefined ? undefined : base.find((l) => l.name === extraName);
+    const p1: Label[] = [];
+    const p2: Label[] = [];
+    const p3: Label[] = [];
+    for (const l of base) {
+      if (l.name === METRIC_NAME_LABEL || l.name === extraName) continue;
+      if (l.name < METRIC_NAME_LABEL) p1.push(l);
+      else if (extraName === undefined || l.name < extraName) p2.push(l);
+      else p3.push(l);
+    }
+    this.p1 = p1;
+    this.p2 = p2;
+    this.p3 = p3;
+    this.k1 = labelsKey(p1);
+    this.k2 = labelsKey(p2);
+    this.k3 = labelsKey(p3);
+    return this;
+  }
+
+  /** The labels with __name__ = name (and the extra label = extraValue); sets `key`. */
+  labels(name: string, extraValue?: string): Label[] {
+    const out = this.p1.slice();
+    out.push({ name: METRIC_NAME_LABEL, value: name });
+    let key = this.k1 === '' ? NAME_PREFIX + name : `${this.k1}\u0000${NAME_PREFIX}${name}`;
+    for (const l of this.p2) out.push(l);
+    if (this.k2 !== '') key += `\u0000${this.k2}`;
+    const extra = extraValue !== undefined ? { name: this.extraName!, value: extraValue } : this.baseExtra;
+    if (extra !== undefined) {
+      out.push(extra);
+      key += `\u0000${extra.name}\u0001${extra.value}`;
+    }
+    for (const l of this.p3) out.push(l);
+    if (this.k3 !== '') key += `\u0000${this.k3}`;
+    this.key = key;
+    return out;
   }
 }
 
