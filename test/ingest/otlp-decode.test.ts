@@ -105,6 +105,33 @@ describe('protobuf', () => {
     expect(badOtlp(() => decodeOtlpMetrics(fieldBytes(1, fieldBytes(2, fieldBytes(2, metric2))), 'protobuf')).message).toContain('name is not valid UTF-8');
   });
 
+  test('random mutations of a valid body either decode or are refused with BAD_OTLP, never another error', () => {
+    const body = encodeExportMetricsRequest(SAMPLE);
+    let seed = 12345;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    let refused = 0;
+    for (let k = 0; k < 3000; k++) {
+      const b = Buffer.from(body);
+      const edits = 1 + Math.floor(rnd() * 4);
+      for (let e = 0; e < edits; e++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      try {
+        decodeOtlpMetrics(b, 'protobuf');
+      } catch (err) {
+        if (!(err instanceof MochaError) || err.code !== 'BAD_OTLP') throw err;
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(100);
+  });
+
+  test('trace and span ids of the wrong length are refused (as pdata does)', () => {
+    const ex = Buffer.concat([fieldBytes(5, Buffer.alloc(5, 1)), fieldDouble(3, 1)]);
+    const ts = Buffer.alloc(8, 1);
+    const point = Buffer.concat([tag(3, 1), ts, fieldDouble(4, 1), fieldBytes(5, ex)]);
+    const metric = Buffer.concat([fieldBytes(1, 'm'), fieldBytes(5, fieldBytes(1, point))]);
+    expect(badOtlp(() => decodeOtlpMetrics(fieldBytes(1, fieldBytes(2, fieldBytes(2, metric))), 'protobuf')).message).toContain('trace_id has 5 bytes, expected 16');
+  });
+
   test('attribute values nested deeper than the bound are refused', () => {
     let v = fieldBytes(1, 'leaf');
     for (let i = 0; i < 40; i++) v = fieldBytes(5, fieldBytes(1, v)); // array_value { values: AnyValue }
@@ -157,6 +184,7 @@ describe('JSON', () => {
       [withPoint({ timeUnixNano: '1', asDouble: 1, attributes: [{ key: 5, value: { stringValue: 'v' } }] }), 'attributes[0].key must be a string'],
       [withPoint({ timeUnixNano: '1', asDouble: 1, attributes: [{ key: 'k', value: { stringValue: 5 } }] }), 'attributes[0].value.stringValue must be a string'],
       [withPoint({ timeUnixNano: '1', asDouble: 1, exemplars: [{ traceId: 'not-hex', asDouble: 1 }] }), 'exemplars[0].traceId must be a hex string'],
+      [withPoint({ timeUnixNano: '1', asDouble: 1, exemplars: [{ spanId: 'abcd', asDouble: 1 }] }), 'exemplars[0].spanId must be 8 bytes'],
       [{ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'g', sum: { aggregationTemporality: 'weekly', dataPoints: [] } }] }] }] }, 'aggregationTemporality must be an enum integer'],
       [{ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 7, gauge: { dataPoints: [] } }] }] }] }, 'metrics[0].name must be a string'],
     ];

@@ -335,6 +335,15 @@ describe('series per metric type and temporality', () => {
     ]);
   });
 
+  test('target_info samples are bounded when a resource has points far apart', () => {
+    const g = (t: number): OtlpMetricJson => ({ name: 'g', gauge: { dataPoints: [{ timeUnixNano: msToNanos(t), asDouble: 1 }] } });
+    const { rows } = translateBoth(request([g(1000), g(T)], { 'service.name': 's', 'k8s.pod.name': 'p-1' }));
+    const info = rows.filter((x) => x.series.startsWith('target_info'));
+    expect(info.length).toBeLessThanOrEqual(601);
+    expect(info[0]!.t).toBe(1000);
+    expect(info[info.length - 1]!.t).toBe(T);
+  });
+
   test('scope attributes become otel_scope_<name>; a scope without a name adds no scope labels', () => {
     const req: OtlpMetricsRequestJson = {
       resourceMetrics: [

@@ -96,9 +96,10 @@ function enumInt(v: Json, path: string, names: readonly string[]): number {
 const TEMPORALITY_NAMES = ['AGGREGATION_TEMPORALITY_UNSPECIFIED', 'AGGREGATION_TEMPORALITY_DELTA', 'AGGREGATION_TEMPORALITY_CUMULATIVE'];
 const HEX_ID = /^(?:[0-9a-fA-F]{2})*$/;
 
-function hexId(v: Json, path: string): string {
+function hexId(v: Json, path: string, bytes: number): string {
   const s = str(v, path);
   if (!HEX_ID.test(s)) bad(path, `must be a hex string, got ${describe(v)}`);
+  if (s.length !== 0 && s.length !== bytes * 2) bad(path, `must be ${bytes} bytes (${bytes * 2} hex digits), got ${s.length / 2}`);
   return /^0*$/.test(s) ? '' : s.toLowerCase();
 }
 
@@ -165,7 +166,7 @@ function exemplars(v: Json, path: string): OtlpExemplar[] | undefined {
     const attrs = newAttrList();
     attributes(e.filteredAttributes, `${p}.filteredAttributes`, attrs);
     const value = e.asDouble !== undefined && e.asDouble !== null ? double(e.asDouble, `${p}.asDouble`) : int64(e.asInt, `${p}.asInt`);
-    return { timeMs: nanosToMs(e.timeUnixNano, `${p}.timeUnixNano`), value, traceId: hexId(e.traceId, `${p}.traceId`), spanId: hexId(e.spanId, `${p}.spanId`), attrs };
+    return { timeMs: nanosToMs(e.timeUnixNano, `${p}.timeUnixNano`), value, traceId: hexId(e.traceId, `${p}.traceId`, 16), spanId: hexId(e.spanId, `${p}.spanId`, 8), attrs };
   });
 }
 

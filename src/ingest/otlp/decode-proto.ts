@@ -464,6 +464,9 @@ class ProtoMetricsDecoder {
         case 5: {
           c.expectWireType(t, WIRE_LEN, t >>> 3 === 4 ? 'span_id' : 'trace_id', fAt);
           const len = c.length(eEnd);
+          const want = t >>> 3 === 4 ? 8 : 16;
+          // pdata refuses ids of any other length too (TraceID is [16]byte, SpanID [8]byte).
+          if (len !== 0 && len !== want) c.fail(`${t >>> 3 === 4 ? 'span_id' : 'trace_id'} has ${len} bytes, expected ${want}`, fAt);
           const hex = idHex(this.buf, c.pos, c.pos + len);
           c.pos += len;
           if (t >>> 3 === 4) e.spanId = hex;

@@ -66,6 +66,8 @@ export interface OtlpExemplar {
 
 /** Half of the default lookback delta, as upstream spaces target_info samples. */
 const TARGET_INFO_INTERVAL_MS = 150_000;
+/** Bound on the target_info samples of one resource in one request (a day at 2.5 min is 576). */
+const TARGET_INFO_SAMPLES_MAX = 600;
 /** OpenMetrics' bound on the characters of all exemplar label names and values. */
 const EXEMPLAR_LABEL_CHARS_MAX = 128;
 const SERVICE_NAME = 'service.name';
@@ -168,7 +170,10 @@ export class OtlpTranslator {
     const key = labelsKey(labels);
     this.lastTimeMs = NaN; // target_info has arrays of its own
     const times: number[] = [];
-    for (let t = this.resourceMinMs; t < this.resourceMaxMs; t += TARGET_INFO_INTERVAL_MS) times.push(t);
+    // Points years apart (garbage, or a replay) must not make thousands of samples: the step
+    // grows so that at most TARGET_INFO_SAMPLES_MAX are written.
+    const step = Math.max(TARGET_INFO_INTERVAL_MS, Math.ceil((this.resourceMaxMs - this.resourceMinMs) / TARGET_INFO_SAMPLES_MAX));
+    for (let t = this.resourceMinMs; t < this.resourceMaxMs; t += step) times.push(t);
     times.push(this.resourceMaxMs);
     const timestampsMs = Float64Array.from(times);
     const values = new Float64Array(times.length).fill(1);
