@@ -517,6 +517,21 @@ class PointSeries {
   /** labelsKey() of the labels the last labels() call returned. */
   key = '';
 
+  /**
+   * Label objects for __name__, le and quantile, shared by every series of a request that has
+   * them (they repeat point after point; labels are never mutated).
+   */
+  private readonly sharedLabels = new Map<string, Label>();
+  private shared(name: string, value: string): Label {
+    const k = name === METRIC_NAME_LABEL ? value : `${name}\u0000${value}`;
+    let l = this.sharedLabels.get(k);
+    if (l === undefined) {
+      l = { name, value };
+      this.sharedLabels.set(k, l);
+    }
+    return l;
+  }
+
   /** `base` sorted by name; labels named __name__ or `extraName` in it are replaced. */
   reset(base: readonly Label[], extraName: string | undefined): this {
     this.extraName = extraName;
@@ -542,11 +557,11 @@ class PointSeries {
   /** The labels with __name__ = name (and the extra label = extraValue); sets `key`. */
   labels(name: string, extraValue?: string): Label[] {
     const out = this.p1.slice();
-    out.push({ name: METRIC_NAME_LABEL, value: name });
+    out.push(this.shared(METRIC_NAME_LABEL, name));
     let key = this.k1 === '' ? NAME_PREFIX + name : `${this.k1}\u0000${NAME_PREFIX}${name}`;
     for (const l of this.p2) out.push(l);
     if (this.k2 !== '') key += `\u0000${this.k2}`;
-    const extra = extraValue !== undefined ? { name: this.extraName!, value: extraValue } : this.baseExtra;
+    const extra = extraValue !== undefined ? this.shared(this.extraName!, extraValue) : this.baseExtra;
     if (extra !== undefined) {
       out.push(extra);
       key += `\u0000${extra.name}\u0001${extra.value}`;
