@@ -4,11 +4,13 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pino } from 'pino';
-import { assertConstants, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS } from './constants.js';
+import { assertConstants, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX } from './constants.js';
 import { HOST_IS_LITTLE_ENDIAN } from './model/samples.js';
 import { Engine } from './engine.js';
 import { buildServer } from './api/server.js';
 import { parseDurationParam } from './query/params.js';
+import { LIMIT_FLAGS, LIMIT_FLAGS_HELP, TenantPolicies } from './ingest/limits-config.js';
+import { ExemplarStore } from './exemplars/store.js';
 
 const HELP = `mocha-tsdb: storage for Prometheus metrics (remote write in, PromQL out)
 
@@ -21,11 +23,18 @@ Usage: npm start -- [flags]
                               crash may lose the last acknowledged writes (a process crash does not)
   --wal-segment-bytes-max BYTES  cut a new WAL segment file at this size (default 128 MiB)
   --memtable-bytes-max BYTES  flush the memtable when it passes this size (default ${MEMTABLE_BYTES_MAX})
+  --memtable-total-bytes-max BYTES  answer writes with 429 while memtables (active and being
+                              flushed) and series registries hold more (default 3 x the above,
+                              at least 1.5 GiB)
+  --wal-pending-bytes-max BYTES  answer writes with 429 while more bytes than this wait to be
+                              written to the WAL (default ${WAL_PENDING_BYTES_MAX})
   --flush-interval DURATION   flush a non-empty memtable at least this often (default 2h)
   --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
   --log-level LEVEL           trace|debug|info|warn|error (default info)
   -h, --help                  this text
-`;
+
+Per-tenant limits (docs/OPERATIONS.md, "Limits"):
+${LIMIT_FLAGS_HELP}`;
 
 function parseListen(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -42,6 +51,10 @@ async function main(): Promise<void> {
       listen: { type: 'string', default: '0.0.0.0:9201' },
       'wal-fsync': { type: 'string', default: 'batch' },
       'memtable-bytes-max': { type: 'string' },
+      'memtable-total-bytes-max': { type: 'string' },
+      'wal-pending-bytes-max': { type: 'string' },
+      'limits-file': { type: 'string' },
+      ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f, { type: 'string' as const }])),
       'wal-segment-bytes-max': { type: 'string' },
       'flush-interval': { type: 'string' },
       'lookback-delta': { type: 'string' },
@@ -63,17 +76,33 @@ async function main(): Promise<void> {
   const { host, port } = parseListen(values.listen!);
   const memtableBytesMax = values['memtable-bytes-max'] !== undefined ? Number(values['memtable-bytes-max']) : MEMTABLE_BYTES_MAX;
   if (!(memtableBytesMax > 0)) throw new Error('--memtable-bytes-max must be a positive number of bytes');
+  const bytesFlag = (name: string): number | undefined => {
+    const raw = (values as Record<string, string | boolean | undefined>)[name];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!(Number.isSafeInteger(n) && n > 0)) throw new Error(`--${name} must be a positive whole number of bytes, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const memtableTotalBytesMax = bytesFlag('memtable-total-bytes-max');
+  const walPendingBytesMax = bytesFlag('wal-pending-bytes-max');
+  // Limits are validated before anything is opened: a typo stops the start with its flag or file named.
+  const policies = TenantPolicies.fromFlags(values as Record<string, string | boolean | undefined>, values['limits-file']);
+  const exemplars = new ExemplarStore({ capacityFor: (tenant) => policies.get(tenant).exemplarsMax });
 
   const engine = await Engine.open({
     dataDir,
     logger,
     walFsync: fsyncPolicy,
     memtableBytesMax,
+    ...(memtableTotalBytesMax !== undefined ? { memtableTotalBytesMax } : {}),
+    ...(walPendingBytesMax !== undefined ? { walPendingBytesMax } : {}),
+    exemplarLog: exemplars,
     ...(values['wal-segment-bytes-max'] !== undefined ? { walSegmentBytesMax: Number(values['wal-segment-bytes-max']) } : {}),
     flushIntervalMs: values['flush-interval'] !== undefined ? parseDurationParam(values['flush-interval'], 'flush-interval') : PARTITION_MS,
   });
   const lookbackDeltaMs = values['lookback-delta'] !== undefined ? parseDurationParam(values['lookback-delta'], 'lookback-delta') : LOOKBACK_DELTA_MS;
-  const { app } = buildServer({ engine, logger, lookbackDeltaMs });
+  const { app } = buildServer({ engine, logger, lookbackDeltaMs, limitsFor: (tenant) => policies.get(tenant), exemplars });
+  if (policies.tenants().length > 0) logger.info({ tenants: policies.tenants() }, 'per-tenant limits loaded');
   await app.listen({ host, port });
   logger.info({ dataDir, listen: `${host}:${port}` }, 'mocha-tsdb ready');
 

@@ -85,3 +85,19 @@ export function assertConstants(): void {
   if (!(LABELS_PER_SERIES_MAX * (LABEL_NAME_BYTES_MAX + LABEL_VALUE_BYTES_MAX + 16) <= REMOTE_WRITE_DECODED_BYTES_MAX)) throw new Error('label limits exceed the decoded remote-write limit');
   if (!(WAL_SEGMENT_BYTES_MAX >= 2 * WAL_RECORD_BYTES_MAX)) throw new Error('WAL_SEGMENT_BYTES_MAX must hold at least two records of WAL_RECORD_BYTES_MAX');
 }
+
+/**
+ * Back-pressure on the WAL: writes get 429 while the bytes encoded and not yet written (and
+ * fsynced, under --wal-fsync batch) exceed this. Group commit keeps the queue near one batch when
+ * the disk keeps up; a queue this long means it does not, and further appends would only grow
+ * memory. 64 MiB is several seconds of a fast sender at ~16 bytes per sample.
+ */
+export const WAL_PENDING_BYTES_MAX = 64 * MiB;
+
+/**
+ * Exemplars kept per tenant (a circular buffer; the oldest go first), Prometheus'
+ * --storage.exemplars.exemplars-limit default. ~0.5 KiB each with their labels: ~50 MiB per tenant.
+ */
+export const EXEMPLARS_PER_TENANT_MAX = 100_000;
+/** Exemplar label names and values together, in UTF-8 runes: Prometheus' ExemplarMaxLabelSetLength. */
+export const EXEMPLAR_LABELS_RUNES_MAX = 128;

@@ -5,10 +5,12 @@
 // - append() encodes its WAL records and inserts into the active head in the same tick, so a
 //   WAL cut and a memtable freeze always split the data at the same point.
 // - An append resolves only when its WAL batch is durable (per the fsync policy).
+// - Back-pressure refuses an append (429) before anything of it is encoded: memtables plus
+//   registries above memtableTotalBytesMax, or the WAL queue above walPendingBytesMax.
 // - Flushes run one at a time. A flush freezes every tenant's head, cuts the WAL at N, re-logs
-//   every retained series definition after the cut (so WAL segments <= N can go), writes the
-//   frozen heads as segments in a worker, swaps the manifest (which records that WAL <= N is
-//   covered), and only then truncates the WAL. A crash anywhere replays either the WAL or finds
+//   every retained series definition and every buffered exemplar after the cut (so WAL segments
+//   <= N can go), writes the frozen heads as segments in a worker, swaps the manifest (which
+//   records that WAL <= N is covered), and only then truncates the WAL. A crash anywhere replays either the WAL or finds
 //   the segments; never neither.
 // - Readers take a reference to the current segment set; a set's readers are closed only when
 //   it is replaced and no querier holds it.
@@ -16,13 +18,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { MEMTABLE_BYTES_MAX, MEMTABLE_TOTAL_BYTES_MAX, PARTITION_MS } from './constants.js';
+import { MEMTABLE_BYTES_MAX, MEMTABLE_TOTAL_BYTES_MAX, PARTITION_MS, WAL_PENDING_BYTES_MAX } from './constants.js';
 import { MochaError } from './errors.js';
 import { CompactionPool } from './compaction/pool.js';
 import type { FlushTaskInput } from './compaction/flush-task.js';
 import { SeriesRegistry } from './memtable/series-registry.js';
 import { Head } from './memtable/head.js';
 import { Wal, type WalFsyncPolicy, type WalRecord } from './wal/wal.js';
+import type { WalExemplar } from './wal/records.js';
 import { SegmentReader } from './segment/reader.js';
 import { manifestEntryOf, readManifest, removeOrphanSegments, writeManifest, type Manifest, type ManifestSegment } from './segment/manifest.js';
 import { registerArrowCodecs } from './segment/codecs.js';
@@ -39,13 +42,31 @@ export interface EngineOptions {
   walSegmentBytesMax?: number;
   /** The active memtable is flushed when its estimated size passes this. */
   memtableBytesMax?: number;
-  /** Writes get 429 while active plus frozen memtables exceed this. */
+  /** Writes get 429 while active plus frozen memtables and the series registries exceed this. */
   memtableTotalBytesMax?: number;
+  /** Writes get 429 while the WAL's group-commit queue holds more than this many bytes. */
+  walPendingBytesMax?: number;
+  /** The exemplar store: fed from the WAL at start, re-logged after each flush's WAL cut. */
+  exemplarLog?: ExemplarLog;
   /** A non-empty memtable is flushed at least this often (default: one partition, 2 h). */
   flushIntervalMs?: number;
   /** How often the flush conditions are checked. */
   flushCheckIntervalMs?: number;
   compactionWorkers?: number;
+}
+
+/** What the engine needs of the exemplar store to keep it durable (src/exemplars/store.ts). */
+export interface ExemplarLog {
+  /** Exemplars read back from the WAL at start, in log order. */
+  replay(tenant: string, exemplars: readonly WalExemplar[]): void;
+  /** Everything held now, per tenant, oldest first: logged again after a WAL cut. */
+  retained(): Iterable<{ tenant: string; exemplars: readonly WalExemplar[] }>;
+}
+
+/** Writes refused with 429, by cause. */
+export interface BackpressureStats {
+  memtable: number;
+  wal: number;
 }
 
 export interface EngineStats {
@@ -62,6 +83,8 @@ export interface EngineStats {
   flushFailures: number;
   flushDurationMsTotal: number;
   lastFlushDurationMs: number;
+  /** Estimated bytes of the series registries (counted in the memtable bound). */
+  registryBytes: number;
 }
 
 /** The segments readable at one moment; reference-counted so a swap never closes a reader in use. */
@@ -108,7 +131,9 @@ export class Engine {
   };
   private readonly memtableBytesMax: number;
   private readonly memtableTotalBytesMax: number;
+  private readonly walPendingBytesMax: number;
   private readonly flushIntervalMs: number;
+  private readonly backpressure: BackpressureStats = { memtable: 0, wal: 0 };
   private flushRequested = false;
 
   private constructor(
@@ -123,6 +148,8 @@ export class Engine {
     this.memtableBytesMax = opts.memtableBytesMax ?? MEMTABLE_BYTES_MAX;
     this.memtableTotalBytesMax = opts.memtableTotalBytesMax ?? Math.max(MEMTABLE_TOTAL_BYTES_MAX, 3 * this.memtableBytesMax);
     this.flushIntervalMs = opts.flushIntervalMs ?? PARTITION_MS;
+    this.walPendingBytesMax = opts.walPendingBytesMax ?? WAL_PENDING_BYTES_MAX;
+    if (!(this.walPendingBytesMax > 0)) throw new Error(`walPendingBytesMax must be positive, got ${this.walPendingBytesMax}`);
     if (!(this.memtableTotalBytesMax > this.memtableBytesMax)) {
       throw new Error(`memtableTotalBytesMax (${this.memtableTotalBytesMax}) must exceed memtableBytesMax (${this.memtableBytesMax})`);
     }
@@ -156,6 +183,10 @@ export class Engine {
     let unknownRefSamples = 0;
     const started = performance.now();
     const report = await wal.replay(manifest.walCoveredThroughSegment + 1, (rec) => {
+      if (rec.type === 'exemplars') {
+        opts.exemplarLog?.replay(rec.tenant, rec.exemplars);
+        return;
+      }
       const t = engine.tenantState(rec.tenant);
       if (rec.type === 'series') {
         for (let i = 0; i < rec.refs.length; i++) t.registry.restore(rec.refs[i]!, rec.labels[i]!);
@@ -192,13 +223,32 @@ export class Engine {
     return t;
   }
 
-  /** Appends validated series; resolves once durable in the WAL. Throws TOO_MANY_REQUESTS under back-pressure. */
-  append(tenant: string, series: readonly AppendSeries[]): Promise<void> {
+  /**
+   * Appends validated series and exemplars; resolves once durable in the WAL. onLogged runs
+   * synchronously once the records are encoded (the exemplar store inserts there, so a flush's
+   * WAL cut never separates what is stored from what is logged). Throws TOO_MANY_REQUESTS under
+   * back-pressure, before anything is logged, so a retry cannot double anything.
+   */
+  append(tenant: string, series: readonly AppendSeries[], exemplars: readonly WalExemplar[] = [], onLogged?: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new MochaError('SHUTTING_DOWN', 'storage is shutting down'));
     const memBytes = this.memtableBytes();
     if (memBytes > this.memtableTotalBytesMax) {
+      this.backpressure.memtable++;
+      // A flush is what frees memory: the frozen heads go to segments and the registries forget
+      // series without recent samples. Ask for one (it also runs when there is nothing to write).
+      this.requestFlush();
       return Promise.reject(
-        new MochaError('TOO_MANY_REQUESTS', `memtables hold ${memBytes} bytes, above the limit of ${this.memtableTotalBytesMax}: flushes are behind; retry later`),
+        new MochaError(
+          'TOO_MANY_REQUESTS',
+          `memtables and series registries hold ${memBytes} bytes, above the limit of ${this.memtableTotalBytesMax}: flushes are behind; retry later`,
+        ),
+      );
+    }
+    const walPending = this.wal.pendingBytes();
+    if (walPending > this.walPendingBytesMax) {
+      this.backpressure.wal++;
+      return Promise.reject(
+        new MochaError('TOO_MANY_REQUESTS', `the WAL has ${walPending} bytes waiting to be written, above the limit of ${this.walPendingBytesMax}: the disk is behind; retry later`),
       );
     }
     const t = this.tenantState(tenant);
@@ -232,8 +282,10 @@ export class Engine {
     const records: WalRecord[] = [];
     if (newRefs.length > 0) records.push({ type: 'series', tenant, refs: Uint32Array.from(newRefs), labels: newLabels });
     if (total > 0) records.push({ type: 'samples', tenant, refs: sampleRefs, timestampsMs, values });
+    if (exemplars.length > 0) records.push({ type: 'exemplars', tenant, exemplars });
     if (records.length === 0) return Promise.resolve();
     const durable = this.wal.append(records);
+    onLogged?.();
     // Same tick as the WAL encode: see the ordering rule at the top.
     for (let i = 0; i < series.length; i++) {
       const s = series[i]!;
@@ -241,11 +293,14 @@ export class Engine {
     }
     this.statsCounters.samplesAppended += total;
     this.statsCounters.seriesCreated += newRefs.length;
-    if (!this.flushRequested && this.activeBytes() > this.memtableBytesMax) {
-      this.flushRequested = true;
-      void this.flush().catch(() => undefined);
-    }
+    if (this.activeBytes() > this.memtableBytesMax) this.requestFlush();
     return durable;
+  }
+
+  private requestFlush(): void {
+    if (this.flushRequested || this.closed) return;
+    this.flushRequested = true;
+    void this.flush().catch(() => undefined);
   }
 
   /** Series in the tenant's memtable registry (the "active series" of the ingest limits). */
@@ -263,10 +318,11 @@ export class Engine {
     return b;
   }
 
+  /** Heads and registries: what back-pressure bounds. */
   private memtableBytes(): number {
     let b = 0;
     for (const t of this.tenants.values()) {
-      b += t.active.bytesEstimate();
+      b += t.registry.bytesEstimate() + t.active.bytesEstimate();
       for (const f of t.frozen) b += f.bytesEstimate();
     }
     return b;
@@ -306,7 +362,12 @@ export class Engine {
     // Retry heads left frozen by an earlier failed flush too.
     const toWrite: Array<{ t: TenantState; head: Head }> = [];
     for (const t of this.tenants.values()) for (const head of t.frozen) toWrite.push({ t, head });
-    if (toWrite.length === 0) return;
+    if (toWrite.length === 0) {
+      // Nothing to write, but back-pressure may have asked because the registries are big:
+      // forget series that no head references (their definitions stay in the WAL until cut).
+      for (const t of this.tenants.values()) t.registry.retainOnly(t.active.refs());
+      return;
+    }
     this.activeSinceMs = Date.now();
     const walCut = this.wal.cut();
     // 2. Re-log every series still referenced, so WAL segments <= walCut can be deleted.
@@ -317,6 +378,10 @@ export class Engine {
       t.registry.retainOnly(keep);
       const refs = keep.toUint32Array();
       if (refs.length > 0) dump.push({ type: 'series', tenant: t.tenant, refs, labels: Array.from(refs, (r) => t.registry.labelsOf(r)) });
+    }
+    // Exemplars are not in segments: log the ones still buffered again, after the cut.
+    for (const { tenant, exemplars } of this.opts.exemplarLog?.retained() ?? []) {
+      if (exemplars.length > 0) dump.push({ type: 'exemplars', tenant, exemplars });
     }
     const dumpDurable = dump.length > 0 ? this.wal.append(dump) : Promise.resolve();
     try {
@@ -403,8 +468,10 @@ export class Engine {
     let seriesActive = 0;
     let memtableSamples = 0;
     let frozen = 0;
+    let registryBytes = 0;
     for (const t of this.tenants.values()) {
       seriesActive += t.registry.size;
+      registryBytes += t.registry.bytesEstimate();
       memtableSamples += t.active.sampleCount;
       for (const f of t.frozen) memtableSamples += f.sampleCount;
       frozen += t.frozen.length;
@@ -417,8 +484,14 @@ export class Engine {
       frozenMemtables: frozen,
       segments: this.manifest.segments.length,
       segmentBytes: this.manifest.segments.reduce((a, s) => a + s.bytes, 0),
+      registryBytes,
       ...this.statsCounters,
     };
+  }
+
+  /** Writes refused with 429 so far, by cause. */
+  backpressureStats(): BackpressureStats {
+    return { ...this.backpressure };
   }
 
   walStats(): ReturnType<Wal['stats']> {

@@ -181,11 +181,12 @@ export function registerOtlpRoutes(app: FastifyInstance, pipeline: IngestPipelin
       const decoded = decodeOtlpMetrics(body, format);
       const result = await pipeline.ingest(tenant, 'otlp', decoded.request);
       dataPointsReceived.inc({}, decoded.dataPoints);
-      const rejected = result.rejected.samples;
+      // partial_success counts rejected samples; rejected exemplars alone give a message with a
+      // count of 0, which OTLP allows (a warning: the sender must not retry).
       return reply
         .code(200)
         .header('content-type', contentTypeOf(format))
-        .send(encodeExportMetricsResponse(format, rejected, rejected > 0 ? result.rejected.message() : ''));
+        .send(encodeExportMetricsResponse(format, result.rejected.samples, result.rejected.empty ? '' : result.rejected.message()));
     };
     for (const p of OTLP_METRICS_PATHS) scope.post(p, handler);
   });

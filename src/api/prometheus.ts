@@ -10,7 +10,8 @@ import { compareLabels, labelsKey, labelsToRecord, type Labels } from '../model/
 import type { Matcher } from '../model/matchers.js';
 import type { Querier } from '../model/querier.js';
 import { instantQuery, rangeQuery, type QueryOptions } from '../query/engine.js';
-import { formatQueryData, jsonString } from '../query/format.js';
+import { formatFloat, formatLabelsJson, formatQueryData, formatTimestamp, jsonString } from '../query/format.js';
+import { walkExpr } from '../query/ast.js';
 import { MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseTimeParam } from '../query/params.js';
 import { parseExpr, parseSeriesSelector } from '../query/parser.js';
 import { prettyExpr } from '../query/printer.js';
@@ -48,9 +49,11 @@ class Semaphore {
   }
 }
 
-function success(reply: FastifyReply, dataJson: string, warnings?: string[]): FastifyReply {
-  const w = warnings && warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)}` : '';
-  return reply.header('content-type', 'application/json').send(`{"status":"success","data":${dataJson}${w}}`);
+/** Prometheus' envelope; `warnings` and `infos` are left out when empty (Go's omitempty). */
+function success(reply: FastifyReply, dataJson: string, warnings?: readonly string[], infos?: readonly string[]): FastifyReply {
+  const list = (name: string, items: readonly string[] | undefined): string =>
+    items !== undefined && items.length > 0 ? `,"${name}":[${items.map(jsonString).join(',')}]` : '';
+  return reply.header('content-type', 'application/json').send(`{"status":"success","data":${dataJson}${list('warnings', warnings)}${list('infos', infos)}}`);
 }
 
 function optionalTime(params: URLSearchParams, name: string, dflt: number): number {
@@ -119,7 +122,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       }
     };
 
-    const queryOptions = (params: URLSearchParams): QueryOptions => {
+    const queryOptions = (params: URLSearchParams, resultSeriesMax: number | undefined): QueryOptions => {
       let timeoutMs = timeoutMsDefault;
       const t = params.get('timeout');
       if (t !== null && t !== '') timeoutMs = Math.min(timeoutMs, parseDurationParam(t, 'timeout'));
@@ -129,6 +132,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
         timeoutMs,
         signal: AbortSignal.timeout(timeoutMs),
         ...(opts.lookbackDeltaMs !== undefined ? { lookbackDeltaMs: opts.lookbackDeltaMs } : {}),
+        ...(resultSeriesMax !== undefined ? { resultSeriesMax } : {}),
       };
     };
 
@@ -136,8 +140,10 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const params = requestParams(req);
       const expr = requiredParam(params, 'query');
       const timeMs = optionalTime(params, 'time', Date.now());
-      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params)))));
-      return success(reply, formatQueryData(result));
+      // Prometheus 3's `limit`: at most that many series, with a warning when more were cut.
+      const limit = parseLimit(params);
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params, limit)))));
+      return success(reply, formatQueryData(result), result.warnings, result.infos);
     };
     scope.get('/api/v1/query', instant);
     scope.post('/api/v1/query', instant);
@@ -148,8 +154,9 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const startMs = parseTimeParam(requiredParam(params, 'start'), 'start');
       const endMs = parseTimeParam(requiredParam(params, 'end'), 'end');
       const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
-      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params)))));
-      return success(reply, formatQueryData(result));
+      const limit = parseLimit(params);
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params, limit)))));
+      return success(reply, formatQueryData(result), result.warnings, result.infos);
     };
     scope.get('/api/v1/query_range', range);
     scope.post('/api/v1/query_range', range);
@@ -253,17 +260,34 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       return success(reply, JSON.stringify(data));
     });
 
-    // Exemplars are counted at ingest but not stored yet: a valid request answers an empty list,
-    // which keeps Grafana's exemplar toggle enabled. start/end are parsed as Prometheus parses
-    // them: Grafana sends milliseconds, which a float-seconds parser reads as seconds far in the
-    // future, and Prometheus accepts that; so do we (only end < start is refused).
+    // Exemplars of the series each selector of the query selects (src/exemplars/store.ts), in
+    // Prometheus' shape. start/end are parsed as Prometheus parses them: Grafana sends
+    // milliseconds, which a float-seconds parser reads as seconds far in the future, and
+    // Prometheus accepts that; so do we (only end < start is refused).
     const exemplars = async (req: FastifyRequest, reply: FastifyReply) => {
       const params = requestParams(req);
       const startMs = optionalTime(params, 'start', MIN_TIME_MS);
       const endMs = optionalTime(params, 'end', MAX_TIME_MS);
       if (endMs < startMs) throw new MochaError('BAD_QUERY', 'end timestamp must not be before start timestamp');
-      parseExpr(requiredParam(params, 'query'));
-      return success(reply, '[]');
+      const expr = parseExpr(requiredParam(params, 'query'));
+      const matcherSets: Array<readonly Matcher[]> = [];
+      walkExpr(expr, (node) => {
+        if (node.kind === 'VectorSelector') matcherSets.push(node.matchers);
+      });
+      const found = opts.exemplars?.select(tenantOf(req), matcherSets, startMs, endMs) ?? [];
+      let json = '[';
+      for (let i = 0; i < found.length; i++) {
+        const s = found[i]!;
+        if (i > 0) json += ',';
+        json += '{"seriesLabels":' + formatLabelsJson(s.seriesLabels) + ',"exemplars":[';
+        for (let j = 0; j < s.exemplars.length; j++) {
+          const e = s.exemplars[j]!;
+          if (j > 0) json += ',';
+          json += '{"labels":' + formatLabelsJson(e.labels) + ',"value":"' + formatFloat(e.value) + '","timestamp":' + formatTimestamp(e.timestampMs) + '}';
+        }
+        json += ']}';
+      }
+      return success(reply, json + ']');
     };
     scope.get('/api/v1/query_exemplars', exemplars);
     scope.post('/api/v1/query_exemplars', exemplars);

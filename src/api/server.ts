@@ -12,7 +12,8 @@ import { registerOtlpRoutes } from './otlp.js';
 import { registerPrometheusRoutes } from './prometheus.js';
 import { registerAdminRoutes } from './admin.js';
 import { MetadataStore } from './metadata-store.js';
-import { IngestPipeline } from '../ingest/pipeline.js';
+import { IngestPipeline, type TenantLimits } from '../ingest/pipeline.js';
+import type { ExemplarStore } from '../exemplars/store.js';
 import { sendPromError } from './http-errors.js';
 
 export interface ServerOptions {
@@ -22,6 +23,10 @@ export interface ServerOptions {
   queryTimeoutMs?: number;
   queryConcurrencyMax?: number;
   lookbackDeltaMs?: number;
+  /** Per-tenant ingest limits; built-in defaults when absent. */
+  limitsFor?: (tenant: string) => TenantLimits;
+  /** Exemplar storage (also given to the engine as its exemplarLog); exemplars are ignored when absent. */
+  exemplars?: ExemplarStore;
 }
 
 export const TENANT_HEADER = 'x-scope-orgid';
@@ -72,7 +77,18 @@ export function buildServer(opts: ServerOptions): { app: FastifyInstance; metric
   const metadataStore = new MetadataStore();
   metrics.gauge('mocha_metadata_entries', 'Metric metadata entries held for /api/v1/metadata.', () => metadataStore.size());
   // Every write protocol decodes into an IngestRequest and goes through the one pipeline (limits, engine, stores).
-  const pipeline = new IngestPipeline({ target: opts.engine, metrics, metadata: metadataStore });
+  const pipeline = new IngestPipeline({
+    target: opts.engine,
+    metrics,
+    metadata: metadataStore,
+    ...(opts.limitsFor !== undefined ? { limitsFor: opts.limitsFor } : {}),
+    ...(opts.exemplars !== undefined ? { exemplars: opts.exemplars } : {}),
+  });
+  const exemplarStore = opts.exemplars;
+  if (exemplarStore !== undefined) {
+    metrics.gauge('mocha_exemplars', 'Exemplars held in the per-tenant circular buffers.', () => exemplarStore.size());
+    metrics.counterFunc('mocha_exemplars_ignored_total', 'Exemplars not stored because their tenant keeps none (exemplarsMax 0).', () => exemplarStore.ignored());
+  }
   registerRemoteWriteRoutes(app, pipeline, metrics);
   registerOtlpRoutes(app, pipeline, metrics);
   registerPrometheusRoutes(app, opts, metadataStore);
@@ -84,7 +100,16 @@ function registerEngineMetrics(m: MetricsRegistry, engine: Engine): void {
   m.counterFunc('mocha_samples_ingested_total', 'Samples accepted into the WAL and memtable.', () => engine.stats().samplesAppended);
   m.counterFunc('mocha_series_created_total', 'Series created in the memtable registry.', () => engine.stats().seriesCreated);
   m.gauge('mocha_memtable_series', 'Series known to the memtable registries.', () => engine.stats().seriesActive);
-  m.gauge('mocha_memtable_bytes', 'Estimated bytes held by active and frozen memtables.', () => engine.stats().memtableBytes);
+  m.gauge('mocha_memtable_bytes', 'Estimated bytes held by active and frozen memtables and the series registries (what back-pressure bounds).', () => engine.stats().memtableBytes);
+  m.gauge('mocha_series_registry_bytes', 'Estimated bytes of the series registries (part of mocha_memtable_bytes).', () => engine.stats().registryBytes);
+  m.gauge('mocha_wal_pending_bytes', 'Bytes appended to the WAL and not yet written and synced (the group-commit queue).', () => engine.walStats().pendingBytes);
+  m.counterFunc('mocha_write_backpressure_rejections_total', 'Writes refused with 429 by the engine, by cause (memtable: memory bound; wal: queue bound).', () => {
+    const b = engine.backpressureStats();
+    return [
+      [{ cause: 'memtable' }, b.memtable],
+      [{ cause: 'wal' }, b.wal],
+    ];
+  });
   m.gauge('mocha_memtable_samples', 'Samples held in active and frozen memtables.', () => engine.stats().memtableSamples);
   m.gauge('mocha_memtable_frozen', 'Frozen memtables waiting for their flush.', () => engine.stats().frozenMemtables);
   m.counterFunc('mocha_wal_bytes_written_total', 'Bytes appended to the WAL.', () => engine.walStats().bytesWritten);

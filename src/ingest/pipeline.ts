@@ -52,21 +52,34 @@ export class RejectionTally {
     for (const [reason, r] of other.byReason) this.add(reason, r.samples, r.series, r.example);
   }
 
+  /** Rejected data points (samples), not counting exemplars. */
   get samples(): number {
     let n = 0;
-    for (const r of this.byReason.values()) n += r.samples;
+    for (const [reason, r] of this.byReason) if (reason !== 'invalid_exemplar') n += r.samples;
     return n;
+  }
+
+  /** Rejected exemplars (the `samples` count of reason invalid_exemplar). */
+  get exemplars(): number {
+    return this.byReason.get('invalid_exemplar')?.samples ?? 0;
   }
 
   get empty(): boolean {
     return this.byReason.size === 0;
   }
 
-  /** One readable line: "rejected 12 samples: sample_too_old: 10 (e.g. ...); series_limit: 2 (e.g. ...)". */
+  /**
+   * One readable line: "rejected 12 samples: sample_too_old: 10 samples (e.g. ...); series_limit: 2 samples
+   * of 1 series (e.g. ...)"; exemplars are counted apart ("rejected 0 samples and 1 exemplars: ...").
+   */
   message(): string {
     const parts: string[] = [];
-    for (const [reason, r] of this.byReason) parts.push(`${reason}: ${r.samples} samples${r.series > 0 ? ` of ${r.series} series` : ''} (e.g. ${r.example})`);
-    return `rejected ${this.samples} samples: ${parts.join('; ')}`;
+    for (const [reason, r] of this.byReason) {
+      const unit = reason === 'invalid_exemplar' ? 'exemplars' : 'samples';
+      parts.push(`${reason}: ${r.samples} ${unit}${r.series > 0 ? ` of ${r.series} series` : ''} (e.g. ${r.example})`);
+    }
+    const ex = this.exemplars;
+    return `rejected ${this.samples} samples${ex > 0 ? ` and ${ex} exemplars` : ''}: ${parts.join('; ')}`;
   }
 }
 
@@ -132,8 +145,19 @@ export const DEFAULT_TENANT_LIMITS: Readonly<TenantLimits> = Object.freeze({
   sampleFutureMaxMs: INGEST_SAMPLE_FUTURE_MAX_MS,
 });
 
-/** Where exemplars go (src/exemplars). Returns how many were stored. */
+/**
+ * Where exemplars go (src/exemplars/store.ts). Two steps, so that what is stored is exactly what
+ * is logged: admit() decides (no side effects), the engine logs the admitted exemplars in the WAL
+ * batch of the request's samples, and append() stores them in the same tick as that WAL encode,
+ * so a flush's WAL cut never separates the two.
+ */
 export interface ExemplarSink {
+  /**
+   * Returns the exemplars to log and store. Refused ones (e.g. labels over 128 runes) are tallied
+   * as invalid_exemplar; ones the store already holds (a retried request) are dropped silently.
+   */
+  admit(tenant: string, exemplars: readonly ExemplarInput[], rejected: RejectionTally): ExemplarInput[];
+  /** Stores admitted exemplars; returns how many were stored. */
   append(tenant: string, exemplars: readonly ExemplarInput[]): number;
 }
 
@@ -144,7 +168,12 @@ export interface MetadataSink {
 
 /** What the pipeline needs of the engine. */
 export interface IngestTarget {
-  append(tenant: string, series: readonly AppendSeries[]): Promise<void>;
+  /**
+   * Logs the series' samples and the exemplars in one WAL batch and resolves when it is durable.
+   * Calls onLogged synchronously once the records are encoded (not when rejected). Throws
+   * TOO_MANY_REQUESTS under back-pressure, before anything is logged.
+   */
+  append(tenant: string, series: readonly AppendSeries[], exemplars?: readonly ExemplarInput[], onLogged?: () => void): Promise<void>;
   /** Series the tenant's memtable registry holds. */
   seriesCount(tenant: string): number;
   hasSeries(tenant: string, key: string): boolean;
@@ -164,6 +193,8 @@ export class IngestPipeline {
   private readonly rejectedSamples: Counter;
   private readonly samplesWritten: Counter;
   private readonly exemplarsWritten: Counter;
+  private readonly rejectedExemplars: Counter;
+  private readonly exemplarsIgnored: Counter;
   private readonly limitsFor: (tenant: string) => TenantLimits;
   private readonly nowMs: () => number;
   /** "tenant\0seriesKey" -> the last start timestamp turned into a zero sample. */
@@ -175,6 +206,8 @@ export class IngestPipeline {
     this.rejectedSamples = opts.metrics.counter('mocha_ingest_rejected_samples_total', 'Samples not stored, by protocol and reason.');
     this.samplesWritten = opts.metrics.counter('mocha_ingest_samples_written_total', 'Samples stored, by protocol.');
     this.exemplarsWritten = opts.metrics.counter('mocha_ingest_exemplars_written_total', 'Exemplars stored, by protocol.');
+    this.rejectedExemplars = opts.metrics.counter('mocha_ingest_rejected_exemplars_total', 'Exemplars not stored, by protocol and reason.');
+    this.exemplarsIgnored = opts.metrics.counter('mocha_ingest_exemplars_ignored_total', 'Exemplars received while no exemplar store is configured.');
   }
 
   /**
@@ -186,24 +219,45 @@ export class IngestPipeline {
     const rejected = new RejectionTally();
     rejected.merge(req.rejected);
     const withZeros = this.withStartZeros(tenant, req.series);
-    const kept = this.applyLimits(tenant, limits, withZeros.series, rejected);
-    await this.opts.target.append(tenant, kept);
+    const droppedSeries = req.exemplars.length > 0 ? new Set<string>() : undefined;
+    const kept = this.applyLimits(tenant, limits, withZeros.series, rejected, droppedSeries);
+    const exemplars = this.admitExemplars(tenant, req.exemplars, droppedSeries, rejected);
+    let exemplarsWritten = 0;
+    const sink = this.opts.exemplars;
+    await this.opts.target.append(tenant, kept, exemplars, exemplars.length > 0 && sink !== undefined ? () => (exemplarsWritten = sink.append(tenant, exemplars)) : undefined);
     // Injected start zeros are stored but are not samples the sender sent.
     let samplesWritten = -withZeros.zeros;
     for (const s of kept) samplesWritten += s.timestampsMs.length;
     if (samplesWritten < 0) samplesWritten = 0; // zeros of series then dropped by a limit
-    let exemplarsWritten = 0;
-    if (req.exemplars.length > 0 && this.opts.exemplars !== undefined) {
-      exemplarsWritten = this.opts.exemplars.append(tenant, req.exemplars);
-      if (exemplarsWritten < req.exemplars.length) {
-        rejected.add('invalid_exemplar', req.exemplars.length - exemplarsWritten, 0, 'exemplar not stored (see docs/API.md, "Exemplars")');
-      }
-    }
     if (req.metadata.length > 0) this.opts.metadata?.add(tenant, req.metadata);
     this.samplesWritten.inc({ protocol }, samplesWritten);
     if (exemplarsWritten > 0) this.exemplarsWritten.inc({ protocol }, exemplarsWritten);
-    for (const [reason, r] of rejected.byReason) this.rejectedSamples.inc({ protocol, reason }, r.samples);
+    for (const [reason, r] of rejected.byReason) {
+      if (reason === 'invalid_exemplar') this.rejectedExemplars.inc({ protocol, reason }, r.samples);
+      else this.rejectedSamples.inc({ protocol, reason }, r.samples);
+    }
     return { samplesWritten, exemplarsWritten, histogramsWritten: req.histogramsWritten ?? 0, rejected };
+  }
+
+  /** Exemplars of series a limit dropped are dropped too (tallied); the store admits the rest. */
+  private admitExemplars(tenant: string, all: readonly ExemplarInput[], droppedSeries: Set<string> | undefined, rejected: RejectionTally): ExemplarInput[] {
+    if (all.length === 0) return [];
+    let candidates: readonly ExemplarInput[] = all;
+    if (droppedSeries !== undefined && droppedSeries.size > 0) {
+      const kept: ExemplarInput[] = [];
+      for (const e of all) {
+        if (!droppedSeries.has(e.seriesKey)) kept.push(e);
+        else rejected.add('invalid_exemplar', 1, 0, `exemplar of ${seriesText(e.seriesLabels)} not stored: the series was rejected`);
+      }
+      candidates = kept;
+    }
+    const sink = this.opts.exemplars;
+    if (sink === undefined) {
+      // No store configured (library use without one): ignored, but never silently.
+      this.exemplarsIgnored.inc({}, candidates.length);
+      return [];
+    }
+    return sink.admit(tenant, candidates, rejected);
   }
 
   /**
@@ -254,7 +308,7 @@ export class IngestPipeline {
   }
 
   /** Drops series and samples that break a limit; returns the series to store (views, no copies when nothing is dropped). */
-  private applyLimits(tenant: string, lim: TenantLimits, series: AppendSeries[], rejected: RejectionTally): AppendSeries[] {
+  private applyLimits(tenant: string, lim: TenantLimits, series: AppendSeries[], rejected: RejectionTally, droppedSeries?: Set<string>): AppendSeries[] {
     const now = this.nowMs();
     const tMin = lim.sampleAgeMaxMs > 0 ? now - lim.sampleAgeMaxMs : -Infinity;
     const tMax = now + lim.sampleFutureMaxMs;
@@ -269,12 +323,14 @@ export class IngestPipeline {
       const labelReject = labelLimitViolation(s.labels, lim);
       if (labelReject !== undefined) {
         rejected.add(labelReject.reason, s.timestampsMs.length, 1, labelReject.message);
+        droppedSeries?.add(s.key);
         s = undefined;
       } else {
         s = this.dropOutOfWindow(s, tMin, tMax, now, rejected);
         if (s !== undefined && checkEachSeries && !target.hasSeries(tenant, s.key) && !newKeys!.has(s.key)) {
           if (seriesRoom <= 0) {
             rejected.add('series_limit', s.timestampsMs.length, 1, `tenant ${JSON.stringify(tenant)} has reached its limit of ${lim.seriesActiveMax} active series; new series ${seriesText(s.labels)} rejected`);
+            droppedSeries?.add(s.key);
             s = undefined;
           } else {
             seriesRoom--;

@@ -14,6 +14,8 @@ export interface EncodeSeries {
   labels: Record<string, string> | Labels;
   timestampsMs: ArrayLike<number>;
   values: ArrayLike<number> | Float64Array;
+  /** TimeSeries.exemplars (field 3); labels in the order given (Record: sorted by name). */
+  exemplars?: ReadonlyArray<{ labels: Record<string, string> | Labels; value: number; timestampMs: number }>;
 }
 
 const TWO_POW_32 = 4294967296;
@@ -188,6 +190,10 @@ function writeSeries(w: Writer, s: EncodeSeries): void {
     size += 2 + 9 + (t === 0 ? 0 : 1 + int64Bytes(t));
   }
 
+  // Exemplars are rare and small: encoded apart, then copied in.
+  const exemplarMessages = (s.exemplars ?? []).map(encodeExemplar);
+  for (const e of exemplarMessages) size += 1 + varintBytes(e.length) + e.length;
+
   w.ensure(1 + 10 + size);
   w.buf[w.pos++] = 0x0a; // WriteRequest.timeseries
   w.varint(size);
@@ -212,6 +218,41 @@ function writeSeries(w: Writer, s: EncodeSeries): void {
       w.int64(t);
     }
   }
+  for (const e of exemplarMessages) {
+    w.buf[w.pos++] = 0x1a; // TimeSeries.exemplars
+    w.varint(e.length);
+    e.copy(w.buf, w.pos);
+    w.pos += e.length;
+  }
+}
+
+/** prompb.Exemplar: labels (1, Label), value (2, double), timestamp (3, int64; omitted when 0). */
+function encodeExemplar(e: { labels: Record<string, string> | Labels; value: number; timestampMs: number }): Buffer {
+  const pairs: Array<[string, string]> = Array.isArray(e.labels)
+    ? (e.labels as Labels).map((l) => [l.name, l.value])
+    : Object.keys(e.labels)
+        .sort(compareStrings)
+        .map((k) => [k, (e.labels as Record<string, string>)[k]!]);
+  if (!Number.isSafeInteger(e.timestampMs)) throw new Error(`exemplar timestamp ${e.timestampMs} is not a safe integer of milliseconds`);
+  const w = new Writer(256);
+  for (const [name, value] of pairs) {
+    const nb = utf8Bytes(name);
+    const vb = utf8Bytes(value);
+    const lb = (nb > 0 ? 1 + varintBytes(nb) + nb : 0) + (vb > 0 ? 1 + varintBytes(vb) + vb : 0);
+    w.ensure(1 + 10 + lb);
+    w.buf[w.pos++] = 0x0a; // Exemplar.labels
+    w.varint(lb);
+    w.string(0x0a, name, nb);
+    w.string(0x12, value, vb);
+  }
+  w.ensure(1 + 8 + 1 + 10);
+  w.buf[w.pos++] = 0x11; // Exemplar.value
+  w.double(e.value);
+  if (e.timestampMs !== 0) {
+    w.buf[w.pos++] = 0x18; // Exemplar.timestamp
+    w.int64(e.timestampMs);
+  }
+  return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
 function writeMetadata(w: Writer, m: MetricMetadata): void {

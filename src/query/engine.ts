@@ -9,10 +9,15 @@
 //
 // Results are sorted by labels (compareLabels) so output is deterministic, except instant
 // results of sort*(), topk and bottomk, whose order Prometheus keeps.
+//
+// Evaluators add Prometheus' annotations (warnings and infos: annotations.ts) to the context's
+// collector, shared by subquery contexts; the result carries them rendered against the query
+// text, in `warnings` / `infos` members present only when not empty.
 import { LOOKBACK_DELTA_MS, QUERY_POINTS_PER_SERIES_MAX, QUERY_SAMPLES_MAX, QUERY_SERIES_MAX, QUERY_TIMEOUT_MS } from '../constants.js';
 import { MochaError } from '../errors.js';
 import { compareLabels, type Labels } from '../model/labels.js';
 import type { Querier } from '../model/querier.js';
+import { resultsTruncatedWarning } from './annotations.js';
 import { documentedType, exprType, type Expr } from './ast.js';
 import { evalAggregate } from './eval-aggregate.js';
 import { evalCall, evalSubqueryMatrix } from './eval-call.js';
@@ -32,13 +37,37 @@ export interface QueryOptions {
   timeoutMs?: number;
   /** Aborting it ends the query: QUERY_TIMEOUT when its reason is a TimeoutError, else QUERY_CANCELED. */
   signal?: AbortSignal;
+  /**
+   * The query API's `limit`: at most this many series in a vector or matrix answer (the first
+   * ones in answer order), with the warning "results truncated due to limit" when some were cut.
+   * Undefined or 0: no limit. Scalars and strings are not affected.
+   */
+  resultSeriesMax?: number;
 }
 
-export type QueryResult =
+export type QueryResult = (
   | { resultType: 'vector'; result: { labels: Labels; t: number; v: number }[] }
   | { resultType: 'matrix'; result: { labels: Labels; timestampsMs: Float64Array; values: Float64Array }[] }
   | { resultType: 'scalar'; result: { t: number; v: number } }
-  | { resultType: 'string'; result: { t: number; v: string } };
+  | { resultType: 'string'; result: { t: number; v: string } }
+) &
+  QueryAnnotationTexts;
+
+/**
+ * Prometheus' annotations of the answer, rendered with their positions in the query (see
+ * annotations.ts); each member is present only when not empty, as the API omits them then.
+ */
+export interface QueryAnnotationTexts {
+  warnings?: string[];
+  infos?: string[];
+}
+
+/** The rendered annotations of a finished evaluation, as the optional members of a result. */
+function annotationTexts(ctx: EvalContext, expr: string): QueryAnnotationTexts {
+  if (ctx.annotations.size === 0) return {};
+  const { warnings, infos } = ctx.annotations.render(expr);
+  return { ...(warnings.length > 0 ? { warnings } : {}), ...(infos.length > 0 ? { infos } : {}) };
+}
 
 function makeContext(querier: Querier, startMs: number, endMs: number, stepMs: number, stepCount: number, opts: QueryOptions | undefined): EvalContext {
   const lookbackDeltaMs = opts?.lookbackDeltaMs ?? LOOKBACK_DELTA_MS;
@@ -68,25 +97,33 @@ export async function instantQuery(querier: Querier, expr: string, timeMs: numbe
   const ctx = makeContext(querier, timeMs, timeMs, 1, 1, opts);
   ctx.checkCancel();
   const v = await evaluate(ast, ctx);
+  const limit = opts?.resultSeriesMax;
   switch (v.type) {
     case 'scalar':
-      return { resultType: 'scalar', result: { t: timeMs, v: v.values[0]! } };
+      return { resultType: 'scalar', result: { t: timeMs, v: v.values[0]! }, ...annotationTexts(ctx, expr) };
     case 'string':
-      return { resultType: 'string', result: { t: timeMs, v: v.value } };
+      return { resultType: 'string', result: { t: timeMs, v: v.value }, ...annotationTexts(ctx, expr) };
     case 'vector': {
       const result: { labels: Labels; t: number; v: number }[] = [];
       for (const s of v.series) if (s.present[0] === 1) result.push({ labels: s.labels, t: timeMs, v: s.values[0]! });
       // Prometheus keeps the order that sort*() and topk/bottomk produce; everything else is
       // sorted by labels here so answers are deterministic.
       if (!resultIsOrdered(ast)) result.sort((a, b) => compareLabels(a.labels, b.labels));
-      return { resultType: 'vector', result };
+      return { resultType: 'vector', result: truncate(ctx, result, limit), ...annotationTexts(ctx, expr) };
     }
     case 'matrix': {
       const result = v.series.filter((s) => s.timestampsMs.length > 0).map((s) => ({ labels: s.labels, timestampsMs: s.timestampsMs, values: s.values }));
       result.sort((a, b) => compareLabels(a.labels, b.labels));
-      return { resultType: 'matrix', result };
+      return { resultType: 'matrix', result: truncate(ctx, result, limit), ...annotationTexts(ctx, expr) };
     }
   }
+}
+
+/** Prometheus' truncateResults (web/api/v1): the first `limit` series, and a warning if cut. */
+function truncate<T>(ctx: EvalContext, result: T[], limit: number | undefined): T[] {
+  if (limit === undefined || limit <= 0 || result.length <= limit) return result;
+  ctx.annotations.add(resultsTruncatedWarning());
+  return result.slice(0, limit);
 }
 
 function resultIsOrdered(expr: Expr): boolean {
@@ -131,7 +168,7 @@ export async function rangeQuery(querier: Querier, expr: string, startMs: number
   } else {
     throw new MochaError('INTERNAL', `range query evaluated to ${v.type}`);
   }
-  return { resultType: 'matrix', result };
+  return { resultType: 'matrix', result: truncate(ctx, result, opts?.resultSeriesMax), ...annotationTexts(ctx, expr) };
 }
 
 /** Evaluates a node over the context's whole step grid. */

@@ -12,10 +12,11 @@
 // step (Prometheus 3's fParams). limit_ratio samples by Prometheus' label hash: xxhash64 of the
 // stringlabels encoding of the series' labels (the default build of Prometheus 3).
 //
-// Not carried: annotations (Prometheus warns on quantile φ outside [0, 1] and ratio outside
-// [-1, 1]; the engine has no warnings channel yet), native histograms (this engine has floats only).
+// Annotations (annotations.ts): quantile φ outside [0, 1] or NaN, limit_ratio's ratio outside
+// [-1, 1] (capped). Not carried: native histograms (this engine has floats only).
 import { MochaError } from '../errors.js';
 import { type Label, type Labels, labelsKey, METRIC_NAME_LABEL, setLabel } from '../model/labels.js';
+import { invalidQuantileWarning, invalidRatioWarning } from './annotations.js';
 import type { Aggregate, Expr } from './ast.js';
 import type { EvalContext, EvalValue, StepSeries } from './eval-selector.js';
 
@@ -44,6 +45,7 @@ export async function evalAggregate(node: Aggregate, ctx: EvalContext, evaluate:
     const p = await evaluate(node.param, ctx);
     if (p.type !== 'scalar') throw new MochaError('INTERNAL', `aggregation parameter evaluated to ${p.type}`);
     param = p.values;
+    if (node.op === 'quantile') warnOnQuantileParam(ctx, param, node.param);
   }
   const input = await evalInput(node, ctx, evaluate);
   switch (node.op) {
@@ -55,6 +57,26 @@ export async function evalAggregate(node: Aggregate, ctx: EvalContext, evaluate:
     default:
       return { type: 'vector', series: aggregateGroups(ctx, node, input, param) };
   }
+}
+
+/**
+ * Prometheus 3 (rangeEvalAgg) looks at φ over all steps, whatever the input: one warning if any
+ * step is NaN, one for the largest φ above 1, one for the smallest below 0.
+ */
+function warnOnQuantileParam(ctx: EvalContext, q: Float64Array, param: Expr): void {
+  let anyNaN = false;
+  let max = -Infinity;
+  let min = Infinity;
+  for (const v of q) {
+    if (Number.isNaN(v)) anyNaN = true;
+    else {
+      if (v > max) max = v;
+      if (v < min) min = v;
+    }
+  }
+  if (anyNaN) ctx.annotations.add(invalidQuantileWarning(NaN, param.pos));
+  if (max > 1) ctx.annotations.add(invalidQuantileWarning(max, param.pos));
+  if (min < 0) ctx.annotations.add(invalidQuantileWarning(min, param.pos));
 }
 
 async function evalInput(node: Aggregate, ctx: EvalContext, evaluate: Evaluate): Promise<StepSeries[]> {
@@ -511,6 +533,8 @@ function aggregateK(ctx: EvalContext, node: Aggregate, input: readonly StepSerie
     if (op === 'limit_ratio') {
       if (Number.isNaN(p)) throw new MochaError('QUERY_EXECUTION', `Ratio value ${goFloatV(p)} is NaN`);
       if (p === 0) continue;
+      if (p > 1) ctx.annotations.add(invalidRatioWarning(p, 1, node.param!.pos));
+      else if (p < -1) ctx.annotations.add(invalidRatioWarning(p, -1, node.param!.pos));
       ratio = Math.max(-1, Math.min(1, p));
     } else {
       if (!(p <= MAX_INT64_FLOAT && p >= MIN_INT64_FLOAT)) throw new MochaError('QUERY_EXECUTION', `Scalar value ${goFloatV(p)} overflows int64`);

@@ -80,7 +80,8 @@ export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, eva
   // Go's integer division truncates toward zero; so does Math.trunc.
   let startMs = stepMs * Math.trunc(lowMs / stepMs);
   if (startMs <= lowMs) startMs += stepMs;
-  const empty: RangeArgument = { series: [], rangeMs: sq.rangeMs, at: sq.at, offsetMs: sq.offsetMs };
+  // posStart 0: Prometheus replaces the subquery argument by a matrix selector without a position.
+  const empty: RangeArgument = { series: [], rangeMs: sq.rangeMs, at: sq.at, offsetMs: sq.offsetMs, posStart: 0 };
   if (startMs > lastMs) return empty;
   const stepCount = Math.floor((lastMs - startMs) / stepMs) + 1;
   const child = ctx.subgrid(startMs, lastMs, stepMs, stepCount);

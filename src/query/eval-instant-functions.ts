@@ -23,9 +23,12 @@
 //   - date functions read a value as Go's int64(v) seconds; NaN and ±Inf saturate as on arm64
 //     (NaN -> 0, i.e. 1970); on amd64 Go gives other (wrapped) dates for those inputs.
 //
-// Not carried: annotations (warnings/infos such as "bucket label missing or malformed",
-// "quantile value should be between 0 and 1", forced monotonicity): the engine has no warnings
-// channel yet. Hexadecimal `le` values (Go's ParseFloat accepts 0x1p-3) are skipped as malformed.
+// Annotations (annotations.ts) as Prometheus raises them here: histogram_quantile's φ outside
+// [0, 1] (every step), a bucket whose `le` is missing or malformed (histogram_quantile and
+// histogram_fraction), buckets forced monotonic (histogram_quantile), sort*() evaluated over
+// more than one time.
+// Hexadecimal `le` values (Go's ParseFloat accepts 0x1p-3) are skipped as malformed, with the
+// bad-bucket warning, where Prometheus would read them.
 // Trigonometric/hyperbolic functions use V8's fdlibm ports; Go's pure-Go versions may differ in
 // the last ulp (log2/log10 follow Go's formulas, whose results differ visibly, e.g. log10(3)).
 import { MochaError } from '../errors.js';
@@ -33,7 +36,8 @@ import { compareLabels, dropMetricName, getLabel, type Label, type Labels, label
 import { REGEX_SOURCE_CHARS_MAX } from '../model/matchers.js';
 import { isStaleAt } from '../model/samples.js';
 import { RE2JS } from 're2js';
-import type { Call, Expr, VectorSelector } from './ast.js';
+import { badBucketLabelWarning, histogramQuantileForcedMonotonicityInfo, invalidQuantileWarning, sortInRangeQueryWarning } from './annotations.js';
+import type { Call, Expr, PosRange, VectorSelector } from './ast.js';
 import type { EvalContext, EvalValue, StepSeries } from './eval-selector.js';
 
 const BUCKET_LABEL = 'le';
@@ -140,7 +144,12 @@ export function evalInstantFunction(call: Call, args: EvalValue[], ctx: EvalCont
   const elementwise = ELEMENTWISE.get(name);
   if (elementwise !== undefined) return vector(mapSeries(ctx, vectorArg(call, args, 0), true, elementwise));
   if (DATE_FUNCTIONS.has(name)) return vector(evalDateFunction(ctx, name, call, args));
-  if (SORT_FUNCTIONS.has(name)) return vector(evalSort(ctx, name, call, args));
+  if (SORT_FUNCTIONS.has(name)) {
+    // Prometheus warns when the evaluation has more than one time (a range query, or inside a
+    // subquery): results are then ordered by labels whatever sort*() did.
+    if (ctx.startMs !== ctx.endMs) ctx.annotations.add(sortInRangeQueryWarning(call.pos));
+    return vector(evalSort(ctx, name, call, args));
+  }
   switch (name) {
     case 'round': {
       const input = vectorArg(call, args, 0);
@@ -192,12 +201,22 @@ export function evalInstantFunction(call: Call, args: EvalValue[], ctx: EvalCont
     }
     case 'histogram_quantile': {
       const q = scalarArg(call, args, 0);
-      return vector(classicHistogramFunction(ctx, vectorArg(call, args, 1), (k, bounds, counts, n) => bucketQuantile(q[k]!, bounds, counts, n)));
+      // Prometheus checks φ at every step, whatever the input vector holds.
+      for (let k = 0; k < ctx.stepCount; k++) if (!(q[k]! >= 0 && q[k]! <= 1)) ctx.annotations.add(invalidQuantileWarning(q[k]!, call.args[0]!.pos));
+      const bucketsPos = call.args[1]!.pos;
+      return vector(
+        classicHistogramFunction(ctx, vectorArg(call, args, 1), bucketsPos, (k, bounds, counts, n) => {
+          const v = bucketQuantile(q[k]!, bounds, counts, n);
+          // The metric name is gone by now (Prometheus groups without it): the info names none.
+          if (bucketQuantileForcedMonotonicity) ctx.annotations.add(histogramQuantileForcedMonotonicityInfo('', bucketsPos));
+          return v;
+        }),
+      );
     }
     case 'histogram_fraction': {
       const lower = scalarArg(call, args, 0);
       const upper = scalarArg(call, args, 1);
-      return vector(classicHistogramFunction(ctx, vectorArg(call, args, 2), (k, bounds, counts, n) => bucketFraction(lower[k]!, upper[k]!, bounds, counts, n)));
+      return vector(classicHistogramFunction(ctx, vectorArg(call, args, 2), call.args[2]!.pos, (k, bounds, counts, n) => bucketFraction(lower[k]!, upper[k]!, bounds, counts, n)));
     }
     case 'absent':
       return vector(absent(ctx, vectorArg(call, args, 0), call.args[0]));
@@ -825,11 +844,17 @@ type BucketFunction = (k: number, bounds: Float64Array, counts: Float64Array, n:
  * Groups classic buckets by their labels without `le` (__name__ included, as in Prometheus), then
  * per step applies fn to the group's present buckets, sorted by upper bound.
  */
-function classicHistogramFunction(ctx: EvalContext, input: StepSeries[], fn: BucketFunction): StepSeries[] {
+function classicHistogramFunction(ctx: EvalContext, input: StepSeries[], bucketsPos: PosRange, fn: BucketFunction): StepSeries[] {
   const groups = new Map<string, BucketGroup>();
   for (const s of input) {
-    const upper = parseGoFloat(getLabel(s.labels, BUCKET_LABEL));
-    if (upper === undefined) continue; // Prometheus: annotation "bucket label missing or malformed"
+    const le = getLabel(s.labels, BUCKET_LABEL);
+    const upper = parseGoFloat(le);
+    if (upper === undefined) {
+      // Prometheus warns at each step the series has a sample in; without the metric name, which
+      // it gives only with delayed name removal (off by default).
+      if (s.present.includes(1)) ctx.annotations.add(badBucketLabelWarning('', le, bucketsPos));
+      continue;
+    }
     const rest = withoutLabel(s.labels, BUCKET_LABEL);
     const key = labelsKey(rest);
     let g = groups.get(key);
@@ -904,8 +929,12 @@ function almostEqual(a: number, b: number, epsilon: number): boolean {
   return diff / Math.min(absSum, Number.MAX_VALUE) < epsilon;
 }
 
-/** ensureMonotonicAndIgnoreSmallDeltas: absorb noise either way, then remove any decrease. */
-function ensureMonotonic(counts: Float64Array, n: number): void {
+/**
+ * ensureMonotonicAndIgnoreSmallDeltas: absorb noise either way, then remove any decrease;
+ * true when a decrease (not mere noise) had to be removed.
+ */
+function ensureMonotonic(counts: Float64Array, n: number): boolean {
+  let forced = false;
   let prev = counts[0]!;
   for (let i = 1; i < n; i++) {
     const curr = counts[i]!;
@@ -916,21 +945,32 @@ function ensureMonotonic(counts: Float64Array, n: number): void {
     }
     if (curr < prev) {
       counts[i] = prev;
+      forced = true;
       continue;
     }
     prev = curr;
   }
+  return forced;
 }
+
+/**
+ * Whether the last bucketQuantile call had to force the counts monotonic (Prometheus' second
+ * result of BucketQuantile, behind the "needed to be fixed for monotonicity" info). A module
+ * scratch rather than a tuple per call: it runs per group and step.
+ */
+export let bucketQuantileForcedMonotonicity = false;
 
 /** Prometheus' BucketQuantile over buckets sorted by upper bound (modified in place). */
 export function bucketQuantile(q: number, bounds: Float64Array, counts: Float64Array, count: number): number {
+  bucketQuantileForcedMonotonicity = false;
   if (Number.isNaN(q)) return NaN;
   if (q < 0) return -Infinity;
   if (q > 1) return Infinity;
   if (count === 0 || bounds[count - 1] !== Infinity) return NaN;
   const n = coalesceBuckets(bounds, counts, count);
-  ensureMonotonic(counts, n);
+  const forced = ensureMonotonic(counts, n);
   if (n < 2) return NaN;
+  bucketQuantileForcedMonotonicity = forced;
   const observations = counts[n - 1]!;
   if (observations === 0) return NaN;
   let rank = q * observations;

@@ -16,11 +16,15 @@
 //     offset"); two input series that collide once the name is dropped are an error;
 //   - absent_over_time gives one series, with labels from the selector's equality matchers, set
 //     to 1 where no selected series has a sample in the window;
-//   - predict_linear's intercept is at the step's evaluation time (enh.Ts), not the selector time.
+//   - predict_linear's intercept is at the step's evaluation time (enh.Ts), not the selector time;
+//   - annotations (annotations.ts): rate/increase of a named series with output whose name lacks
+//     _total/_sum/_count/_bucket (an info, per input series), quantile_over_time's φ outside
+//     [0, 1] at steps whose window has samples (a warning).
 import { MochaError } from '../errors.js';
-import { dropMetricName, type Label, type Labels, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
+import { dropMetricName, getLabel, type Label, type Labels, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
 import type { SeriesData } from '../model/querier.js';
 import { isStaleAt } from '../model/samples.js';
+import { invalidQuantileWarning, looksLikeCounterName, possibleNonCounterInfo } from './annotations.js';
 import type { AtModifier, Call, Expr, MatrixSelector } from './ast.js';
 import type { EvalContext, StepSeries } from './eval-selector.js';
 
@@ -77,6 +81,11 @@ export interface RangeArgument {
   readonly rangeMs: number;
   readonly at: AtModifier;
   readonly offsetMs: number;
+  /**
+   * Where Prometheus reports annotations about this argument (the start of the matrix selector;
+   * 0 for a subquery, whose evaluated stand-in selector has no position in Prometheus).
+   */
+  readonly posStart: number;
 }
 
 /** Reads a matrix selector once for all windows of the grid. */
@@ -85,7 +94,7 @@ export async function loadMatrixSelector(ctx: EvalContext, ms: MatrixSelector): 
   const firstMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, 0);
   const lastMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, ctx.stepCount - 1);
   const series = await ctx.select(vs, firstMs - ms.rangeMs, lastMs);
-  return { series, rangeMs: ms.rangeMs, at: vs.at, offsetMs: vs.offsetMs };
+  return { series, rangeMs: ms.rangeMs, at: vs.at, offsetMs: vs.offsetMs, posStart: ms.pos.start };
 }
 
 /**
@@ -117,6 +126,8 @@ export function evalRangeFunction(
   const pinned = arg.at !== undefined && name !== 'predict_linear';
   const out: StepSeries[] = [];
   const seen = new Set<string>();
+  const checksQuantile = name === 'quantile_over_time';
+  const checksCounterName = name === 'rate' || name === 'increase';
 
   for (const raw of loaded) {
     ctx.checkCancel();
@@ -142,6 +153,8 @@ export function evalRangeFunction(
       w.evalMs = ctx.stepTimeMs(k);
       const a = argA === undefined ? NaN : argA[k]!;
       const b = argB === undefined ? NaN : argB[k]!;
+      // Prometheus checks q per step and series, once the window has a float sample.
+      if (checksQuantile && !(a >= 0 && a <= 1)) ctx.annotations.add(invalidQuantileWarning(a, call.args[0]!.pos));
       if (pinned && k > 0 && Object.is(a, w.a) && Object.is(b, w.b)) {
         // Same window, same arguments: the previous step's answer (an @ repeats it per step).
         if (prevPresent) {
@@ -160,6 +173,12 @@ export function evalRangeFunction(
       }
       col.values[k] = w.result;
       col.present[k] = 1;
+    }
+    if (col !== undefined && checksCounterName) {
+      // Prometheus (engine.go, range functions): rate/increase of a named series with float
+      // output whose name does not look like a counter's.
+      const metricName = getLabel(raw.labels, METRIC_NAME_LABEL);
+      if (metricName !== '' && !looksLikeCounterName(metricName)) ctx.annotations.add(possibleNonCounterInfo(metricName, arg.posStart));
     }
     if (col !== undefined) {
       const key = labelsKey(col.labels);

@@ -17,6 +17,7 @@ import type { Labels } from '../model/labels.js';
 import type { Querier, SelectHints, SeriesData } from '../model/querier.js';
 import { isStaleAt } from '../model/samples.js';
 import type { AtModifier, MatrixSelector, VectorSelector } from './ast.js';
+import { QueryAnnotations } from './annotations.js';
 
 /** An instant vector series over the step grid: values[k] is meaningful where present[k] is 1. */
 export interface StepSeries {
@@ -71,6 +72,8 @@ export class EvalContext {
   /** The query's own start and end, which `@ start()` / `@ end()` mean even inside subqueries. */
   private queryStartMs: number;
   private queryEndMs: number;
+  /** Warnings and infos of the whole query; shared with subquery contexts like usage. */
+  annotations = new QueryAnnotations();
 
   constructor(
     readonly querier: Querier,
@@ -113,6 +116,7 @@ export class EvalContext {
       this.signal,
     );
     child.usage = this.usage;
+    child.annotations = this.annotations;
     child.deadlineMs = this.deadlineMs;
     child.queryStartMs = this.queryStartMs;
     child.queryEndMs = this.queryEndMs;

@@ -1,9 +1,11 @@
 // WAL record types and their binary encoding (format: docs/format/wal.md).
 //
 // A record is framed as  length u32 | crc32c u32 | type u8 | payload[length]  (little-endian),
-// the checksum covering type and payload. Two record types:
+// the checksum covering type and payload. Three record types:
 // - series:  a batch of series definitions (ref -> label set) of one tenant;
-// - samples: a batch of samples of one tenant, one (ref, timestamp, value) per entry, as columns.
+// - samples: a batch of samples of one tenant, one (ref, timestamp, value) per entry, as columns;
+// - exemplars (format version 2): exemplars of one tenant, each with its series' labels (not a
+//   ref: the exemplar buffer outlives the memtable registry's refs, and exemplars are few).
 //
 // Values are moved only as bytes (typed-array memcpy), never through a JS number, so every NaN
 // payload, in particular the stale marker 0x7ff0000000000002, and -0 survive bit-exactly.
@@ -19,12 +21,23 @@ import { crc32c } from './crc32c.js';
 // refuses to start elsewhere (cli.ts), and so does this module.
 if (!HOST_IS_LITTLE_ENDIAN) throw new Error('mocha-tsdb WAL encoding requires a little-endian host');
 
+/** One exemplar as logged: self-contained (series labels, exemplar labels, timestamp, value). */
+export interface WalExemplar {
+  readonly seriesLabels: Labels;
+  readonly labels: Labels;
+  readonly timestampMs: number;
+  readonly value: number;
+}
+
 export type WalRecord =
   | { type: 'series'; tenant: string; refs: Uint32Array; labels: Labels[] }
-  | { type: 'samples'; tenant: string; refs: Uint32Array; timestampsMs: Float64Array; values: Float64Array };
+  | { type: 'samples'; tenant: string; refs: Uint32Array; timestampsMs: Float64Array; values: Float64Array }
+  | { type: 'exemplars'; tenant: string; exemplars: readonly WalExemplar[] };
 
 export const RECORD_TYPE_SERIES = 1;
 export const RECORD_TYPE_SAMPLES = 2;
+/** Exemplars: format version 2 on. */
+export const RECORD_TYPE_EXEMPLARS = 3;
 
 /** length u32 + crc32c u32 + type u8. */
 export const FRAME_HEADER_BYTES = 9;
@@ -41,6 +54,8 @@ const TENANT_FIELD_BYTES_MAX = 1 + TENANT_BYTES_MAX;
 const SAMPLES_FIXED_BYTES_MAX = TENANT_FIELD_BYTES_MAX + 4 + 1 + 8;
 /** Fixed part of a series payload: tenant, count u32. */
 const SERIES_FIXED_BYTES_MAX = TENANT_FIELD_BYTES_MAX + 4;
+/** Fixed part of an exemplars payload: tenant, count u32 (the same as series). */
+const EXEMPLARS_FIXED_BYTES_MAX = TENANT_FIELD_BYTES_MAX + 4;
 const I32_MIN = -2147483648;
 const I32_MAX = 2147483647;
 
@@ -83,15 +98,25 @@ function varintBytes(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
 
-/** Exact encoded size of one series entry: ref u32, label count, then (name, value) strings. */
-function seriesEntryBytes(labels: Labels): number {
-  let n = 4 + varintBytes(labels.length);
+/** Exact encoded size of a label set: label count, then (name, value) strings. */
+function labelSetBytes(labels: Labels): number {
+  let n = varintBytes(labels.length);
   for (const l of labels) {
     const nb = Buffer.byteLength(l.name, 'utf8');
     const vb = Buffer.byteLength(l.value, 'utf8');
     n += varintBytes(nb) + nb + varintBytes(vb) + vb;
   }
   return n;
+}
+
+/** Exact encoded size of one series entry: ref u32, then the label set. */
+function seriesEntryBytes(labels: Labels): number {
+  return 4 + labelSetBytes(labels);
+}
+
+/** Exact encoded size of one exemplar entry: timestamp f64, value f64, series labels, exemplar labels. */
+function exemplarEntryBytes(e: WalExemplar): number {
+  return 16 + labelSetBytes(e.seriesLabels) + labelSetBytes(e.labels);
 }
 
 /**
@@ -110,6 +135,11 @@ export function validateRecord(rec: WalRecord, payloadBytesMax: number): void {
     for (const labels of rec.labels) {
       const b = seriesEntryBytes(labels);
       if (b + SERIES_FIXED_BYTES_MAX > payloadBytesMax) throw new Error(`a series definition of ${b} bytes exceeds the WAL record limit of ${payloadBytesMax}`);
+    }
+  } else if (rec.type === 'exemplars') {
+    for (const e of rec.exemplars) {
+      const b = exemplarEntryBytes(e);
+      if (b + EXEMPLARS_FIXED_BYTES_MAX > payloadBytesMax) throw new Error(`an exemplar of ${b} bytes exceeds the WAL record limit of ${payloadBytesMax}`);
     }
   } else {
     throw new Error(`unknown WAL record type ${JSON.stringify((rec as { type: unknown }).type)}`);
@@ -137,6 +167,23 @@ export function splitRecord(rec: WalRecord, payloadBytesMax: number): WalRecord[
         values: rec.values.subarray(at, end),
       });
     }
+    return out;
+  }
+  if (rec.type === 'exemplars') {
+    const out: WalRecord[] = [];
+    let from = 0;
+    let bytes = EXEMPLARS_FIXED_BYTES_MAX;
+    for (let i = 0; i < rec.exemplars.length; i++) {
+      const b = exemplarEntryBytes(rec.exemplars[i]!);
+      if (bytes + b > payloadBytesMax && i > from) {
+        out.push({ type: 'exemplars', tenant: rec.tenant, exemplars: rec.exemplars.slice(from, i) });
+        from = i;
+        bytes = EXEMPLARS_FIXED_BYTES_MAX;
+      }
+      bytes += b;
+    }
+    if (from === 0) return [rec];
+    out.push({ type: 'exemplars', tenant: rec.tenant, exemplars: rec.exemplars.slice(from) });
     return out;
   }
   const out: WalRecord[] = [];
@@ -201,6 +248,17 @@ function writeVarint(buf: Buffer, at: number, v: number): number {
   return at;
 }
 
+function writeLabelSet(buf: Buffer, at: number, labels: Labels): number {
+  at = writeVarint(buf, at, labels.length);
+  for (const l of labels) {
+    at = writeVarint(buf, at, Buffer.byteLength(l.name, 'utf8'));
+    at += buf.write(l.name, at, 'utf8');
+    at = writeVarint(buf, at, Buffer.byteLength(l.value, 'utf8'));
+    at += buf.write(l.value, at, 'utf8');
+  }
+  return at;
+}
+
 /**
  * Appends one framed record to the arena. The record must have passed validateRecord and fit
  * the payload limit (splitRecord). Returns the frame's byte length.
@@ -233,6 +291,22 @@ export function encodeFrameInto(rec: WalRecord, arena: ByteArena): number {
     }
     buf.set(bytesOf(rec.values, n), at);
     at += 8 * n;
+  } else if (rec.type === 'exemplars') {
+    const n = rec.exemplars.length;
+    let bound = 1 + rec.tenant.length + 4;
+    for (const e of rec.exemplars) bound += exemplarEntryBytes(e);
+    arena.ensure(FRAME_HEADER_BYTES + bound);
+    buf = arena.buf;
+    buf[start + 8] = RECORD_TYPE_EXEMPLARS;
+    at = writeTenant(buf, start + FRAME_HEADER_BYTES, rec.tenant);
+    buf.writeUInt32LE(n, at);
+    at += 4;
+    for (const e of rec.exemplars) {
+      at = buf.writeDoubleLE(e.timestampMs, at);
+      at = buf.writeDoubleLE(e.value, at);
+      at = writeLabelSet(buf, at, e.seriesLabels);
+      at = writeLabelSet(buf, at, e.labels);
+    }
   } else {
     const n = rec.refs.length;
     let bound = 1 + rec.tenant.length + 4;
@@ -246,14 +320,7 @@ export function encodeFrameInto(rec: WalRecord, arena: ByteArena): number {
     for (let i = 0; i < n; i++) {
       buf.writeUInt32LE(rec.refs[i]!, at);
       at += 4;
-      const labels = rec.labels[i]!;
-      at = writeVarint(buf, at, labels.length);
-      for (const l of labels) {
-        at = writeVarint(buf, at, Buffer.byteLength(l.name, 'utf8'));
-        at += buf.write(l.name, at, 'utf8');
-        at = writeVarint(buf, at, Buffer.byteLength(l.value, 'utf8'));
-        at += buf.write(l.value, at, 'utf8');
-      }
+      at = writeLabelSet(buf, at, rec.labels[i]!);
     }
   }
   const payloadBytes = at - start - FRAME_HEADER_BYTES;
@@ -330,6 +397,25 @@ class PayloadReader {
     this.at += bytes;
   }
 
+  f64(what: string): number {
+    this.need(8, what);
+    const v = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength).readDoubleLE(this.at);
+    this.at += 8;
+    return v;
+  }
+
+  labelSet(what: string): Label[] {
+    const count = this.varint(`${what} label count`);
+    if (count * 2 > this.remaining) throw corrupt(`${what} claims ${count} labels in ${this.remaining} bytes`);
+    const set: Label[] = new Array<Label>(count);
+    for (let j = 0; j < count; j++) {
+      const name = this.utf8(this.varint('label name length'), 'label name');
+      const value = this.utf8(this.varint('label value length'), 'label value');
+      set[j] = { name, value };
+    }
+    return set;
+  }
+
   tenant(): string {
     const n = this.u8('tenant length');
     if (n === 0 || n > TENANT_BYTES_MAX) throw corrupt(`tenant length ${n} outside 1..${TENANT_BYTES_MAX}`);
@@ -385,18 +471,25 @@ export function decodeRecord(type: number, buf: Uint8Array, start = 0, end = buf
     const labels: Labels[] = new Array<Labels>(n);
     for (let i = 0; i < n; i++) {
       refs[i] = r.u32('series ref');
-      const count = r.varint('label count');
-      if (count * 2 > r.remaining) throw corrupt(`series ${i} claims ${count} labels in ${r.remaining} bytes`);
-      const set: Label[] = new Array<Label>(count);
-      for (let j = 0; j < count; j++) {
-        const name = r.utf8(r.varint('label name length'), 'label name');
-        const value = r.utf8(r.varint('label value length'), 'label value');
-        set[j] = { name, value };
-      }
-      labels[i] = set;
+      labels[i] = r.labelSet(`series ${i}`);
     }
     if (r.remaining !== 0) throw corrupt(`series record has ${r.remaining} trailing bytes`);
     rec = { type: 'series', tenant, refs, labels };
+  } else if (type === RECORD_TYPE_EXEMPLARS) {
+    const tenant = r.tenant();
+    const n = r.u32('exemplar count');
+    // Each entry takes at least 18 bytes (two f64, two label counts): bound n before allocating.
+    if (n * 18 > r.remaining) throw corrupt(`exemplars record claims ${n} exemplars in ${r.remaining} bytes`);
+    const exemplars: WalExemplar[] = new Array<WalExemplar>(n);
+    for (let i = 0; i < n; i++) {
+      const timestampMs = r.f64('exemplar timestamp');
+      const value = r.f64('exemplar value');
+      const seriesLabels = r.labelSet(`exemplar ${i} series`);
+      const labels = r.labelSet(`exemplar ${i}`);
+      exemplars[i] = { seriesLabels, labels, timestampMs, value };
+    }
+    if (r.remaining !== 0) throw corrupt(`exemplars record has ${r.remaining} trailing bytes`);
+    rec = { type: 'exemplars', tenant, exemplars };
   } else {
     throw corrupt(`unknown record type ${type}`);
   }

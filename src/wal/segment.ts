@@ -11,7 +11,14 @@ import { checkFrame, FRAME_HEADER_BYTES } from './records.js';
 
 /** "MOCHAWAL" in ASCII. */
 export const SEGMENT_MAGIC = Buffer.from('MOCHAWAL', 'latin1');
-export const SEGMENT_FORMAT_VERSION = 1;
+/**
+ * Version written. 2 added the exemplars record type; a version-1 segment is read as before
+ * (it has no exemplars). The bump keeps an older build, which treats an unknown record type as
+ * damage and would cut the log there, from opening a WAL that holds exemplars: it refuses to start.
+ */
+export const SEGMENT_FORMAT_VERSION = 2;
+/** Versions this build reads. */
+export const SEGMENT_FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 /** magic[8] | version u16 | reserved u16 (0) | segment number u32. */
 export const SEGMENT_HEADER_BYTES = 16;
 /** Segment numbers start at 1 and are written as 8 decimal digits. */
@@ -57,8 +64,8 @@ export function checkSegmentHeader(h: Uint8Array, length: number, n: number): st
   const b = Buffer.from(h.buffer, h.byteOffset, SEGMENT_HEADER_BYTES);
   if (!b.subarray(0, 8).equals(SEGMENT_MAGIC)) return `bad header: magic ${JSON.stringify(b.subarray(0, 8).toString('latin1'))} is not "MOCHAWAL"`;
   const version = b.readUInt16LE(8);
-  if (version !== SEGMENT_FORMAT_VERSION) {
-    throw new MochaError('WAL_CORRUPT', `WAL segment ${n} has format version ${version}; this build reads version ${SEGMENT_FORMAT_VERSION} only (written by a newer mocha-tsdb?)`, {
+  if (!SEGMENT_FORMAT_VERSIONS_READ.includes(version)) {
+    throw new MochaError('WAL_CORRUPT', `WAL segment ${n} has format version ${version}; this build reads versions ${SEGMENT_FORMAT_VERSIONS_READ.join(' and ')} only (written by a newer mocha-tsdb?)`, {
       segment: n,
       offset: 8,
     });

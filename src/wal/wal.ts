@@ -92,6 +92,8 @@ export interface WalStats {
   segmentsLive: number;
   /** The segment new appends go to. */
   currentSegment: number;
+  /** Bytes encoded and not yet written (and fsynced, under 'batch'): the group-commit queue. */
+  pendingBytes: number;
 }
 
 /** Smallest allowed segmentBytesMax: a header and a few records; tests use a few KiB. */
@@ -130,6 +132,8 @@ export class Wal {
   private pending: Batch;
   private spareArena: ByteArena | undefined;
   private writing = false;
+  /** Bytes of the batch the writer loop is writing now (the pending batch is counted apart). */
+  private inflightBytes = 0;
   private loopDone: Promise<void> = Promise.resolve();
   private dirChain: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
@@ -330,7 +334,12 @@ export class Wal {
   }
 
   stats(): WalStats {
-    return { ...this.counters, segmentsLive: this.live.length, currentSegment: this.headSegment };
+    return { ...this.counters, segmentsLive: this.live.length, currentSegment: this.headSegment, pendingBytes: this.pendingBytes() };
+  }
+
+  /** Bytes appended and not yet durable: the pending batch plus the one being written. Back-pressure reads it. */
+  pendingBytes(): number {
+    return this.pending.arena.length + this.inflightBytes;
   }
 
   /** Waits for pending appends, fdatasyncs and closes the open segment; later appends reject. */
@@ -418,6 +427,7 @@ export class Wal {
       while (this.pending.waiters.length > 0) {
         const batch = this.pending;
         this.pending = this.newBatch();
+        this.inflightBytes = batch.arena.length;
         if (this.failure) {
           for (const w of batch.waiters) w.reject(this.failure);
           continue;
@@ -432,6 +442,7 @@ export class Wal {
         for (const w of batch.waiters) w.resolve();
       }
     } finally {
+      this.inflightBytes = 0;
       this.writing = false;
     }
   }

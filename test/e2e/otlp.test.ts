@@ -122,6 +122,44 @@ describe('OTLP/HTTP metrics end to end', () => {
     expect(JSON.parse(j.body.toString()).partialSuccess.rejectedDataPoints).toBe('2');
   });
 
+  it('exemplars arrive with trace_id/span_id and are found by /api/v1/query_exemplars', async () => {
+    const req: OtlpMetricsRequestJson = {
+      resourceMetrics: [
+        {
+          resource: { attributes: attrs({ 'service.name': 'e2e' }) },
+          scopeMetrics: [
+            {
+              metrics: [
+                {
+                  name: 'e2e.ex.requests',
+                  sum: {
+                    aggregationTemporality: TEMPORALITY_CUMULATIVE,
+                    isMonotonic: true,
+                    dataPoints: [{ timeUnixNano: msToNanos(NOW_MS), asInt: 9, exemplars: [{ timeUnixNano: msToNanos(NOW_MS - 100), asDouble: 1, traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' }] }],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const a = await post(server.url, '/v1/metrics', encodeExportMetricsRequest(req), PB);
+    expect(a.status).toBe(200);
+    expect(a.body.length).toBe(0);
+    const q = await promGet<{ data: Array<{ seriesLabels: Record<string, string>; exemplars: Array<{ labels: Record<string, string>; value: string; timestamp: number }> }> }>(
+      server.url,
+      `/api/v1/query_exemplars?query=e2e_ex_requests_total&start=${NOW_MS / 1000 - 60}&end=${NOW_MS / 1000 + 60}`,
+    );
+    expect(q.status).toBe(200);
+    expect(q.body.data).toEqual([
+      {
+        seriesLabels: { __name__: 'e2e_ex_requests_total', job: 'e2e' },
+        exemplars: [{ labels: { span_id: '00f067aa0ba902b7', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' }, value: '1', timestamp: (NOW_MS - 100) / 1000 }],
+      },
+    ]);
+  });
+
   it('too many labels: 200 with partial_success (too_many_labels), nothing of that series stored', async () => {
     const labels: Record<string, string> = {};
     for (let i = 0; i < 200; i++) labels[`attr.${i}`] = 'v';

@@ -310,6 +310,12 @@ const QUERIES: DiffQuery[] = [
   q('max_over_time(test_temperature_celsius[10m:1m])'),
   q('rate(test_requests_total[5m:30s])'),
   q('avg_over_time(rate(test_requests_total[2m])[15m:2m] offset 1m)'),
+  // No step: the global evaluation interval (1m by default), not the query's step; the range
+  // grids' 45s step would give other inner times.
+  q('rate(test_requests_total[5m:])'),
+  q('max_over_time(test_temperature_celsius[10m:])'),
+  q('sum_over_time(test_queue_depth[7m:] offset 2m)'),
+  q('test_temperature_celsius[5m:]', 'instant'),
   // Top-level subqueries (instant only: a range query refuses a range vector). The instant times
   // are off the 30s grid, so no inner step sits on t - range.
   q('test_temperature_celsius[10m:1m]', 'instant'),

@@ -45,15 +45,26 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: number; lookbackDelta?: string } = {}): Promise<PrometheusProcess> {
+export async function startPrometheus(
+  opts: {
+    bin?: string;
+    startTimeoutMs?: number;
+    lookbackDelta?: string;
+    /** prometheus.yml; default: no scrape targets, long intervals. */
+    configYaml?: string;
+    /** More flags, e.g. --enable-feature=exemplar-storage. */
+    extraArgs?: string[];
+  } = {},
+): Promise<PrometheusProcess> {
   const bin = opts.bin ?? prometheusBinary();
   if (bin === undefined) throw new Error('prometheus is not installed (apt-get install -y prometheus)');
   const version = prometheusVersion(bin);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-prom-'));
   const config = path.join(dir, 'prometheus.yml');
-  // No scrape configs: the only data is what the test remote-writes. A long evaluation interval
-  // keeps Prometheus idle.
-  fs.writeFileSync(config, 'global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\n');
+  // No scrape configs and no rules: the only data is what the test remote-writes, and Prometheus
+  // stays idle. The evaluation interval is Prometheus' default (1m) because it is also the step
+  // of a subquery written without one (`x[5m:]`), which mocha-tsdb fixes at that default.
+  fs.writeFileSync(config, opts.configYaml ?? 'global:\n  scrape_interval: 1h\n  evaluation_interval: 1m\n');
   const port = await freePort();
   const args = [
     `--config.file=${config}`,
@@ -62,6 +73,7 @@ export async function startPrometheus(opts: { bin?: string; startTimeoutMs?: num
     '--web.enable-remote-write-receiver',
     `--query.lookback-delta=${opts.lookbackDelta ?? '5m'}`,
     '--log.level=warn',
+    ...(opts.extraArgs ?? []),
   ];
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];

@@ -32,6 +32,15 @@
 //     error <substring>            the query must throw an error whose message contains it
 //     code <CODE>                  optional: the MochaError code
 //
+// Annotations (Prometheus' warnings and infos), among the expected lines of eval/eval_ordered:
+//     warn <text>                  the answer's warnings include this exact text, position
+//                                  included: `PromQL warning: ... (1:10)`
+//     info <text>                  likewise for infos
+//     no_info                      the answer has no infos (no line needed for warnings)
+//   The warnings are always checked: with no `warn` line the answer must have none. The infos
+//   are checked when the case has an `info` or `no_info` line (rate() of a gauge raises one,
+//   and most cases are not about that). Order does not matter.
+//
 // Values compare with relative tolerance 1e-9; NaN equals NaN (a stale marker never appears in
 // results); ±Inf only equal themselves. Vectors compare unordered (by label set) unless
 // eval_ordered. Each eval sees a snapshot of the series loaded before it.
@@ -77,6 +86,10 @@ export interface PromqlCase {
   skip?: string;
   /** Prometheus 2.x answers differently by design (left-closed windows...): the reason. */
   prom2Differs?: string;
+  /** Exact warnings expected (any order); [] when the case states none. */
+  warnings: string[];
+  /** Exact infos expected (any order); undefined: not checked. */
+  infos?: string[];
   data: MemorySeries[];
 }
 
@@ -284,6 +297,24 @@ export function parseCaseFile(file: string, text: string): PromqlCase[] {
             query = range[4]!;
           } else return fail('expected `instant at <t> <query>` or `range from <t> to <t> step <d> <query>`');
           const stepCount = mode === 'range' ? Math.floor((endMs - startMs) / stepMs) + 1 : 1;
+          // Annotation lines first: what is left are the expected values.
+          const warnings: string[] = [];
+          let infos: string[] | undefined;
+          const valueLines = b.body.filter((l) => {
+            const m = /^(warn|info)\s+(.+)$/.exec(l.text);
+            if (m) {
+              if (word === 'eval_fail') fail('an eval_fail has no annotations', l.line);
+              if (m[1] === 'warn') warnings.push(m[2]!);
+              else (infos ??= []).push(m[2]!);
+              return false;
+            }
+            if (l.text === 'no_info') {
+              infos ??= [];
+              return false;
+            }
+            return true;
+          });
+          b.body = valueLines;
           let expected: Expected;
           if (word === 'eval_fail') {
             let substring: string | undefined;
@@ -344,6 +375,8 @@ export function parseCaseFile(file: string, text: string): PromqlCase[] {
             ...(lookbackDeltaMs !== undefined ? { lookbackDeltaMs } : {}),
             ...(skip !== undefined ? { skip } : {}),
             ...(prom2Differs !== undefined ? { prom2Differs } : {}),
+            warnings,
+            ...(infos !== undefined ? { infos } : {}),
             data: data(),
           });
           break;
@@ -402,6 +435,7 @@ export async function runCase(c: PromqlCase): Promise<void> {
     return;
   }
   checkResult(c, result);
+  checkAnnotations(c, result);
 }
 
 /** Throws an Error describing every difference between the case's expectation and result. */
@@ -480,5 +514,17 @@ export function checkResult(c: PromqlCase, result: QueryResult, where = `${c.fil
     const wantOrder = exp.series.map((w) => labelsKey(w.labels)).join('\n');
     if (gotOrder !== wantOrder) problems.push(`order differs: got ${got.map((g) => fmtLabels(g.labels)).join(', ')}`);
   }
+  if (problems.length > 0) throw new Error(`${where}:\n  ${problems.join('\n  ')}`);
+}
+
+/** Throws an Error describing how the answer's annotations differ from the case's. */
+export function checkAnnotations(c: PromqlCase, result: QueryResult, where = `${c.file}:${c.line} ${c.query}`): void {
+  const problems: string[] = [];
+  const compare = (what: string, got: readonly string[], want: readonly string[]) => {
+    for (const w of want) if (!got.includes(w)) problems.push(`missing ${what}: ${w}`);
+    for (const g of got) if (!want.includes(g)) problems.push(`unexpected ${what}: ${g}`);
+  };
+  compare('warning', result.warnings ?? [], c.warnings);
+  if (c.infos !== undefined) compare('info', result.infos ?? [], c.infos);
   if (problems.length > 0) throw new Error(`${where}:\n  ${problems.join('\n  ')}`);
 }

@@ -66,6 +66,38 @@ eval_ordered instant at 20s x
     for (const c of bad) await expect(runCase(c), caseTitle(c)).rejects.toThrow();
   });
 
+  it('the runner checks annotations: warnings always, infos when the case states them', async () => {
+    const text = `load 1m
+  g 0+1x5
+eval instant at 4m30s quantile(2, g)
+  {} Inf
+eval instant at 4m30s quantile(0.5, g)
+  {} 4
+  warn PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)
+eval instant at 4m30s quantile(2, g)
+  {} Inf
+  warn PromQL warning: quantile value should be between 0 and 1, got 2 (1:11)
+eval instant at 4m30s rate(g[5m])
+  {} 0.015
+  no_info
+eval instant at 4m30s rate(g[5m])
+  {} 0.015
+  info PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "other" (1:6)
+eval instant at 4m30s rate(g[5m])
+  {} 0.015
+eval instant at 4m30s rate(g[5m])
+  {} 0.015
+  info PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "g" (1:6)
+`;
+    const cases = parseCaseFile('inline', text);
+    expect(cases).toHaveLength(7);
+    // Unexpected warning; missing warning; wrong position; unexpected info; wrong info.
+    for (const c of cases.slice(0, 5)) await expect(runCase(c), caseTitle(c)).rejects.toThrow(/warning|info/);
+    // Infos unchecked without info lines; checked and right.
+    for (const c of cases.slice(5)) await runCase(c);
+    expect(() => parseCaseFile('f', 'eval_fail instant at 0 x{\n  error x\n  warn y\n')).toThrow(/f:3/);
+  });
+
   it('rejects malformed files with the line number', () => {
     expect(() => parseCaseFile('f', 'load 10s\n  x 1 2 oops\n')).toThrow(/f:2/);
     expect(() => parseCaseFile('f', 'eval instant at 0 x\n  {a="b"} 1 2\n')).toThrow(/f:2/);

@@ -268,6 +268,7 @@ eval instant at 0s sort_desc(up)
   up{job="app",instance="c"} 1
 eval range from 0 to 30s step 15s sort(up{job="app"})
   up{job="app",instance="c"} 1 1 _
+  warn PromQL warning: sort is ineffective for range queries since results are always ordered by labels (1:1)
 eval_ordered instant at 0s sort(up)
   up{job="db",instance="b"} 0
   up{job="api",instance="a"} 1
@@ -317,22 +318,42 @@ eval instant at 0s histogram_quantile(0.5, req_bucket)
   {job="c"} NaN
   {job="d"} NaN
   {job="e"} NaN
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:25)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:25)
 eval instant at 0s histogram_quantile(0.25, req_bucket{job="a"})
   {job="a"} 0.1
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:26)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:26)
 eval instant at 0s histogram_quantile(0.6, req_bucket{job=~"a|b"})
   {job="a"} 0.7
   {job="b"} 0.47333333333333333
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:25)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:25)
+  info PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) (1:25)
 eval instant at 0s histogram_quantile(0.9, req_bucket{job="a"})
   {job="a"} 1
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:25)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:25)
 eval instant at 0s histogram_quantile(0, req_bucket{job="a"})
   {job="a"} 0
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:23)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:23)
 eval instant at 0s histogram_quantile(-1, req_bucket{job=~"a|c"})
   {job="a"} -Inf
   {job="c"} -Inf
+  warn PromQL warning: quantile value should be between 0 and 1, got -1 (1:20)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:24)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:24)
 eval instant at 0s histogram_quantile(2, req_bucket{job="a"})
   {job="a"} Inf
+  warn PromQL warning: quantile value should be between 0 and 1, got 2 (1:20)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:23)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:23)
 eval instant at 0s histogram_quantile(NaN, req_bucket{job="a"})
   {job="a"} NaN
+  warn PromQL warning: quantile value should be between 0 and 1, got NaN (1:20)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:25)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:25)
 eval instant at 0s histogram_quantile(0.25, neg_bucket)
   {} -1
 eval instant at 0s histogram_quantile(0.75, neg_bucket)
@@ -343,19 +364,31 @@ eval instant at 0s histogram_quantile(0.5, x)
 # Step 1m: the le="0.5" bucket of job a is missing, the others stay.
 eval range from 0 to 1m step 1m histogram_quantile(0.5, req_bucket{job="a"})
   {job="a"} 0.5 0.55
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:25)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:25)
 eval_fail instant at 0s histogram_quantile(0.5, {__name__=~"req_bucket|other_bucket", job="a"})
   error vector cannot contain metrics with the same labelset
 
 eval instant at 0s histogram_fraction(0, 0.5, req_bucket{job="a"})
   {job="a"} 0.5
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:28)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:28)
 eval instant at 0s histogram_fraction(0.3, 0.75, req_bucket{job="a"})
   {job="a"} 0.25
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:31)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:31)
 eval instant at 0s histogram_fraction(-Inf, Inf, req_bucket{job="a"})
   {job="a"} 1
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:31)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:31)
 eval instant at 0s histogram_fraction(1, 0.5, req_bucket{job="a"})
   {job="a"} 0
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:28)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:28)
 eval instant at 0s histogram_fraction(NaN, 0.5, req_bucket{job="a"})
   {job="a"} NaN
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "" (1:30)
+  warn PromQL warning: bucket label "le" is missing or has a malformed value of "oops" (1:30)
 eval instant at 0s histogram_fraction(0, 1, req_bucket{job="c"})
   {job="c"} NaN
 
@@ -417,9 +450,11 @@ eval instant at 50m histogram_quantile(1, testhistogram3_bucket)
 eval instant at 50m histogram_quantile(-0.1, testhistogram_bucket)
   {start="positive"} -Inf
   {start="negative"} -Inf
+  warn PromQL warning: quantile value should be between 0 and 1, got -0.1 (1:20)
 eval instant at 50m histogram_quantile(1.01, testhistogram_bucket)
   {start="positive"} +Inf
   {start="negative"} +Inf
+  warn PromQL warning: quantile value should be between 0 and 1, got 1.01 (1:20)
 eval instant at 50m histogram_quantile(0, testhistogram_bucket)
   {start="positive"} 0
   {start="negative"} -0.2

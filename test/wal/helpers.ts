@@ -72,6 +72,7 @@ function hex(a: Float64Array | Uint32Array): string {
 /** A comparable form of a record with every float as its bits. */
 export function canon(rec: WalRecord): unknown {
   if (rec.type === 'series') return { type: rec.type, tenant: rec.tenant, refs: Array.from(rec.refs), labels: rec.labels };
+  if (rec.type === 'exemplars') return { type: rec.type, tenant: rec.tenant, exemplars: rec.exemplars.map((e) => ({ ...e, value: hex(Float64Array.of(e.value)) })) };
   return { type: rec.type, tenant: rec.tenant, refs: hex(rec.refs), timestampsMs: hex(rec.timestampsMs), values: hex(rec.values) };
 }
 

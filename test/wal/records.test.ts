@@ -35,7 +35,7 @@ function tsEncodingOf(frame: Uint8Array): number {
 describe('WAL record encoding', () => {
   // Bytes computed independently (a Python struct + bitwise CRC-32C script) from docs/format/wal.md.
   // A change here is a change of the on-disk format: bump the version and keep a fixture.
-  it('golden bytes of format version 1', () => {
+  it('golden bytes of the series and samples records (unchanged since format version 1)', () => {
     const values = new Float64Array(2);
     const dv = new DataView(values.buffer);
     dv.setFloat64(0, 1.5, true);
@@ -47,7 +47,54 @@ describe('WAL record encoding', () => {
     );
     const series: WalRecord = { type: 'series', tenant: 'ab', refs: Uint32Array.of(7), labels: [[{ name: 'a', value: 'é' }]] };
     expect(Buffer.from(encodeRecord(series)).toString('hex')).toBe('11000000' + '37c68492' + '01' + '026162' + '01000000' + '07000000' + '01' + '0161' + '02c3a9');
-    expect(encodeSegmentHeader(3).toString('hex')).toBe('4d4f43484157414c' + '0100' + '0000' + '03000000');
+    expect(encodeSegmentHeader(3).toString('hex')).toBe('4d4f43484157414c' + '0200' + '0000' + '03000000');
+  });
+
+  it('golden bytes of an exemplars record (format version 2)', () => {
+    const rec: WalRecord = {
+      type: 'exemplars',
+      tenant: 'ab',
+      exemplars: [{ seriesLabels: [{ name: 'a', value: 'b' }], labels: [{ name: 't', value: 'é' }], timestampMs: 1000, value: 1.5 }],
+    };
+    const hex = Buffer.from(encodeRecord(rec)).toString('hex');
+    // length 34 | crc | type 3 | tenant "ab" | n=1 | ts f64 1000 | value f64 1.5 | 1 label a=b | 1 label t=é
+    expect(hex.slice(0, 8)).toBe('22000000');
+    expect(hex.slice(16)).toBe('03' + '026162' + '01000000' + '0000000000408f40' + '000000000000f83f' + '01' + '0161' + '0162' + '01' + '0174' + '02c3a9');
+    expect(canon(roundTrip(rec))).toEqual(canon(rec));
+  });
+
+  it('round-trips exemplars and splits big batches under the record limit', () => {
+    const exemplars = Array.from({ length: 300 }, (_, i) => ({
+      seriesLabels: [{ name: '__name__', value: 'm' }, { name: 'i', value: String(i) }],
+      labels: [{ name: 'trace_id', value: 'x'.repeat(40) + i }],
+      timestampMs: 1_700_000_000_123 + i,
+      value: i === 7 ? -0 : i / 3,
+    }));
+    const rec: WalRecord = { type: 'exemplars', tenant: 'tenant-a', exemplars };
+    validateRecord(rec, 4096);
+    const parts = splitRecord(rec, 4096);
+    expect(parts.length).toBeGreaterThan(1);
+    const back = parts.flatMap((p) => {
+      const frame = encodeRecord(p);
+      expect(frame.length - FRAME_HEADER_BYTES).toBeLessThanOrEqual(4096);
+      const r = roundTrip(p);
+      return r.type === 'exemplars' ? [...r.exemplars] : [];
+    });
+    expect(back).toEqual(exemplars);
+    expect(Object.is(back[7]!.value, -0)).toBe(true);
+  });
+
+  it('refuses a truncated or padded exemplars payload as damage', () => {
+    const rec: WalRecord = { type: 'exemplars', tenant: 't', exemplars: [{ seriesLabels: [{ name: 'a', value: 'b' }], labels: [], timestampMs: 1, value: 2 }] };
+    const frame = encodeRecord(rec);
+    const payload = frame.subarray(FRAME_HEADER_BYTES);
+    expect(() => decodeRecord(3, payload, 0, payload.length - 1)).toThrow(MochaError);
+    const padded = Buffer.concat([payload, Buffer.from([0])]);
+    expect(() => decodeRecord(3, padded, 0, padded.length)).toThrow(/trailing/);
+    // A huge claimed count is refused before allocating for it.
+    const bomb = Buffer.from(payload);
+    bomb.writeUInt32LE(0xffffffff, 2);
+    expect(() => decodeRecord(3, bomb, 0, bomb.length)).toThrow(/claims/);
   });
 
   it('round-trips a series record, including UTF-8 label values', () => {

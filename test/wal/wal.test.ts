@@ -229,11 +229,29 @@ describe('Wal', () => {
     await wal.close();
     const file = segmentPath(dir, 1);
     const buf = fs.readFileSync(file);
-    buf.writeUInt16LE(2, 8);
+    buf.writeUInt16LE(3, 8);
     fs.writeFileSync(file, buf);
     const again = await Wal.open({ dir });
-    await expect(again.replay(1, () => undefined)).rejects.toThrow(/format version 2/);
+    await expect(again.replay(1, () => undefined)).rejects.toThrow(/format version 3/);
     expect(fs.statSync(file).size).toBe(buf.length);
+  });
+
+  it('reads a format version 1 segment (written before exemplars existed)', async () => {
+    const dir = newDir();
+    const { wal } = await openReplayed({ dir });
+    await wal.append([samplesRecord('t', 1, 3)]);
+    await wal.close();
+    const file = segmentPath(dir, 1);
+    const buf = fs.readFileSync(file);
+    expect(buf.readUInt16LE(8)).toBe(2);
+    buf.writeUInt16LE(1, 8); // series and samples records are byte-identical in versions 1 and 2
+    fs.writeFileSync(file, buf);
+    const again = await Wal.open({ dir });
+    const got: WalRecord[] = [];
+    const report = await again.replay(1, (r) => got.push(r));
+    expect(report.corruption).toBeUndefined();
+    expect(got.map((r) => r.type)).toEqual(['samples']);
+    await again.close();
   });
 
   it('rejects bad options', async () => {
