@@ -107,7 +107,6 @@ export class OtlpTranslator {
 
   // Metric state
   private family = '';
-  private kind: OtlpMetricKind = 'gauge';
   private isCounter = false;
   private metricOk = false;
   private skipReason: RejectReason = 'unsupported_type';
@@ -220,7 +219,6 @@ export class OtlpTranslator {
    * them with skipPoints).
    */
   beginMetric(name: string, description: string, unit: string, kind: OtlpMetricKind, temporality: number, monotonic: boolean): boolean {
-    this.kind = kind;
     this.isCounter = false;
     this.metricOk = false;
     this.skipReason = 'unsupported_type';
@@ -573,27 +571,18 @@ class PointSeries {
   }
 }
 
-/** `base` (sorted, no __name__) plus name=value (and name2=value2), replacing same-named labels, sorted. */
-export function withLabels(base: readonly Label[], name: string, value: string, name2?: string, value2?: string): Label[] {
+/** `base` (sorted) with name=value set: a same-named label is replaced; the result stays sorted. */
+export function withLabels(base: readonly Label[], name: string, value: string): Label[] {
   const out: Label[] = [];
-  let placed1 = false;
-  let placed2 = name2 === undefined;
+  let placed = false;
   for (const l of base) {
-    if (!placed1 && name <= l.name) {
+    if (!placed && name <= l.name) {
       out.push({ name, value });
-      placed1 = true;
+      placed = true;
     }
-    if (!placed2 && name2! <= l.name) {
-      out.push({ name: name2!, value: value2! });
-      placed2 = true;
-    }
-    if (l.name === name || l.name === name2) continue;
-    out.push(l);
+    if (l.name !== name) out.push(l);
   }
-  if (!placed1) out.push({ name, value });
-  if (!placed2) out.push({ name: name2!, value: value2! });
-  // name and name2 may have been pushed out of order relative to each other.
-  if (name2 !== undefined && name2 < name) out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (!placed) out.push({ name, value });
   return out;
 }
 
