@@ -30,6 +30,11 @@ export const REMOTE_WRITE_BODY_BYTES_MAX = 32 * MiB;
 /** Decompressed remote-write bodies above this are rejected with 413 (snappy bomb guard). */
 export const REMOTE_WRITE_DECODED_BYTES_MAX = 256 * MiB;
 /**
+ * OTLP/HTTP bodies above this after decompression are rejected with 413 (the limit the OTLP spec
+ * recommends); gzip is inflated chunk by chunk and stopped at this bound.
+ */
+export const OTLP_BODY_BYTES_MAX = 20 * MiB;
+/**
  * Labels per series. Prometheus has no limit, Mimir defaults to 30; real series carry 5-25
  * (Kubernetes service discovery adds the most). 128 leaves room for those and stops label bombs.
  */

@@ -8,6 +8,7 @@ import { MochaError } from '../errors.js';
 import { DEFAULT_TENANT, isValidTenantId } from '../model/write.js';
 import { MetricsRegistry } from '../metrics.js';
 import { registerRemoteWriteRoutes } from './remote-write.js';
+import { registerOtlpRoutes } from './otlp.js';
 import { registerPrometheusRoutes } from './prometheus.js';
 import { registerAdminRoutes } from './admin.js';
 import { MetadataStore, METADATA_FILE_NAME } from './metadata-store.js';
@@ -96,6 +97,7 @@ export function buildServer(opts: ServerOptions): { app: FastifyInstance; metric
     metrics.counterFunc('mocha_exemplars_ignored_total', 'Exemplars not stored because their tenant keeps none (exemplarsMax 0).', () => exemplarStore.ignored());
   }
   registerRemoteWriteRoutes(app, pipeline, metrics);
+  registerOtlpRoutes(app, pipeline, metrics);
   registerPrometheusRoutes(app, opts, metadataStore);
   registerAdminRoutes(app, opts.engine);
   return { app, metrics };

@@ -1,0 +1,79 @@
+// The OTLP route in-process, with the real ingest pipeline in front of an engine stand-in that
+// refuses writes the way the engine does under back-pressure (TOO_MANY_REQUESTS before storing
+// anything): the sender must get 429 with Retry-After and a google.rpc.Status in its encoding.
+// (Back-pressure cannot be provoked reliably from outside a real server.)
+import Fastify from 'fastify';
+import { describe, expect, test } from 'vitest';
+import { registerOtlpRoutes } from '../../src/api/otlp.js';
+import { MochaError } from '../../src/errors.js';
+import { IngestPipeline, type IngestTarget } from '../../src/ingest/pipeline.js';
+import { MetricsRegistry } from '../../src/metrics.js';
+import type { AppendSeries } from '../../src/model/write.js';
+import { fieldBytes } from './pb-builder.js';
+import { attrs, encodeExportMetricsRequest, msToNanos, type OtlpMetricsRequestJson } from '../../bench/lib/otlp-payload.js';
+
+class Target implements IngestTarget {
+  full = false;
+  stored: AppendSeries[] = [];
+  async append(_tenant: string, series: readonly AppendSeries[]): Promise<void> {
+    if (this.full) throw new MochaError('TOO_MANY_REQUESTS', 'memtables are full: flushes are behind; retry later');
+    this.stored.push(...series);
+  }
+  seriesCount(): number {
+    return this.stored.length;
+  }
+  hasSeries(_t: string, key: string): boolean {
+    return this.stored.some((s) => s.key === key);
+  }
+}
+
+const REQ: OtlpMetricsRequestJson = {
+  resourceMetrics: [{ resource: { attributes: attrs({ 'service.name': 's' }) }, scopeMetrics: [{ metrics: [{ name: 'g', gauge: { dataPoints: [{ timeUnixNano: msToNanos(Date.now()), asDouble: 1 }] } }] }] }],
+};
+
+function setup() {
+  const target = new Target();
+  const metrics = new MetricsRegistry();
+  const app = Fastify();
+  registerOtlpRoutes(app, new IngestPipeline({ target, metrics }), metrics, { bodyBytesMax: 4096 });
+  return { app, target };
+}
+
+describe('OTLP route under back-pressure and limits', () => {
+  test('429 with Retry-After and a google.rpc.Status (RESOURCE_EXHAUSTED), in the request encoding; nothing stored', async () => {
+    const { app, target } = setup();
+    target.full = true;
+    const pb = await app.inject({ method: 'POST', url: '/v1/metrics', headers: { 'content-type': 'application/x-protobuf' }, payload: encodeExportMetricsRequest(REQ) });
+    expect(pb.statusCode).toBe(429);
+    expect(pb.headers['retry-after']).toBe('5');
+    expect(pb.headers['content-type']).toBe('application/x-protobuf');
+    // google.rpc.Status: code (field 1) = 8, then the message (field 2).
+    expect(pb.rawPayload[0]).toBe(0x08);
+    expect(pb.rawPayload[1]).toBe(8);
+    expect(pb.rawPayload.subarray(4).toString()).toContain('retry later');
+    const js = await app.inject({ method: 'POST', url: '/api/v1/otlp/v1/metrics', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(REQ) });
+    expect(js.statusCode).toBe(429);
+    expect(js.headers['retry-after']).toBe('5');
+    expect(JSON.parse(js.body)).toEqual({ code: 8, message: 'memtables are full: flushes are behind; retry later' });
+    expect(target.stored).toHaveLength(0);
+    // Once there is room, the same request goes through.
+    target.full = false;
+    const ok = await app.inject({ method: 'POST', url: '/v1/metrics', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(REQ) });
+    expect(ok.statusCode).toBe(200);
+    expect(target.stored.map((s) => s.labels.find((l) => l.name === '__name__')!.value)).toEqual(['g']);
+  });
+
+  test('the decompressed limit is configurable: 413 just above it, 200 at it', async () => {
+    const { app } = setup();
+    const body = encodeExportMetricsRequest(REQ);
+    // An unknown field 1000 pads the body: tag (2 bytes) + length (2 bytes) + filler.
+    const padded = (n: number) => Buffer.concat([body, fieldBytes(1000, Buffer.alloc(n - body.length - 4))]);
+    const at = padded(4096);
+    expect(at.length).toBe(4096);
+    expect((await app.inject({ method: 'POST', url: '/v1/metrics', headers: { 'content-type': 'application/x-protobuf' }, payload: at })).statusCode).toBe(200);
+    const zlib = await import('node:zlib');
+    const over = zlib.gzipSync(Buffer.concat([at, Buffer.alloc(1)]));
+    const r = await app.inject({ method: 'POST', url: '/v1/metrics', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, payload: over });
+    expect(r.statusCode).toBe(413);
+  });
+});
