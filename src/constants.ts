@@ -58,6 +58,15 @@ export const MEMTABLE_BYTES_MAX = 512 * MiB;
 /** Writes are refused (429) while active plus frozen memtables exceed this: flushes lag behind. */
 export const MEMTABLE_TOTAL_BYTES_MAX = 3 * MEMTABLE_BYTES_MAX;
 
+/**
+ * Bytes of decompressed samples.arrow record batches and decoded chunks kept across queries
+ * (src/segment/cache.ts, LRU). Decompressed batches hold the chunk encodings (~1-2 bytes per
+ * sample), so 128 MiB covers ~60-100 M samples of recent segments; decoded chunks take 16 bytes
+ * per sample and share the bound. Without it every query paid zstd per batch again (50-80% of a
+ * selective query's time in bench:query).
+ */
+export const SEGMENT_CACHE_BYTES_MAX = 128 * MiB;
+
 /** Query limits (Prometheus defaults: 50M samples, 2 min timeout, 20 concurrent). */
 export const QUERY_SAMPLES_MAX = 50_000_000;
 export const QUERY_SERIES_MAX = 1_000_000;

@@ -455,8 +455,12 @@ export class MergingQuerier implements Querier {
   private async gather(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<Map<string, SourceSeries[]>> {
     if (this.closed) throw new Error('querier used after close');
     const byKey = new Map<string, SourceSeries[]>();
-    for (const source of this.overlapping(minTMs, maxTMs)) {
-      for (const s of await source.select(matchers, minTMs, maxTMs, withSamples)) {
+    // Concurrently: segment reads decompress on the thread pool while another source decodes.
+    // Results are walked in source order, so each list stays oldest source first.
+    const selected = await Promise.all(this.overlapping(minTMs, maxTMs).map((source) => source.select(matchers, minTMs, maxTMs, withSamples)));
+    if (this.closed) throw new Error('querier used after close');
+    for (const list of selected) {
+      for (const s of list) {
         const list = byKey.get(s.key);
         if (list) list.push(s);
         else byKey.set(s.key, [s]);
@@ -513,6 +517,28 @@ export class MergingQuerier implements Querier {
 
 /** Merges sorted runs of one series; for equal timestamps the later run wins. */
 export function mergeRuns(parts: readonly SourceSeries[]): SourceSeries {
+  // The common case: a series split by partitions or flushes, each run after the previous one.
+  let total = 0;
+  let disjoint = true;
+  for (let k = 0; k < parts.length; k++) {
+    const t = parts[k]!.timestampsMs;
+    total += t.length;
+    if (k > 0 && t.length > 0) {
+      const prev = lastTimestamp(parts, k);
+      if (prev !== undefined && !(t[0]! > prev)) disjoint = false;
+    }
+  }
+  if (disjoint) {
+    const outT = new Float64Array(total);
+    const outV = new Float64Array(total);
+    let n = 0;
+    for (const p of parts) {
+      outT.set(p.timestampsMs, n);
+      outV.set(p.values, n); // a typed-array copy keeps NaN payloads (stale markers)
+      n += p.timestampsMs.length;
+    }
+    return { labels: parts[0]!.labels, key: parts[0]!.key, timestampsMs: outT, values: outV };
+  }
   // Pairwise merge keeps it linear per pass; parts is small (segments + heads of a partition).
   let ts: Float64Array = parts[0]!.timestampsMs;
   let vs: Float64Array = parts[0]!.values;
@@ -541,4 +567,13 @@ export function mergeRuns(parts: readonly SourceSeries[]): SourceSeries {
     vs = outV.subarray(0, n);
   }
   return { labels: parts[0]!.labels, key: parts[0]!.key, timestampsMs: ts, values: vs };
+}
+
+/** The last timestamp of the nearest non-empty part before part k. */
+function lastTimestamp(parts: readonly SourceSeries[], k: number): number | undefined {
+  for (let j = k - 1; j >= 0; j--) {
+    const t = parts[j]!.timestampsMs;
+    if (t.length > 0) return t[t.length - 1];
+  }
+  return undefined;
 }
