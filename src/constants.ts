@@ -59,13 +59,19 @@ export const MEMTABLE_BYTES_MAX = 512 * MiB;
 export const MEMTABLE_TOTAL_BYTES_MAX = 3 * MEMTABLE_BYTES_MAX;
 
 /**
- * Bytes of decompressed samples.arrow record batches and decoded chunks kept across queries
- * (src/segment/cache.ts, LRU). Decompressed batches hold the chunk encodings (~1-2 bytes per
- * sample), so 128 MiB covers ~60-100 M samples of recent segments; decoded chunks take 16 bytes
- * per sample and share the bound. Without it every query paid zstd per batch again (50-80% of a
- * selective query's time in bench:query).
+ * Bytes of decompressed samples.arrow record batches kept across queries (src/segment/cache.ts,
+ * LRU). They hold the chunk encodings (~1-2 bytes per sample), so 64 MiB covers ~30-60 M samples
+ * of recent segments. Without it every query paid zstd per batch again (50-80% of a selective
+ * query's time in bench:query).
  */
-export const SEGMENT_CACHE_BYTES_MAX = 128 * MiB;
+export const SEGMENT_BATCH_CACHE_BYTES_MAX = 64 * MiB;
+/**
+ * Bytes of decoded chunks (16 bytes per sample) kept across queries, a separate LRU so a large
+ * scan cannot evict the batches, which are dearer to rebuild. 64 MiB is ~4 M samples: the last
+ * chunk of ~10k series, what dashboards re-read at every refresh. A select that decodes more than
+ * half of it stops inserting (scan resistance).
+ */
+export const SEGMENT_CHUNK_CACHE_BYTES_MAX = 64 * MiB;
 
 /** Query limits (Prometheus defaults: 50M samples, 2 min timeout, 20 concurrent). */
 export const QUERY_SAMPLES_MAX = 50_000_000;

@@ -20,7 +20,7 @@ import type { Matcher } from '../model/matchers.js';
 import { RoaringBitmap32, selectPostings, type Bitmap, type PostingsIndex } from '../model/postings.js';
 import type { SeriesSource, SourceSeries } from '../model/querier.js';
 import { registerArrowCodecs } from './codecs.js';
-import { nextCacheOwner, segmentCache, type SegmentCache } from './cache.js';
+import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
 import { zstdDecompress } from './zstd-sync.js';
 import { crc32 } from './crc32.js';
 import { ByteSource, EncodingError, decodeTimestamps, decodeValues } from './encoding/index.js';
@@ -31,8 +31,10 @@ import { postingsSchema, samplesSchema, schemaSignature, seriesSchema } from './
 export interface SegmentOpenOptions {
   /** Stream samples.arrow through its CRC-32 at open (default true). */
   verifySamplesChecksum?: boolean;
-  /** Where decompressed batches and decoded chunks are kept across queries (default: the shared segmentCache). */
-  cache?: SegmentCache;
+  /** Where decompressed record batches are kept across queries (default: the shared segmentBatchCache). */
+  batchCache?: SegmentCache;
+  /** Where decoded chunks are kept across queries (default: the shared segmentChunkCache). */
+  chunkCache?: SegmentCache;
 }
 
 /** Where one samples.arrow record batch lies in the file (from the Arrow footer). */
@@ -67,6 +69,14 @@ interface PostingEntry {
   bytes: Uint8Array;
   bitmap?: Bitmap;
 }
+
+/** One chunk's samples, decoded; what the chunk cache keeps. Never written after decoding. */
+interface DecodedChunk {
+  readonly timestampsMs: Float64Array;
+  readonly values: Float64Array;
+}
+/** Per-entry cost beyond the samples: two typed arrays, their buffers, the entry and its key. */
+const DECODED_CHUNK_OVERHEAD_BYTES = 400;
 
 /** One samples.arrow record batch, decompressed and validated; what the shared cache keeps. */
 interface DecodedBatch {
@@ -104,7 +114,7 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     private readonly postingsByName: Map<string, Map<string, PostingEntry>>,
     private readonly samplesHandle: fs.FileHandle,
     private readonly blocks: readonly BatchBlock[],
-    private readonly cache: SegmentCache,
+    private readonly caches: { readonly batches: SegmentCache; readonly chunks: SegmentCache },
   ) {
     this.minTMs = meta.minTMs;
     this.maxTMs = meta.maxTMs;
@@ -169,7 +179,8 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
         }
         blocks.push({ offset, metaDataLength, bodyLength });
       }
-      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, blocks, opts?.cache ?? segmentCache);
+      const caches = { batches: opts?.batchCache ?? segmentBatchCache, chunks: opts?.chunkCache ?? segmentChunkCache };
+      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, blocks, caches);
       r.assertInvariants();
       return r;
     } catch (e) {
@@ -268,10 +279,12 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     const byIndex = new Map<number, DecodedBatch>();
     for (let k = 0; k < batchList.length; k++) byIndex.set(batchList[k]!, loaded[k]!);
+    // Scan resistance: one select inserts at most half of the chunk cache's bound.
+    const budget = { bytes: this.caches.chunks.stats().bytesMax / 2 };
     for (let k = 0; k < wanted.length; k++) {
       const r = wanted[k]!;
       const bb = batchOf[k]!;
-      const s = this.decodeSeries(r, byIndex.get(bb)!, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs);
+      const s = this.decodeSeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget);
       if (s !== undefined) out.push(s);
     }
     return out;
@@ -288,59 +301,103 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     return lo;
   }
 
-  private decodeSeries(ref: number, batch: DecodedBatch, localFirst: number, chunkCount: number, minTMs: number, maxTMs: number): SourceSeries | undefined {
-    let total = 0;
+  /**
+   * The samples of series ref in [minTMs, maxTMs] from its chunks overlapping that range. With
+   * one such chunk (the usual case) the result is a view of the cached decoded chunk, no copy:
+   * SeriesData arrays are read-only for every consumer (see model/querier.ts).
+   */
+  private decodeSeries(
+    ref: number,
+    batch: DecodedBatch,
+    b: number,
+    localFirst: number,
+    chunkCount: number,
+    minTMs: number,
+    maxTMs: number,
+    budget: { bytes: number },
+  ): SourceSeries | undefined {
+    let firstC = -1;
+    let lastC = -1;
     for (let c = localFirst; c < localFirst + chunkCount; c++) {
-      if (batch.refs[c] !== ref) throw corrupt(`chunk row ${c} belongs to series ${batch.refs[c]}, expected ${ref}`, SAMPLES_FILE, c);
+      if (batch.refs[c] !== ref) throw corrupt(`chunk row ${c} belongs to series ${batch.refs[c]}, expected ${ref}`, SAMPLES_FILE, this.batchFirstRow[b]! + c);
       if (batch.maxs[c]! < minTMs || batch.mins[c]! > maxTMs) continue;
-      total += batch.counts[c]!;
+      if (firstC < 0) firstC = c;
+      lastC = c;
     }
-    if (total === 0) return undefined;
-    const ts = new Float64Array(total);
-    const vs = new Float64Array(total);
-    let at = 0;
-    for (let c = localFirst; c < localFirst + chunkCount; c++) {
-      const cMin = batch.mins[c]!;
-      const cMax = batch.maxs[c]!;
-      if (cMax < minTMs || cMin > maxTMs) continue;
-      const count = batch.counts[c]!;
-      try {
-        const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
-        const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
-        const nt = decodeTimestamps(tsSrc, ts, at, count);
-        const nv = decodeValues(valSrc, vs, at, count);
-        if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
-        if (ts[at] !== cMin || ts[at + count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[at]}, ${ts[at + count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
-        if (at > 0 && !(ts[at]! > ts[at - 1]!)) throw new EncodingError('chunks of the series overlap in time', 0);
-      } catch (e) {
-        if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${ref}: ${e.message}`, SAMPLES_FILE, this.batchFirstRowOfRef(ref) + (c - localFirst));
-        throw e;
+    if (firstC < 0) return undefined;
+    let ts: Float64Array;
+    let vs: Float64Array;
+    if (firstC === lastC) {
+      const ch = this.chunk(batch, b, firstC, budget);
+      ts = ch.timestampsMs;
+      vs = ch.values;
+    } else {
+      const chunks: DecodedChunk[] = [];
+      let total = 0;
+      for (let c = firstC; c <= lastC; c++) {
+        if (batch.maxs[c]! < minTMs || batch.mins[c]! > maxTMs) continue;
+        const ch = this.chunk(batch, b, c, budget);
+        if (chunks.length > 0 && !(ch.timestampsMs[0]! > batch.maxs[c - 1]!)) {
+          throw corrupt(`samples.arrow chunk of series ${ref}: chunks of the series overlap in time`, SAMPLES_FILE, this.batchFirstRow[b]! + c);
+        }
+        chunks.push(ch);
+        total += ch.timestampsMs.length;
       }
-      at += count;
+      ts = new Float64Array(total);
+      vs = new Float64Array(total);
+      let at = 0;
+      for (const ch of chunks) {
+        ts.set(ch.timestampsMs, at);
+        vs.set(ch.values, at); // a typed-array copy keeps NaN payloads (stale markers)
+        at += ch.timestampsMs.length;
+      }
     }
-    // Trim to [minTMs, maxTMs]: only the first and last decoded chunks can reach outside.
-    let lo = 0;
-    while (lo < total && ts[lo]! < minTMs) lo++;
-    let hi = total;
-    while (hi > lo && ts[hi - 1]! > maxTMs) hi--;
-    if (hi === lo) return undefined;
-    const trimmed = lo > 0 || hi < total;
+    // Trim to [minTMs, maxTMs]: only the first and last chunks can reach outside.
+    const lo = ts[0]! >= minTMs ? 0 : firstAtOrAfter(ts, minTMs);
+    const hi = ts[ts.length - 1]! <= maxTMs ? ts.length : firstAfter(ts, maxTMs);
+    if (hi <= lo) return undefined;
+    const whole = lo === 0 && hi === ts.length;
     return {
       labels: this.labels[ref]!,
       key: this.keyOf(ref),
-      timestampsMs: trimmed ? ts.subarray(lo, hi) : ts,
-      values: trimmed ? vs.subarray(lo, hi) : vs,
+      timestampsMs: whole ? ts : ts.subarray(lo, hi),
+      values: whole ? vs : vs.subarray(lo, hi),
     };
   }
 
-  private batchFirstRowOfRef(ref: number): number {
-    return this.seriesFirstChunk[ref]!;
+  /** Chunk c of batch b, decoded and checked: from the chunk cache, or decoded now and inserted while budget lasts. */
+  private chunk(batch: DecodedBatch, b: number, c: number, budget: { bytes: number }): DecodedChunk {
+    const row = this.batchFirstRow[b]! + c;
+    const cached = this.caches.chunks.get<DecodedChunk>(this.cacheOwner, row);
+    if (cached !== undefined) return cached;
+    const count = batch.counts[c]!;
+    const cMin = batch.mins[c]!;
+    const cMax = batch.maxs[c]!;
+    const ts = new Float64Array(count);
+    const vs = new Float64Array(count);
+    try {
+      const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
+      const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
+      const nt = decodeTimestamps(tsSrc, ts, 0, count);
+      const nv = decodeValues(valSrc, vs, 0, count);
+      if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
+      if (ts[0] !== cMin || ts[count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[0]}, ${ts[count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
+    } catch (e) {
+      if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${batch.refs[c]}: ${e.message}`, SAMPLES_FILE, row);
+      throw e;
+    }
+    const ch: DecodedChunk = { timestampsMs: ts, values: vs };
+    const bytes = count * 16 + DECODED_CHUNK_OVERHEAD_BYTES;
+    if (!this.closed && budget.bytes >= bytes) {
+      budget.bytes -= bytes;
+      this.caches.chunks.set(this.cacheOwner, row, ch, bytes);
+    }
+    return ch;
   }
 
   /** Record batch b of samples.arrow, decompressed and validated: from the cache, a load in flight, or the file. */
   private loadBatch(b: number): Promise<DecodedBatch> | DecodedBatch {
-    const key = `b${b}`;
-    const cached = this.cache.get<DecodedBatch>(this.cacheOwner, key);
+    const cached = this.caches.batches.get<DecodedBatch>(this.cacheOwner, b);
     if (cached !== undefined) return cached;
     let run = this.loading.get(b);
     if (run === undefined) {
@@ -348,7 +405,7 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
         (batch) => {
           this.loading.delete(b);
           // A reader closed meanwhile has dropped its entries; do not add one back.
-          if (!this.closed) this.cache.set(this.cacheOwner, key, batch, batch.bytes);
+          if (!this.closed) this.caches.batches.set(this.cacheOwner, b, batch, batch.bytes);
           return batch;
         },
         (e: unknown) => {
@@ -440,7 +497,8 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.cache.dropOwner(this.cacheOwner);
+    this.caches.batches.dropOwner(this.cacheOwner);
+    this.caches.chunks.dropOwner(this.cacheOwner);
     // After any in-flight batch read.
     void Promise.allSettled([...this.loading.values()])
       .then(() => this.samplesHandle.close())
@@ -489,6 +547,30 @@ function int64sAsNumbers(buf: Uint8Array, n: number, bad: BadBatch, what: string
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = Number(big[i]!);
   return out;
+}
+
+/** First index i with ts[i] >= x (ts sorted ascending). */
+function firstAtOrAfter(ts: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index i with ts[i] > x (ts sorted ascending). */
+function firstAfter(ts: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function checkOffsets(offsets: Int32Array, dataBytes: number, c: number, what: string, row: number): void {

@@ -29,14 +29,29 @@ describe('mergeRuns', () => {
     expect(isStaleAt(m.values, 1)).toBe(true);
   });
 
-  it('matches a naive model on random runs', () => {
+  it('concatenates runs that follow each other (split by partitions), empty runs included', () => {
+    const stale = run([[7, 0]]);
+    stale.values[0] = STALE_NAN;
+    const m = mergeRuns([run([[1, 1], [2, 2]]), run([]), run([[3, 3], [6, 6]]), stale, run([])]);
+    expect(Array.from(m.timestampsMs)).toEqual([1, 2, 3, 6, 7]);
+    expect(Array.from(m.values.subarray(0, 4))).toEqual([1, 2, 3, 6]);
+    expect(isStaleAt(m.values, 4)).toBe(true);
+    // Touching edges are not disjoint: the later run still wins the shared timestamp.
+    const t = mergeRuns([run([[1, 1], [3, 3]]), run([[3, 30], [4, 4]])]);
+    expect(Array.from(t.timestampsMs)).toEqual([1, 3, 4]);
+    expect(Array.from(t.values)).toEqual([1, 30, 4]);
+  });
+
+  it('matches a naive model on random runs, overlapping or in sequence', () => {
     const rnd = mulberry32(3);
     for (let trial = 0; trial < 200; trial++) {
       const parts: SourceSeries[] = [];
       const model = new Map<number, number>();
       const nParts = 1 + Math.floor(rnd() * 4);
       for (let p = 0; p < nParts; p++) {
-        const ts = [...new Set(Array.from({ length: Math.floor(rnd() * 20) }, () => Math.floor(rnd() * 40)))].sort((x, y) => x - y);
+        // Half the trials place each part after the previous one (the concatenation path).
+        const offset = trial % 2 === 0 ? p * 40 : 0;
+        const ts = [...new Set(Array.from({ length: Math.floor(rnd() * 20) }, () => offset + Math.floor(rnd() * 40)))].sort((x, y) => x - y);
         const points = ts.map((t) => [t, p * 100 + t] as [number, number]);
         for (const [t, v] of points) model.set(t, v);
         parts.push(run(points));
