@@ -4,8 +4,10 @@
 // streamed through the CRC, not kept), and loads series.arrow (labels, per-series time range and
 // chunk rows) and postings.arrow (label pair -> serialized roaring bitmap, deserialized on first
 // use). samples.arrow stays on disk: select() reads only the record batches that hold the
-// selected series' chunks (random access through the Arrow file footer), and decodes only the
-// chunks overlapping the time range. Memory held per segment: labels and postings, not samples.
+// selected series' chunks (positional reads at the offsets of the Arrow file footer, buffers
+// decompressed with the async zstd / lz4 APIs), and decodes only the chunks overlapping the time
+// range. Memory held per segment: labels and postings; decompressed batches and decoded chunks
+// live in the shared byte-bounded caches of cache.ts, dropped when the reader is closed.
 //
 // Invariants (checked at open, see assertInvariants): series refs are 0..n-1 in label order;
 // each series owns chunk rows [first_chunk_row, first_chunk_row+chunk_count), contiguous and in
