@@ -95,4 +95,24 @@ describe('MergingQuerier', () => {
     expect(released).toBe(1);
     await expect(q.selectSeries(all, 0, 20)).rejects.toThrow(/after close/);
   });
+
+  it('one answering source: its series come back sorted by labels, limits still apply', async () => {
+    const ser = (name: string, points: Array<[number, number]>): SourceSeries => {
+      const l: Labels = [{ name: '__name__', value: name }];
+      return { labels: l, key: labelsKey(l), timestampsMs: Float64Array.from(points, (p) => p[0]), values: Float64Array.from(points, (p) => p[1]) };
+    };
+    const q = new MergingQuerier([source(0, 10, [ser('c', [[1, 1]]), ser('a', [[2, 2], [3, 3]]), ser('b', [[4, 4]])]), source(100, 200, [ser('a', [[150, 1]])])], () => {});
+    const any = [newMatcher('=~', '__name__', '.+')];
+    const got = await q.selectSeries(any, 0, 20);
+    expect(got.map((s) => s.labels[0]!.value)).toEqual(['a', 'b', 'c']);
+    expect(Array.from(got[0]!.timestampsMs)).toEqual([2, 3]);
+    await expect(q.selectSeries(any, 0, 20, { seriesMax: 2 })).rejects.toMatchObject({ code: 'QUERY_TOO_MANY_SERIES' });
+    await expect(q.selectSeries(any, 0, 20, { samplesMax: 3 })).rejects.toMatchObject({ code: 'QUERY_TOO_MANY_SAMPLES' });
+    expect((await q.selectSeries(any, 0, 20, { samplesMax: 4, seriesMax: 3 })).length).toBe(3);
+    // Both sources: the series in both is merged, the order is the same.
+    const both = await q.selectSeries(any, 0, 200);
+    expect(both.map((s) => s.labels[0]!.value)).toEqual(['a', 'b', 'c']);
+    expect(Array.from(both[0]!.timestampsMs)).toEqual([2, 3, 150]);
+    q.close();
+  });
 });
