@@ -57,6 +57,9 @@ interface RecordBatchHeader {
 /** samples.arrow columns in schema order, and the IPC buffers each one has (validity first). */
 const SAMPLES_COLUMN_BUFFERS = [2, 2, 2, 2, 3, 3] as const;
 const SAMPLES_BUFFER_COUNT = SAMPLES_COLUMN_BUFFERS.reduce((a, b) => a + b, 0);
+/** Bounds of the per-reader memo of regex selector results (refsOf): entries, and refs per entry. */
+const REFS_MEMO_ENTRIES_MAX = 32;
+const REFS_MEMO_REFS_MAX = 2048;
 /** Arrow IPC: a compressed buffer starts with its int64 uncompressed length; -1 = stored as is. */
 const COMPRESSED_LENGTH_PREFIX_BYTES = 8;
 
@@ -103,6 +106,8 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
   /** Batch loads in flight, shared by concurrent queries; close() waits for them. */
   private readonly loading = new Map<number, Promise<DecodedBatch>>();
   private readonly cacheOwner = nextCacheOwner();
+  /** Matchers (with a regex) -> selected refs, oldest first; see refsOf. */
+  private readonly refsMemo = new Map<string, Uint32Array>();
   private closed = false;
 
   private constructor(
@@ -247,7 +252,7 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
   async select(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<SourceSeries[]> {
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     if (maxTMs < this.minTMs || minTMs > this.maxTMs) return [];
-    const refs = selectPostings(this, matchers).toUint32Array();
+    const refs = this.refsOf(matchers);
     const out: SourceSeries[] = [];
     if (!withSamples) {
       // Series granularity: a series whose [min, max] overlaps the range but has no sample
@@ -290,6 +295,27 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
       if (s !== undefined) out.push(s);
     }
     return out;
+  }
+
+  /**
+   * Series refs matching the matchers. Results of selectors with a regex are memoized per
+   * reader (a segment never changes): testing a regex against every value of a label (ids, pod
+   * names) is most of a selective query's cost once samples come from the caches. Small answers
+   * only, few of them, so the memo stays a few hundred KiB per segment at most.
+   */
+  private refsOf(matchers: readonly Matcher[]): Uint32Array {
+    const memoize = matchers.some((m) => m.type === '=~' || m.type === '!~');
+    const key = memoize ? matchers.map((m) => `${m.name}\u0000${m.type}\u0000${m.value}`).join('\u0001') : '';
+    if (memoize) {
+      const hit = this.refsMemo.get(key);
+      if (hit !== undefined) return hit;
+    }
+    const refs = selectPostings(this, matchers).toUint32Array();
+    if (memoize && refs.length <= REFS_MEMO_REFS_MAX) {
+      if (this.refsMemo.size >= REFS_MEMO_ENTRIES_MAX) this.refsMemo.delete(this.refsMemo.keys().next().value!);
+      this.refsMemo.set(key, refs);
+    }
+    return refs;
   }
 
   private batchOfRow(row: number): number {
@@ -501,6 +527,7 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     this.closed = true;
     this.caches.batches.dropOwner(this.cacheOwner);
     this.caches.chunks.dropOwner(this.cacheOwner);
+    this.refsMemo.clear();
     // After any in-flight batch read.
     void Promise.allSettled([...this.loading.values()])
       .then(() => this.samplesHandle.close())

@@ -249,6 +249,24 @@ describe('SegmentReader over the cache', () => {
     }
   });
 
+  test('regex selectors answer the same when repeated, over many distinct regexes (memoized refs)', async () => {
+    const plain = await SegmentReader.open(dir, noCache());
+    const r = await SegmentReader.open(dir);
+    try {
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 50; i++) {
+          const m = [newMatcher('=~', 'zz_id', `${i % 10}.*`), newMatcher(i % 2 === 0 ? '=~' : '!~', 'instance', `host-[0-${i % 7}]`)];
+          expectSame(await r.select(m, P0, P1, true), await plain.select(m, P0, P1, true));
+          const labelsOnly = await r.select(m, P0, P1, false);
+          expect(labelsOnly.map((s) => s.key)).toEqual((await plain.select(m, P0, P1, false)).map((s) => s.key));
+        }
+      }
+    } finally {
+      r.close();
+      plain.close();
+    }
+  });
+
   test('returned series are views the cache keeps: equal data on every read', async () => {
     const chunkCache = new SegmentCache(64 * 1024 * 1024);
     const r = await SegmentReader.open(dir, { batchCache: new SegmentCache(64 * 1024 * 1024), chunkCache });
