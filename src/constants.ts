@@ -76,6 +76,21 @@ export const MEMTABLE_BYTES_MAX = 512 * MiB;
 /** Writes are refused (429) while active plus frozen memtables exceed this: flushes lag behind. */
 export const MEMTABLE_TOTAL_BYTES_MAX = 3 * MEMTABLE_BYTES_MAX;
 
+/**
+ * Bytes of decompressed samples.arrow record batches kept across queries (src/segment/cache.ts,
+ * LRU). They hold the chunk encodings (~1-2 bytes per sample), so 64 MiB covers ~30-60 M samples
+ * of recent segments. Without it every query paid zstd per batch again (50-80% of a selective
+ * query's time in bench:query).
+ */
+export const SEGMENT_BATCH_CACHE_BYTES_MAX = 64 * MiB;
+/**
+ * Bytes of decoded chunks (16 bytes per sample) kept across queries, a separate LRU so a large
+ * scan cannot evict the batches, which are dearer to rebuild. 64 MiB is ~4 M samples: the last
+ * chunk of ~10k series, what dashboards re-read at every refresh. A select that decodes more than
+ * half of it stops inserting (scan resistance).
+ */
+export const SEGMENT_CHUNK_CACHE_BYTES_MAX = 64 * MiB;
+
 /** Query limits (Prometheus defaults: 50M samples, 2 min timeout, 20 concurrent). */
 export const QUERY_SAMPLES_MAX = 50_000_000;
 export const QUERY_SERIES_MAX = 1_000_000;

@@ -534,35 +534,44 @@ export class MergingQuerier implements Querier {
     return this.sources.filter((s) => s.maxTMs >= minTMs && s.minTMs <= maxTMs);
   }
 
-  private async gather(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<Map<string, SourceSeries[]>> {
+  /** Each overlapping source's answer, oldest source first; empty answers left out. */
+  private async selectEach(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<SourceSeries[][]> {
     if (this.closed) throw new Error('querier used after close');
-    const byKey = new Map<string, SourceSeries[]>();
-    for (const source of this.overlapping(minTMs, maxTMs)) {
-      for (const s of await source.select(matchers, minTMs, maxTMs, withSamples)) {
-        const list = byKey.get(s.key);
-        if (list) list.push(s);
-        else byKey.set(s.key, [s]);
-      }
-    }
-    return byKey;
+    // Concurrently: segment reads decompress on the thread pool while another source decodes.
+    const selected = await Promise.all(this.overlapping(minTMs, maxTMs).map((source) => source.select(matchers, minTMs, maxTMs, withSamples)));
+    if (this.closed) throw new Error('querier used after close');
+    return selected.filter((list) => list.length > 0);
+  }
+
+  private async gather(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<Map<string, SourceSeries[]>> {
+    return groupByKey(await this.selectEach(matchers, minTMs, maxTMs, withSamples));
   }
 
   async selectSeries(matchers: readonly Matcher[], minTMs: number, maxTMs: number, hints?: SelectHints): Promise<SeriesData[]> {
-    const byKey = await this.gather(matchers, minTMs, maxTMs, true);
-    if (hints?.seriesMax !== undefined && byKey.size > hints.seriesMax) {
-      throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${byKey.size} series; the limit is ${hints.seriesMax}`);
-    }
-    const out: SeriesData[] = [];
-    let samples = 0;
-    for (const parts of byKey.values()) {
-      const merged = parts.length === 1 ? parts[0]! : mergeRuns(parts);
-      samples += merged.timestampsMs.length;
-      if (hints?.samplesMax !== undefined && samples > hints.samplesMax) {
-        throw new MochaError('QUERY_TOO_MANY_SAMPLES', `query processing would load too many samples into memory (limit ${hints.samplesMax})`);
+    const lists = await this.selectEach(matchers, minTMs, maxTMs, true);
+    let out: SeriesData[];
+    if (lists.length === 1) {
+      // One source answered (a range inside one partition, or only the memtable): a source's
+      // series are distinct already, so there is nothing to group or merge.
+      out = lists[0]!;
+      checkSeriesMax(out.length, hints);
+      let samples = 0;
+      for (const s of out) samples += s.timestampsMs.length;
+      checkSamplesMax(samples, hints);
+    } else {
+      const byKey = groupByKey(lists);
+      checkSeriesMax(byKey.size, hints);
+      out = [];
+      let samples = 0;
+      for (const parts of byKey.values()) {
+        const merged = parts.length === 1 ? parts[0]! : mergeRuns(parts);
+        samples += merged.timestampsMs.length;
+        checkSamplesMax(samples, hints);
+        out.push(merged);
       }
-      out.push(merged);
     }
-    out.sort((a, b) => compareLabels(a.labels, b.labels));
+    // A segment answers in label order already: check in O(n) before sorting in O(n log n).
+    if (!sortedByLabels(out)) out.sort((a, b) => compareLabels(a.labels, b.labels));
     return out;
   }
 
@@ -593,8 +602,60 @@ export class MergingQuerier implements Querier {
   }
 }
 
+/** Series of all lists by key; each group keeps the order of the lists (oldest source first). */
+function groupByKey(lists: readonly (readonly SourceSeries[])[]): Map<string, SourceSeries[]> {
+  const byKey = new Map<string, SourceSeries[]>();
+  for (const list of lists) {
+    for (const s of list) {
+      const group = byKey.get(s.key);
+      if (group) group.push(s);
+      else byKey.set(s.key, [s]);
+    }
+  }
+  return byKey;
+}
+
+function checkSeriesMax(count: number, hints: SelectHints | undefined): void {
+  if (hints?.seriesMax !== undefined && count > hints.seriesMax) {
+    throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${count} series; the limit is ${hints.seriesMax}`);
+  }
+}
+
+function checkSamplesMax(samples: number, hints: SelectHints | undefined): void {
+  if (hints?.samplesMax !== undefined && samples > hints.samplesMax) {
+    throw new MochaError('QUERY_TOO_MANY_SAMPLES', `query processing would load too many samples into memory (limit ${hints.samplesMax})`);
+  }
+}
+
+function sortedByLabels(series: readonly SeriesData[]): boolean {
+  for (let i = 1; i < series.length; i++) if (compareLabels(series[i - 1]!.labels, series[i]!.labels) > 0) return false;
+  return true;
+}
+
 /** Merges sorted runs of one series; for equal timestamps the later run wins. */
 export function mergeRuns(parts: readonly SourceSeries[]): SourceSeries {
+  // The common case: a series split by partitions or flushes, each run after the previous one.
+  let total = 0;
+  let disjoint = true;
+  for (let k = 0; k < parts.length; k++) {
+    const t = parts[k]!.timestampsMs;
+    total += t.length;
+    if (k > 0 && t.length > 0) {
+      const prev = lastTimestamp(parts, k);
+      if (prev !== undefined && !(t[0]! > prev)) disjoint = false;
+    }
+  }
+  if (disjoint) {
+    const outT = new Float64Array(total);
+    const outV = new Float64Array(total);
+    let n = 0;
+    for (const p of parts) {
+      outT.set(p.timestampsMs, n);
+      outV.set(p.values, n); // a typed-array copy keeps NaN payloads (stale markers)
+      n += p.timestampsMs.length;
+    }
+    return { labels: parts[0]!.labels, key: parts[0]!.key, timestampsMs: outT, values: outV };
+  }
   // Pairwise merge keeps it linear per pass; parts is small (segments + heads of a partition).
   let ts: Float64Array = parts[0]!.timestampsMs;
   let vs: Float64Array = parts[0]!.values;
@@ -623,4 +684,13 @@ export function mergeRuns(parts: readonly SourceSeries[]): SourceSeries {
     vs = outV.subarray(0, n);
   }
   return { labels: parts[0]!.labels, key: parts[0]!.key, timestampsMs: ts, values: vs };
+}
+
+/** The last timestamp of the nearest non-empty part before part k. */
+function lastTimestamp(parts: readonly SourceSeries[], k: number): number | undefined {
+  for (let j = k - 1; j >= 0; j--) {
+    const t = parts[j]!.timestampsMs;
+    if (t.length > 0) return t[t.length - 1];
+  }
+  return undefined;
 }

@@ -4,7 +4,11 @@
 import type { Labels } from './labels.js';
 import type { Matcher } from './matchers.js';
 
-/** One series with its samples in the requested range, sorted by time, timestamps unique. */
+/**
+ * One series with its samples in the requested range, sorted by time, timestamps unique.
+ * The arrays are read-only for the caller: segment readers hand out views of decoded chunks that
+ * their cache shares with other queries (segment/cache.ts). Copy before changing them.
+ */
 export interface SeriesData {
   readonly labels: Labels;
   readonly timestampsMs: Float64Array;

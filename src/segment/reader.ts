@@ -4,21 +4,26 @@
 // streamed through the CRC, not kept), and loads series.arrow (labels, per-series time range and
 // chunk rows) and postings.arrow (label pair -> serialized roaring bitmap, deserialized on first
 // use). samples.arrow stays on disk: select() reads only the record batches that hold the
-// selected series' chunks (random access through the Arrow file footer), and decodes only the
-// chunks overlapping the time range. Memory held per segment: labels and postings, not samples.
+// selected series' chunks (positional reads at the offsets of the Arrow file footer, buffers
+// decompressed with the async zstd / lz4 APIs), and decodes only the chunks overlapping the time
+// range. Memory held per segment: labels and postings; decompressed batches and decoded chunks
+// live in the shared byte-bounded caches of cache.ts, dropped when the reader is closed.
 //
 // Invariants (checked at open, see assertInvariants): series refs are 0..n-1 in label order;
 // each series owns chunk rows [first_chunk_row, first_chunk_row+chunk_count), contiguous and in
 // ref order, never split across samples.arrow record batches.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { RecordBatchReader, tableFromIPC, type AsyncRecordBatchFileReader, type Data, type RecordBatch, type Table } from 'apache-arrow';
+import { CompressionType, Message, MessageHeader, RecordBatchReader, tableFromIPC, type AsyncRecordBatchFileReader, type Data, type Table } from 'apache-arrow';
+import lz4 from 'lz4-napi';
 import { MochaError } from '../errors.js';
 import { compareLabels, labelsKey, type Label, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { RoaringBitmap32, selectPostings, type Bitmap, type PostingsIndex } from '../model/postings.js';
 import type { SeriesSource, SourceSeries } from '../model/querier.js';
 import { registerArrowCodecs } from './codecs.js';
+import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
+import { zstdDecompress } from './zstd-sync.js';
 import { crc32 } from './crc32.js';
 import { ByteSource, EncodingError, decodeTimestamps, decodeValues } from './encoding/index.js';
 import { CHUNK_ENCODED_BYTES_MAX, CHUNK_SAMPLES_LIMIT, META_FILE, META_FILE_BYTES_MAX, POSTINGS_FILE, SAMPLES_FILE, SERIES_FILE, SERIES_LABELS_MAX } from './format.js';
@@ -28,7 +33,35 @@ import { postingsSchema, samplesSchema, schemaSignature, seriesSchema } from './
 export interface SegmentOpenOptions {
   /** Stream samples.arrow through its CRC-32 at open (default true). */
   verifySamplesChecksum?: boolean;
+  /** Where decompressed record batches are kept across queries (default: the shared segmentBatchCache). */
+  batchCache?: SegmentCache;
+  /** Where decoded chunks are kept across queries (default: the shared segmentChunkCache). */
+  chunkCache?: SegmentCache;
 }
+
+/** Where one samples.arrow record batch lies in the file (from the Arrow footer). */
+interface BatchBlock {
+  offset: number;
+  metaDataLength: number;
+  bodyLength: number;
+}
+
+/** The RecordBatch message header fields the reader uses (apache-arrow's metadata.RecordBatch). */
+interface RecordBatchHeader {
+  length: number;
+  nodes: { length: number; nullCount: number }[];
+  buffers: { offset: number; length: number }[];
+  compression: { type: CompressionType } | null;
+}
+
+/** samples.arrow columns in schema order, and the IPC buffers each one has (validity first). */
+const SAMPLES_COLUMN_BUFFERS = [2, 2, 2, 2, 3, 3] as const;
+const SAMPLES_BUFFER_COUNT = SAMPLES_COLUMN_BUFFERS.reduce((a, b) => a + b, 0);
+/** Bounds of the per-reader memo of regex selector results (refsOf): entries, and refs per entry. */
+const REFS_MEMO_ENTRIES_MAX = 32;
+const REFS_MEMO_REFS_MAX = 2048;
+/** Arrow IPC: a compressed buffer starts with its int64 uncompressed length; -1 = stored as is. */
+const COMPRESSED_LENGTH_PREFIX_BYTES = 8;
 
 const EMPTY = new Float64Array(0);
 const CRC_READ_BYTES = 1024 * 1024;
@@ -42,15 +75,27 @@ interface PostingEntry {
   bitmap?: Bitmap;
 }
 
+/** One chunk's samples, decoded; what the chunk cache keeps. Never written after decoding. */
+interface DecodedChunk {
+  readonly timestampsMs: Float64Array;
+  readonly values: Float64Array;
+}
+/** Per-entry cost beyond the samples: two typed arrays, their buffers, the entry and its key. */
+const DECODED_CHUNK_OVERHEAD_BYTES = 400;
+
+/** One samples.arrow record batch, decompressed and validated; what the shared cache keeps. */
 interface DecodedBatch {
   refs: Uint32Array;
-  mins: BigInt64Array;
-  maxs: BigInt64Array;
+  /** Chunk time bounds as numbers (int64 in the file; converted once per batch, not per read). */
+  mins: Float64Array;
+  maxs: Float64Array;
   counts: Uint32Array;
   tsOffsets: Int32Array;
   tsData: Uint8Array;
   valOffsets: Int32Array;
   valData: Uint8Array;
+  /** Memory held, for the cache bound. */
+  bytes: number;
 }
 
 export class SegmentReader implements SeriesSource, PostingsIndex {
@@ -58,7 +103,11 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
   readonly maxTMs: number;
   private readonly keys: (string | undefined)[];
   private readonly batchFirstRow: Uint32Array;
-  private batchChain: Promise<unknown> = Promise.resolve();
+  /** Batch loads in flight, shared by concurrent queries; close() waits for them. */
+  private readonly loading = new Map<number, Promise<DecodedBatch>>();
+  private readonly cacheOwner = nextCacheOwner();
+  /** Matchers (with a regex) -> selected refs, oldest first; see refsOf. */
+  private readonly refsMemo = new Map<string, Uint32Array>();
   private closed = false;
 
   private constructor(
@@ -71,7 +120,8 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     private readonly seriesChunks: Uint32Array,
     private readonly postingsByName: Map<string, Map<string, PostingEntry>>,
     private readonly samplesHandle: fs.FileHandle,
-    private readonly samplesReader: AsyncRecordBatchFileReader,
+    private readonly blocks: readonly BatchBlock[],
+    private readonly caches: { readonly batches: SegmentCache; readonly chunks: SegmentCache },
   ) {
     this.minTMs = meta.minTMs;
     this.maxTMs = meta.maxTMs;
@@ -126,7 +176,18 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
       if (reader.numRecordBatches !== meta.samplesBatchRows.length) {
         throw corrupt(`samples.arrow holds ${reader.numRecordBatches} record batches; meta.json says ${meta.samplesBatchRows.length}`, SAMPLES_FILE);
       }
-      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, reader);
+      const blocks: BatchBlock[] = [];
+      for (let b = 0; b < reader.numRecordBatches; b++) {
+        const blk = reader.footer?.getRecordBatch(b);
+        if (blk === null || blk === undefined) throw corrupt(`samples.arrow footer has no block for record batch ${b}`, SAMPLES_FILE);
+        const { offset, metaDataLength, bodyLength } = blk;
+        if (!(offset >= 0 && metaDataLength >= 8 && bodyLength >= 0 && offset + metaDataLength + bodyLength <= st.size)) {
+          throw corrupt(`samples.arrow record batch ${b} lies outside the file: offset ${offset}, ${metaDataLength} + ${bodyLength} bytes of ${st.size}`, SAMPLES_FILE);
+        }
+        blocks.push({ offset, metaDataLength, bodyLength });
+      }
+      const caches = { batches: opts?.batchCache ?? segmentBatchCache, chunks: opts?.chunkCache ?? segmentChunkCache };
+      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, blocks, caches);
       r.assertInvariants();
       return r;
     } catch (e) {
@@ -191,7 +252,7 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
   async select(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<SourceSeries[]> {
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     if (maxTMs < this.minTMs || minTMs > this.maxTMs) return [];
-    const refs = selectPostings(this, matchers).toUint32Array();
+    const refs = this.refsOf(matchers);
     const out: SourceSeries[] = [];
     if (!withSamples) {
       // Series granularity: a series whose [min, max] overlaps the range but has no sample
@@ -202,29 +263,59 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
       }
       return out;
     }
-    // Group the wanted series by record batch; load each batch once, in file order.
-    let i = 0;
-    while (i < refs.length) {
-      const ref = refs[i]!;
-      if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) {
-        i++;
-        continue;
+    // The wanted series in ref order and the record batch of each (batches follow ref order).
+    const wanted: number[] = [];
+    const batchOf: number[] = [];
+    const batchList: number[] = [];
+    let b = -1;
+    let rowEnd = 0;
+    for (const ref of refs) {
+      if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) continue;
+      const first = this.seriesFirstChunk[ref]!;
+      if (b < 0 || first >= rowEnd) {
+        b = this.batchOfRow(first);
+        rowEnd = this.batchFirstRow[b + 1]!;
+        batchList.push(b);
       }
-      const b = this.batchOfRow(this.seriesFirstChunk[ref]!);
-      const batch = await this.loadBatch(b);
-      const rowBase = this.batchFirstRow[b]!;
-      const rowEnd = this.batchFirstRow[b + 1]!;
-      while (i < refs.length) {
-        const r = refs[i]!;
-        const first = this.seriesFirstChunk[r]!;
-        if (first >= rowEnd) break;
-        i++;
-        if (this.seriesMax[r]! < minTMs || this.seriesMin[r]! > maxTMs) continue;
-        const s = this.decodeSeries(r, batch, first - rowBase, this.seriesChunks[r]!, minTMs, maxTMs);
-        if (s !== undefined) out.push(s);
-      }
+      wanted.push(ref);
+      batchOf.push(b);
+    }
+    if (wanted.length === 0) return out;
+    // Load the batches concurrently: misses decompress on libuv's thread pool in parallel.
+    const loaded = await Promise.all(batchList.map((x) => this.loadBatch(x)));
+    if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
+    const byIndex = new Map<number, DecodedBatch>();
+    for (let k = 0; k < batchList.length; k++) byIndex.set(batchList[k]!, loaded[k]!);
+    // Scan resistance: one select inserts at most half of the chunk cache's bound.
+    const budget = { bytes: this.caches.chunks.stats().bytesMax / 2 };
+    for (let k = 0; k < wanted.length; k++) {
+      const r = wanted[k]!;
+      const bb = batchOf[k]!;
+      const s = this.decodeSeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget);
+      if (s !== undefined) out.push(s);
     }
     return out;
+  }
+
+  /**
+   * Series refs matching the matchers. Results of selectors with a regex are memoized per
+   * reader (a segment never changes): testing a regex against every value of a label (ids, pod
+   * names) is most of a selective query's cost once samples come from the caches. Small answers
+   * only, few of them, so the memo stays a few hundred KiB per segment at most.
+   */
+  private refsOf(matchers: readonly Matcher[]): Uint32Array {
+    const memoize = matchers.some((m) => m.type === '=~' || m.type === '!~');
+    const key = memoize ? matchers.map((m) => `${m.name}\u0000${m.type}\u0000${m.value}`).join('\u0001') : '';
+    if (memoize) {
+      const hit = this.refsMemo.get(key);
+      if (hit !== undefined) return hit;
+    }
+    const refs = selectPostings(this, matchers).toUint32Array();
+    if (memoize && refs.length <= REFS_MEMO_REFS_MAX) {
+      if (this.refsMemo.size >= REFS_MEMO_ENTRIES_MAX) this.refsMemo.delete(this.refsMemo.keys().next().value!);
+      this.refsMemo.set(key, refs);
+    }
+    return refs;
   }
 
   private batchOfRow(row: number): number {
@@ -238,99 +329,191 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     return lo;
   }
 
-  private decodeSeries(ref: number, batch: DecodedBatch, localFirst: number, chunkCount: number, minTMs: number, maxTMs: number): SourceSeries | undefined {
-    let total = 0;
+  /**
+   * The samples of series ref in [minTMs, maxTMs] from its chunks overlapping that range. With
+   * one such chunk (the usual case) the result is a view of the cached decoded chunk, no copy:
+   * SeriesData arrays are read-only for every consumer (see model/querier.ts).
+   */
+  private decodeSeries(
+    ref: number,
+    batch: DecodedBatch,
+    b: number,
+    localFirst: number,
+    chunkCount: number,
+    minTMs: number,
+    maxTMs: number,
+    budget: { bytes: number },
+  ): SourceSeries | undefined {
+    let firstC = -1;
+    let lastC = -1;
     for (let c = localFirst; c < localFirst + chunkCount; c++) {
-      if (batch.refs[c] !== ref) throw corrupt(`chunk row ${c} belongs to series ${batch.refs[c]}, expected ${ref}`, SAMPLES_FILE, c);
-      if (Number(batch.maxs[c]) < minTMs || Number(batch.mins[c]) > maxTMs) continue;
-      total += batch.counts[c]!;
+      if (batch.refs[c] !== ref) throw corrupt(`chunk row ${c} belongs to series ${batch.refs[c]}, expected ${ref}`, SAMPLES_FILE, this.batchFirstRow[b]! + c);
+      if (batch.maxs[c]! < minTMs || batch.mins[c]! > maxTMs) continue;
+      if (firstC < 0) firstC = c;
+      lastC = c;
     }
-    if (total === 0) return undefined;
-    const ts = new Float64Array(total);
-    const vs = new Float64Array(total);
-    let at = 0;
-    for (let c = localFirst; c < localFirst + chunkCount; c++) {
-      const cMin = Number(batch.mins[c]);
-      const cMax = Number(batch.maxs[c]);
-      if (cMax < minTMs || cMin > maxTMs) continue;
-      const count = batch.counts[c]!;
-      try {
-        const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
-        const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
-        const nt = decodeTimestamps(tsSrc, ts, at, count);
-        const nv = decodeValues(valSrc, vs, at, count);
-        if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
-        if (ts[at] !== cMin || ts[at + count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[at]}, ${ts[at + count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
-        if (at > 0 && !(ts[at]! > ts[at - 1]!)) throw new EncodingError('chunks of the series overlap in time', 0);
-      } catch (e) {
-        if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${ref}: ${e.message}`, SAMPLES_FILE, this.batchFirstRowOfRef(ref) + (c - localFirst));
-        throw e;
+    if (firstC < 0) return undefined;
+    let ts: Float64Array;
+    let vs: Float64Array;
+    if (firstC === lastC) {
+      const ch = this.chunk(batch, b, firstC, budget);
+      ts = ch.timestampsMs;
+      vs = ch.values;
+    } else {
+      const chunks: DecodedChunk[] = [];
+      let total = 0;
+      for (let c = firstC; c <= lastC; c++) {
+        if (batch.maxs[c]! < minTMs || batch.mins[c]! > maxTMs) continue;
+        const ch = this.chunk(batch, b, c, budget);
+        if (chunks.length > 0 && !(ch.timestampsMs[0]! > batch.maxs[c - 1]!)) {
+          throw corrupt(`samples.arrow chunk of series ${ref}: chunks of the series overlap in time`, SAMPLES_FILE, this.batchFirstRow[b]! + c);
+        }
+        chunks.push(ch);
+        total += ch.timestampsMs.length;
       }
-      at += count;
+      ts = new Float64Array(total);
+      vs = new Float64Array(total);
+      let at = 0;
+      for (const ch of chunks) {
+        ts.set(ch.timestampsMs, at);
+        vs.set(ch.values, at); // a typed-array copy keeps NaN payloads (stale markers)
+        at += ch.timestampsMs.length;
+      }
     }
-    // Trim to [minTMs, maxTMs]: only the first and last decoded chunks can reach outside.
-    let lo = 0;
-    while (lo < total && ts[lo]! < minTMs) lo++;
-    let hi = total;
-    while (hi > lo && ts[hi - 1]! > maxTMs) hi--;
-    if (hi === lo) return undefined;
-    const trimmed = lo > 0 || hi < total;
+    // Trim to [minTMs, maxTMs]: only the first and last chunks can reach outside.
+    const lo = ts[0]! >= minTMs ? 0 : firstAtOrAfter(ts, minTMs);
+    const hi = ts[ts.length - 1]! <= maxTMs ? ts.length : firstAfter(ts, maxTMs);
+    if (hi <= lo) return undefined;
+    const whole = lo === 0 && hi === ts.length;
     return {
       labels: this.labels[ref]!,
       key: this.keyOf(ref),
-      timestampsMs: trimmed ? ts.subarray(lo, hi) : ts,
-      values: trimmed ? vs.subarray(lo, hi) : vs,
+      timestampsMs: whole ? ts : ts.subarray(lo, hi),
+      values: whole ? vs : vs.subarray(lo, hi),
     };
   }
 
-  private batchFirstRowOfRef(ref: number): number {
-    return this.seriesFirstChunk[ref]!;
+  /** Chunk c of batch b, decoded and checked: from the chunk cache, or decoded now and inserted while budget lasts. */
+  private chunk(batch: DecodedBatch, b: number, c: number, budget: { bytes: number }): DecodedChunk {
+    const row = this.batchFirstRow[b]! + c;
+    const cached = this.caches.chunks.get<DecodedChunk>(this.cacheOwner, row);
+    if (cached !== undefined) return cached;
+    const count = batch.counts[c]!;
+    const cMin = batch.mins[c]!;
+    const cMax = batch.maxs[c]!;
+    const ts = new Float64Array(count);
+    const vs = new Float64Array(count);
+    try {
+      const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
+      const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
+      const nt = decodeTimestamps(tsSrc, ts, 0, count);
+      const nv = decodeValues(valSrc, vs, 0, count);
+      if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
+      if (ts[0] !== cMin || ts[count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[0]}, ${ts[count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
+    } catch (e) {
+      if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${batch.refs[c]}: ${e.message}`, SAMPLES_FILE, row);
+      throw e;
+    }
+    const ch: DecodedChunk = { timestampsMs: ts, values: vs };
+    const bytes = count * 16 + DECODED_CHUNK_OVERHEAD_BYTES;
+    if (!this.closed && budget.bytes >= bytes) {
+      budget.bytes -= bytes;
+      this.caches.chunks.set(this.cacheOwner, row, ch, bytes);
+    }
+    return ch;
   }
 
-  /** Reads and validates record batch b of samples.arrow; reads are serialized (one file cursor). */
-  private loadBatch(b: number): Promise<DecodedBatch> {
-    const run = this.batchChain.then(() => this.readBatch(b));
-    this.batchChain = run.catch(() => undefined);
+  /** Record batch b of samples.arrow, decompressed and validated: from the cache, a load in flight, or the file. */
+  private loadBatch(b: number): Promise<DecodedBatch> | DecodedBatch {
+    const cached = this.caches.batches.get<DecodedBatch>(this.cacheOwner, b);
+    if (cached !== undefined) return cached;
+    let run = this.loading.get(b);
+    if (run === undefined) {
+      run = this.readBatch(b).then(
+        (batch) => {
+          this.loading.delete(b);
+          // A reader closed meanwhile has dropped its entries; do not add one back.
+          if (!this.closed) this.caches.batches.set(this.cacheOwner, b, batch, batch.bytes);
+          return batch;
+        },
+        (e: unknown) => {
+          this.loading.delete(b);
+          throw e;
+        },
+      );
+      this.loading.set(b, run);
+    }
     return run;
   }
 
+  /**
+   * Reads record batch b straight from the file (positional read, so loads run concurrently) and
+   * decompresses its buffers with the async zstd / lz4 APIs: apache-arrow's own loader calls the
+   * codec synchronously per buffer, which for zstd meant a blocking helper-thread round trip.
+   */
   private async readBatch(b: number): Promise<DecodedBatch> {
-    let rb: RecordBatch | null;
-    try {
-      rb = await this.samplesReader.readRecordBatch(b);
-    } catch (e) {
-      throw corrupt(`samples.arrow record batch ${b} cannot be read: ${(e as Error).message}`, SAMPLES_FILE, this.batchFirstRow[b]!);
-    }
     const firstRow = this.batchFirstRow[b]!;
     const rows = this.meta.samplesBatchRows[b]!;
-    if (rb === null || rb.numRows !== rows) throw corrupt(`samples.arrow record batch ${b} holds ${rb?.numRows ?? 0} rows; meta.json says ${rows}`, SAMPLES_FILE, firstRow);
-    const col = (name: string): Data => {
-      const v = rb.getChild(name);
-      if (v === null || v.data.length !== 1) throw corrupt(`samples.arrow record batch ${b}: column ${name} missing or split`, SAMPLES_FILE, firstRow);
-      return v.data[0]!;
-    };
-    const refs = col('series_ref').values as Uint32Array;
-    const mins = col('min_time_ms').values as BigInt64Array;
-    const maxs = col('max_time_ms').values as BigInt64Array;
-    const counts = col('sample_count').values as Uint32Array;
-    const tsCol = col('timestamps');
-    const valCol = col('values');
+    const bad = (msg: string) => corrupt(`samples.arrow record batch ${b}: ${msg}`, SAMPLES_FILE, firstRow);
+    const blk = this.blocks[b]!;
+    const bytes = new Uint8Array(blk.metaDataLength + blk.bodyLength);
+    try {
+      const { bytesRead } = await this.samplesHandle.read(bytes, 0, bytes.length, blk.offset);
+      if (bytesRead !== bytes.length) throw bad(`read ${bytesRead} of ${bytes.length} bytes`);
+    } catch (e) {
+      if (e instanceof MochaError) throw e;
+      throw bad(`cannot be read: ${(e as Error).message}`);
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Encapsulated message: 0xFFFFFFFF continuation, int32 flatbuffer length, flatbuffer, padding.
+    const prefix = view.getInt32(0, true) === -1 ? 8 : 4;
+    const metaLen = view.getInt32(prefix - 4, true);
+    if (!(metaLen > 0 && prefix + metaLen <= blk.metaDataLength)) throw bad(`bad message length ${metaLen}`);
+    let header: RecordBatchHeader;
+    try {
+      const message = Message.decode(bytes.subarray(prefix, prefix + metaLen));
+      if (message.headerType !== MessageHeader.RecordBatch) throw new Error(`message type ${message.headerType} is not a record batch`);
+      if (Number(message.bodyLength) !== blk.bodyLength) throw new Error(`body of ${message.bodyLength} bytes; the footer says ${blk.bodyLength}`);
+      header = message.header() as unknown as RecordBatchHeader;
+    } catch (e) {
+      throw bad(`bad message: ${(e as Error).message}`);
+    }
+    if (header.length !== rows) throw bad(`holds ${header.length} rows; meta.json says ${rows}`);
+    if (header.nodes.length !== SAMPLES_COLUMN_BUFFERS.length || header.buffers.length !== SAMPLES_BUFFER_COUNT) {
+      throw bad(`has ${header.nodes.length} columns and ${header.buffers.length} buffers; expected ${SAMPLES_COLUMN_BUFFERS.length} and ${SAMPLES_BUFFER_COUNT}`);
+    }
+    for (const n of header.nodes) if (n.length !== rows || n.nullCount !== 0) throw bad(`a column has ${n.length} rows and ${n.nullCount} nulls; expected ${rows} and none`);
+    const body = bytes.subarray(blk.metaDataLength);
+    const type = header.compression?.type ?? null;
+    if (type !== null && type !== CompressionType.ZSTD && type !== CompressionType.LZ4_FRAME) throw bad(`unknown compression type ${type}`);
+    let buffers: Uint8Array[];
+    try {
+      buffers = await Promise.all(header.buffers.map(({ offset, length }) => bodyBuffer(body, offset, length, type)));
+    } catch (e) {
+      throw bad(`cannot decompress: ${(e as Error).message}`);
+    }
+    // Buffers per column: [validity, data] x 4, [validity, offsets, data] x 2 (see the schema).
+    const tsOffsets = int32s(buffers[9]!, rows + 1, bad, 'timestamps offsets');
+    const valOffsets = int32s(buffers[12]!, rows + 1, bad, 'values offsets');
     const batch: DecodedBatch = {
-      refs,
-      mins,
-      maxs,
-      counts,
-      tsOffsets: tsCol.valueOffsets as Int32Array,
-      tsData: tsCol.values as Uint8Array,
-      valOffsets: valCol.valueOffsets as Int32Array,
-      valData: valCol.values as Uint8Array,
+      refs: uint32s(buffers[1]!, rows, bad, 'series_ref'),
+      mins: int64sAsNumbers(buffers[3]!, rows, bad, 'min_time_ms'),
+      maxs: int64sAsNumbers(buffers[5]!, rows, bad, 'max_time_ms'),
+      counts: uint32s(buffers[7]!, rows, bad, 'sample_count'),
+      tsOffsets,
+      tsData: buffers[10]!,
+      valOffsets,
+      valData: buffers[13]!,
+      bytes: 0,
     };
+    batch.bytes = rows * (4 + 8 + 8 + 4 + 4 + 4) + batch.tsData.byteLength + batch.valData.byteLength + 512;
+    const { refs, mins, maxs, counts } = batch;
     for (let c = 0; c < rows; c++) {
       const row = firstRow + c;
       const n = counts[c]!;
       if (n < 1 || n > CHUNK_SAMPLES_LIMIT) throw corrupt(`too big sample_count; got ${n}; cannot exceed ${CHUNK_SAMPLES_LIMIT}`, SAMPLES_FILE, row);
       if (refs[c]! >= this.labels.length) throw corrupt(`too big series_ref; got ${refs[c]}; cannot exceed ${this.labels.length - 1}`, SAMPLES_FILE, row);
-      if (!(mins[c]! <= maxs[c]!) || Number(mins[c]) < this.meta.minTMs || Number(maxs[c]) > this.meta.maxTMs) {
+      if (!(mins[c]! <= maxs[c]!) || mins[c]! < this.meta.minTMs || maxs[c]! > this.meta.maxTMs) {
         throw corrupt(`chunk time range [${mins[c]}, ${maxs[c]}] outside the segment's [${this.meta.minTMs}, ${this.meta.maxTMs}]`, SAMPLES_FILE, row);
       }
       checkOffsets(batch.tsOffsets, batch.tsData.length, c, 'timestamps', row);
@@ -342,9 +525,81 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.caches.batches.dropOwner(this.cacheOwner);
+    this.caches.chunks.dropOwner(this.cacheOwner);
+    this.refsMemo.clear();
     // After any in-flight batch read.
-    void this.batchChain.then(() => this.samplesHandle.close()).catch(() => undefined);
+    void Promise.allSettled([...this.loading.values()])
+      .then(() => this.samplesHandle.close())
+      .catch(() => undefined);
   }
+}
+
+/** One IPC body buffer, decompressed when the batch is compressed and the buffer is not stored as is. */
+async function bodyBuffer(body: Uint8Array, offset: number, length: number, type: CompressionType | null): Promise<Uint8Array> {
+  if (!(offset >= 0 && length >= 0 && offset + length <= body.length)) throw new Error(`buffer [${offset}, ${offset + length}) outside the body of ${body.length} bytes`);
+  if (length === 0) return new Uint8Array(0);
+  const raw = body.subarray(offset, offset + length);
+  if (type === null) return raw;
+  if (length < COMPRESSED_LENGTH_PREFIX_BYTES) throw new Error(`compressed buffer of ${length} bytes has no length prefix`);
+  const declared = new DataView(raw.buffer, raw.byteOffset, COMPRESSED_LENGTH_PREFIX_BYTES).getBigInt64(0, true);
+  const payload = raw.subarray(COMPRESSED_LENGTH_PREFIX_BYTES);
+  if (declared === -1n) return payload;
+  const input = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const out = type === CompressionType.ZSTD ? await zstdDecompress(input) : await lz4.decompressFrame(input);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+type BadBatch = (msg: string) => MochaError;
+
+/** A typed view needs an aligned offset; a decompressed buffer may not have one, so copy then. */
+function aligned(buf: Uint8Array, align: number): Uint8Array {
+  return buf.byteOffset % align === 0 ? buf : buf.slice();
+}
+
+function uint32s(buf: Uint8Array, n: number, bad: BadBatch, what: string): Uint32Array {
+  if (buf.byteLength < n * 4) throw bad(`column ${what} has ${buf.byteLength} bytes for ${n} values`);
+  const a = aligned(buf, 4);
+  return new Uint32Array(a.buffer, a.byteOffset, n);
+}
+
+function int32s(buf: Uint8Array, n: number, bad: BadBatch, what: string): Int32Array {
+  if (buf.byteLength < n * 4) throw bad(`column ${what} has ${buf.byteLength} bytes for ${n} values`);
+  const a = aligned(buf, 4);
+  return new Int32Array(a.buffer, a.byteOffset, n);
+}
+
+function int64sAsNumbers(buf: Uint8Array, n: number, bad: BadBatch, what: string): Float64Array {
+  if (buf.byteLength < n * 8) throw bad(`column ${what} has ${buf.byteLength} bytes for ${n} values`);
+  const a = aligned(buf, 8);
+  const big = new BigInt64Array(a.buffer, a.byteOffset, n);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Number(big[i]!);
+  return out;
+}
+
+/** First index i with ts[i] >= x (ts sorted ascending). */
+function firstAtOrAfter(ts: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index i with ts[i] > x (ts sorted ascending). */
+function firstAfter(ts: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function checkOffsets(offsets: Int32Array, dataBytes: number, c: number, what: string, row: number): void {

@@ -5,7 +5,10 @@
 // exports Encoder/Decoder classes, but they have no methods). So one helper thread runs the async
 // calls and the calling thread blocks on Atomics.wait until the helper posts the result on a
 // MessageChannel, which receiveMessageOnPort reads synchronously (the pattern `synckit` uses).
-// Cost: one thread hop per Arrow buffer (~50-100 µs), small next to compressing a buffer.
+// Cost: one thread hop per Arrow buffer (~50-100 µs), small next to compressing a buffer, but
+// not next to decompressing one per query: the reader's samples.arrow path decompresses with the
+// async API instead (reader.ts readBatch); this helper serves the writer and the small
+// series.arrow / postings.arrow files read once at open.
 // The helper is started lazily, once per thread that needs it, and unref'ed so it never keeps the
 // process alive.
 import { createRequire } from 'node:module';

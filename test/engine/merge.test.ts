@@ -29,14 +29,29 @@ describe('mergeRuns', () => {
     expect(isStaleAt(m.values, 1)).toBe(true);
   });
 
-  it('matches a naive model on random runs', () => {
+  it('concatenates runs that follow each other (split by partitions), empty runs included', () => {
+    const stale = run([[7, 0]]);
+    stale.values[0] = STALE_NAN;
+    const m = mergeRuns([run([[1, 1], [2, 2]]), run([]), run([[3, 3], [6, 6]]), stale, run([])]);
+    expect(Array.from(m.timestampsMs)).toEqual([1, 2, 3, 6, 7]);
+    expect(Array.from(m.values.subarray(0, 4))).toEqual([1, 2, 3, 6]);
+    expect(isStaleAt(m.values, 4)).toBe(true);
+    // Touching edges are not disjoint: the later run still wins the shared timestamp.
+    const t = mergeRuns([run([[1, 1], [3, 3]]), run([[3, 30], [4, 4]])]);
+    expect(Array.from(t.timestampsMs)).toEqual([1, 3, 4]);
+    expect(Array.from(t.values)).toEqual([1, 30, 4]);
+  });
+
+  it('matches a naive model on random runs, overlapping or in sequence', () => {
     const rnd = mulberry32(3);
     for (let trial = 0; trial < 200; trial++) {
       const parts: SourceSeries[] = [];
       const model = new Map<number, number>();
       const nParts = 1 + Math.floor(rnd() * 4);
       for (let p = 0; p < nParts; p++) {
-        const ts = [...new Set(Array.from({ length: Math.floor(rnd() * 20) }, () => Math.floor(rnd() * 40)))].sort((x, y) => x - y);
+        // Half the trials place each part after the previous one (the concatenation path).
+        const offset = trial % 2 === 0 ? p * 40 : 0;
+        const ts = [...new Set(Array.from({ length: Math.floor(rnd() * 20) }, () => offset + Math.floor(rnd() * 40)))].sort((x, y) => x - y);
         const points = ts.map((t) => [t, p * 100 + t] as [number, number]);
         for (const [t, v] of points) model.set(t, v);
         parts.push(run(points));
@@ -79,5 +94,25 @@ describe('MergingQuerier', () => {
     q.close();
     expect(released).toBe(1);
     await expect(q.selectSeries(all, 0, 20)).rejects.toThrow(/after close/);
+  });
+
+  it('one answering source: its series come back sorted by labels, limits still apply', async () => {
+    const ser = (name: string, points: Array<[number, number]>): SourceSeries => {
+      const l: Labels = [{ name: '__name__', value: name }];
+      return { labels: l, key: labelsKey(l), timestampsMs: Float64Array.from(points, (p) => p[0]), values: Float64Array.from(points, (p) => p[1]) };
+    };
+    const q = new MergingQuerier([source(0, 10, [ser('c', [[1, 1]]), ser('a', [[2, 2], [3, 3]]), ser('b', [[4, 4]])]), source(100, 200, [ser('a', [[150, 1]])])], () => {});
+    const any = [newMatcher('=~', '__name__', '.+')];
+    const got = await q.selectSeries(any, 0, 20);
+    expect(got.map((s) => s.labels[0]!.value)).toEqual(['a', 'b', 'c']);
+    expect(Array.from(got[0]!.timestampsMs)).toEqual([2, 3]);
+    await expect(q.selectSeries(any, 0, 20, { seriesMax: 2 })).rejects.toMatchObject({ code: 'QUERY_TOO_MANY_SERIES' });
+    await expect(q.selectSeries(any, 0, 20, { samplesMax: 3 })).rejects.toMatchObject({ code: 'QUERY_TOO_MANY_SAMPLES' });
+    expect((await q.selectSeries(any, 0, 20, { samplesMax: 4, seriesMax: 3 })).length).toBe(3);
+    // Both sources: the series in both is merged, the order is the same.
+    const both = await q.selectSeries(any, 0, 200);
+    expect(both.map((s) => s.labels[0]!.value)).toEqual(['a', 'b', 'c']);
+    expect(Array.from(both[0]!.timestampsMs)).toEqual([2, 3, 150]);
+    q.close();
   });
 });
