@@ -16,6 +16,7 @@ import path from 'node:path';
 import { IngestPipeline, type TenantLimits } from '../ingest/pipeline.js';
 import type { ExemplarStore } from '../exemplars/store.js';
 import { sendPromError } from './http-errors.js';
+import { segmentCacheStats, type SegmentCacheStats } from '../segment/cache.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -130,5 +131,19 @@ function registerEngineMetrics(m: MetricsRegistry, engine: Engine): void {
   m.gauge('mocha_flush_last_duration_seconds', 'Duration of the last flush.', () => engine.stats().lastFlushDurationMs / 1000);
   m.gauge('mocha_segments', 'Live segments in the manifest.', () => engine.stats().segments);
   m.gauge('mocha_segment_bytes', 'Bytes of live segments on disk.', () => engine.stats().segmentBytes);
+  // Segment read caches (segment/cache.ts), shared by all queries.
+  const perCache = (pick: (c: SegmentCacheStats) => number) => (): Array<[Record<string, string>, number]> => {
+    const s = segmentCacheStats();
+    return [
+      [{ cache: 'batches' }, pick(s.batches)],
+      [{ cache: 'chunks' }, pick(s.chunks)],
+    ];
+  };
+  m.gauge('mocha_segment_cache_bytes', 'Bytes held by the segment read caches (decompressed batches, decoded chunks).', perCache((c) => c.bytes));
+  m.gauge('mocha_segment_cache_bytes_max', 'Byte bound of each segment read cache.', perCache((c) => c.bytesMax));
+  m.gauge('mocha_segment_cache_entries', 'Entries in each segment read cache.', perCache((c) => c.entries));
+  m.counterFunc('mocha_segment_cache_hits_total', 'Segment read cache hits.', perCache((c) => c.hits));
+  m.counterFunc('mocha_segment_cache_misses_total', 'Segment read cache misses (reads that decompressed or decoded).', perCache((c) => c.misses));
+  m.counterFunc('mocha_segment_cache_evictions_total', 'Entries evicted from the segment read caches to stay within their bound.', perCache((c) => c.evictions));
   m.gauge('mocha_process_resident_memory_bytes', 'Resident set size of the process.', () => process.memoryUsage.rss());
 }
