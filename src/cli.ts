@@ -12,7 +12,7 @@ import { parseDurationParam } from './query/params.js';
 import { LIMIT_FLAGS, LIMIT_FLAGS_HELP, TenantPolicies } from './ingest/limits-config.js';
 import { ExemplarStore } from './exemplars/store.js';
 
-const HELP = `mocha-tsdb: storage for Prometheus metrics (remote write in, PromQL out)
+const HELP = `mocha-tsdb: storage for Prometheus and OpenTelemetry metrics (remote write and OTLP in, PromQL out)
 
 Usage: npm start -- [flags]
 
