@@ -28,6 +28,7 @@ on both, interleaved.
   --tolerance X     relative tolerance of the answer check (default ${DEFAULT_QUERY_OPTIONS.relTolerance})
   --out FILE        JSON report path (default bench/results/query-<timestamp>.json)
   --quiet           no progress on stderr
+  --mocha-args ".." extra flags for the mocha server, e.g. "--segment-cache-bytes-max 536870912"
   -h, --help        this text
 `;
 
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
       tolerance: { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean' },
+      'mocha-args': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
   o.memtable = v.memtable === true;
   o.profile = v.profile === true;
   o.quiet = v.quiet === true;
+  if (v['mocha-args'] !== undefined) o.mochaArgs = v['mocha-args'].split(/\s+/).filter((a) => a !== '');
   o.command = ['npm run bench:query', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
   const report = await runQueryBench(o);
   process.stdout.write(formatQueryReport(report));

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Flags and start-up: `npm start -- --help` lists the flags. One process, one data directory,
 // one port for every protocol.
+import { segmentBatchCache, segmentChunkCache } from './segment/cache.js';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pino } from 'pino';
-import { assertConstants, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX } from './constants.js';
+import { assertConstants, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX, SEGMENT_CHUNK_CACHE_BYTES_MAX } from './constants.js';
 import { HOST_IS_LITTLE_ENDIAN } from './model/samples.js';
 import { Engine } from './engine.js';
 import { buildServer } from './api/server.js';
@@ -28,6 +29,8 @@ Usage: npm start -- [flags]
                               at least 1.5 GiB)
   --wal-pending-bytes-max BYTES  answer writes with 429 while more bytes than this wait to be
                               written to the WAL (default ${WAL_PENDING_BYTES_MAX})
+  --segment-cache-bytes-max BYTES  bound of each of the two segment read caches (decompressed
+                              batches, decoded chunks) shared by all queries (default ${SEGMENT_CHUNK_CACHE_BYTES_MAX})
   --flush-interval DURATION   flush a non-empty memtable at least this often (default 2h)
   --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
   --log-level LEVEL           trace|debug|info|warn|error (default info)
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
       'memtable-bytes-max': { type: 'string' },
       'memtable-total-bytes-max': { type: 'string' },
       'wal-pending-bytes-max': { type: 'string' },
+      'segment-cache-bytes-max': { type: 'string' },
       'limits-file': { type: 'string' },
       ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f, { type: 'string' as const }])),
       'wal-segment-bytes-max': { type: 'string' },
@@ -85,6 +89,11 @@ async function main(): Promise<void> {
   };
   const memtableTotalBytesMax = bytesFlag('memtable-total-bytes-max');
   const walPendingBytesMax = bytesFlag('wal-pending-bytes-max');
+  const segmentCacheBytesMax = bytesFlag('segment-cache-bytes-max');
+  if (segmentCacheBytesMax !== undefined) {
+    segmentBatchCache.setBytesMax(segmentCacheBytesMax);
+    segmentChunkCache.setBytesMax(segmentCacheBytesMax);
+  }
   // Limits are validated before anything is opened: a typo stops the start with its flag or file named.
   const policies = TenantPolicies.fromFlags(values as Record<string, string | boolean | undefined>, values['limits-file']);
   const exemplars = new ExemplarStore({ capacityFor: (tenant) => policies.get(tenant).exemplarsMax });

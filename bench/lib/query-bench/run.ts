@@ -25,6 +25,8 @@ export interface QueryBenchOptions {
   intervalMs: number;
   seed: number;
   runs: number;
+  /** Extra flags for the mocha server (--mocha-args). */
+  mochaArgs?: string[];
   stepS: number;
   senders: number;
   /** Also run the query set before the flush (mocha answers from its memtable). */
@@ -174,7 +176,7 @@ export async function runQueryBench(o: QueryBenchOptions): Promise<QueryBenchRep
   (globalThis as { gc?: () => void }).gc?.();
 
   const profDir = o.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-qbench-prof-')) : undefined;
-  const mocha = await startServer({ args: ['--wal-fsync', 'off'], ...(profDir !== undefined ? { cpuProfDir: profDir } : {}) });
+  const mocha = await startServer({ args: ['--wal-fsync', 'off', ...(o.mochaArgs ?? [])], ...(profDir !== undefined ? { cpuProfDir: profDir } : {}) });
   const prom = await startPrometheus();
   const promPid = prom.pid;
   note(`mocha pid ${mocha.pid} at ${mocha.url}; prometheus ${prom.version} pid ${promPid} at ${prom.url}`, o.quiet);
