@@ -1,0 +1,354 @@
+// The rollup pyramid's promise (DESIGN.md, "Rollup pyramid"): for evaluation times and ranges
+// that are multiples of a level's G, range functions and plain selectors give the same answer
+// from the level as PromQL gives from the raw samples. Property-based: fast-check draws series
+// (integer and float counters with resets, gauges, irregular gaps, samples exactly on bucket
+// boundaries, stale markers, NaN and +-Inf) and aligned query grids; the raw answer comes from
+// the real engine (rangeQuery over an in-memory querier), the rollup answer from eval.ts over
+// buckets built directly, coarsened from a finer level, and stitched from two partitions.
+//
+// Bit-identical: counts, min/max, first/last, resets/changes, irate/idelta, delta, present,
+// timestamps, selectors. Relative 1e-9 ("up to summation order", see buckets.ts):
+// sum/avg/stddev/stdvar_over_time, rate/increase.
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { STALE_NAN } from '../../src/model/samples.js';
+import { rangeQuery } from '../../src/query/engine.js';
+import { buildBuckets, coarsen, concat, type RollupBuckets } from '../../src/rollup/buckets.js';
+import { evalRollupGrid, evalRollupWindow, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable } from '../../src/rollup/eval.js';
+import { MemoryQuerier } from '../helpers/memory-querier.js';
+import { labelsFromRecord } from '../../src/model/labels.js';
+
+const MIN = 60_000;
+const DAY = 86_400_000;
+/** A day boundary, so every level's buckets line up with it. */
+const T0 = 19_676 * DAY;
+const LOOKBACK_MS = 5 * MIN;
+
+const BIT_EXACT = new Set([
+  'count_over_time',
+  'min_over_time',
+  'max_over_time',
+  'first_over_time',
+  'ts_of_first_over_time',
+  'last_over_time',
+  'ts_of_last_over_time',
+  'present_over_time',
+  'resets',
+  'changes',
+  'irate',
+  'idelta',
+  'delta',
+  PLAIN_SELECTOR,
+]);
+const SUMMATION_ORDER = new Set(['sum_over_time', 'avg_over_time', 'stddev_over_time', 'stdvar_over_time', 'rate', 'increase']);
+
+interface SeriesSpec {
+  kind: 'intCounter' | 'floatCounter' | 'gauge';
+  gaugeBase: number;
+  gaugeScale: number;
+  /** Percent of samples that are NaN/+Inf/-Inf (runs of NaN make NaN == NaN matter for changes). */
+  specialsPercent: number;
+  ops: { gapKind: number; gapRand: number; valueRand: number; event: number }[];
+}
+
+/** Samples of one series from a spec: strictly ascending times, stale markers written bit-exactly. */
+function samplesOf(spec: SeriesSpec, coarseMs: number): { ts: Float64Array; vs: Float64Array } {
+  const ts = new Float64Array(spec.ops.length);
+  const vs = new Float64Array(spec.ops.length);
+  let t = T0 - 3 * coarseMs;
+  let v = spec.kind === 'gauge' ? spec.gaugeBase : 0;
+  spec.ops.forEach((op, i) => {
+    const fine = MIN;
+    if (op.gapKind === 0) t = (Math.floor(t / fine) + 1) * fine; // exactly on a fine boundary
+    else if (op.gapKind === 1) t = (Math.floor(t / coarseMs) + 1) * coarseMs; // on a coarse boundary
+    else if (op.gapKind <= 6) t += 1 + Math.floor(op.gapRand * (fine / 2));
+    else if (op.gapKind <= 8) t += 1 + Math.floor(op.gapRand * 2 * coarseMs);
+    else t += 1 + Math.floor(op.gapRand * 6 * coarseMs);
+    ts[i] = t;
+    if (op.event < 3) {
+      vs[i] = STALE_NAN; // through the Float64Array: the payload survives
+      return;
+    }
+    if (op.event - 3 < spec.specialsPercent) {
+      // Mostly NaN, so that NaN follows NaN.
+      vs[i] = op.valueRand < 0.6 ? NaN : op.valueRand < 0.8 ? Infinity : -Infinity;
+      return;
+    }
+    if (spec.kind === 'gauge') v = op.event > 96 ? spec.gaugeBase : v + (op.valueRand - 0.5) * spec.gaugeScale;
+    else if (op.event > 94) v = spec.kind === 'intCounter' ? Math.floor(op.valueRand * 5) : op.valueRand; // reset
+    else v += spec.kind === 'intCounter' ? Math.floor(op.valueRand * 100) : op.valueRand * 10;
+    vs[i] = v;
+  });
+  return { ts, vs };
+}
+
+const seriesSpec: fc.Arbitrary<SeriesSpec> = fc.record({
+  kind: fc.constantFrom('intCounter' as const, 'floatCounter' as const, 'gauge' as const),
+  gaugeBase: fc.constantFrom(0, 100, 1e4, -50.5),
+  gaugeScale: fc.constantFrom(1, 10, 1000),
+  specialsPercent: fc.constantFrom(0, 3, 30),
+  ops: fc.array(
+    fc.record({
+      gapKind: fc.integer({ min: 0, max: 9 }),
+      // Realistic magnitudes: fast-check's doubles include 1e-300 and the like, where a stddev of
+      // a nearly constant window is rounding noise in raw and rollup alike (buckets.ts).
+      gapRand: fc.integer({ min: 0, max: 999_999 }).map((i) => i / 1e6),
+      valueRand: fc.integer({ min: 0, max: 999_999 }).map((i) => i / 1e6 + 1e-7),
+      event: fc.integer({ min: 0, max: 99 }),
+    }),
+    { minLength: 0, maxLength: 160 },
+  ),
+});
+
+interface QuerySpec {
+  fineMs: number;
+  factor: number;
+  rangeBuckets: number;
+  stepBuckets: number;
+  offsetBuckets: number;
+  split: number;
+}
+
+const querySpec: fc.Arbitrary<QuerySpec> = fc.record({
+  fineMs: fc.constantFrom(MIN, 5 * MIN, 10 * MIN),
+  factor: fc.constantFrom(1, 2, 3, 6),
+  rangeBuckets: fc.integer({ min: 1, max: 8 }),
+  stepBuckets: fc.integer({ min: 1, max: 3 }),
+  offsetBuckets: fc.integer({ min: -1, max: 2 }),
+  split: fc.double({ min: 0, max: 1, noNaN: true }),
+});
+
+function sameValue(fn: string, raw: number, rollup: number): boolean {
+  if (Number.isNaN(raw) && Number.isNaN(rollup)) return true;
+  if (BIT_EXACT.has(fn)) return raw === rollup;
+  if (raw === rollup) return true;
+  return Math.abs(raw - rollup) <= 1e-9 * Math.max(Math.abs(raw), Math.abs(rollup));
+}
+
+function rawQuery(fn: string, rangeMs: number, offsetMs: number): string {
+  const off = offsetMs === 0 ? '' : ` offset ${offsetMs}ms`;
+  return fn === PLAIN_SELECTOR ? `m${off}` : `${fn}(m[${rangeMs}ms]${off})`;
+}
+
+/** Compares one function over the grid; returns a description of the first difference. */
+async function compare(querier: MemoryQuerier, levels: readonly [string, RollupBuckets][], fn: string, rangeMs: number, startMs: number, endMs: number, stepMs: number, offsetMs: number): Promise<string | undefined> {
+  const res = await rangeQuery(querier, rawQuery(fn, rangeMs, offsetMs), startMs, endMs, stepMs);
+  if (res.resultType !== 'matrix') throw new Error('expected a matrix');
+  if (res.result.length > 1) throw new Error('one series expected');
+  const stepCount = Math.floor((endMs - startMs) / stepMs) + 1;
+  const raw = new Map<number, number>();
+  const r0 = res.result[0];
+  if (r0 !== undefined) r0.timestampsMs.forEach((t, i) => raw.set(t, r0.values[i]!));
+  for (const [name, level] of levels) {
+    const grid = evalRollupGrid(level, fn, rangeMs, startMs, stepMs, stepCount, offsetMs);
+    for (let k = 0; k < stepCount; k++) {
+      const t = startMs + k * stepMs;
+      const want = raw.get(t);
+      const got = grid.present[k] === 1 ? grid.values[k]! : undefined;
+      const ok = want === undefined || got === undefined ? want === got : sameValue(fn, want, got);
+      if (!ok) return `${rawQuery(fn, rangeMs, offsetMs)} at ${t - T0} ms (${name}, G=${level.widthMs}): raw ${want}, rollup ${got}`;
+    }
+  }
+  return undefined;
+}
+
+describe('rollup exactness against raw PromQL', () => {
+  test('aligned windows: every rollup function and plain selectors match raw', async () => {
+    const functions = [...ROLLUP_FUNCTIONS, PLAIN_SELECTOR];
+    await fc.assert(
+      fc.asyncProperty(seriesSpec, querySpec, async (spec, q) => {
+        const G = q.fineMs * q.factor;
+        const { ts, vs } = samplesOf(spec, G);
+        const querier = new MemoryQuerier([{ labels: labelsFromRecord({ __name__: 'm' }), timestampsMs: ts, values: vs }]);
+        // The level of width G three ways: built from raw; coarsened from the fine level; and
+        // stitched from two "partitions" split at a random sample (a bucket may straddle it).
+        const direct = buildBuckets(ts, vs, G);
+        const fine = buildBuckets(ts, vs, q.fineMs);
+        const cut = Math.floor(q.split * ts.length);
+        const stitched = concat(buildBuckets(ts.subarray(0, cut), vs.subarray(0, cut), q.fineMs), buildBuckets(ts.subarray(cut), vs.subarray(cut), q.fineMs));
+        for (const b of [direct, fine, stitched]) b.assertInvariants();
+        const coarsened = coarsen(stitched, q.factor);
+        coarsened.assertInvariants();
+        expect(coarsened.endMs).toEqual(direct.endMs);
+        expect(coarsened.count).toEqual(direct.count);
+        const levels: [string, RollupBuckets][] = [
+          ['built', direct],
+          ['coarsened+stitched', coarsened],
+        ];
+        const rangeMs = q.rangeBuckets * G;
+        const stepMs = q.stepBuckets * G;
+        const offsetMs = q.offsetBuckets * G;
+        const lastT = ts.length > 0 ? ts[ts.length - 1]! : T0;
+        const startMs = T0 - 4 * G;
+        const endMs = Math.ceil(lastT / G) * G + rangeMs + 2 * G;
+        for (const fn of functions) {
+          const r = fn === PLAIN_SELECTOR ? LOOKBACK_MS : rangeMs;
+          expect(servable(fn, r, stepMs, startMs, offsetMs, G), fn).toBe(true);
+          const diff = await compare(querier, levels, fn, r, startMs, endMs, stepMs, offsetMs);
+          expect(diff, diff).toBeUndefined();
+        }
+        // Tail functions need only the window end aligned: an unaligned range works too.
+        for (const fn of ['last_over_time', 'present_over_time', 'irate', 'idelta', 'ts_of_last_over_time']) {
+          const unaligned = rangeMs + 12_345;
+          expect(servable(fn, unaligned, stepMs, startMs, offsetMs, G)).toBe(true);
+          const diff = await compare(querier, levels, fn, unaligned, startMs, endMs, stepMs, offsetMs);
+          expect(diff, diff).toBeUndefined();
+        }
+      }),
+      { numRuns: 400, seed: 0x5eed, endOnFailure: true },
+    );
+  });
+
+  test('a window of one bucket is bit-identical even for sums and variances', () => {
+    fc.assert(
+      fc.property(seriesSpec, (spec) => {
+        const G = 10 * MIN;
+        const { ts, vs } = samplesOf(spec, G);
+        const b = buildBuckets(ts, vs, G);
+        for (let i = 0; i < b.length; i++) {
+          for (const fn of ['sum_over_time', 'avg_over_time', 'stdvar_over_time', 'stddev_over_time']) {
+            const got = evalRollupWindow(b, fn, b.endMs[i]!, G);
+            const want = rawWindow(ts, vs, fn, b.endMs[i]!, G);
+            expect(Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want)), `${fn} bucket ${i}: ${got} vs ${want}`).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 100, seed: 0xb0c },
+    );
+  });
+});
+
+/** Raw answer of fn over one window via the engine's kernels, synchronously (for bit checks). */
+function rawWindow(ts: Float64Array, vs: Float64Array, fn: string, endMs: number, rangeMs: number): number | undefined {
+  // Mirrors eval-range-functions.ts' kernels for the four summed functions (their code is private).
+  const xs: number[] = [];
+  for (let i = 0; i < ts.length; i++) if (ts[i]! > endMs - rangeMs && ts[i]! <= endMs && !isStale(vs, i)) xs.push(vs[i]!);
+  if (xs.length === 0) return undefined;
+  return REFERENCE[fn]!(xs);
+}
+
+function isStale(vs: Float64Array, i: number): boolean {
+  const words = new Uint32Array(vs.buffer, vs.byteOffset + i * 8, 2);
+  return words[0] === 2 && words[1] === 0x7ff00000;
+}
+
+function kahan(inc: number, s: { sum: number; c: number }): void {
+  const t = s.sum + inc;
+  if (t === Infinity || t === -Infinity) s.c = 0;
+  else if (Math.abs(s.sum) >= Math.abs(inc)) s.c += s.sum - t + inc;
+  else s.c += inc - t + s.sum;
+  s.sum = t;
+}
+
+function variance(xs: number[]): number {
+  const mean = { sum: 0, c: 0 };
+  const aux = { sum: 0, c: 0 };
+  xs.forEach((f, i) => {
+    const delta = f - (mean.sum + mean.c);
+    kahan(delta / (i + 1), mean);
+    kahan(delta * (f - (mean.sum + mean.c)), aux);
+  });
+  return (aux.sum + aux.c) / xs.length;
+}
+
+const REFERENCE: Record<string, (xs: number[]) => number> = {
+  sum_over_time: (xs) => {
+    const s = { sum: 0, c: 0 };
+    for (const x of xs) kahan(x, s);
+    return s.sum === Infinity || s.sum === -Infinity ? s.sum : s.sum + s.c;
+  },
+  avg_over_time: (xs) => {
+    let sum = xs[0]!;
+    let c = 0;
+    let mean = 0;
+    let incremental = false;
+    for (let i = 1; i < xs.length; i++) {
+      const count = i + 1;
+      if (!incremental) {
+        const s = { sum, c };
+        kahan(xs[i]!, s);
+        if (s.sum !== Infinity && s.sum !== -Infinity) {
+          sum = s.sum;
+          c = s.c;
+          continue;
+        }
+        incremental = true;
+        mean = sum / (count - 1);
+        c /= count - 1;
+      }
+      const q = (count - 1) / count;
+      const s = { sum: q * mean, c: q * c };
+      kahan(xs[i]! / count, s);
+      mean = s.sum;
+      c = s.c;
+    }
+    return incremental ? mean + c : sum / xs.length + c / xs.length;
+  },
+  stdvar_over_time: variance,
+  stddev_over_time: (xs) => Math.sqrt(variance(xs)),
+};
+
+describe('servable: what a level must refuse', () => {
+  const G = 5 * MIN;
+  const start = T0 + 12 * G;
+
+  test('aligned queries of rollup functions are servable', () => {
+    for (const fn of ROLLUP_FUNCTIONS) {
+      expect(servable(fn, 3 * G, G, start, 0, G), fn).toBe(true);
+      expect(servable(fn, 12 * G, 4 * G, start, 2 * G, G), fn).toBe(true);
+      expect(servable(fn, G, 0, start, -G, G), `${fn} instant`).toBe(true);
+    }
+    expect(servable(PLAIN_SELECTOR, LOOKBACK_MS, G, start, 0, G)).toBe(true);
+    // Plain selectors are exact for any G once t is aligned, even G < lookback or G > lookback.
+    expect(servable(PLAIN_SELECTOR, LOOKBACK_MS, MIN, T0, 0, MIN)).toBe(true);
+    expect(servable(PLAIN_SELECTOR, LOOKBACK_MS, DAY, T0, 0, DAY)).toBe(true);
+  });
+
+  test('functions without an exact rollup are refused', () => {
+    for (const fn of [
+      'quantile_over_time',
+      'mad_over_time',
+      'deriv',
+      'predict_linear',
+      'double_exponential_smoothing',
+      'ts_of_min_over_time',
+      'ts_of_max_over_time',
+      'absent_over_time',
+      'holt_winters',
+      'abs',
+      '',
+    ]) {
+      expect(servable(fn, 3 * G, G, start, 0, G), fn).toBe(false);
+      expect(() => evalRollupWindow(buildBuckets(new Float64Array([start]), new Float64Array([1]), G), fn, start, 3 * G)).toThrow();
+    }
+  });
+
+  test('unaligned evaluation times, steps, offsets and ranges are refused', () => {
+    for (const fn of [...ROLLUP_FUNCTIONS, PLAIN_SELECTOR]) {
+      expect(servable(fn, 3 * G, G, start + 1, 0, G), `${fn} start`).toBe(false);
+      expect(servable(fn, 3 * G, G + 1000, start, 0, G), `${fn} step`).toBe(false);
+      expect(servable(fn, 3 * G, G / 2, start, 0, G), `${fn} half step`).toBe(false);
+      expect(servable(fn, 3 * G, G, start, 30_000, G), `${fn} offset`).toBe(false);
+      expect(servable(fn, 3 * G, G, start, 0, G + 0.5), `${fn} fractional G`).toBe(false);
+      expect(servable(fn, 0, G, start, 0, G), `${fn} empty range`).toBe(false);
+      expect(servable(fn, 3 * G, -G, start, 0, G), `${fn} negative step`).toBe(false);
+    }
+    // Start aligned only after the offset is applied: the windows end on boundaries.
+    expect(servable('rate', 3 * G, G, start + 30_000, 30_000, G)).toBe(true);
+    // Window functions need the range aligned too; tail functions do not.
+    for (const fn of ['rate', 'increase', 'delta', 'sum_over_time', 'avg_over_time', 'count_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'resets', 'changes', 'first_over_time']) {
+      expect(servable(fn, 3 * G + 1, G, start, 0, G), fn).toBe(false);
+      expect(() => evalRollupWindow(buildBuckets(new Float64Array([start]), new Float64Array([1]), G), fn, start, 3 * G + 1)).toThrow(/not aligned/);
+    }
+    for (const fn of ['last_over_time', 'present_over_time', 'irate', 'idelta', 'ts_of_last_over_time']) expect(servable(fn, 3 * G + 1, G, start, 0, G), fn).toBe(true);
+    expect(() => evalRollupWindow(buildBuckets(new Float64Array([start]), new Float64Array([1]), G), 'last_over_time', start + 1, G)).toThrow(/not aligned/);
+  });
+
+  test('an unaligned window really differs: the level would count samples outside it', () => {
+    // Samples at 1 min and 4 min into a 5 min bucket; the window (2 min, 5 min] holds one of them.
+    const ts = new Float64Array([T0 + MIN, T0 + 4 * MIN]);
+    const b = buildBuckets(ts, new Float64Array([1, 2]), G);
+    expect(b.count[0]).toBe(2);
+    expect(servable('count_over_time', 3 * MIN, 0, T0 + G, 0, G)).toBe(false);
+  });
+});
