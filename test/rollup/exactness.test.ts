@@ -15,8 +15,9 @@ import { STALE_NAN } from '../../src/model/samples.js';
 import { rangeQuery } from '../../src/query/engine.js';
 import { buildBuckets, coarsen, concat, type RollupBuckets } from '../../src/rollup/buckets.js';
 import { evalRollupGrid, evalRollupWindow, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable } from '../../src/rollup/eval.js';
-import { MemoryQuerier } from '../helpers/memory-querier.js';
 import { labelsFromRecord } from '../../src/model/labels.js';
+import { MemoryQuerier } from '../helpers/memory-querier.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -215,6 +216,55 @@ describe('rollup exactness against raw PromQL', () => {
       }),
       { numRuns: 100, seed: 0xb0c },
     );
+  });
+});
+
+describe('where exactness is only up to rounding: the documented bounds', () => {
+  const G = MIN;
+
+  async function rawAndRollup(ts: Float64Array, vs: Float64Array, fn: string, endMs: number, rangeMs: number): Promise<[number, number]> {
+    const querier = new MemoryQuerier([{ labels: labelsFromRecord({ __name__: 'm' }), timestampsMs: ts, values: vs }]);
+    const res = await rangeQuery(querier, rawQuery(fn, rangeMs, 0), endMs, endMs, 1000);
+    if (res.resultType !== 'matrix' || res.result.length !== 1) throw new Error('one series expected');
+    return [res.result[0]!.values[0]!, evalRollupWindow(buildBuckets(ts, vs, G), fn, endMs, rangeMs)!];
+  }
+
+  test('stdvar of a gauge that barely moves around a large offset: |raw - rollup| / var <= 2 e |mean| / stddev', async () => {
+    // Both are off from the true variance by about that much; neither is "the" right answer.
+    for (const [offset, spread] of [
+      [1e4, 1],
+      [1e9, 1],
+      [1e9, 1e-3],
+      [1e6, 1e-6],
+    ] as const) {
+      for (let seed = 1; seed <= 8; seed++) {
+        const rand = mulberry32(seed);
+        const n = 600;
+        const ts = new Float64Array(n);
+        const vs = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          ts[i] = T0 + i * 10_000 + 1 + Math.floor(rand() * 9000);
+          vs[i] = offset + (rand() - 0.5) * spread;
+        }
+        const [raw, rollup] = await rawAndRollup(ts, vs, 'stdvar_over_time', T0 + 100 * G, 100 * G);
+        const bound = 2 * 2 ** -53 * (offset / Math.sqrt(raw));
+        expect(Math.abs(raw - rollup) / raw, `offset ${offset}, spread ${spread}, seed ${seed}`).toBeLessThanOrEqual(bound);
+        if (offset / spread <= 1e4) expect(Math.abs(raw - rollup) / raw).toBeLessThanOrEqual(1e-9);
+      }
+    }
+  });
+
+  test('avg_over_time when a running sum overflows: raw switches to an incremental mean, the rollup uses its merged mean', async () => {
+    const ts = new Float64Array([T0 + 1000, T0 + 2000, T0 + G + 1000, T0 + G + 2000, T0 + 2 * G + 1000]);
+    // Differences between values stay finite (Welford's mean overflows otherwise: buckets.ts).
+    const vs = new Float64Array([0.9e308, 0.95e308, 0.8e308, 0.7e308, 0.85e308]);
+    const [raw, rollup] = await rawAndRollup(ts, vs, 'avg_over_time', T0 + 3 * G, 3 * G);
+    expect(Number.isFinite(raw)).toBe(true);
+    expect(Math.abs(raw - rollup) / Math.abs(raw)).toBeLessThanOrEqual(1e-15);
+    // With an infinite sample the mean is infinite both ways.
+    vs[2] = Infinity;
+    const [rawInf, rollupInf] = await rawAndRollup(ts, vs, 'avg_over_time', T0 + 3 * G, 3 * G);
+    expect([rawInf, rollupInf]).toEqual([Infinity, Infinity]);
   });
 });
 
