@@ -9,6 +9,11 @@
 // only look at the last one or two samples at or before t, whose times the buckets keep, so they
 // need t aligned but not r; so do plain selectors, for any lookback.
 //
+// windowResult() answers from any accumulator holding exactly the window's samples in order, so
+// a planner may also serve an UNALIGNED window from a level by adding the raw samples of the
+// partial buckets at both ends around the level's whole buckets (tested; not what servable()
+// answers, which is whether the level alone suffices).
+//
 // "Exact" means bit-identical except where buckets.ts says "up to summation order" (sum_over_time,
 // avg_over_time, stddev/stdvar_over_time, and rate/increase of counters with resets when values
 // are not integers); the bounds are in buckets.ts' header.
@@ -100,6 +105,15 @@ export function evalRollupWindow(b: RollupBuckets, fn: string, endMs: number, ra
   const hi = firstEndAfter(b, endMs);
   acc.reset();
   for (let i = lo; i < hi; i++) acc.addBucket(b, i);
+  return windowResult(acc, fn, endMs, rangeMs);
+}
+
+/**
+ * fn over the window (endMs - rangeMs, endMs] from the summary of exactly its samples, in time
+ * order. The summary may mix raw samples (addSample) and buckets (addBucket): e.g. raw samples
+ * for the ragged edges of an unaligned window and a level's buckets for the aligned middle.
+ */
+export function windowResult(acc: BucketAccumulator, fn: string, endMs: number, rangeMs: number): number | undefined {
   const n = acc.count;
   if (n === 0) return undefined;
   switch (fn) {
@@ -127,6 +141,15 @@ export function evalRollupWindow(b: RollupBuckets, fn: string, endMs: number, ra
       return Math.sqrt((acc.m2 + acc.m2C) / n);
     case 'first_over_time':
       return acc.firstV;
+    case 'last_over_time':
+      return acc.lastV;
+    case 'ts_of_last_over_time':
+      return acc.lastT / 1000;
+    case 'present_over_time':
+      return 1;
+    case 'irate':
+    case 'idelta':
+      return n < 2 ? undefined : instantValue(acc.prevT, acc.prevV, acc.lastT, acc.lastV, fn === 'irate');
     case 'ts_of_first_over_time':
       return acc.firstT / 1000;
     case 'resets':
@@ -181,10 +204,14 @@ function evalTail(b: RollupBuckets, fn: string, endMs: number, rangeMs: number):
     v0 = b.lastV[p]!;
   }
   if (!(t0 > startMs)) return undefined;
-  const isRate = fn === 'irate';
-  // As instantValue() in eval-range-functions.ts.
+  return instantValue(t0, v0, t1, v1, fn === 'irate');
+}
+
+/** As instantValue() in eval-range-functions.ts, from the last two samples. */
+function instantValue(t0: number, v0: number, t1: number, v1: number, isRate: boolean): number | undefined {
   const sampledInterval = t1 - t0;
   if (sampledInterval === 0) return undefined;
+  // A counter reset (irate) leaves the last value as the increase; NaN compares false: no reset.
   let r = v1;
   if (!isRate || !(v1 < v0)) r = v1 - v0;
   if (isRate) r /= sampledInterval / 1000;
