@@ -191,7 +191,7 @@ export function evalRangeFunction(
 }
 
 /** Go's Duration.Seconds() of a whole number of ms: float64(sec) + float64(nsec)/1e9. */
-function rangeSeconds(rangeMs: number): number {
+export function rangeSeconds(rangeMs: number): number {
   const sec = Math.trunc(rangeMs / 1000);
   return sec + ((rangeMs - sec * 1000) * 1e6) / 1e9;
 }
@@ -315,10 +315,6 @@ function extrapolatedRate(w: WindowState, isCounter: boolean, isRate: boolean): 
   const { ts, vs, lo, hi } = w;
   const count = hi - lo;
   if (count < 2) return false;
-  const rangeStart = w.endMs - w.rangeMs;
-  const rangeEnd = w.endMs;
-  const firstT = ts[lo]!;
-  const lastT = ts[hi - 1]!;
   const first = vs[lo]!;
   let result = vs[hi - 1]! - first;
   if (isCounter) {
@@ -327,8 +323,30 @@ function extrapolatedRate(w: WindowState, isCounter: boolean, isRate: boolean): 
       if (vs[i]! < prev) result += prev;
     }
   }
-  let durationToStart = (firstT - rangeStart) / 1000;
-  let durationToEnd = (rangeEnd - lastT) / 1000;
+  w.result = extrapolate(result, count, ts[lo]!, first, ts[hi - 1]!, w.endMs - w.rangeMs, w.endMs, w.rangeSeconds, isCounter, isRate);
+  return true;
+}
+
+/**
+ * Prometheus' extrapolatedRate after the window has been read: `result` is last - first (plus,
+ * for counters, the value before every reset), over `count` >= 2 samples from (firstT, first) to
+ * lastT in the window (rangeStartMs, rangeEndMs]. Exported for the rollup levels (src/rollup),
+ * which must give the same answer from bucket summaries.
+ */
+export function extrapolate(
+  result: number,
+  count: number,
+  firstT: number,
+  first: number,
+  lastT: number,
+  rangeStartMs: number,
+  rangeEndMs: number,
+  rangeSecs: number,
+  isCounter: boolean,
+  isRate: boolean,
+): number {
+  let durationToStart = (firstT - rangeStartMs) / 1000;
+  let durationToEnd = (rangeEndMs - lastT) / 1000;
   const sampledInterval = (lastT - firstT) / 1000;
   const averageDurationBetweenSamples = sampledInterval / (count - 1);
   const extrapolationThreshold = averageDurationBetweenSamples * 1.1;
@@ -341,9 +359,8 @@ function extrapolatedRate(w: WindowState, isCounter: boolean, isRate: boolean): 
   }
   if (durationToEnd >= extrapolationThreshold) durationToEnd = averageDurationBetweenSamples / 2;
   let factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval;
-  if (isRate) factor /= w.rangeSeconds;
-  w.result = result * factor;
-  return true;
+  if (isRate) factor /= rangeSecs;
+  return result * factor;
 }
 
 function instantValue(w: WindowState, isRate: boolean): boolean {

@@ -1,0 +1,257 @@
+// PromQL range functions and plain selectors answered from one series' rollup buckets
+// (buckets.ts), with the answer Prometheus 3 gives from the raw samples
+// (query/eval-range-functions.ts, query/eval-selector.ts), and servable(): whether a level of
+// width G gives that exact answer for a query's shape.
+//
+// A window (t - r, t] is answered by folding the buckets with endMs in it (BucketAccumulator)
+// and applying the function to the folded summary; that needs t and r to be multiples of G. The
+// "tail" functions (last_over_time, ts_of_last_over_time, present_over_time, irate, idelta)
+// only look at the last one or two samples at or before t, whose times the buckets keep, so they
+// need t aligned but not r; so do plain selectors, for any lookback.
+//
+// windowResult() answers from any accumulator holding exactly the window's samples in order, so
+// a planner may also serve an UNALIGNED window from a level by adding the raw samples of the
+// partial buckets at both ends around the level's whole buckets (tested; not what servable()
+// answers, which is whether the level alone suffices).
+//
+// "Exact" means bit-identical except where buckets.ts says "up to summation order" (sum_over_time,
+// avg_over_time, stddev/stdvar_over_time, and rate/increase of counters with resets when values
+// are not integers); the bounds are in buckets.ts' header.
+import { extrapolate, rangeSeconds } from '../query/eval-range-functions.js';
+import { BucketAccumulator, type RollupBuckets } from './buckets.js';
+
+/** Plain instant-vector selector (`m`, with the lookback as the "range") in servable() and evalRollupGrid(). */
+export const PLAIN_SELECTOR = 'selector';
+
+/** Functions answered exactly from buckets covering the whole window. */
+const WINDOW_FUNCTIONS: ReadonlySet<string> = new Set([
+  'count_over_time',
+  'sum_over_time',
+  'avg_over_time',
+  'min_over_time',
+  'max_over_time',
+  'stddev_over_time',
+  'stdvar_over_time',
+  'first_over_time',
+  'ts_of_first_over_time',
+  'rate',
+  'increase',
+  'delta',
+  'resets',
+  'changes',
+]);
+
+/** Functions that read only the last one or two samples at or before the window's end. */
+const TAIL_FUNCTIONS: ReadonlySet<string> = new Set(['last_over_time', 'ts_of_last_over_time', 'present_over_time', 'irate', 'idelta']);
+
+/** Every range function a level can answer (with the alignment servable() checks). */
+export const ROLLUP_FUNCTIONS: ReadonlySet<string> = new Set([...WINDOW_FUNCTIONS, ...TAIL_FUNCTIONS]);
+
+function isMultiple(x: number, g: number): boolean {
+  return Number.isFinite(x) && x % g === 0; // -0 and negative multiples included
+}
+
+/**
+ * Whether a level of width G answers `fn(m[rangeMs] offset offsetMs)` (or, for PLAIN_SELECTOR,
+ * `m offset offsetMs` with lookback rangeMs) exactly, on the grid startMs + k*stepMs.
+ * stepMs 0 means a single evaluation time (instant query). With `@ T`, pass startMs = T and
+ * stepMs = 0 (every step reads the same window). The caller still has to check that the level
+ * holds every bucket of the windows (retention, partitions not yet rolled up).
+ */
+export function servable(fn: string, rangeMs: number, stepMs: number, startMs: number, offsetMs: number, G: number): boolean {
+  if (!(Number.isInteger(G) && G > 0)) return false;
+  const isSelector = fn === PLAIN_SELECTOR;
+  if (!isSelector && !ROLLUP_FUNCTIONS.has(fn)) return false;
+  if (!(rangeMs > 0) || !Number.isFinite(rangeMs)) return false;
+  // Every window end t = start - offset + k*step must be a bucket boundary.
+  if (!isMultiple(startMs - offsetMs, G)) return false;
+  if (!(stepMs === 0 || (stepMs > 0 && isMultiple(stepMs, G)))) return false;
+  // Window functions also need the window start on a boundary.
+  if (WINDOW_FUNCTIONS.has(fn) && !isMultiple(rangeMs, G)) return false;
+  return true;
+}
+
+/** First index i with endMs[i] > x. */
+function firstEndAfter(b: RollupBuckets, x: number): number {
+  let lo = 0;
+  let hi = b.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (b.endMs[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function assertAligned(b: RollupBuckets, endMs: number, rangeMs: number, needRange: boolean): void {
+  const g = b.widthMs;
+  if (!isMultiple(endMs, g) || (needRange && !isMultiple(rangeMs, g))) {
+    throw new Error(`rollup window (${endMs - rangeMs}, ${endMs}] is not aligned to ${g} ms buckets`);
+  }
+}
+
+/**
+ * fn over the window (endMs - rangeMs, endMs] of the series, as Prometheus computes it from the
+ * raw samples; undefined where Prometheus gives no output. The window must pass servable().
+ */
+export function evalRollupWindow(b: RollupBuckets, fn: string, endMs: number, rangeMs: number, acc: BucketAccumulator = new BucketAccumulator()): number | undefined {
+  if (TAIL_FUNCTIONS.has(fn)) {
+    assertAligned(b, endMs, rangeMs, false);
+    return evalTail(b, fn, endMs, rangeMs);
+  }
+  if (!WINDOW_FUNCTIONS.has(fn)) throw new Error(`rollup: no exact rollup for ${fn}()`);
+  assertAligned(b, endMs, rangeMs, true);
+  const lo = firstEndAfter(b, endMs - rangeMs);
+  const hi = firstEndAfter(b, endMs);
+  acc.reset();
+  for (let i = lo; i < hi; i++) acc.addBucket(b, i);
+  return windowResult(acc, fn, endMs, rangeMs);
+}
+
+/**
+ * fn over the window (endMs - rangeMs, endMs] from the summary of exactly its samples, in time
+ * order. The summary may mix raw samples (addSample) and buckets (addBucket): e.g. raw samples
+ * for the ragged edges of an unaligned window and a level's buckets for the aligned middle.
+ */
+export function windowResult(acc: BucketAccumulator, fn: string, endMs: number, rangeMs: number): number | undefined {
+  const n = acc.count;
+  if (n === 0) return undefined;
+  switch (fn) {
+    case 'count_over_time':
+      return n;
+    case 'sum_over_time':
+      return acc.sum === Infinity || acc.sum === -Infinity ? acc.sum : acc.sum + acc.sumC;
+    case 'avg_over_time': {
+      if (acc.sum === Infinity || acc.sum === -Infinity) {
+        // Raw switches to an incremental mean once a running sum overflows: with finite values
+        // it stays finite, which the merged Welford mean is too (up to rounding). An infinite
+        // value makes both means non-finite; then the answer is the infinite sum's sign.
+        const mean = acc.mean + acc.meanC;
+        return Number.isFinite(mean) ? mean : acc.sum;
+      }
+      return acc.sum / n + acc.sumC / n;
+    }
+    case 'min_over_time':
+      return acc.min;
+    case 'max_over_time':
+      return acc.max;
+    case 'stdvar_over_time':
+      return (acc.m2 + acc.m2C) / n;
+    case 'stddev_over_time':
+      return Math.sqrt((acc.m2 + acc.m2C) / n);
+    case 'first_over_time':
+      return acc.firstV;
+    case 'last_over_time':
+      return acc.lastV;
+    case 'ts_of_last_over_time':
+      return acc.lastT / 1000;
+    case 'present_over_time':
+      return 1;
+    case 'irate':
+    case 'idelta':
+      return n < 2 ? undefined : instantValue(acc.prevT, acc.prevV, acc.lastT, acc.lastV, fn === 'irate');
+    case 'ts_of_first_over_time':
+      return acc.firstT / 1000;
+    case 'resets':
+      return acc.resets;
+    case 'changes':
+      return acc.changes;
+    case 'rate':
+    case 'increase':
+    case 'delta': {
+      if (n < 2) return undefined;
+      const isCounter = fn !== 'delta';
+      let result = acc.lastV - acc.firstV;
+      if (isCounter) result += acc.correction;
+      return extrapolate(result, n, acc.firstT, acc.firstV, acc.lastT, endMs - rangeMs, endMs, rangeSeconds(rangeMs), isCounter, fn === 'rate');
+    }
+  }
+  throw new Error(`rollup: unhandled function ${fn}()`);
+}
+
+/** Index of the last bucket ending at or before tMs that holds a non-stale sample; -1 if none. */
+function lastWithSample(b: RollupBuckets, before: number): number {
+  let j = before - 1;
+  while (j >= 0 && b.count[j] === 0) j--;
+  return j;
+}
+
+function evalTail(b: RollupBuckets, fn: string, endMs: number, rangeMs: number): number | undefined {
+  const startMs = endMs - rangeMs;
+  const j = lastWithSample(b, firstEndAfter(b, endMs));
+  if (j < 0) return undefined;
+  const t1 = b.lastT[j]!;
+  if (!(t1 > startMs)) return undefined;
+  const v1 = b.lastV[j]!;
+  switch (fn) {
+    case 'last_over_time':
+      return v1;
+    case 'ts_of_last_over_time':
+      return t1 / 1000;
+    case 'present_over_time':
+      return 1;
+  }
+  // irate / idelta: the sample before the last one, in this bucket or the previous non-empty one.
+  let t0: number;
+  let v0: number;
+  if (b.count[j]! >= 2) {
+    t0 = b.prevT[j]!;
+    v0 = b.prevV[j]!;
+  } else {
+    const p = lastWithSample(b, j);
+    if (p < 0) return undefined;
+    t0 = b.lastT[p]!;
+    v0 = b.lastV[p]!;
+  }
+  if (!(t0 > startMs)) return undefined;
+  return instantValue(t0, v0, t1, v1, fn === 'irate');
+}
+
+/** As instantValue() in eval-range-functions.ts, from the last two samples. */
+function instantValue(t0: number, v0: number, t1: number, v1: number, isRate: boolean): number | undefined {
+  const sampledInterval = t1 - t0;
+  if (sampledInterval === 0) return undefined;
+  // A counter reset (irate) leaves the last value as the increase; NaN compares false: no reset.
+  let r = v1;
+  if (!isRate || !(v1 < v0)) r = v1 - v0;
+  if (isRate) r /= sampledInterval / 1000;
+  return r;
+}
+
+/**
+ * A plain selector at time tMs (a multiple of G): the latest sample in (tMs - lookbackMs, tMs]
+ * unless it is a stale marker; undefined where the series has no value.
+ */
+export function evalRollupSelector(b: RollupBuckets, tMs: number, lookbackMs: number): number | undefined {
+  assertAligned(b, tMs, lookbackMs, false);
+  // Buckets are kept only when they hold something, so the last one ending at or before t holds
+  // the latest sample at or before t.
+  const j = firstEndAfter(b, tMs) - 1;
+  if (j < 0) return undefined;
+  if (!(b.lastAnyT(j) > tMs - lookbackMs) || b.endsStale(j)) return undefined;
+  return b.lastV[j];
+}
+
+/** Values of one series over a step grid: values[k] is meaningful where present[k] is 1. */
+export interface RollupGrid {
+  readonly values: Float64Array;
+  readonly present: Uint8Array;
+}
+
+/**
+ * fn (a ROLLUP_FUNCTIONS member, or PLAIN_SELECTOR with rangeMs = lookback) at the selector
+ * times startMs + k*stepMs - offsetMs, k < stepCount; the grid must pass servable().
+ */
+export function evalRollupGrid(b: RollupBuckets, fn: string, rangeMs: number, startMs: number, stepMs: number, stepCount: number, offsetMs: number): RollupGrid {
+  const values = new Float64Array(stepCount);
+  const present = new Uint8Array(stepCount);
+  const acc = new BucketAccumulator();
+  for (let k = 0; k < stepCount; k++) {
+    const t = startMs + k * stepMs - offsetMs;
+    const v = fn === PLAIN_SELECTOR ? evalRollupSelector(b, t, rangeMs) : evalRollupWindow(b, fn, t, rangeMs, acc);
+    if (v === undefined) continue;
+    values[k] = v;
+    present[k] = 1;
+  }
+  return { values, present };
+}
