@@ -18,6 +18,8 @@
 // Only the annotations that float samples can raise exist here (this engine stores no native
 // histograms): see the constructors below and where the evaluators call them.
 import type { PosRange } from './ast.js';
+import { goQuote } from './go-quote.js';
+export { goQuote };
 
 export type AnnotationKind = 'warning' | 'info';
 
@@ -127,32 +129,6 @@ export function goFormatG(v: number): string {
 
 const PROMQL_WARNING = 'PromQL warning';
 const PROMQL_INFO = 'PromQL info';
-
-/** Characters Go's strconv.IsPrint rejects (other than the space): categories C* and Z*. */
-const GO_NOT_PRINTABLE = /^[\p{C}\p{Z}]$/u;
-
-/** Go's %q of a string (strconv.Quote): escapes for quotes, controls and non-printable runes. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (c === 0x07) out += '\\a';
-    else if (c === 0x08) out += '\\b';
-    else if (c === 0x0c) out += '\\f';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x0d) out += '\\r';
-    else if (c === 0x09) out += '\\t';
-    else if (c === 0x0b) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'; // lone surrogate: has no UTF-8 form
-    else if (c !== 0x20 && GO_NOT_PRINTABLE.test(ch)) {
-      out += c > 0xffff ? '\\U' + c.toString(16).padStart(8, '0') : '\\u' + c.toString(16).padStart(4, '0');
-    } else out += ch;
-  }
-  return out + '"';
-}
 
 function maybeAddMetricName(text: string, metricName: string): string {
   return metricName === '' ? text : `${text} for metric name ${goQuote(metricName)}`;

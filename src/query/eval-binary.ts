@@ -18,6 +18,7 @@
 // that end up with the same label set merge when they never overlap; two samples with the same
 // label set at one step fail with "vector cannot contain metrics with the same labelset".
 import { MochaError } from '../errors.js';
+import { goQuote } from './go-quote.js';
 import { dropMetricName, type Label, type Labels, labelsKey, METRIC_NAME_LABEL, setLabel } from '../model/labels.js';
 import { COMPARISON_OPS, type Binary, type BinaryOp, type Expr, type Unary, type VectorMatching } from './ast.js';
 import type { EvalContext, EvalValue, StepSeries } from './eval-selector.js';
@@ -85,45 +86,6 @@ export function scalarBinop(op: BinaryOp, l: number, r: number): number {
   return COMPARISON_OPS.has(op) ? (compare(op, l, r) ? 1 : 0) : arith(op, l, r);
 }
 
-/** Go's strconv.Quote for the characters label values carry (used in error messages). */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    switch (ch) {
-      case '"':
-        out += '\\"';
-        continue;
-      case '\\':
-        out += '\\\\';
-        continue;
-      case '\x07':
-        out += '\\a';
-        continue;
-      case '\b':
-        out += '\\b';
-        continue;
-      case '\f':
-        out += '\\f';
-        continue;
-      case '\n':
-        out += '\\n';
-        continue;
-      case '\r':
-        out += '\\r';
-        continue;
-      case '\t':
-        out += '\\t';
-        continue;
-      case '\v':
-        out += '\\v';
-        continue;
-    }
-    if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
 
 /** Go's labels.Labels.String(): `{a="1", b="2"}`, names outside the legacy charset quoted. */
 export function formatLabelsGo(labels: Labels): string {

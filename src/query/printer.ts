@@ -5,6 +5,8 @@
 // one-line form exceeds PRETTY_LINE_CHARS_MAX is split over lines with two-space indents.
 // The output parses back to the same AST (printer tests check the round trip).
 import type { AtModifier, Expr, VectorSelector } from './ast.js';
+import { goQuote } from './go-quote.js';
+export { goQuote };
 import { goFloatF } from './eval-aggregate.js';
 
 /** prettier.go's maxCharactersPerLine. */
@@ -12,28 +14,6 @@ export const PRETTY_LINE_CHARS_MAX = 100;
 
 const LEGACY_METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LEGACY_LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-/** Go's strconv.Quote for the strings PromQL text holds. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (c === 0x07) out += '\\a';
-    else if (c === 0x08) out += '\\b';
-    else if (c === 0x0c) out += '\\f';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x0d) out += '\\r';
-    else if (c === 0x09) out += '\\t';
-    else if (c === 0x0b) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'; // lone surrogate: Go sees invalid UTF-8
-    else if ((c >= 0x80 && c < 0xa0) || c === 0xad || c === 0x2028 || c === 0x2029 || c === 0xfeff) out += c > 0xffff ? '\\U' + c.toString(16).padStart(8, '0') : '\\u' + c.toString(16).padStart(4, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
 
 /** prometheus/common model.Duration.String(): "1h30m", "90d", "1w", "0s". */
 export function formatDurationMs(msIn: number): string {
