@@ -9,12 +9,16 @@
 // 2. Ingest: the same bodies POSTed to a fresh mocha server (dist/cli.js, WAL fsync on) and to a
 //    fresh VictoriaMetrics (/usr/bin/victoria-metrics, remote write at /api/v1/write) with
 //    --senders keep-alive connections: samples/s (wall) and samples per server CPU-second
-//    (utime+stime of the server process from /proc/<pid>/stat, during the send phase). Median of
-//    --ingest-runs runs, targets interleaved. VictoriaMetrics is skipped with a printed reason when
-//    absent, and for a format it refuses.
+//    (utime+stime of the server process from /proc/<pid>/stat), measured apart for the first
+//    round (every series new: series creation dominates) and for rounds 2..N over the same series
+//    (the steady state of a running sender). Median of --ingest-runs runs, targets and formats
+//    interleaved run by run. VictoriaMetrics is skipped with a printed reason when absent, and for
+//    a format it does not take (OTLP: 1.79 has no OTLP endpoint; compare with its prw1 row, the
+//    same data points).
 //
-// Options: --series N (20000) --rounds N (10) --per-request N (2000) --runs N (7)
-//          --ingest-runs N (3) --senders N (4) --formats prw1,prw2 --skip-ingest --skip-decode --out FILE
+// Options: --series N (20000) --rounds N (21) --per-request N (2000) --runs N (7)
+//          --ingest-runs N (3) --senders N (4) --formats prw1,prw2,otlp --skip-ingest --skip-decode
+//          --profile DIR (mocha servers under --cpu-prof, .cpuprofile files in DIR) --out FILE
 import fs from 'node:fs';
 import path from 'node:path';
 import snappy from 'snappy';
@@ -34,11 +38,12 @@ function arg(name: string, dflt: string): string {
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
 const SERIES = Number(arg('series', '20000'));
-const ROUNDS = Number(arg('rounds', '10'));
+const ROUNDS = Number(arg('rounds', '21'));
 const PER_REQUEST = Number(arg('per-request', '2000'));
 const RUNS = Number(arg('runs', '7'));
 const INGEST_RUNS = Number(arg('ingest-runs', '3'));
 const SENDERS = Number(arg('senders', '4'));
+const PROFILE_DIR = process.argv.includes('--profile') ? path.resolve(arg('profile', 'profiles')) : undefined;
 const FORMATS = arg('formats', PAYLOAD_FORMATS.map((f) => f.id).join(',')).split(',');
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -139,54 +144,71 @@ function decodeBench(encoded: Encoded[]): DecodeRow[] {
   return rows;
 }
 
-interface IngestRun {
-  target: string;
-  format: string;
+interface PhaseRate {
   samples: number;
   wallS: number;
   serverCpuS: number;
   samplesPerS: number;
   samplesPerCpuS: number;
+}
+
+interface IngestRun {
+  target: string;
+  format: string;
+  /** Round 1: every series is new (series creation dominates). */
+  first: PhaseRate;
+  /** Rounds 2..N over the same series: the steady state of a running sender. */
+  steady: PhaseRate;
   /** Samples the server says it stored (its own counter), to show nothing was dropped. */
+  samples: number;
   serverCounted: number;
 }
 
-function asRequests(e: Encoded): EncodedRequests {
-  return { bodies: e.bodies, samples: Uint32Array.from(e.samples), totalSamples: e.totalSamples, totalBytes: e.bodies.reduce((a, b) => a + b.length, 0), encodeMs: 0 };
+function asRequests(e: Encoded, from: number, to: number): EncodedRequests {
+  const bodies = e.bodies.slice(from, to);
+  const samples = Uint32Array.from(e.samples.slice(from, to));
+  return { bodies, samples, totalSamples: samples.reduce((a, b) => a + b, 0), totalBytes: bodies.reduce((a, b) => a + b.length, 0), encodeMs: 0 };
 }
 
-async function ingestOnce(target: 'mocha' | 'victoria-metrics', e: Encoded, vmBinary: string | undefined): Promise<IngestRun | string> {
+const REQUESTS_PER_ROUND = Math.ceil(SERIES / PER_REQUEST);
+
+async function ingestOnce(target: 'mocha' | 'victoria-metrics', e: Encoded, vmBinary: string | undefined, profileDir: string | undefined): Promise<IngestRun | string> {
   const f = e.format;
+  const reqPath = target === 'mocha' ? f.mochaPath : f.victoriaPath;
+  if (reqPath === undefined) return `${target} does not take ${f.id}${f.id === 'otlp' ? ' (VictoriaMetrics 1.79 has no OTLP endpoint): compare mocha otlp with its prw1 row, the same data points' : ''}`;
   const server =
     target === 'mocha'
-      ? await startServer()
+      ? await startServer(profileDir !== undefined ? { cpuProfDir: profileDir } : {})
       : await startVictoria(vmBinary!);
   try {
-    const reqPath = target === 'mocha' ? f.mochaPath : f.victoriaPath;
-    if (reqPath === undefined) return `${target} does not take ${f.id}`;
-    if (target === 'victoria-metrics') {
-      // Probe with the first body: a refusal means the format is not supported there.
-      const res = await fetch(server.url + reqPath, { method: 'POST', headers: f.headers, body: e.bodies[0]! });
+    if (target === 'victoria-metrics' && f.writtenHeader !== undefined) {
+      // Probe with an empty 2.0 request: a refusal, or an answer without the written-samples
+      // header, means VictoriaMetrics does not speak this version (nothing stored either way).
+      const res = await fetch(server.url + reqPath, { method: 'POST', headers: f.headers, body: f.compress(Buffer.alloc(0)) });
       const text = await res.text();
       if (res.status < 200 || res.status >= 300) return `${target} refused ${f.id} with ${res.status}: ${text.slice(0, 200)}`;
-      if (f.writtenHeader !== undefined && !(Number(res.headers.get(f.writtenHeader)) > 0)) {
-        return `${target} answered ${res.status} to ${f.id} without a positive ${f.writtenHeader} header (it does not speak this version)`;
-      }
+      if (!res.headers.has(f.writtenHeader)) return `${target} answered ${res.status} to ${f.id} without a ${f.writtenHeader} header (it does not speak this version)`;
     }
     const counter = () =>
       target === 'mocha' ? scrapeCounter(server.url, 'mocha_ingest_samples_written_total') : scrapeCounter(server.url, 'vm_rows_inserted_total', 'promremotewrite');
     const counted0 = await counter();
-    const cpu0 = readCpuSeconds(server.pid) ?? NaN;
-    const sent = await sendAll(server.url, asRequests(e), { senders: SENDERS, headers: { ...f.headers } });
-    const cpu1 = readCpuSeconds(server.pid) ?? NaN;
-    const wallS = (sent.endMs - sent.startMs) / 1000;
+    const phase = async (from: number, to: number): Promise<PhaseRate> => {
+      const cpu0 = readCpuSeconds(server.pid) ?? NaN;
+      const sent = await sendAll(server.url, asRequests(e, from, to), { senders: SENDERS, headers: { ...f.headers }, path: reqPath });
+      const cpu1 = readCpuSeconds(server.pid) ?? NaN;
+      const wallS = (sent.endMs - sent.startMs) / 1000;
+      return { samples: sent.ackedSamples, wallS, serverCpuS: cpu1 - cpu0, samplesPerS: sent.ackedSamples / wallS, samplesPerCpuS: sent.ackedSamples / (cpu1 - cpu0) };
+    };
+    const first = await phase(0, REQUESTS_PER_ROUND);
+    const steady = await phase(REQUESTS_PER_ROUND, e.bodies.length);
+    const samples = first.samples + steady.samples;
     // VictoriaMetrics counts rows as its ingestion buffers flush (about every second): wait a little.
     let serverCounted = (await counter()) - counted0;
-    for (let waited = 0; serverCounted < sent.ackedSamples && waited < 5000; waited += 250) {
+    for (let waited = 0; serverCounted < samples && waited < 5000; waited += 250) {
       await new Promise((r) => setTimeout(r, 250));
       serverCounted = (await counter()) - counted0;
     }
-    return { target, format: f.id, samples: sent.ackedSamples, wallS, serverCpuS: cpu1 - cpu0, samplesPerS: sent.ackedSamples / wallS, samplesPerCpuS: sent.ackedSamples / (cpu1 - cpu0), serverCounted };
+    return { target, format: f.id, first, steady, samples, serverCounted };
   } finally {
     if (target === 'mocha') {
       await (server as Awaited<ReturnType<typeof startServer>>).stop();
@@ -233,7 +255,7 @@ async function main(): Promise<void> {
       for (const e of encoded) {
         for (const t of targets) {
           log(`ingest run ${r + 1}/${INGEST_RUNS}: ${t} ${e.format.id}...`);
-          const res = await ingestOnce(t, e, vm);
+          const res = await ingestOnce(t, e, vm, PROFILE_DIR);
           if (typeof res === 'string') {
             if (!skipped.includes(res)) skipped.push(res);
           } else ingestRuns.push(res);
@@ -241,12 +263,16 @@ async function main(): Promise<void> {
       }
     }
     out.push('', `## Ingest over HTTP, ${SENDERS} senders, median of ${INGEST_RUNS} runs (fresh server each run)`, '');
-    out.push('| target | format | samples/s (wall) | samples per server CPU-second | server CPU-s | samples acked / counted by server |', '|---|---|---:|---:|---:|---:|');
+    out.push(`First round: ${SERIES} new series, one sample each. Steady: rounds 2..${ROUNDS} over the same series (${(SERIES * (ROUNDS - 1)).toLocaleString('en')} samples).`, '');
+    out.push('| target | format | first round samples/s (wall) | first round per server CPU-s | steady samples/s (wall) | steady per server CPU-s | steady server CPU-s | samples acked / counted by server |', '|---|---|---:|---:|---:|---:|---:|---:|');
     for (const f of formats) {
       for (const t of ['mocha', 'victoria-metrics']) {
         const runs = ingestRuns.filter((x) => x.format === f.id && x.target === t);
         if (runs.length === 0) continue;
-        out.push(`| ${t} | ${f.id} | ${fmt(median(runs.map((x) => x.samplesPerS)))} | ${fmt(median(runs.map((x) => x.samplesPerCpuS)))} | ${median(runs.map((x) => x.serverCpuS)).toFixed(2)} | ${runs[0]!.samples} / ${runs[0]!.serverCounted} |`);
+        const m = (g: (x: IngestRun) => number) => median(runs.map(g));
+        out.push(
+          `| ${t} | ${f.id} | ${fmt(m((x) => x.first.samplesPerS))} | ${fmt(m((x) => x.first.samplesPerCpuS))} | ${fmt(m((x) => x.steady.samplesPerS))} | ${fmt(m((x) => x.steady.samplesPerCpuS))} | ${m((x) => x.steady.serverCpuS).toFixed(2)} | ${runs[0]!.samples} / ${runs[0]!.serverCounted} |`,
+        );
       }
     }
     for (const s of skipped) out.push(`- skipped: ${s}`);
