@@ -18,6 +18,7 @@
 //
 // Options: --series N (20000) --rounds N (21) --per-request N (2000) --runs N (7)
 //          --ingest-runs N (3) --senders N (4) --formats prw1,prw2,otlp --skip-ingest --skip-decode
+//          --baseline-cli PATH (also a copy of an older build's cli.js, as target mocha-baseline)
 //          --profile DIR (mocha servers under --cpu-prof, .cpuprofile files in DIR) --out FILE
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,6 +45,8 @@ const RUNS = Number(arg('runs', '7'));
 const INGEST_RUNS = Number(arg('ingest-runs', '3'));
 const SENDERS = Number(arg('senders', '4'));
 const PROFILE_DIR = process.argv.includes('--profile') ? path.resolve(arg('profile', 'profiles')) : undefined;
+// --baseline-cli PATH: also run this server build (e.g. a copy of dist/ before a change), interleaved.
+const BASELINE_CLI = process.argv.includes('--baseline-cli') ? path.resolve(arg('baseline-cli', '')) : undefined;
 const FORMATS = arg('formats', PAYLOAD_FORMATS.map((f) => f.id).join(',')).split(',');
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -172,14 +175,16 @@ function asRequests(e: Encoded, from: number, to: number): EncodedRequests {
 
 const REQUESTS_PER_ROUND = Math.ceil(SERIES / PER_REQUEST);
 
-async function ingestOnce(target: 'mocha' | 'victoria-metrics', e: Encoded, vmBinary: string | undefined, profileDir: string | undefined): Promise<IngestRun | string> {
+type Target = 'mocha' | 'mocha-baseline' | 'victoria-metrics';
+
+async function ingestOnce(target: Target, e: Encoded, vmBinary: string | undefined, profileDir: string | undefined): Promise<IngestRun | string> {
   const f = e.format;
-  const reqPath = target === 'mocha' ? f.mochaPath : f.victoriaPath;
+  const reqPath = target === 'victoria-metrics' ? f.victoriaPath : f.mochaPath;
   if (reqPath === undefined) return `${target} does not take ${f.id}${f.id === 'otlp' ? ' (VictoriaMetrics 1.79 has no OTLP endpoint): compare mocha otlp with its prw1 row, the same data points' : ''}`;
   const server =
-    target === 'mocha'
-      ? await startServer(profileDir !== undefined ? { cpuProfDir: profileDir } : {})
-      : await startVictoria(vmBinary!);
+    target === 'victoria-metrics'
+      ? await startVictoria(vmBinary!)
+      : await startServer({ ...(profileDir !== undefined ? { cpuProfDir: profileDir } : {}), ...(target === 'mocha-baseline' ? { cliPath: BASELINE_CLI } : {}) });
   try {
     if (target === 'victoria-metrics' && f.writtenHeader !== undefined) {
       // Probe with an empty 2.0 request: a refusal, or an answer without the written-samples
@@ -190,7 +195,7 @@ async function ingestOnce(target: 'mocha' | 'victoria-metrics', e: Encoded, vmBi
       if (!res.headers.has(f.writtenHeader)) return `${target} answered ${res.status} to ${f.id} without a ${f.writtenHeader} header (it does not speak this version)`;
     }
     const counter = () =>
-      target === 'mocha' ? scrapeCounter(server.url, 'mocha_ingest_samples_written_total') : scrapeCounter(server.url, 'vm_rows_inserted_total', 'promremotewrite');
+      target === 'victoria-metrics' ? scrapeCounter(server.url, 'vm_rows_inserted_total', 'promremotewrite') : scrapeCounter(server.url, 'mocha_ingest_samples_written_total');
     const counted0 = await counter();
     const phase = async (from: number, to: number): Promise<PhaseRate> => {
       const cpu0 = readCpuSeconds(server.pid) ?? NaN;
@@ -210,10 +215,11 @@ async function ingestOnce(target: 'mocha' | 'victoria-metrics', e: Encoded, vmBi
     }
     return { target, format: f.id, first, steady, samples, serverCounted };
   } finally {
-    if (target === 'mocha') {
+    if (target === 'victoria-metrics') await (server as Awaited<ReturnType<typeof startVictoria>>).stop();
+    else {
       await (server as Awaited<ReturnType<typeof startServer>>).stop();
       fs.rmSync(server.dataDir, { recursive: true, force: true });
-    } else await (server as Awaited<ReturnType<typeof startVictoria>>).stop();
+    }
   }
 }
 
@@ -250,7 +256,7 @@ async function main(): Promise<void> {
   if (!flag('skip-ingest')) {
     const vm = findVictoriaMetrics();
     if (vm === undefined) skipped.push('VictoriaMetrics not found (/usr/bin/victoria-metrics or victoria-metrics on PATH): mocha only');
-    const targets: Array<'mocha' | 'victoria-metrics'> = vm !== undefined ? ['mocha', 'victoria-metrics'] : ['mocha'];
+    const targets: Target[] = ['mocha', ...(BASELINE_CLI !== undefined ? (['mocha-baseline'] as const) : []), ...(vm !== undefined ? (['victoria-metrics'] as const) : [])];
     for (let r = 0; r < INGEST_RUNS; r++) {
       for (const e of encoded) {
         for (const t of targets) {
@@ -266,7 +272,7 @@ async function main(): Promise<void> {
     out.push(`First round: ${SERIES} new series, one sample each. Steady: rounds 2..${ROUNDS} over the same series (${(SERIES * (ROUNDS - 1)).toLocaleString('en')} samples).`, '');
     out.push('| target | format | first round samples/s (wall) | first round per server CPU-s | steady samples/s (wall) | steady per server CPU-s | steady server CPU-s | samples acked / counted by server |', '|---|---|---:|---:|---:|---:|---:|---:|');
     for (const f of formats) {
-      for (const t of ['mocha', 'victoria-metrics']) {
+      for (const t of ['mocha', 'mocha-baseline', 'victoria-metrics']) {
         const runs = ingestRuns.filter((x) => x.format === f.id && x.target === t);
         if (runs.length === 0) continue;
         const m = (g: (x: IngestRun) => number) => median(runs.map(g));
