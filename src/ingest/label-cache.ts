@@ -16,6 +16,7 @@
 // (so the cache holds at most 2x that many) and at most generationEntriesMax x 512 bytes of raw
 // label bytes; label sets above LABEL_CACHE_ENTRY_BYTES_MAX are never cached.
 import type { Labels } from '../model/labels.js';
+import type { SeriesRefMemo } from '../model/write.js';
 
 export interface ValidatedLabels {
   readonly labels: Labels;
@@ -24,6 +25,8 @@ export interface ValidatedLabels {
   /** Longest name and value in bytes: a hit is re-checked against the caller's limits. */
   readonly nameBytesMax: number;
   readonly valueBytesMax: number;
+  /** The series ref this label set has in the engine (filled by Engine.append). */
+  readonly refMemo?: SeriesRefMemo;
 }
 
 interface Entry {

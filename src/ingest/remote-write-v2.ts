@@ -28,7 +28,7 @@
 // labels and key, across requests; a candidate is verified against the symbol strings.
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
-import type { AppendSeries } from '../model/write.js';
+import { newSeriesRefMemo, type AppendSeries } from '../model/write.js';
 import { hashRawBytes, SymbolHashLabelCache, type ValidatedLabels } from './label-cache.js';
 import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
@@ -560,7 +560,7 @@ class RequestWalker extends ProtoCursor {
       if (valueBytes > valueBytesMax) valueBytesMax = valueBytes;
     }
     if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
-    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax };
+    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax, refMemo: newSeriesRefMemo() };
   }
 
   /** One Sample in [start, end), appended to the arrays. Returns whether it had a start timestamp. */
@@ -724,8 +724,8 @@ class RequestWalker extends ProtoCursor {
       const b = this.outEnds[i]!;
       series[i] =
         st !== undefined && this.outHasStarts[i]
-          ? { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), startTimestampsMs: st.subarray(a, b) }
-          : { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b) };
+          ? { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), startTimestampsMs: st.subarray(a, b), refMemo: l.refMemo }
+          : { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), refMemo: l.refMemo };
     }
     return {
       series,

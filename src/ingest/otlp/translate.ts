@@ -26,7 +26,7 @@
 //   whose bound is >= the exemplar value.
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../../model/labels.js';
 import { STALE_NAN } from '../../model/samples.js';
-import type { AppendSeries } from '../../model/write.js';
+import { newSeriesRefMemo, type AppendSeries, type SeriesRefMemo } from '../../model/write.js';
 import { RejectionTally, type ExemplarInput, type IngestRequest, type MetricMetadataInput, type MetricTypeName, type RejectReason } from '../pipeline.js';
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX } from '../../constants.js';
 import { LabelSetCache, type ValidatedLabels } from '../label-cache.js';
@@ -323,9 +323,11 @@ export class OtlpTranslator {
     if (!this.acceptTime(timeMs, 1)) return;
     let labels: Labels;
     let key: string;
+    let memo: SeriesRefMemo | undefined;
     if (cached !== undefined) {
       labels = cached.labels;
       key = cached.key;
+      memo = cached.refMemo;
     } else {
       const base = this.baseLabels(attrs, this.context);
       if (base instanceof Error) return this.rejectPoint(base, 1);
@@ -333,12 +335,13 @@ export class OtlpTranslator {
       labels = k.labels(this.family);
       key = k.key;
       if (raw !== undefined) {
-        const v: CachedPointSeries = { labels, key, nameBytesMax: 0, valueBytesMax: 0, scope: this.cacheScope };
+        memo = newSeriesRefMemo();
+        const v: CachedPointSeries = { labels, key, nameBytesMax: 0, valueBytesMax: 0, refMemo: memo, scope: this.cacheScope };
         pointSeriesCache.set(raw.dv, raw.start, raw.end, v, this.cacheSalt);
       }
     }
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
-    const s = this.emit(labels, key, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1);
+    const s = this.emit(labels, key, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1, memo);
     if (exemplars !== undefined) for (const e of exemplars) this.addExemplar(s, e);
   }
 
@@ -512,7 +515,7 @@ export class OtlpTranslator {
    * start timestamps are shared by consecutive samples that have the same ones (all series of a
    * histogram point, usually all points of a metric): the pipeline and engine only read them.
    */
-  private emit(labels: Labels, key: string, timeMs: number, value: number, startMs: number): AppendSeries {
+  private emit(labels: Labels, key: string, timeMs: number, value: number, startMs: number, refMemo?: SeriesRefMemo): AppendSeries {
     if (this.chunkUsed === SAMPLE_CHUNK) {
       this.valChunk = new Float64Array(SAMPLE_CHUNK);
       this.chunkUsed = 0;
@@ -529,8 +532,8 @@ export class OtlpTranslator {
         this.lastStartMs = startMs;
         this.lastStartArr = Float64Array.of(startMs);
       }
-      s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), startTimestampsMs: this.lastStartArr };
-    } else s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1) };
+      s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), startTimestampsMs: this.lastStartArr, refMemo };
+    } else s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), refMemo };
     this.series.push(s);
     return s;
   }
