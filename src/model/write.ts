@@ -12,10 +12,16 @@ export interface SeriesRefMemo {
   registry: object | undefined;
   epoch: number;
   ref: number;
+  /**
+   * The last tenant limits object (TenantLimits, compared by identity) these labels passed the
+   * pipeline's label checks under: the same labels under the same limits pass again, so the
+   * pipeline skips the check. Limits objects are never changed in place.
+   */
+  labelLimitsPassed: object | undefined;
 }
 
 export function newSeriesRefMemo(): SeriesRefMemo {
-  return { registry: undefined, epoch: -1, ref: 0 };
+  return { registry: undefined, epoch: -1, ref: 0, labelLimitsPassed: undefined };
 }
 
 export interface AppendSeries {
