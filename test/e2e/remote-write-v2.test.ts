@@ -176,7 +176,7 @@ describe('remote write 1.0 and 2.0 end to end', () => {
     expect(Number(res.written.exemplars)).toBe(stored.length);
     if (stored.length > 0) expect(stored[0]!.labels).toEqual({ trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7' });
     const metrics = await (await fetch(server.url + '/metrics')).text();
-    expect(metrics).toMatch(/mocha_ingest_rejected_samples_total\{protocol="remote_write_v2",reason="invalid_exemplar"\} 1/);
+    expect(metrics).toMatch(/mocha_ingest_rejected_exemplars_total\{protocol="remote_write_v2",reason="invalid_exemplar"\} 1/);
 
     // 1.0 with an exemplar: 204.
     const withExemplar = timeSeries(label('__name__', 'v1_with_exemplar'), sample(1, NOW_MS), fieldBytes(3, label('trace_id', 'abc'), fieldDouble(2, 1), fieldVarint(3, NOW_MS)));
