@@ -22,7 +22,6 @@
 //          --profile DIR (mocha servers under --cpu-prof, .cpuprofile files in DIR) --out FILE
 import fs from 'node:fs';
 import path from 'node:path';
-import snappy from 'snappy';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PAYLOAD_FORMATS, batches, labelSink, makeWorkload, type PayloadFormat } from './lib/payloads.js';
@@ -95,7 +94,7 @@ function cpuNowS(): number {
 }
 
 /**
- * Child process mode (--decode-child FORMAT INDEX): times one decoder (INDEX -1: snappy alone)
+ * Child process mode (--decode-child FORMAT INDEX): times one decoder (INDEX -1: the decompression alone)
  * on freshly encoded data and prints its runs as JSON. One process per decoder, as in
  * bench/micro/remote-write-decode.ts: decoders sharing a process share JIT feedback and GC state,
  * which skewed the comparison by up to 10x in one measurement.
@@ -103,11 +102,11 @@ function cpuNowS(): number {
 function decodeChild(e: Encoded, index: number): number[] {
   const runs: number[] = [];
   if (index < 0) {
-    for (const body of e.bodies) snappy.uncompressSync(body);
+    for (const body of e.bodies) e.format.decompress(body);
     for (let r = 0; r < RUNS; r++) {
       globalThis.gc?.();
       const c0 = cpuNowS();
-      for (const body of e.bodies) snappy.uncompressSync(body);
+      for (const body of e.bodies) e.format.decompress(body);
       runs.push(e.totalSamples / (cpuNowS() - c0));
     }
     return runs;
@@ -136,7 +135,7 @@ function decodeBench(encoded: Encoded[]): DecodeRow[] {
     const bodyBytes = e.bodies.reduce((a, b) => a + b.length, 0);
     const indexes = [...names.keys(), -1];
     for (const k of indexes) {
-      const name = k < 0 ? 'snappy uncompress alone (for scale)' : names[k]!;
+      const name = k < 0 ? `${e.format.compression} decompression alone (for scale)` : names[k]!;
       log(`decode: ${e.format.id} ${name}...`);
       const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), ...passArgs, '--formats', e.format.id, '--decode-child', String(k)], { encoding: 'utf8', maxBuffer: 1 << 24 });
       if (child.status !== 0) throw new Error(`decode child ${e.format.id}/${name} failed: ${child.stderr}`);
@@ -242,7 +241,7 @@ async function main(): Promise<void> {
     log(`decode: ${RUNS} runs per decoder...`);
     decodeRows = decodeBench(encoded);
     out.push('', `## Decode (uncompressed protobuf -> samples), samples per CPU-second of one core, median of ${RUNS} runs`, '');
-    out.push('| format | decoder | samples/s per core | vs ours (cache warm) | bytes/sample raw / snappy |', '|---|---|---:|---:|---:|');
+    out.push('| format | decoder | samples/s per core | vs ours (cache warm) | bytes/sample raw / compressed |', '|---|---|---:|---:|---:|');
     for (const f of formats) {
       const rows = decodeRows.filter((r) => r.format === f.id);
       const ref = rows[0]!.samplesPerCpuSecond;

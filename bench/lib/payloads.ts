@@ -37,6 +37,10 @@ export interface PayloadFormat {
   encodeRaw(batch: WorkloadBatch): Buffer;
   /** The HTTP body as sent (compressed as the protocol wants). */
   compress(raw: Buffer): Buffer;
+  /** The inverse of compress (the decode bench times it alone, for scale). */
+  decompress(body: Buffer): Buffer;
+  /** Its name in the report: snappy, gzip. */
+  compression: string;
   /** Headers for mocha and VictoriaMetrics. */
   headers: Record<string, string>;
   mochaPath: string;
@@ -106,6 +110,8 @@ export const PRW1: PayloadFormat = {
   description: 'Prometheus remote write 1.0 (snappy + prometheus.WriteRequest)',
   encodeRaw: (b) => encodeWriteRequestV1(b.labels.map((labels, i) => ({ labels, timestampsMs: [b.timestampsMs[i]!], values: [b.values[i]!] }))),
   compress: (raw) => snappy.compressSync(raw),
+  decompress: (body) => snappy.uncompressSync(body) as Buffer,
+  compression: 'snappy',
   headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
   mochaPath: '/api/v1/write',
   victoriaPath: '/api/v1/write',
@@ -125,6 +131,8 @@ export const PRW2: PayloadFormat = {
   description: 'Prometheus remote write 2.0 (snappy + io.prometheus.write.v2.Request)',
   encodeRaw: (b) => encodeRequestV2(b.labels.map((labels, i) => ({ labels, timestampsMs: [b.timestampsMs[i]!], values: [b.values[i]!] }))),
   compress: (raw) => snappy.compressSync(raw),
+  decompress: (body) => snappy.uncompressSync(body) as Buffer,
+  compression: 'snappy',
   headers: { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '2.0.0' },
   mochaPath: '/api/v1/write',
   victoriaPath: '/api/v1/write', // probed at run time: skipped when VictoriaMetrics refuses it or answers as 1.0
@@ -168,6 +176,8 @@ export const OTLP: PayloadFormat = {
   encodeRaw: otlpRaw,
   // The Collector's otlphttp exporter compresses with gzip by default.
   compress: (raw) => zlib.gzipSync(raw),
+  decompress: (body) => zlib.gunzipSync(body),
+  compression: 'gzip',
   headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
   mochaPath: '/v1/metrics',
   // VictoriaMetrics 1.79 has no OTLP endpoint (/opentelemetry/v1/metrics came in 1.92).
