@@ -9,15 +9,19 @@
 // 2. Ingest: the same bodies POSTed to a fresh mocha server (dist/cli.js, WAL fsync on) and to a
 //    fresh VictoriaMetrics (/usr/bin/victoria-metrics, remote write at /api/v1/write) with
 //    --senders keep-alive connections: samples/s (wall) and samples per server CPU-second
-//    (utime+stime of the server process from /proc/<pid>/stat, during the send phase). Median of
-//    --ingest-runs runs, targets interleaved. VictoriaMetrics is skipped with a printed reason when
-//    absent, and for a format it refuses.
+//    (utime+stime of the server process from /proc/<pid>/stat), measured apart for the first
+//    round (every series new: series creation dominates) and for rounds 2..N over the same series
+//    (the steady state of a running sender). Median of --ingest-runs runs, targets and formats
+//    interleaved run by run. VictoriaMetrics is skipped with a printed reason when absent, and for
+//    a format it does not take (OTLP: 1.79 has no OTLP endpoint; compare with its prw1 row, the
+//    same data points).
 //
-// Options: --series N (20000) --rounds N (10) --per-request N (2000) --runs N (7)
-//          --ingest-runs N (3) --senders N (4) --formats prw1,prw2 --skip-ingest --skip-decode --out FILE
+// Options: --series N (20000) --rounds N (21) --per-request N (2000) --runs N (7)
+//          --ingest-runs N (3) --senders N (4) --formats prw1,prw2,otlp --skip-ingest --skip-decode
+//          --baseline-cli PATH (also a copy of an older build's cli.js, as target mocha-baseline)
+//          --profile DIR (mocha servers under --cpu-prof, .cpuprofile files in DIR) --out FILE
 import fs from 'node:fs';
 import path from 'node:path';
-import snappy from 'snappy';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PAYLOAD_FORMATS, batches, labelSink, makeWorkload, type PayloadFormat } from './lib/payloads.js';
@@ -34,11 +38,14 @@ function arg(name: string, dflt: string): string {
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
 const SERIES = Number(arg('series', '20000'));
-const ROUNDS = Number(arg('rounds', '10'));
+const ROUNDS = Number(arg('rounds', '21'));
 const PER_REQUEST = Number(arg('per-request', '2000'));
 const RUNS = Number(arg('runs', '7'));
 const INGEST_RUNS = Number(arg('ingest-runs', '3'));
 const SENDERS = Number(arg('senders', '4'));
+const PROFILE_DIR = process.argv.includes('--profile') ? path.resolve(arg('profile', 'profiles')) : undefined;
+// --baseline-cli PATH: also run this server build (e.g. a copy of dist/ before a change), interleaved.
+const BASELINE_CLI = process.argv.includes('--baseline-cli') ? path.resolve(arg('baseline-cli', '')) : undefined;
 const FORMATS = arg('formats', PAYLOAD_FORMATS.map((f) => f.id).join(',')).split(',');
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -87,7 +94,7 @@ function cpuNowS(): number {
 }
 
 /**
- * Child process mode (--decode-child FORMAT INDEX): times one decoder (INDEX -1: snappy alone)
+ * Child process mode (--decode-child FORMAT INDEX): times one decoder (INDEX -1: the decompression alone)
  * on freshly encoded data and prints its runs as JSON. One process per decoder, as in
  * bench/micro/remote-write-decode.ts: decoders sharing a process share JIT feedback and GC state,
  * which skewed the comparison by up to 10x in one measurement.
@@ -95,11 +102,11 @@ function cpuNowS(): number {
 function decodeChild(e: Encoded, index: number): number[] {
   const runs: number[] = [];
   if (index < 0) {
-    for (const body of e.bodies) snappy.uncompressSync(body);
+    for (const body of e.bodies) e.format.decompress(body);
     for (let r = 0; r < RUNS; r++) {
       globalThis.gc?.();
       const c0 = cpuNowS();
-      for (const body of e.bodies) snappy.uncompressSync(body);
+      for (const body of e.bodies) e.format.decompress(body);
       runs.push(e.totalSamples / (cpuNowS() - c0));
     }
     return runs;
@@ -128,7 +135,7 @@ function decodeBench(encoded: Encoded[]): DecodeRow[] {
     const bodyBytes = e.bodies.reduce((a, b) => a + b.length, 0);
     const indexes = [...names.keys(), -1];
     for (const k of indexes) {
-      const name = k < 0 ? 'snappy uncompress alone (for scale)' : names[k]!;
+      const name = k < 0 ? `${e.format.compression} decompression alone (for scale)` : names[k]!;
       log(`decode: ${e.format.id} ${name}...`);
       const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), ...passArgs, '--formats', e.format.id, '--decode-child', String(k)], { encoding: 'utf8', maxBuffer: 1 << 24 });
       if (child.status !== 0) throw new Error(`decode child ${e.format.id}/${name} failed: ${child.stderr}`);
@@ -139,59 +146,79 @@ function decodeBench(encoded: Encoded[]): DecodeRow[] {
   return rows;
 }
 
-interface IngestRun {
-  target: string;
-  format: string;
+interface PhaseRate {
   samples: number;
   wallS: number;
   serverCpuS: number;
   samplesPerS: number;
   samplesPerCpuS: number;
+}
+
+interface IngestRun {
+  target: string;
+  format: string;
+  /** Round 1: every series is new (series creation dominates). */
+  first: PhaseRate;
+  /** Rounds 2..N over the same series: the steady state of a running sender. */
+  steady: PhaseRate;
   /** Samples the server says it stored (its own counter), to show nothing was dropped. */
+  samples: number;
   serverCounted: number;
 }
 
-function asRequests(e: Encoded): EncodedRequests {
-  return { bodies: e.bodies, samples: Uint32Array.from(e.samples), totalSamples: e.totalSamples, totalBytes: e.bodies.reduce((a, b) => a + b.length, 0), encodeMs: 0 };
+function asRequests(e: Encoded, from: number, to: number): EncodedRequests {
+  const bodies = e.bodies.slice(from, to);
+  const samples = Uint32Array.from(e.samples.slice(from, to));
+  return { bodies, samples, totalSamples: samples.reduce((a, b) => a + b, 0), totalBytes: bodies.reduce((a, b) => a + b.length, 0), encodeMs: 0 };
 }
 
-async function ingestOnce(target: 'mocha' | 'victoria-metrics', e: Encoded, vmBinary: string | undefined): Promise<IngestRun | string> {
+const REQUESTS_PER_ROUND = Math.ceil(SERIES / PER_REQUEST);
+
+type Target = 'mocha' | 'mocha-baseline' | 'victoria-metrics';
+
+async function ingestOnce(target: Target, e: Encoded, vmBinary: string | undefined, profileDir: string | undefined): Promise<IngestRun | string> {
   const f = e.format;
+  const reqPath = target === 'victoria-metrics' ? f.victoriaPath : f.mochaPath;
+  if (reqPath === undefined) return `${target} does not take ${f.id}${f.id === 'otlp' ? ' (VictoriaMetrics 1.79 has no OTLP endpoint): compare mocha otlp with its prw1 row, the same data points' : ''}`;
   const server =
-    target === 'mocha'
-      ? await startServer()
-      : await startVictoria(vmBinary!);
+    target === 'victoria-metrics'
+      ? await startVictoria(vmBinary!)
+      : await startServer({ ...(profileDir !== undefined ? { cpuProfDir: profileDir } : {}), ...(target === 'mocha-baseline' ? { cliPath: BASELINE_CLI } : {}) });
   try {
-    const reqPath = target === 'mocha' ? f.mochaPath : f.victoriaPath;
-    if (reqPath === undefined) return `${target} does not take ${f.id}`;
-    if (target === 'victoria-metrics') {
-      // Probe with the first body: a refusal means the format is not supported there.
-      const res = await fetch(server.url + reqPath, { method: 'POST', headers: f.headers, body: e.bodies[0]! });
+    if (target === 'victoria-metrics' && f.writtenHeader !== undefined) {
+      // Probe with an empty 2.0 request: a refusal, or an answer without the written-samples
+      // header, means VictoriaMetrics does not speak this version (nothing stored either way).
+      const res = await fetch(server.url + reqPath, { method: 'POST', headers: f.headers, body: f.compress(Buffer.alloc(0)) });
       const text = await res.text();
       if (res.status < 200 || res.status >= 300) return `${target} refused ${f.id} with ${res.status}: ${text.slice(0, 200)}`;
-      if (f.writtenHeader !== undefined && !(Number(res.headers.get(f.writtenHeader)) > 0)) {
-        return `${target} answered ${res.status} to ${f.id} without a positive ${f.writtenHeader} header (it does not speak this version)`;
-      }
+      if (!res.headers.has(f.writtenHeader)) return `${target} answered ${res.status} to ${f.id} without a ${f.writtenHeader} header (it does not speak this version)`;
     }
     const counter = () =>
-      target === 'mocha' ? scrapeCounter(server.url, 'mocha_ingest_samples_written_total') : scrapeCounter(server.url, 'vm_rows_inserted_total', 'promremotewrite');
+      target === 'victoria-metrics' ? scrapeCounter(server.url, 'vm_rows_inserted_total', 'promremotewrite') : scrapeCounter(server.url, 'mocha_ingest_samples_written_total');
     const counted0 = await counter();
-    const cpu0 = readCpuSeconds(server.pid) ?? NaN;
-    const sent = await sendAll(server.url, asRequests(e), { senders: SENDERS, headers: { ...f.headers } });
-    const cpu1 = readCpuSeconds(server.pid) ?? NaN;
-    const wallS = (sent.endMs - sent.startMs) / 1000;
+    const phase = async (from: number, to: number): Promise<PhaseRate> => {
+      const cpu0 = readCpuSeconds(server.pid) ?? NaN;
+      const sent = await sendAll(server.url, asRequests(e, from, to), { senders: SENDERS, headers: { ...f.headers }, path: reqPath });
+      const cpu1 = readCpuSeconds(server.pid) ?? NaN;
+      const wallS = (sent.endMs - sent.startMs) / 1000;
+      return { samples: sent.ackedSamples, wallS, serverCpuS: cpu1 - cpu0, samplesPerS: sent.ackedSamples / wallS, samplesPerCpuS: sent.ackedSamples / (cpu1 - cpu0) };
+    };
+    const first = await phase(0, REQUESTS_PER_ROUND);
+    const steady = await phase(REQUESTS_PER_ROUND, e.bodies.length);
+    const samples = first.samples + steady.samples;
     // VictoriaMetrics counts rows as its ingestion buffers flush (about every second): wait a little.
     let serverCounted = (await counter()) - counted0;
-    for (let waited = 0; serverCounted < sent.ackedSamples && waited < 5000; waited += 250) {
+    for (let waited = 0; serverCounted < samples && waited < 5000; waited += 250) {
       await new Promise((r) => setTimeout(r, 250));
       serverCounted = (await counter()) - counted0;
     }
-    return { target, format: f.id, samples: sent.ackedSamples, wallS, serverCpuS: cpu1 - cpu0, samplesPerS: sent.ackedSamples / wallS, samplesPerCpuS: sent.ackedSamples / (cpu1 - cpu0), serverCounted };
+    return { target, format: f.id, first, steady, samples, serverCounted };
   } finally {
-    if (target === 'mocha') {
+    if (target === 'victoria-metrics') await (server as Awaited<ReturnType<typeof startVictoria>>).stop();
+    else {
       await (server as Awaited<ReturnType<typeof startServer>>).stop();
       fs.rmSync(server.dataDir, { recursive: true, force: true });
-    } else await (server as Awaited<ReturnType<typeof startVictoria>>).stop();
+    }
   }
 }
 
@@ -214,7 +241,7 @@ async function main(): Promise<void> {
     log(`decode: ${RUNS} runs per decoder...`);
     decodeRows = decodeBench(encoded);
     out.push('', `## Decode (uncompressed protobuf -> samples), samples per CPU-second of one core, median of ${RUNS} runs`, '');
-    out.push('| format | decoder | samples/s per core | vs ours (cache warm) | bytes/sample raw / snappy |', '|---|---|---:|---:|---:|');
+    out.push('| format | decoder | samples/s per core | vs ours (cache warm) | bytes/sample raw / compressed |', '|---|---|---:|---:|---:|');
     for (const f of formats) {
       const rows = decodeRows.filter((r) => r.format === f.id);
       const ref = rows[0]!.samplesPerCpuSecond;
@@ -228,12 +255,12 @@ async function main(): Promise<void> {
   if (!flag('skip-ingest')) {
     const vm = findVictoriaMetrics();
     if (vm === undefined) skipped.push('VictoriaMetrics not found (/usr/bin/victoria-metrics or victoria-metrics on PATH): mocha only');
-    const targets: Array<'mocha' | 'victoria-metrics'> = vm !== undefined ? ['mocha', 'victoria-metrics'] : ['mocha'];
+    const targets: Target[] = ['mocha', ...(BASELINE_CLI !== undefined ? (['mocha-baseline'] as const) : []), ...(vm !== undefined ? (['victoria-metrics'] as const) : [])];
     for (let r = 0; r < INGEST_RUNS; r++) {
       for (const e of encoded) {
         for (const t of targets) {
           log(`ingest run ${r + 1}/${INGEST_RUNS}: ${t} ${e.format.id}...`);
-          const res = await ingestOnce(t, e, vm);
+          const res = await ingestOnce(t, e, vm, PROFILE_DIR);
           if (typeof res === 'string') {
             if (!skipped.includes(res)) skipped.push(res);
           } else ingestRuns.push(res);
@@ -241,12 +268,16 @@ async function main(): Promise<void> {
       }
     }
     out.push('', `## Ingest over HTTP, ${SENDERS} senders, median of ${INGEST_RUNS} runs (fresh server each run)`, '');
-    out.push('| target | format | samples/s (wall) | samples per server CPU-second | server CPU-s | samples acked / counted by server |', '|---|---|---:|---:|---:|---:|');
+    out.push(`First round: ${SERIES} new series, one sample each. Steady: rounds 2..${ROUNDS} over the same series (${(SERIES * (ROUNDS - 1)).toLocaleString('en')} samples).`, '');
+    out.push('| target | format | first round samples/s (wall) | first round per server CPU-s | steady samples/s (wall) | steady per server CPU-s | steady server CPU-s | samples acked / counted by server |', '|---|---|---:|---:|---:|---:|---:|---:|');
     for (const f of formats) {
-      for (const t of ['mocha', 'victoria-metrics']) {
+      for (const t of ['mocha', 'mocha-baseline', 'victoria-metrics']) {
         const runs = ingestRuns.filter((x) => x.format === f.id && x.target === t);
         if (runs.length === 0) continue;
-        out.push(`| ${t} | ${f.id} | ${fmt(median(runs.map((x) => x.samplesPerS)))} | ${fmt(median(runs.map((x) => x.samplesPerCpuS)))} | ${median(runs.map((x) => x.serverCpuS)).toFixed(2)} | ${runs[0]!.samples} / ${runs[0]!.serverCounted} |`);
+        const m = (g: (x: IngestRun) => number) => median(runs.map(g));
+        out.push(
+          `| ${t} | ${f.id} | ${fmt(m((x) => x.first.samplesPerS))} | ${fmt(m((x) => x.first.samplesPerCpuS))} | ${fmt(m((x) => x.steady.samplesPerS))} | ${fmt(m((x) => x.steady.samplesPerCpuS))} | ${m((x) => x.steady.serverCpuS).toFixed(2)} | ${runs[0]!.samples} / ${runs[0]!.serverCounted} |`,
+        );
       }
     }
     for (const s of skipped) out.push(`- skipped: ${s}`);

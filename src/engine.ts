@@ -257,15 +257,28 @@ export class Engine {
     const refsPerSeries = new Uint32Array(series.length);
     const newRefs: number[] = [];
     const newLabels: Labels[] = [];
+    const registry = t.registry;
+    const epoch = registry.epoch;
     for (let i = 0; i < series.length; i++) {
       const s = series[i]!;
-      let ref = t.registry.getRef(s.key);
+      const memo = s.refMemo;
+      // A label set from a decoder's cache remembers its ref: no lookup by key (see SeriesRefMemo).
+      if (memo !== undefined && memo.registry === registry && memo.epoch === epoch) {
+        refsPerSeries[i] = memo.ref;
+        continue;
+      }
+      let ref = registry.getRef(s.key);
       if (ref === undefined) {
-        ref = t.registry.create(s.labels, s.key);
+        ref = registry.create(s.labels, s.key);
         newRefs.push(ref);
         newLabels.push(s.labels);
       }
       refsPerSeries[i] = ref;
+      if (memo !== undefined) {
+        memo.registry = registry;
+        memo.epoch = epoch;
+        memo.ref = ref;
+      }
     }
     const sampleRefs = new Uint32Array(total);
     const timestampsMs = new Float64Array(total);

@@ -8,6 +8,9 @@
 // generated reference) -- and add it to PAYLOAD_FORMATS. Nothing else in the bench changes.
 import protobuf from 'protobufjs';
 import snappy from 'snappy';
+import zlib from 'node:zlib';
+import { decodeOtlpMetrics } from '../../src/ingest/otlp/metrics.js';
+import { encodeExportMetricsRequest, OTLP_METRICS_PROTO, type OtlpMetricJson } from './otlp-payload.js';
 import { encodeRequestV2, encodeWriteRequestV1 } from '../../src/ingest/remote-write-encode.js';
 import { RemoteWriteDecoder } from '../../src/ingest/remote-write.js';
 import { RemoteWriteV2Decoder } from '../../src/ingest/remote-write-v2.js';
@@ -34,6 +37,10 @@ export interface PayloadFormat {
   encodeRaw(batch: WorkloadBatch): Buffer;
   /** The HTTP body as sent (compressed as the protocol wants). */
   compress(raw: Buffer): Buffer;
+  /** The inverse of compress (the decode bench times it alone, for scale). */
+  decompress(body: Buffer): Buffer;
+  /** Its name in the report: snappy, gzip. */
+  compression: string;
   /** Headers for mocha and VictoriaMetrics. */
   headers: Record<string, string>;
   mochaPath: string;
@@ -103,6 +110,8 @@ export const PRW1: PayloadFormat = {
   description: 'Prometheus remote write 1.0 (snappy + prometheus.WriteRequest)',
   encodeRaw: (b) => encodeWriteRequestV1(b.labels.map((labels, i) => ({ labels, timestampsMs: [b.timestampsMs[i]!], values: [b.values[i]!] }))),
   compress: (raw) => snappy.compressSync(raw),
+  decompress: (body) => snappy.uncompressSync(body) as Buffer,
+  compression: 'snappy',
   headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
   mochaPath: '/api/v1/write',
   victoriaPath: '/api/v1/write',
@@ -122,6 +131,8 @@ export const PRW2: PayloadFormat = {
   description: 'Prometheus remote write 2.0 (snappy + io.prometheus.write.v2.Request)',
   encodeRaw: (b) => encodeRequestV2(b.labels.map((labels, i) => ({ labels, timestampsMs: [b.timestampsMs[i]!], values: [b.values[i]!] }))),
   compress: (raw) => snappy.compressSync(raw),
+  decompress: (body) => snappy.uncompressSync(body) as Buffer,
+  compression: 'snappy',
   headers: { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '2.0.0' },
   mochaPath: '/api/v1/write',
   victoriaPath: '/api/v1/write', // probed at run time: skipped when VictoriaMetrics refuses it or answers as 1.0
@@ -138,8 +149,63 @@ export const PRW2: PayloadFormat = {
   },
 };
 
-/** Every format the bench knows; OTLP plugs in here. */
-export const PAYLOAD_FORMATS: PayloadFormat[] = [PRW1, PRW2];
+/**
+ * The batch as one OTLP ExportMetricsServiceRequest: one resource without attributes (so no
+ * job/instance/target_info is added) and one unnamed scope (no otel_scope_* labels), one gauge per
+ * metric name with a point per series whose attributes are the other labels. mocha translates it
+ * into exactly the series and samples the remote-write formats carry, so the rates compare.
+ */
+function otlpRaw(b: WorkloadBatch): Buffer {
+  const byName = new Map<string, OtlpMetricJson>();
+  for (let i = 0; i < b.labels.length; i++) {
+    const { __name__: name, ...rest } = b.labels[i]!;
+    let m = byName.get(name!);
+    if (m === undefined) byName.set(name!, (m = { name: name!, gauge: { dataPoints: [] } }));
+    m.gauge!.dataPoints.push({
+      attributes: Object.entries(rest).map(([key, v]) => ({ key, value: { stringValue: v } })),
+      timeUnixNano: (BigInt(b.timestampsMs[i]!) * 1_000_000n).toString(),
+      asDouble: b.values[i]!,
+    });
+  }
+  return encodeExportMetricsRequest({ resourceMetrics: [{ resource: { attributes: [] }, scopeMetrics: [{ metrics: [...byName.values()] }] }] });
+}
+
+export const OTLP: PayloadFormat = {
+  id: 'otlp',
+  description: 'OTLP/HTTP metrics (gzip + ExportMetricsServiceRequest, gauges)',
+  encodeRaw: otlpRaw,
+  // The Collector's otlphttp exporter compresses with gzip by default.
+  compress: (raw) => zlib.gzipSync(raw),
+  decompress: (body) => zlib.gunzipSync(body),
+  compression: 'gzip',
+  headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+  mochaPath: '/v1/metrics',
+  // VictoriaMetrics 1.79 has no OTLP endpoint (/opentelemetry/v1/metrics came in 1.92).
+  victoriaPath: undefined,
+  decoders: () => {
+    const countSamples = (raw: Buffer) => {
+      let n = 0;
+      for (const s of decodeOtlpMetrics(raw, 'protobuf').request.series) n += s.values.length;
+      return n;
+    };
+    const type = protobuf.parse(OTLP_METRICS_PROTO).root.lookupType('opentelemetry.proto.ExportMetricsServiceRequest');
+    return [
+      { name: 'mocha (decode + translate)', decode: countSamples },
+      {
+        name: 'protobufjs decode',
+        decode(raw) {
+          const msg = type.decode(raw) as unknown as { resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<{ gauge?: { dataPoints: unknown[] } }> }> }> };
+          let n = 0;
+          for (const rm of msg.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += m.gauge?.dataPoints.length ?? 0;
+          return n;
+        },
+      },
+    ];
+  },
+};
+
+/** Every format the bench knows. */
+export const PAYLOAD_FORMATS: PayloadFormat[] = [PRW1, PRW2, OTLP];
 
 // Node-exporter-like families and labels (as bench/micro/remote-write-decode.ts).
 const FAMILIES: Array<{ name: string; labels: Array<[string, string[]]> }> = [

@@ -11,6 +11,8 @@ export interface SendOptions {
   /** Acked-samples trace period (default 100 ms), for windowed throughput. */
   tracePeriodMs?: number;
   headers?: Record<string, string>;
+  /** Request path (default /api/v1/write). */
+  path?: string;
 }
 
 export interface SendResult {
@@ -75,7 +77,7 @@ function post(agent: http.Agent, url: URL, body: Buffer, headers: Record<string,
 }
 
 export async function sendAll(baseUrl: string, reqs: EncodedRequests, o: SendOptions): Promise<SendResult> {
-  const url = new URL('/api/v1/write', baseUrl);
+  const url = new URL(o.path ?? '/api/v1/write', baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.senders });
   const n = reqs.bodies.length;
   const latencyMs = new Float64Array(n);

@@ -24,6 +24,8 @@ export interface StartOptions {
   /** Run under --cpu-prof, writing .cpuprofile files here. */
   cpuProfDir?: string;
   startTimeoutMs?: number;
+  /** Server entry point (default dist/cli.js), e.g. a copy of an older build to compare with. */
+  cliPath?: string;
 }
 
 /** Log lines kept for error messages. */
@@ -34,7 +36,7 @@ export function tempDataDir(): string {
 }
 
 export async function startServer(o: StartOptions = {}): Promise<BenchServer> {
-  const cli = serverCliPath();
+  const cli = o.cliPath ?? serverCliPath();
   if (!fs.existsSync(cli)) throw new Error(`${cli} missing: run \`npm run build\` first`);
   const dataDir = o.dataDir ?? tempDataDir();
   const nodeArgs = o.cpuProfDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];

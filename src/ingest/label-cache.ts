@@ -16,6 +16,7 @@
 // (so the cache holds at most 2x that many) and at most generationEntriesMax x 512 bytes of raw
 // label bytes; label sets above LABEL_CACHE_ENTRY_BYTES_MAX are never cached.
 import type { Labels } from '../model/labels.js';
+import type { SeriesRefMemo } from '../model/write.js';
 
 export interface ValidatedLabels {
   readonly labels: Labels;
@@ -24,6 +25,8 @@ export interface ValidatedLabels {
   /** Longest name and value in bytes: a hit is re-checked against the caller's limits. */
   readonly nameBytesMax: number;
   readonly valueBytesMax: number;
+  /** The series ref this label set has in the engine (filled by Engine.append). */
+  readonly refMemo?: SeriesRefMemo;
 }
 
 interface Entry {
@@ -179,8 +182,13 @@ export class LabelSetCache {
   }
 
 
-  /** The validated labels whose raw bytes are exactly dv[start, end), if cached. */
-  get(dv: DataView, start: number, end: number): ValidatedLabels | undefined {
+  /**
+   * The validated labels whose raw bytes are exactly dv[start, end), if cached. `salt` is mixed
+   * into the hash, so equal bytes under different salts (OTLP: the same attributes in another
+   * metric) get slots of their own; entries are verified by bytes only, so a caller that salts
+   * must also check the returned value belongs to its salt's context.
+   */
+  get(dv: DataView, start: number, end: number, salt = 0): ValidatedLabels | undefined {
     if (this.bypassLeft > 0) {
       this.bypassLeft--;
       this.misses++;
@@ -191,7 +199,7 @@ export class LabelSetCache {
       return undefined;
     }
     this.genLookups++;
-    const h = this.hash(dv, start, end);
+    const h = (this.hash(dv, start, end) ^ salt) >>> 0;
     const young = this.young;
     let e = young.map.get(h);
     if (e !== undefined && young.matches(e, dv, start, end)) {
@@ -214,9 +222,9 @@ export class LabelSetCache {
   }
 
   /** Caches v for the raw bytes dv[start, end) (a copy of the bytes is kept). */
-  set(dv: DataView, start: number, end: number, v: ValidatedLabels): void {
+  set(dv: DataView, start: number, end: number, v: ValidatedLabels, salt = 0): void {
     if (this.bypassLeft > 0 || end - start > LABEL_CACHE_ENTRY_BYTES_MAX) return;
-    const h = this.hash(dv, start, end);
+    const h = (this.hash(dv, start, end) ^ salt) >>> 0;
     const gen = this.youngWithRoom(h, wordsFor(end - start));
     // Same hash, different bytes: the newer entry replaces the older one (a collision is a miss).
     gen.map.set(h, { wordOffset: gen.store(dv, start, end), byteLength: end - start, value: v });

@@ -320,7 +320,13 @@ export class IngestPipeline {
     let out: AppendSeries[] | undefined; // allocated at the first drop
     for (let i = 0; i < series.length; i++) {
       let s: AppendSeries | undefined = series[i]!;
-      const labelReject = labelLimitViolation(s.labels, lim);
+      // Cached label sets remember that they passed under these limits (SeriesRefMemo).
+      const memo = s.refMemo;
+      let labelReject: ReturnType<typeof labelLimitViolation>;
+      if (memo === undefined || memo.labelLimitsPassed !== lim) {
+        labelReject = labelLimitViolation(s.labels, lim);
+        if (labelReject === undefined && memo !== undefined) memo.labelLimitsPassed = lim;
+      }
       if (labelReject !== undefined) {
         rejected.add(labelReject.reason, s.timestampsMs.length, 1, labelReject.message);
         droppedSeries?.add(s.key);

@@ -28,13 +28,12 @@
 // labels and key, across requests; a candidate is verified against the symbol strings.
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
-import type { AppendSeries } from '../model/write.js';
+import { newSeriesRefMemo, type AppendSeries } from '../model/write.js';
 import { hashRawBytes, SymbolHashLabelCache, type ValidatedLabels } from './label-cache.js';
 import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
 import {
   checkExemplar,
-  GUESS_BYTES_PER_SAMPLE,
   METRIC_TYPE_NAMES,
   resolveRemoteWriteLimits,
   SAMPLES_INITIAL_CAPACITY,
@@ -93,6 +92,14 @@ export class RemoteWriteV2Decoder {
     this.cache?.assertInvariants();
   }
 }
+
+/**
+ * A guess of decoded bytes per sample for 2.0 requests, to size the first sample arrays. 2.0
+ * series are small (label refs of a byte or two, strings in the symbol table): node-exporter-like
+ * requests take ~45-55 bytes per sample, so the 1.0 guess (64) made nearly every request grow
+ * (copy) its arrays once (4% of the server's CPU, bench/decode-bench.ts profile).
+ */
+export const GUESS_BYTES_PER_SAMPLE_V2 = 32;
 
 const sharedDecoder = new RemoteWriteV2Decoder();
 
@@ -206,7 +213,7 @@ class RequestWalker extends ProtoCursor {
     private readonly symbolHash: (dv: DataView, start: number, end: number) => number,
   ) {
     super(buf, 'BAD_REMOTE_WRITE', 'decompressed remote write 2.0 Request');
-    const cap = Math.max(SAMPLES_INITIAL_CAPACITY, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE));
+    const cap = Math.max(SAMPLES_INITIAL_CAPACITY, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE_V2));
     this.timestamps = new Float64Array(cap);
     this.values = new Float64Array(cap);
     this.valueBytes = new Uint8Array(this.values.buffer);
@@ -560,7 +567,7 @@ class RequestWalker extends ProtoCursor {
       if (valueBytes > valueBytesMax) valueBytesMax = valueBytes;
     }
     if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
-    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax };
+    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax, refMemo: newSeriesRefMemo() };
   }
 
   /** One Sample in [start, end), appended to the arrays. Returns whether it had a start timestamp. */
@@ -724,8 +731,8 @@ class RequestWalker extends ProtoCursor {
       const b = this.outEnds[i]!;
       series[i] =
         st !== undefined && this.outHasStarts[i]
-          ? { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), startTimestampsMs: st.subarray(a, b) }
-          : { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b) };
+          ? { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), startTimestampsMs: st.subarray(a, b), refMemo: l.refMemo }
+          : { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), refMemo: l.refMemo };
     }
     return {
       series,

@@ -36,7 +36,7 @@ import {
   SAMPLE_TIMESTAMP_ABS_MAX_MS,
 } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label } from '../model/labels.js';
-import type { AppendSeries } from '../model/write.js';
+import { newSeriesRefMemo, type AppendSeries } from '../model/write.js';
 import { AsciiInterner } from './intern.js';
 import { LabelSetCache, type RawBytesHash, type ValidatedLabels } from './label-cache.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
@@ -342,7 +342,7 @@ class WriteRequestWalker extends ProtoCursor {
       const l = this.outLabels[i]!;
       const a = this.outStarts[i]!;
       const b = this.outEnds[i]!;
-      series[i] = { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b) };
+      series[i] = { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), refMemo: l.refMemo };
     }
     return {
       series,
@@ -612,7 +612,7 @@ class WriteRequestWalker extends ProtoCursor {
     }
     this.labelsReason = 'invalid_labels';
     if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
-    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax };
+    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax, refMemo: newSeriesRefMemo() };
   }
 
   /** One Sample { double value = 1; int64 timestamp = 2; } in [start, end), appended to the arrays. */

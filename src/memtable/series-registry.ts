@@ -46,6 +46,11 @@ export class SeriesRegistry implements PostingsIndex {
   private readonly aliasRefs = new Map<string, number[]>();
   private aliasCount = 0;
   private bytes = 0;
+  /**
+   * Moves whenever a key's ref may change other than by create() (a series dropped, or an alias
+   * restored), so a remembered key -> ref (SeriesRefMemo) is valid while the epoch is the same.
+   */
+  epoch = 0;
 
   get size(): number {
     return this.byRef.size;
@@ -86,6 +91,7 @@ export class SeriesRegistry implements PostingsIndex {
       throw new MochaError('WAL_CORRUPT', `series definition with invalid ref ${ref}`, { ref });
     }
     const key = labelsKey(labels);
+    this.epoch++;
     const existing = this.byRef.get(ref);
     if (existing !== undefined) {
       if (existing.key === key) return;
@@ -149,6 +155,7 @@ export class SeriesRegistry implements PostingsIndex {
     const dropped = RoaringBitmap32.andNot(this.all, keep);
     if (dropped.isEmpty) return 0;
     const refs = dropped.toUint32Array();
+    this.epoch++;
     for (let i = 0; i < refs.length; i++) this.remove(refs[i]!);
     this.all.andNotInPlace(dropped);
     return refs.length;

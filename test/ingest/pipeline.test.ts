@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { MochaError } from '../../src/errors.js';
 import { labelsFromRecord, labelsKey } from '../../src/model/labels.js';
-import type { AppendSeries } from '../../src/model/write.js';
+import { newSeriesRefMemo, type AppendSeries } from '../../src/model/write.js';
 import { MetricsRegistry } from '../../src/metrics.js';
 import {
   DEFAULT_TENANT_LIMITS,
@@ -290,5 +290,25 @@ describe('exemplars through the pipeline', () => {
     expect(r.exemplarsWritten).toBe(0);
     expect(r.rejected.empty).toBe(true);
     expect(store.ignored()).toBe(1);
+  });
+});
+
+describe('label checks remembered on cached label sets (SeriesRefMemo.labelLimitsPassed)', () => {
+  it('a label set that passed under one tenant\'s limits is still checked under another\'s', async () => {
+    const target = new FakeTarget();
+    const loose: TenantLimits = { ...DEFAULT_TENANT_LIMITS };
+    const tight: TenantLimits = { ...DEFAULT_TENANT_LIMITS, labelsPerSeriesMax: 2 };
+    const pipeline = new IngestPipeline({ target, metrics: new MetricsRegistry(), limitsFor: (t) => (t === 'tight' ? tight : loose), nowMs: () => NOW });
+    const memo = newSeriesRefMemo();
+    const cached = (t: number): AppendSeries => ({ ...series({ __name__: 'up', job: 'a', instance: 'i' }, [[t, 1]]), refMemo: memo });
+    expect((await pipeline.ingest('loose', 'remote_write_v1', request([cached(NOW - 2)]))).samplesWritten).toBe(1);
+    expect(memo.labelLimitsPassed).toBe(loose);
+    const r = await pipeline.ingest('tight', 'remote_write_v1', request([cached(NOW - 1)]));
+    expect(r.samplesWritten + 0).toBe(0); // + 0: the pipeline may report -0
+    expect([...r.rejected.byReason.keys()]).toEqual(['too_many_labels']);
+    expect(memo.labelLimitsPassed).toBe(loose);
+    expect((await pipeline.ingest('loose', 'remote_write_v1', request([cached(NOW)]))).samplesWritten).toBe(1);
+    expect(target.samplesOf('loose', { __name__: 'up', job: 'a', instance: 'i' })).toHaveLength(2);
+    expect(target.samplesOf('tight', { __name__: 'up', job: 'a', instance: 'i' })).toEqual([]);
   });
 });

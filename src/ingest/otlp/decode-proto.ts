@@ -36,6 +36,7 @@
 // protobuf, so each message's sub-messages are located first and translated after its scalars.
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from '../protowire.js';
 import { AsciiInterner } from '../intern.js';
+import type { ValidatedLabels } from '../label-cache.js';
 import { isUtf8Bytes } from '../validate-labels.js';
 import { doubleAsString } from './naming.js';
 import { nanosWordsToMs, newAttrList, pushAttr, type AttrList, type OtlpExemplar, type OtlpMetricKind, OtlpTranslator } from './translate.js';
@@ -73,8 +74,12 @@ class ProtoMetricsDecoder {
   private quantiles: Float64Array = new Float64Array(16);
   private quantileValues: Float64Array = new Float64Array(16);
 
+  /** The body, for the translator's attribute-bytes cache. */
+  private readonly dv: DataView;
+
   constructor(body: Buffer, private readonly t: OtlpTranslator) {
     this.buf = body as FastBuffer;
+    this.dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
     this.c = new OtlpCursor(body, 'BAD_OTLP', 'ExportMetricsServiceRequest');
   }
 
@@ -263,7 +268,39 @@ class ProtoMetricsDecoder {
     }
   }
 
-  private numberPoint(start: number, end: number): void {
+  /**
+   * Where the run of attribute fields (KeyValue, field `field`) starting at `at` ends, or -1
+   * when a malformed tag or length comes first (the normal parse then reports it).
+   */
+  private attributeRunEnd(at: number, end: number, field: number): number {
+    const c = this.c;
+    const saved = c.pos;
+    let runEnd = at;
+    try {
+      c.pos = at;
+      while (c.pos < end) {
+        const tag = c.tag(end);
+        if (tag >>> 3 !== field || (tag & 7) !== WIRE_LEN) break;
+        const n = c.length(end);
+        if (c.pos + n > end) return -1;
+        c.pos += n;
+        runEnd = c.pos;
+      }
+    } catch {
+      return -1;
+    } finally {
+      c.pos = saved;
+    }
+    return runEnd;
+  }
+
+  /**
+   * A NumberDataPoint. When its attributes are one run of fields (as encoders write them) whose
+   * bytes the translator has seen in this metric's context, they are not decoded again: the
+   * translator hands back the series (OtlpTranslator.cachedPointSeries). `noCache`: attributes
+   * came in several runs after a cache hit; decode them all.
+   */
+  private numberPoint(start: number, end: number, noCache = false): void {
     const c = this.c;
     const attrs = this.pointAttrs;
     attrs.count = 0;
@@ -272,12 +309,27 @@ class ProtoMetricsDecoder {
     let value = 0;
     let flags = 0;
     let exemplars: OtlpExemplar[] | undefined;
+    let runStart = -1;
+    let runEnd = -1;
+    let split = false;
+    let cached: ValidatedLabels | undefined;
     c.pos = start;
     while (c.pos < end) {
       const at = c.pos;
       const tag = c.tag(end);
       switch (tag >>> 3) {
         case 7:
+          if (runStart < 0) {
+            runStart = at;
+            runEnd = noCache ? -1 : this.attributeRunEnd(at, end, 7);
+            if (runEnd > runStart) {
+              cached = this.t.cachedPointSeries(this.dv, runStart, runEnd);
+              if (cached !== undefined) {
+                c.pos = runEnd;
+                break;
+              }
+            }
+          } else if (at >= runEnd) split = true;
           this.keyValue(tag, end, at, attrs, 0);
           break;
         case 2:
@@ -307,7 +359,9 @@ class ProtoMetricsDecoder {
           c.skip(tag, end);
       }
     }
-    this.t.numberPoint(attrs, startMs, timeMs, value, flags, exemplars);
+    if (split && cached !== undefined) return this.numberPoint(start, end, true);
+    const raw = !split && runEnd > runStart ? { dv: this.dv, start: runStart, end: runEnd } : undefined;
+    this.t.numberPoint(attrs, startMs, timeMs, value, flags, exemplars, cached, raw);
   }
 
   private histogramPoint(start: number, end: number): void {

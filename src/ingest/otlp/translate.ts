@@ -26,8 +26,10 @@
 //   whose bound is >= the exemplar value.
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../../model/labels.js';
 import { STALE_NAN } from '../../model/samples.js';
-import type { AppendSeries } from '../../model/write.js';
+import { newSeriesRefMemo, type AppendSeries, type SeriesRefMemo } from '../../model/write.js';
 import { RejectionTally, type ExemplarInput, type IngestRequest, type MetricMetadataInput, type MetricTypeName, type RejectReason } from '../pipeline.js';
+import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX } from '../../constants.js';
+import { LabelSetCache, type ValidatedLabels } from '../label-cache.js';
 import { buildLabelName, buildMetricName, buildUnitName, formatFloatF, type NamingType } from './naming.js';
 
 export const TEMPORALITY_UNSPECIFIED = 0;
@@ -83,6 +85,27 @@ const labelNames = new Map<string, string | Error>();
 const metricNames = new Map<string, string | Error>();
 const boundTexts = new Map<number, string>();
 
+/**
+ * Number points: raw attribute bytes -> the series' labels and key, salted and checked by the
+ * metric's `scope` (family name and context labels), which with the bytes decides the labels.
+ * Senders repeat the same attribute bytes for a series request after request; a hit skips
+ * building labels and the key, and hands the engine the same key string every time (V8 caches a
+ * string's hash, so the registry lookup no longer hashes a fresh ~200-char string: it was 10% of
+ * the server's CPU under OTLP load, bench/decode-bench.ts). Process-wide (requests come from many
+ * connections), bounded like the remote write cache; only translations that succeeded are cached.
+ */
+interface CachedPointSeries extends ValidatedLabels {
+  readonly scope: string;
+}
+const pointSeriesCache = new LabelSetCache(REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX);
+
+/** FNV-1a of a string: the salt of a scope. */
+function stringHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 /** Samples are handed out as views of shared chunks: one allocation per 4096 samples. */
 const SAMPLE_CHUNK = 4096;
 
@@ -104,6 +127,11 @@ export class OtlpTranslator {
   private resourceMaxMs = -Infinity;
   /** Labels every point of the current scope gets (scope labels, job, instance), in override order. */
   private context: Label[] = [];
+  /** labelsKey(context). */
+  private contextKey = '';
+  /** What, besides a number point's attribute bytes, decides its series (see pointSeriesCache). */
+  private cacheScope = '';
+  private cacheSalt = 0;
 
   // Metric state
   private family = '';
@@ -212,6 +240,7 @@ export class OtlpTranslator {
     }
     ctx.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.context = ctx;
+    this.contextKey = labelsKey(ctx);
   }
 
   /**
@@ -249,6 +278,8 @@ export class OtlpTranslator {
       return false;
     }
     this.family = family;
+    this.cacheScope = `${family}\u0002${this.contextKey}`;
+    this.cacheSalt = stringHash(this.cacheScope);
     this.isCounter = kind === 'sum' && monotonic;
     this.metricOk = true;
     if (!this.metadataByFamily.has(family)) {
@@ -264,14 +295,53 @@ export class OtlpTranslator {
     if (points > 0) this.rejected.add(this.skipReason, points, 0, this.skipMessage);
   }
 
-  numberPoint(attrs: AttrList, startMs: number, timeMs: number, value: number, flags: number, exemplars: OtlpExemplar[] | undefined): void {
+  /**
+   * The cached series of a number point of the current metric whose attributes are exactly the
+   * bytes dv[start, end) (every attribute field of the point, in one run), if any. The decoder
+   * then skips the attributes and calls numberPoint with `cached`.
+   */
+  cachedPointSeries(dv: DataView, start: number, end: number): ValidatedLabels | undefined {
+    const hit = pointSeriesCache.get(dv, start, end, this.cacheSalt) as CachedPointSeries | undefined;
+    return hit !== undefined && hit.scope === this.cacheScope ? hit : undefined;
+  }
+
+  /**
+   * One number point. `cached`: its series from cachedPointSeries (attrs is then unused).
+   * `raw`: where its attribute bytes lie (all of them, in one run), to cache the series under.
+   */
+  numberPoint(
+    attrs: AttrList,
+    startMs: number,
+    timeMs: number,
+    value: number,
+    flags: number,
+    exemplars: OtlpExemplar[] | undefined,
+    cached?: ValidatedLabels,
+    raw?: { dv: DataView; start: number; end: number },
+  ): void {
     this.dataPoints++;
     if (!this.acceptTime(timeMs, 1)) return;
-    const base = this.baseLabels(attrs, this.context);
-    if (base instanceof Error) return this.rejectPoint(base, 1);
-    const k = this.keys.reset(base, undefined);
+    let labels: Labels;
+    let key: string;
+    let memo: SeriesRefMemo | undefined;
+    if (cached !== undefined) {
+      labels = cached.labels;
+      key = cached.key;
+      memo = cached.refMemo;
+    } else {
+      const base = this.baseLabels(attrs, this.context);
+      if (base instanceof Error) return this.rejectPoint(base, 1);
+      const k = this.keys.reset(base, undefined);
+      labels = k.labels(this.family);
+      key = k.key;
+      if (raw !== undefined) {
+        memo = newSeriesRefMemo();
+        const v: CachedPointSeries = { labels, key, nameBytesMax: 0, valueBytesMax: 0, refMemo: memo, scope: this.cacheScope };
+        pointSeriesCache.set(raw.dv, raw.start, raw.end, v, this.cacheSalt);
+      }
+    }
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
-    const s = this.emit(k.labels(this.family), k.key, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1);
+    const s = this.emit(labels, key, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1, memo);
     if (exemplars !== undefined) for (const e of exemplars) this.addExemplar(s, e);
   }
 
@@ -445,7 +515,7 @@ export class OtlpTranslator {
    * start timestamps are shared by consecutive samples that have the same ones (all series of a
    * histogram point, usually all points of a metric): the pipeline and engine only read them.
    */
-  private emit(labels: Labels, key: string, timeMs: number, value: number, startMs: number): AppendSeries {
+  private emit(labels: Labels, key: string, timeMs: number, value: number, startMs: number, refMemo?: SeriesRefMemo): AppendSeries {
     if (this.chunkUsed === SAMPLE_CHUNK) {
       this.valChunk = new Float64Array(SAMPLE_CHUNK);
       this.chunkUsed = 0;
@@ -462,8 +532,8 @@ export class OtlpTranslator {
         this.lastStartMs = startMs;
         this.lastStartArr = Float64Array.of(startMs);
       }
-      s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), startTimestampsMs: this.lastStartArr };
-    } else s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1) };
+      s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), startTimestampsMs: this.lastStartArr, refMemo };
+    } else s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), refMemo };
     this.series.push(s);
     return s;
   }
