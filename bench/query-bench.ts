@@ -28,7 +28,7 @@ on both, interleaved.
   --tolerance X     relative tolerance of the answer check (default ${DEFAULT_QUERY_OPTIONS.relTolerance})
   --out FILE        JSON report path (default bench/results/query-<timestamp>.json)
   --quiet           no progress on stderr
-  --mocha-args ".." extra flags for the mocha server, e.g. "--segment-cache-bytes-max 536870912"
+  --mocha-args="..." extra flags for the mocha server (write it with =), e.g. "--mocha-args=--segment-cache-bytes-max 536870912"
   -h, --help        this text
 `;
 
