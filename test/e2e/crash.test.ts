@@ -1,10 +1,13 @@
 // Crash safety: the server is killed with SIGKILL while clients write (and while a flush runs);
 // after each restart every sample that was acknowledged with 2xx must be there, with its value.
 // Samples of unacknowledged requests may or may not be there, but nothing else may appear.
+// Every write protocol takes part: the writers rotate remote write 1.0, 2.0 and OTLP/HTTP
+// (protobuf), each acknowledged by its own success status.
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 
-import { encodeRemoteWriteV1 } from '../../src/ingest/remote-write-encode.js';
+import { encodeRemoteWriteV1, encodeRemoteWriteV2 } from '../../src/ingest/remote-write-encode.js';
+import { attrs, encodeExportMetricsRequest, msToNanos } from '../../bench/lib/otlp-payload.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { postRemoteWrite, promPostForm, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
 
@@ -23,6 +26,32 @@ interface Acked {
   perSeries: Array<Set<number>>;
 }
 
+const PROTOCOLS = ['remote_write_v1', 'remote_write_v2', 'otlp'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
+let requestNo = 0;
+/** Acknowledged requests per protocol: each must have been exercised. */
+const sentBy: Record<Protocol, number> = { remote_write_v1: 0, remote_write_v2: 0, otlp: 0 };
+
+type WriterSeries = { labels: { __name__: string; series: string }; timestampsMs: Float64Array; values: Float64Array };
+
+async function send(url: string, protocol: Protocol, series: WriterSeries[]): Promise<{ status: number }> {
+  if (protocol === 'remote_write_v1') return postRemoteWrite(url, encodeRemoteWriteV1(series));
+  if (protocol === 'remote_write_v2') {
+    return postRemoteWrite(url, encodeRemoteWriteV2(series), { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'x-prometheus-remote-write-version': '2.0.0' });
+  }
+  // OTLP: one gauge whose data points carry the series attribute; no resource attributes, so the
+  // translated series are exactly {__name__="crash_metric", series="<s>"}.
+  const dataPoints = series.flatMap((s) =>
+    Array.from(s.timestampsMs, (t, k) => ({ attributes: attrs({ series: s.labels.series }), timeUnixNano: msToNanos(t), asDouble: s.values[k]! })),
+  );
+  const body = encodeExportMetricsRequest({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'crash_metric', gauge: { dataPoints } }] }] }] });
+  const res = await fetch(url + '/v1/metrics', { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+  const answer = Buffer.from(await res.arrayBuffer());
+  // A 200 with partial_success would mean some points were rejected: not an acknowledgement of all.
+  if (res.status === 200 && answer.length > 0) return { status: 0 };
+  return { status: res.status };
+}
+
 /** Writes from several concurrent clients until stopped; records what was acknowledged. */
 function startWriters(url: string, firstTick: { value: number }, acked: Acked, concurrency = 3): { stop: () => Promise<void> } {
   let stopped = false;
@@ -33,7 +62,7 @@ function startWriters(url: string, firstTick: { value: number }, acked: Acked, c
         while (!stopped) {
           const tick = firstTick.value;
           firstTick.value += SAMPLES_PER_SERIES_PER_REQUEST;
-          const series = [];
+          const series: WriterSeries[] = [];
           for (let s = 0; s < SERIES; s++) {
             const ts = new Float64Array(SAMPLES_PER_SERIES_PER_REQUEST);
             const vs = new Float64Array(SAMPLES_PER_SERIES_PER_REQUEST);
@@ -44,8 +73,10 @@ function startWriters(url: string, firstTick: { value: number }, acked: Acked, c
             series.push({ labels: { __name__: 'crash_metric', series: String(s) }, timestampsMs: ts, values: vs });
           }
           try {
-            const res = await postRemoteWrite(url, encodeRemoteWriteV1(series));
-            if (res.status === 204) {
+            const protocol = PROTOCOLS[requestNo++ % PROTOCOLS.length]!;
+            const res = await send(url, protocol, series);
+            if (res.status === 204 || (protocol === 'otlp' && res.status === 200)) {
+              sentBy[protocol]++;
               for (let s = 0; s < SERIES; s++) for (const t of series[s]!.timestampsMs) acked.perSeries[s]!.add(t);
             }
           } catch {
@@ -138,6 +169,7 @@ describe('crash safety under SIGKILL', () => {
     }
     server = await startServer({ dataDir, args });
     const checked = await verify(server.url, acked, 'final');
+    for (const p of PROTOCOLS) expect(sentBy[p], p).toBeGreaterThan(5);
     expect(checked).toBeGreaterThan(SERIES * 50);
     // The kills did hit a data directory with flushed segments, not just a WAL.
     const manifest = JSON.parse(fs.readFileSync(`${dataDir}/manifest.json`, 'utf8')) as { segments: unknown[]; walCoveredThroughSegment: number };
