@@ -225,6 +225,10 @@ export class IngestPipeline {
     let exemplarsWritten = 0;
     const sink = this.opts.exemplars;
     await this.opts.target.append(tenant, kept, exemplars, exemplars.length > 0 && sink !== undefined ? () => (exemplarsWritten = sink.append(tenant, exemplars)) : undefined);
+    for (let i = 0; i < withZeros.memo.length; i += 2) {
+      if (this.startInjected.size >= START_TIMESTAMP_MEMO_ENTRIES_MAX) this.startInjected.clear();
+      this.startInjected.set(withZeros.memo[i] as string, withZeros.memo[i + 1] as number);
+    }
     // Injected start zeros are stored but are not samples the sender sent.
     let samplesWritten = -withZeros.zeros;
     for (const s of kept) samplesWritten += s.timestampsMs.length;
@@ -268,9 +272,12 @@ export class IngestPipeline {
    * per start, not one per request; after a restart (or eviction) the same zero may be written
    * again, which is a duplicate point with the same value (the last write wins).
    */
-  private withStartZeros(tenant: string, series: AppendSeries[]): { series: AppendSeries[]; zeros: number } {
+  private withStartZeros(tenant: string, series: AppendSeries[]): { series: AppendSeries[]; zeros: number; memo: Array<string | number> } {
     let out: AppendSeries[] | undefined;
     let zerosTotal = 0;
+    // (key, start) pairs remembered only once the append succeeded: a refused request (429) must
+    // inject its zeros again when it is retried.
+    const memo: Array<string | number> = [];
     for (let i = 0; i < series.length; i++) {
       const s = series[i]!;
       const starts = s.startTimestampsMs;
@@ -292,8 +299,7 @@ export class IngestPipeline {
         out?.push(s);
         continue;
       }
-      if (this.startInjected.size >= START_TIMESTAMP_MEMO_ENTRIES_MAX) this.startInjected.clear();
-      this.startInjected.set(memoKey, last);
+      memo.push(memoKey, last);
       out ??= series.slice(0, i);
       zerosTotal += zeros.length;
       const n = s.timestampsMs.length + zeros.length;
@@ -304,7 +310,7 @@ export class IngestPipeline {
       values.set(s.values, zeros.length); // zeros are already 0
       out.push({ labels: s.labels, key: s.key, timestampsMs, values });
     }
-    return { series: out ?? series, zeros: zerosTotal };
+    return { series: out ?? series, zeros: zerosTotal, memo };
   }
 
   /** Drops series and samples that break a limit; returns the series to store (views, no copies when nothing is dropped). */

@@ -223,6 +223,17 @@ describe('start timestamps (withStartZeros)', () => {
     expect(target.samplesOf('default', { __name__: 'c_total' }).slice(3)).toEqual([[st2, 0], [NOW + 1000, 1]]);
   });
 
+  it('a request refused under back-pressure injects its zero again when retried', async () => {
+    const { target, pipeline } = setup();
+    const st = NOW - 5 * MIN;
+    const req = () => request([series({ __name__: 'c_total' }, [[NOW, 4]], [st])]);
+    target.refuse = new MochaError('TOO_MANY_REQUESTS', 'full');
+    await expect(pipeline.ingest('default', 'otlp', req())).rejects.toThrow('full');
+    target.refuse = undefined;
+    await pipeline.ingest('default', 'otlp', req());
+    expect(target.samplesOf('default', { __name__: 'c_total' })).toEqual([[st, 0], [NOW, 4]]);
+  });
+
   it('ignores starts that are 0, equal to or after the sample', async () => {
     const { target, pipeline } = setup();
     await pipeline.ingest('default', 'otlp', request([series({ __name__: 'c_total' }, [[NOW - 2, 1], [NOW - 1, 2], [NOW, 3]], [0, NOW - 1, NOW + 5])]));
