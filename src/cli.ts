@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Flags and start-up: `npm start -- --help` lists the flags. One process, one data directory,
 // one port for every protocol.
-import { segmentBatchCache, segmentChunkCache } from './segment/cache.js';
+import { SEGMENT_CACHE_BYTES_MAX_DEFAULT, segmentBatchCache, segmentChunkCache } from './segment/cache.js';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pino } from 'pino';
-import { assertConstants, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX, SEGMENT_CHUNK_CACHE_BYTES_MAX } from './constants.js';
+import { assertConstants, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX } from './constants.js';
 import { HOST_IS_LITTLE_ENDIAN } from './model/samples.js';
 import { Engine } from './engine.js';
 import { buildServer } from './api/server.js';
@@ -30,7 +30,8 @@ Usage: npm start -- [flags]
   --wal-pending-bytes-max BYTES  answer writes with 429 while more bytes than this wait to be
                               written to the WAL (default ${WAL_PENDING_BYTES_MAX})
   --segment-cache-bytes-max BYTES  bound of each of the two segment read caches (decompressed
-                              batches, decoded chunks) shared by all queries (default ${SEGMENT_CHUNK_CACHE_BYTES_MAX})
+                              batches, decoded chunks) shared by all queries (default 1/16 of
+                              the machine's memory within 64-512 MiB: ${SEGMENT_CACHE_BYTES_MAX_DEFAULT} here)
   --flush-interval DURATION   flush a non-empty memtable at least this often (default 2h)
   --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
   --log-level LEVEL           trace|debug|info|warn|error (default info)

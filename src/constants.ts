@@ -77,19 +77,22 @@ export const MEMTABLE_BYTES_MAX = 512 * MiB;
 export const MEMTABLE_TOTAL_BYTES_MAX = 3 * MEMTABLE_BYTES_MAX;
 
 /**
- * Bytes of decompressed samples.arrow record batches kept across queries (src/segment/cache.ts,
- * LRU). They hold the chunk encodings (~1-2 bytes per sample), so 64 MiB covers ~30-60 M samples
- * of recent segments. Without it every query paid zstd per batch again (50-80% of a selective
- * query's time in bench:query).
+ * Default bound of EACH of the two segment read caches (src/segment/cache.ts, LRU, shared by all
+ * queries): 1/16 of the machine's memory, at most 512 MiB, at least 64 MiB
+ * (`--segment-cache-bytes-max` overrides). The batch cache holds decompressed samples.arrow record
+ * batches (chunk encodings, ~1-2 bytes per sample; without it every query paid zstd per batch
+ * again, 50-80% of a selective query's time); the chunk cache holds decoded chunks (16 bytes per
+ * sample), apart so a large scan cannot evict the batches, which are dearer to rebuild. 64 MiB
+ * each was enough at 10k series but not at 100k, where instant aggregations were 1.1-1.6x
+ * Prometheus with 64 MiB and 0.5-0.7x with 512 MiB (bench:query, 2026-12-02, bench/README.md).
+ * Sizing caches by machine memory is what VictoriaMetrics does too (-memory.allowedPercent).
  */
-export const SEGMENT_BATCH_CACHE_BYTES_MAX = 64 * MiB;
-/**
- * Bytes of decoded chunks (16 bytes per sample) kept across queries, a separate LRU so a large
- * scan cannot evict the batches, which are dearer to rebuild. 64 MiB is ~4 M samples: the last
- * chunk of ~10k series, what dashboards re-read at every refresh. A select that decodes more than
- * half of it stops inserting (scan resistance).
- */
-export const SEGMENT_CHUNK_CACHE_BYTES_MAX = 64 * MiB;
+export const SEGMENT_CACHE_BYTES_MAX_CAP = 512 * MiB;
+export const SEGMENT_CACHE_BYTES_MAX_FLOOR = 64 * MiB;
+export const SEGMENT_CACHE_MEMORY_FRACTION = 1 / 16;
+export function defaultSegmentCacheBytesMax(machineBytes: number): number {
+  return Math.max(SEGMENT_CACHE_BYTES_MAX_FLOOR, Math.min(SEGMENT_CACHE_BYTES_MAX_CAP, Math.floor(machineBytes * SEGMENT_CACHE_MEMORY_FRACTION)));
+}
 
 /** Query limits (Prometheus defaults: 50M samples, 2 min timeout, 20 concurrent). */
 export const QUERY_SAMPLES_MAX = 50_000_000;

@@ -12,7 +12,8 @@
 // Eviction is least recently used (a hit moves the entry to the new end of a recency list). An
 // entry bigger than a quarter of the bound is not cached: one huge batch must not flush
 // everything else.
-import { SEGMENT_BATCH_CACHE_BYTES_MAX, SEGMENT_CHUNK_CACHE_BYTES_MAX } from '../constants.js';
+import os from 'node:os';
+import { defaultSegmentCacheBytesMax } from '../constants.js';
 
 export interface SegmentCacheStats {
   bytes: number;
@@ -147,8 +148,9 @@ export class SegmentCache {
 }
 
 /** The process-wide caches every SegmentReader uses unless given others. */
-export const segmentBatchCache = new SegmentCache(SEGMENT_BATCH_CACHE_BYTES_MAX);
-export const segmentChunkCache = new SegmentCache(SEGMENT_CHUNK_CACHE_BYTES_MAX);
+export const SEGMENT_CACHE_BYTES_MAX_DEFAULT = defaultSegmentCacheBytesMax(os.totalmem());
+export const segmentBatchCache = new SegmentCache(SEGMENT_CACHE_BYTES_MAX_DEFAULT);
+export const segmentChunkCache = new SegmentCache(SEGMENT_CACHE_BYTES_MAX_DEFAULT);
 
 /** For /metrics: bytes held, bound, entries, hits, misses and evictions of both shared caches. */
 export function segmentCacheStats(): { batches: SegmentCacheStats; chunks: SegmentCacheStats } {

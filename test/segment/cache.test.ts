@@ -2,6 +2,7 @@
 // over it: cached answers equal uncached ones bit for bit, a second read hits, closing a reader
 // drops its entries (also when a load is still in flight), bounds hold under pressure, and one
 // scan cannot fill the chunk cache.
+import { defaultSegmentCacheBytesMax } from '../../src/constants.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -280,5 +281,14 @@ describe('SegmentReader over the cache', () => {
     } finally {
       r.close();
     }
+  });
+});
+
+describe('default cache bound', () => {
+  test('is 1/16 of the machine memory within 64-512 MiB', () => {
+    const MiB = 1024 * 1024;
+    expect(defaultSegmentCacheBytesMax(512 * MiB)).toBe(64 * MiB);
+    expect(defaultSegmentCacheBytesMax(4096 * MiB)).toBe(256 * MiB);
+    expect(defaultSegmentCacheBytesMax(24 * 1024 * MiB)).toBe(512 * MiB);
   });
 });
