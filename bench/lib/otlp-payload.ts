@@ -10,6 +10,8 @@
 //   service.instance.id, host and cloud attributes) and node-exporter-like counters and gauges
 //   plus app-like HTTP histograms, with new timestamps and values round after round.
 
+import { mulberry32 } from './prng.js';
+
 // --- Object model (OTLP/JSON shape) -------------------------------------------------------------
 
 export interface OtlpAnyValue {
@@ -421,17 +423,6 @@ export interface OtlpPayload {
   dataPoints: number;
   /** Distinct Prometheus series (without target_info). */
   series: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CPU_MODES = ['idle', 'iowait', 'irq', 'nice', 'softirq', 'steal', 'system', 'user'];
