@@ -65,7 +65,7 @@ message Exemplar { repeated Label labels = 1; double value = 2; int64 timestamp 
 message Histogram { uint64 count_int = 1; double sum = 3; int64 timestamp = 15; }
 message MetricMetadata { int32 type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
 `;
-const PRW2_PROTO = `
+export const PRW2_PROTO = `
 syntax = "proto3";
 package io.prometheus.write.v2;
 message Request { reserved 1 to 3; repeated string symbols = 4; repeated TimeSeries timeseries = 5; }

@@ -12,20 +12,11 @@ import { decodeWriteRequestV1, type RemoteWriteLimits } from '../../src/ingest/r
 import type { RejectReason } from '../../src/ingest/pipeline.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { fieldBytes, fieldDouble, fieldFixed32, fieldVarint, tag, varint } from './pb-builder.js';
+import { PRW2_PROTO } from '../../bench/lib/payloads.js';
 import { exemplar2, histogram2, metadata2, refs, sample2, symbols, sym, ts2 } from './v2-builder.js';
 
-// Field numbers from prometheus/prometheus prompb/io/prometheus/write/v2/types.proto.
-export const V2_PROTO = `
-syntax = "proto3";
-package io.prometheus.write.v2;
-message Request { reserved 1 to 3; repeated string symbols = 4; repeated TimeSeries timeseries = 5; }
-message TimeSeries { repeated uint32 labels_refs = 1; repeated Sample samples = 2; repeated Histogram histograms = 3; repeated Exemplar exemplars = 4; Metadata metadata = 5; reserved 6; }
-message Exemplar { repeated uint32 labels_refs = 1; double value = 2; int64 timestamp = 3; }
-message Sample { double value = 1; int64 timestamp = 2; int64 start_timestamp = 3; }
-message Metadata { int32 type = 1; uint32 help_ref = 3; uint32 unit_ref = 4; }
-message Histogram { uint64 count_int = 1; double sum = 3; int64 timestamp = 15; }
-`;
-const RequestType = protobuf.parse(V2_PROTO).root.lookupType('io.prometheus.write.v2.Request');
+// The schema text (field numbers from upstream types.proto) the decode bench also uses.
+const RequestType = protobuf.parse(PRW2_PROTO).root.lookupType('io.prometheus.write.v2.Request');
 
 const bits = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
