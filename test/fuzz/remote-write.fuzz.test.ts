@@ -283,26 +283,31 @@ describe('truncation at every byte offset', () => {
   });
 });
 
+/**
+ * Seeded byte-level mutations: overwrite, varint-breaking bytes (0x80 and `continuationByte`),
+ * insert, delete, duplicate a range, truncate. Each suite passes its own byte so its mutation
+ * stream stays what it was.
+ */
+function mutate(rng: () => number, src: Buffer, continuationByte: number): Buffer {
+  let b = Buffer.from(src);
+  const ops = 1 + Math.floor(rng() * 4);
+  for (let k = 0; k < ops; k++) {
+    const at = Math.floor(rng() * (b.length + 1));
+    const r = rng();
+    if (r < 0.35 && b.length > 0) b[Math.min(at, b.length - 1)] = Math.floor(rng() * 256);
+    else if (r < 0.45 && b.length > 0) b[Math.min(at, b.length - 1)] = rng() < 0.5 ? 0x80 : continuationByte;
+    else if (r < 0.6) b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + Math.floor(rng() * 8) }, () => Math.floor(rng() * 256))), b.subarray(at)]);
+    else if (r < 0.75) b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + Math.floor(rng() * 16)))]);
+    else if (r < 0.9) {
+      const len = Math.floor(rng() * 32);
+      b = Buffer.concat([b.subarray(0, at), b.subarray(at, at + len), b.subarray(at)]); // duplicate a range
+    } else b = b.subarray(0, at);
+  }
+  return b;
+}
+
 describe('seeded random mutations', () => {
   const seeds = [validRequest(), Buffer.concat([OK, simpleSeries([['__name__', 'm'], ['a', 'b']], [[1, 2], [3, 4]])]), fieldBytes(3, fieldVarint(1, 1), fieldBytes(2, 'x'))];
-
-  function mutate(rng: () => number, src: Buffer): Buffer {
-    let b = Buffer.from(src);
-    const ops = 1 + Math.floor(rng() * 4);
-    for (let k = 0; k < ops; k++) {
-      const at = Math.floor(rng() * (b.length + 1));
-      const r = rng();
-      if (r < 0.35 && b.length > 0) b[Math.min(at, b.length - 1)] = Math.floor(rng() * 256);
-      else if (r < 0.45 && b.length > 0) b[Math.min(at, b.length - 1)] = rng() < 0.5 ? 0x80 : 0xff;
-      else if (r < 0.6) b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + Math.floor(rng() * 8) }, () => Math.floor(rng() * 256))), b.subarray(at)]);
-      else if (r < 0.75) b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + Math.floor(rng() * 16)))]);
-      else if (r < 0.9) {
-        const len = Math.floor(rng() * 32);
-        b = Buffer.concat([b.subarray(0, at), b.subarray(at, at + len), b.subarray(at)]); // duplicate a range
-      } else b = b.subarray(0, at);
-    }
-    return b;
-  }
 
   it('protobuf mutations only ever throw BAD_REMOTE_WRITE', () => {
     const rng = mulberry32(20240601);
@@ -310,7 +315,7 @@ describe('seeded random mutations', () => {
     const started = performance.now();
     let decoded = 0;
     for (let i = 0; i < 20_000; i++) {
-      const body = mutate(rng, seeds[i % seeds.length]!);
+      const body = mutate(rng, seeds[i % seeds.length]!, 0xff);
       const d = expectOnlyMochaError(() => dec.decodeWriteRequest(body));
       if (d) {
         decoded++;
@@ -326,7 +331,7 @@ describe('seeded random mutations', () => {
     const rng = mulberry32(99);
     const compressed = seeds.map((s) => c(s));
     for (let i = 0; i < 3000; i++) {
-      const body = mutate(rng, compressed[i % compressed.length]!);
+      const body = mutate(rng, compressed[i % compressed.length]!, 0xff);
       let d: DecodedWrite | undefined;
       try {
         d = await decodeRemoteWriteV1(body);
@@ -414,23 +419,6 @@ describe('remote write 2.0: truncation at every byte offset', () => {
 });
 
 describe('remote write 2.0: seeded random mutations', () => {
-  function mutate(rng: () => number, src: Buffer): Buffer {
-    let b = Buffer.from(src);
-    const ops = 1 + Math.floor(rng() * 4);
-    for (let k = 0; k < ops; k++) {
-      const at = Math.floor(rng() * (b.length + 1));
-      const r = rng();
-      if (r < 0.35 && b.length > 0) b[Math.min(at, b.length - 1)] = Math.floor(rng() * 256);
-      else if (r < 0.45 && b.length > 0) b[Math.min(at, b.length - 1)] = rng() < 0.5 ? 0x80 : 0x01;
-      else if (r < 0.6) b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + Math.floor(rng() * 8) }, () => Math.floor(rng() * 256))), b.subarray(at)]);
-      else if (r < 0.75) b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + Math.floor(rng() * 16)))]);
-      else if (r < 0.9) {
-        const len = Math.floor(rng() * 32);
-        b = Buffer.concat([b.subarray(0, at), b.subarray(at, at + len), b.subarray(at)]);
-      } else b = b.subarray(0, at);
-    }
-    return b;
-  }
 
   it('protobuf mutations only ever throw BAD_REMOTE_WRITE, and what decodes is well formed', () => {
     const rng = mulberry32(20260101);
@@ -438,7 +426,7 @@ describe('remote write 2.0: seeded random mutations', () => {
     const dec = new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 64 });
     let decoded = 0;
     for (let i = 0; i < 20_000; i++) {
-      const d = expectOnlyMochaErrorV2(() => dec.decodeRequest(mutate(rng, seeds[i % seeds.length]!)));
+      const d = expectOnlyMochaErrorV2(() => dec.decodeRequest(mutate(rng, seeds[i % seeds.length]!, 0x01)));
       if (d === undefined) continue;
       decoded++;
       expectWellFormed(d);
@@ -454,7 +442,7 @@ describe('remote write 2.0: seeded random mutations', () => {
     const body = snappy.compressSync(validRequestV2());
     for (let i = 0; i < 3000; i++) {
       try {
-        expectWellFormed(await decodeRemoteWriteV2(mutate(rng, body)));
+        expectWellFormed(await decodeRemoteWriteV2(mutate(rng, body, 0x01)));
       } catch (e) {
         if (!isMochaError(e)) throw new Error(`expected a MochaError, got ${String(e)}`, { cause: e });
         expect(['BAD_REMOTE_WRITE', 'BODY_TOO_LARGE']).toContain(e.code);
