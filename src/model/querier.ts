@@ -3,6 +3,8 @@
 // A later rollup planner adds a method that returns buckets of a level instead of raw samples.
 import type { Labels } from './labels.js';
 import type { Matcher } from './matchers.js';
+import type { RollupBuckets } from '../rollup/buckets.js';
+import type { RollupLevel } from '../rollup/levels.js';
 
 /**
  * One series with its samples in the requested range, sorted by time, timestamps unique.
@@ -34,6 +36,56 @@ export interface Querier {
   labelValues(name: string, matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<string[]>;
   /** Releases the segment set this querier holds. */
   close(): void;
+  /** Rollup levels the planner may choose from, finest first (absent or empty: raw only). */
+  readonly rollupLevels?: readonly RollupLevel[];
+  /**
+   * Buckets of the level's width for series matching all matchers, covering exactly the samples
+   * (stale markers included) with minTMs < t <= maxTMs; both bounds are multiples of the width.
+   * Served from level segments where they are valid for the time they cover (built from every raw
+   * segment there, no newer raw data overlapping), computed from raw samples elsewhere, and joined
+   * in time order (concat()). Series without a bucket in the range are left out.
+   */
+  selectBuckets?(matchers: readonly Matcher[], level: RollupLevel, minTMs: number, maxTMs: number, hints?: SelectHints): Promise<BucketSelection>;
+}
+
+/** One series' buckets at one width, ascending endMs, as the planner evaluates them (rollup/eval.ts). */
+export interface SeriesBuckets {
+  readonly labels: Labels;
+  readonly buckets: RollupBuckets;
+}
+
+export interface BucketSelection {
+  readonly series: SeriesBuckets[];
+  /** Level segments read, and time pieces computed from raw samples instead (for stats/explain). */
+  readonly levelSegmentsRead: number;
+  readonly rawPiecesRead: number;
+}
+
+/** A series' buckets as one level segment holds them (keyed like SourceSeries). */
+export interface SourceBuckets extends SeriesBuckets {
+  readonly key: string;
+}
+
+/**
+ * A level segment as the bucket querier reads it (implemented by segment/level-reader.ts): the
+ * buckets of width widthMs of the samples with partitionStartMs <= t < partitionEndMs of the raw
+ * segments named in `sources` (edge buckets are partial; concat() joins them across partitions).
+ */
+export interface BucketSource {
+  readonly level: string;
+  readonly widthMs: number;
+  readonly partitionStartMs: number;
+  readonly partitionEndMs: number;
+  /** Inclusive bounds of the sample times summarised (stale markers included). */
+  readonly minTMs: number;
+  readonly maxTMs: number;
+  /** Names of the raw segments this level was built from. */
+  readonly sources: readonly string[];
+  /**
+   * Series matching all matchers, each with its buckets that overlap (minTMs, maxTMs], i.e.
+   * endMs > minTMs and endMs - widthMs < maxTMs, ascending endMs; series without one are left out.
+   */
+  selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<SourceBuckets[]>;
 }
 
 /** A series as one source (memtable head or segment) holds it: samples sorted, unique timestamps. */
