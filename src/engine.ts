@@ -32,7 +32,7 @@ import { registerArrowCodecs } from './segment/codecs.js';
 import { RoaringBitmap32 } from './model/postings.js';
 import { compareLabels, type Labels } from './model/labels.js';
 import type { Matcher } from './model/matchers.js';
-import type { Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import type { BucketSource, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
 import type { AppendSeries } from './model/write.js';
 
 export interface EngineOptions {
@@ -90,7 +90,12 @@ export interface EngineStats {
 /** The segments readable at one moment; reference-counted so a swap never closes a reader in use. */
 class SegmentSet {
   private refs = 1; // the engine's own reference
-  constructor(readonly byTenant: ReadonlyMap<string, readonly SegmentReader[]>) {}
+  constructor(
+    /** Raw segments per tenant, oldest first (merge order: a later segment wins on equal timestamps). */
+    readonly byTenant: ReadonlyMap<string, readonly SegmentReader[]>,
+    /** Rollup level segments per tenant (segment/level-reader.ts), any order. */
+    readonly levelsByTenant: ReadonlyMap<string, readonly LevelSource[]> = new Map(),
+  ) {}
 
   acquire(): this {
     this.refs++;
@@ -103,6 +108,12 @@ class SegmentSet {
     if (this.refs < 0) throw new Error('SegmentSet released more often than acquired');
     return this.refs === 0;
   }
+}
+
+/** A level segment as the engine holds it: read by queriers, closed by the engine. */
+export interface LevelSource extends BucketSource {
+  readonly name: string;
+  close(): void;
 }
 
 interface TenantState {
