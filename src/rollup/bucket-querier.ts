@@ -97,15 +97,21 @@ export class BucketQuerier {
       throw new MochaError('INTERNAL', `selectBuckets: (${minTMs}, ${maxTMs}] is not aligned to ${level.name} buckets`);
     }
     const pieces: Piece[] = [];
+    const raw = this.rawExtents();
+    // A gap no raw source has samples in (expired by retention, or the instant after the last
+    // level segment's partition) is not read at all.
+    const addRaw = (fromMs: number, toMs: number): void => {
+      if (raw.some((r) => r.minTMs <= toMs && r.maxTMs > fromMs)) pieces.push({ fromMs, toMs, level: undefined });
+    };
     let cursor = minTMs;
     for (const l of this.usableLevelSegments(level, minTMs, maxTMs)) {
       const from = Math.max(minTMs, l.partitionStartMs - 1);
       const to = Math.min(maxTMs, l.partitionEndMs - 1);
-      if (cursor < from) pieces.push({ fromMs: cursor, toMs: from, level: undefined });
+      if (cursor < from) addRaw(cursor, from);
       pieces.push({ fromMs: from, toMs: to, level: l });
       cursor = to;
     }
-    if (cursor < maxTMs) pieces.push({ fromMs: cursor, toMs: maxTMs, level: undefined });
+    if (cursor < maxTMs) addRaw(cursor, maxTMs);
 
     // Each piece's series, keyed; read concurrently (segment reads decompress on the thread pool).
     const answers = await Promise.all(
