@@ -188,7 +188,16 @@ function gridColumn(
   const n = ctx.stepCount;
   const pinned = vs.at !== undefined;
   const baseMs = pinned ? ctx.selectorTimeMs(vs.at, 0, 0) : ctx.startMs;
-  const grid = evalRollupGrid(buckets, fn, rangeMs, baseMs, pinned || n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs);
+  if (pinned) {
+    // Every step reads the same window: evaluate it once.
+    const one = evalRollupGrid(buckets, fn, rangeMs, baseMs, 0, 1, vs.offsetMs);
+    if (one.present[0] !== 1) return undefined;
+    const col = ctx.allocStepSeries(labels);
+    col.values.fill(one.values[0]!);
+    col.present.fill(1);
+    return col;
+  }
+  const grid = evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs);
   let any = false;
   for (let k = 0; k < n; k++) {
     if (grid.present[k] === 1) {
