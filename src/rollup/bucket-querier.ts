@@ -23,7 +23,7 @@ import { MochaError } from '../errors.js';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import type { BucketSelection, BucketSource, SelectHints, SeriesBuckets, SeriesData } from '../model/querier.js';
-import { buildBuckets, concatAll, RollupBuckets, type BucketRange } from './buckets.js';
+import { buildBuckets, concatAll, type BucketRange, type RollupBuckets } from './buckets.js';
 import type { RollupLevel } from './levels.js';
 
 /** A raw source as the validity check sees it. */
@@ -195,31 +195,3 @@ function withinRange(b: RollupBuckets, lo: number, hi: number, fromMs: number, t
   while (hi > lo && !(b.endMs[hi - 1]! - G < toMs)) hi--;
   return { buckets: b, lo, hi };
 }
-
-/** Buckets [lo, hi) of b as a new run. */
-export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBuckets {
-  const out = new RollupBuckets(b.widthMs, hi - lo);
-  for (const f of BUCKET_FIELDS) (out[f] as Float64Array | Uint32Array).set((b[f] as Float64Array | Uint32Array).subarray(lo, hi));
-  return out;
-}
-
-const BUCKET_FIELDS = [
-  'endMs',
-  'count',
-  'sum',
-  'sumC',
-  'mean',
-  'm2',
-  'min',
-  'max',
-  'firstT',
-  'firstV',
-  'lastT',
-  'lastV',
-  'prevT',
-  'prevV',
-  'correction',
-  'resets',
-  'changes',
-  'lastStaleT',
-] as const satisfies readonly (keyof RollupBuckets)[];

@@ -463,6 +463,14 @@ export function concatAll(runs: readonly (RollupBuckets | BucketRange)[]): Rollu
   return joinRanges(ranges, widthMs);
 }
 
+/** Buckets [lo, hi) of b as a run of its own (a copy). */
+export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBuckets {
+  if (!(lo >= 0 && hi <= b.length && lo <= hi)) throw new Error(`rollup slice: rows [${lo}, ${hi}) outside 0..${b.length}`);
+  const out = new RollupBuckets(b.widthMs, hi - lo);
+  copyRows(out, 0, b, lo, hi - lo);
+  return out;
+}
+
 /**
  * Rows [from, from + n) of b to rows [to, to + n) of out, field by field in one loop: short runs
  * (a few buckets per partition) are the common case, where subarray().set() would allocate 18

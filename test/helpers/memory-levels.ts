@@ -5,8 +5,7 @@
 import { compareLabels, getLabel, labelsKey } from '../../src/model/labels.js';
 import type { Matcher } from '../../src/model/matchers.js';
 import type { BucketBatch, BucketSource, SourceBuckets } from '../../src/model/querier.js';
-import { buildBuckets, RollupBuckets } from '../../src/rollup/buckets.js';
-import { sliceBuckets } from '../../src/rollup/bucket-querier.js';
+import { buildBuckets, RollupBuckets, sliceBuckets } from '../../src/rollup/buckets.js';
 import type { RollupLevel } from '../../src/rollup/levels.js';
 import type { MemorySeries } from './memory-querier.js';
 
