@@ -21,6 +21,7 @@ import { buildLevelSegmentFiles } from '../../src/segment/level-writer.js';
 import { decodeLevelBlock, encodeLevelBlock, LEVEL_FIELD_COLUMNS, LEVEL_FIELDS } from '../../src/segment/level-encoding.js';
 import { buildSegmentFiles, type SegmentSeriesInput } from '../../src/segment/writer.js';
 import { ByteSink } from '../../src/segment/encoding/index.js';
+import { zstdCompressSync } from '../../src/segment/zstd-sync.js';
 import { PARTITION_MS } from '../../src/constants.js';
 import type { Dataset } from '../lib/dataset.js';
 import { SyntheticDataset, syntheticSeriesPerHost } from '../lib/generator.js';
@@ -170,8 +171,11 @@ function fieldBreakdown(series: SeriesSamples[], level: { name: string; widthMs:
     }
   }
   const parts = LEVEL_FIELDS.map((f, c) => `${LEVEL_FIELD_COLUMNS[f]} ${(sinks[c]!.length / buckets).toFixed(2)}`);
+  // After zstd, each column on its own (as Arrow compresses each buffer).
+  const zparts = LEVEL_FIELDS.map((f, c) => `${LEVEL_FIELD_COLUMNS[f]} ${(zstdCompressSync(sinks[c]!.view()).length / buckets).toFixed(2)}`);
   const total = sinks.reduce((a, s) => a + s.length, 0);
   console.log(`${level.name} cells before zstd, bytes/bucket: ${(total / buckets).toFixed(2)} = ${parts.join(', ')}`);
+  console.log(`${level.name} cells after zstd (per column), bytes/bucket: ${zparts.join(', ')}`);
   const MODE_NAMES = ['plain', 'zero', 'nan', 'same', 'masked', 'offset', 'diff'];
   console.log(
     `${level.name} cell modes: ` +

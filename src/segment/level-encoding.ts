@@ -89,7 +89,7 @@ export const PRESENT_COUNT_GE2 = 3; // rows with count >= 2
 
 /** Predictors tried for each value field with M_SAME / M_MASKED (bit-identical), earlier fields only. */
 const PREDICTORS: Partial<Record<LevelField, number[]>> = {
-  firstV: [FIELD_INDEX.get('lastV')!],
+  firstV: [FIELD_INDEX.get('lastV')!, P_PREV_LAST],
   prevV: [FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('firstV')!],
   min: [FIELD_INDEX.get('firstV')!, FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('prevV')!],
   max: [FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('firstV')!, FIELD_INDEX.get('prevV')!],
