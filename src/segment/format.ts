@@ -46,7 +46,8 @@ export const SEGMENT_SEQ_DIGITS = 8;
 
 /**
  * Buckets per block written (one buckets.arrow row = a run of one series' buckets): 288 = a day
- * of 5 m buckets, so a level segment of a raw partition has one block per series.
+ * of 5 m buckets, so a level segment of up to a day has one block per series (a read of a short
+ * range of a longer one decodes at most a day of buckets per series).
  */
 export const LEVEL_BLOCK_BUCKETS_MAX = 288;
 /** Format limit on one block's buckets: the reader accepts blocks written with other settings. */
