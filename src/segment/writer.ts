@@ -30,10 +30,10 @@ import {
   SERIES_LABELS_MAX,
   TMP_SUFFIX,
 } from './format.js';
-import type { SegmentMeta } from './meta.js';
+import type { RawSegmentMeta } from './meta.js';
 import { labelsType, metricNameType, postingsSchema, samplesSchema, seriesSchema } from './schema.js';
 
-export type { SegmentMeta } from './meta.js';
+export type { SegmentMeta, RawSegmentMeta, LevelSegmentMeta } from './meta.js';
 
 export interface SegmentSeriesInput {
   labels: Labels;
@@ -57,22 +57,25 @@ export interface WriteSegmentOptions {
 }
 
 /** Writes a segment directory `<segmentsDir>/<name>` atomically and returns its meta. */
-export async function writeSegment(segmentsDir: string, name: string, input: SegmentInput, opts?: WriteSegmentOptions): Promise<SegmentMeta> {
+export async function writeSegment(segmentsDir: string, name: string, input: SegmentInput, opts?: WriteSegmentOptions): Promise<RawSegmentMeta> {
   const compression = opts?.compression ?? 'zstd';
   const built = buildSegmentFiles(name, input, compression, opts?.chunkSamplesMax ?? CHUNK_SAMPLES_MAX);
-  await writeBuiltSegment(segmentsDir, name, built);
+  await writeSegmentDir(segmentsDir, name, built.files, built.meta);
   return built.meta;
 }
 
-/** Writes the files of a built segment into `<segmentsDir>/<name>` atomically (tmp dir, fsyncs, rename). */
-export async function writeBuiltSegment(segmentsDir: string, name: string, built: BuiltSegment): Promise<void> {
+/**
+ * Writes the files and meta.json of a segment into `<segmentsDir>/<name>.tmp/`, fsyncs them and
+ * the directory, renames it to `<name>` and fsyncs the parent (raw and level segments alike).
+ */
+export async function writeSegmentDir(segmentsDir: string, name: string, files: ReadonlyArray<[string, Uint8Array]>, meta: object): Promise<void> {
   const finalDir = path.join(segmentsDir, name);
   const tmpDir = finalDir + TMP_SUFFIX;
   await fs.mkdir(segmentsDir, { recursive: true });
   await fs.rm(tmpDir, { recursive: true, force: true });
   await fs.mkdir(tmpDir);
-  for (const [file, bytes] of built.files) await writeFileDurable(path.join(tmpDir, file), bytes);
-  await writeFileDurable(path.join(tmpDir, META_FILE), Buffer.from(JSON.stringify(built.meta, null, 2) + '\n'));
+  for (const [file, bytes] of files) await writeFileDurable(path.join(tmpDir, file), bytes);
+  await writeFileDurable(path.join(tmpDir, META_FILE), Buffer.from(JSON.stringify(meta, null, 2) + '\n'));
   await fsyncDir(tmpDir);
   // Names come from the manifest's nextSegmentSeq, never reused by a live segment: a directory
   // already there is a leftover of a flush that failed before its manifest swap.
@@ -101,8 +104,13 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 export interface BuiltSegment {
-  meta: SegmentMeta;
+  meta: RawSegmentMeta;
   files: Array<[string, Uint8Array]>;
+}
+
+/** Writes the files of a built raw segment into `<segmentsDir>/<name>` atomically. */
+export async function writeBuiltSegment(segmentsDir: string, name: string, built: BuiltSegment): Promise<void> {
+  await writeSegmentDir(segmentsDir, name, built.files, built.meta);
 }
 
 /** Validates the input and encodes the three Arrow files in memory (no I/O). */
@@ -116,12 +124,12 @@ export function buildSegmentFiles(name: string, input: SegmentInput, compression
 }
 
 /**
- * Builds a segment's files from series added one at a time in strictly increasing label order
- * (compaction streams merged series through it): it keeps the labels and the encoded chunks,
- * never the decoded samples of series already added.
+ * Builds a raw segment's files from series added one at a time in strictly increasing label
+ * order (compaction streams merged series through it): it keeps the labels and the encoded
+ * chunks, never the decoded samples of series already added.
  */
 export class SegmentFilesBuilder {
-  private readonly labels: Labels[] = [];
+  private readonly series: Array<{ labels: Labels }> = [];
   private readonly seriesMin: number[] = [];
   private readonly seriesMax: number[] = [];
   private readonly seriesSamples: number[] = [];
@@ -153,7 +161,7 @@ export class SegmentFilesBuilder {
   }
 
   get seriesCount(): number {
-    return this.labels.length;
+    return this.series.length;
   }
 
   /** Adds the next series (labels after every series added so far); a series without samples is skipped. */
@@ -161,12 +169,12 @@ export class SegmentFilesBuilder {
     if (this.finished) throw new Error('segment builder used after finish');
     const len = s.timestampsMs.length;
     if (len === 0) return;
-    const ref = this.labels.length;
+    const ref = this.series.length;
     if (ref >= SEGMENT_SERIES_MAX) throw new Error(`too many series for one segment: more than ${SEGMENT_SERIES_MAX}`);
     if (s.labels.length === 0 || s.labels.length > SERIES_LABELS_MAX || !labelsAreSorted(s.labels)) throw new Error(`series ${labelsKey(s.labels)}: labels must be 1..${SERIES_LABELS_MAX}, sorted, unique`);
     if (len !== s.values.length) throw new Error(`series ${labelsKey(s.labels)}: ${len} timestamps but ${s.values.length} values`);
     if (ref > 0) {
-      const c = compareLabels(this.labels[ref - 1]!, s.labels);
+      const c = compareLabels(this.series[ref - 1]!.labels, s.labels);
       if (c === 0) throw new Error(`duplicate series ${labelsKey(s.labels)}`);
       if (c > 0) throw new Error(`series ${labelsKey(s.labels)} added out of label order`);
     }
@@ -176,7 +184,7 @@ export class SegmentFilesBuilder {
     if (t0 < pStart || tn >= pEnd) throw new Error(`series ${labelsKey(s.labels)}: samples [${t0}, ${tn}] outside the partition [${pStart}, ${pEnd})`);
     const nChunks = Math.ceil(len / this.chunkSamplesMax);
     const per = Math.ceil(len / nChunks); // equal-sized chunks: no tiny tail chunk
-    this.labels.push(s.labels);
+    this.series.push({ labels: s.labels });
     this.seriesFirstChunk.push(this.chunkRow);
     this.seriesChunks.push(nChunks);
     this.seriesSamples.push(len);
@@ -202,7 +210,7 @@ export class SegmentFilesBuilder {
   /** The segment's files and meta; the builder cannot be used afterwards. */
   finish(): BuiltSegment {
     if (this.finished) throw new Error('segment builder finished twice');
-    const n = this.labels.length;
+    const n = this.series.length;
     if (n === 0) throw new Error('a segment needs at least one sample');
     this.cutBatch();
     this.finished = true;
@@ -214,7 +222,7 @@ export class SegmentFilesBuilder {
     const seriesBytes = arrowFileBytes(
       [
         buildSeriesBatch(
-          this.labels,
+          this.series,
           BigInt64Array.from(this.seriesMin, BigInt),
           BigInt64Array.from(this.seriesMax, BigInt),
           Uint32Array.from(this.seriesSamples),
@@ -226,7 +234,7 @@ export class SegmentFilesBuilder {
     );
 
     // postings.arrow
-    const postings = buildPostingsBatch(this.labels);
+    const postings = buildPostingsBatch(this.series);
     const postingsBytes = arrowFileBytes([postings.batch], compression);
 
     const files: Array<[string, Uint8Array]> = [
@@ -234,13 +242,13 @@ export class SegmentFilesBuilder {
       [SAMPLES_FILE, samplesBytes],
       [POSTINGS_FILE, postingsBytes],
     ];
-    const fileMeta: SegmentMeta['files'] = {};
+    const fileMeta: RawSegmentMeta['files'] = {};
     let bytes = 0;
     for (const [f, b] of files) {
       fileMeta[f] = { bytes: b.length, crc32: crc32(b) };
       bytes += b.length;
     }
-    const meta: SegmentMeta = {
+    const meta: RawSegmentMeta = {
       formatVersion: SEGMENT_FORMAT_VERSION,
       name: this.name,
       tenant: this.input.tenant,
@@ -341,8 +349,12 @@ class PairCheck {
   }
 }
 
-function buildSeriesBatch(
-  series: readonly Labels[],
+/**
+ * series.arrow's record batch. Level segments reuse it: min/max times of what the series holds,
+ * "samples" = its buckets, "chunks" = its blocks of buckets.arrow.
+ */
+export function buildSeriesBatch(
+  series: ReadonlyArray<{ labels: Labels }>,
   mins: BigInt64Array,
   maxs: BigInt64Array,
   samples: Uint32Array,
@@ -351,13 +363,13 @@ function buildSeriesBatch(
 ): RecordBatch {
   const n = series.length;
   let pairs = 0;
-  for (const s of series) pairs += s.length;
+  for (const s of series) pairs += s.labels.length;
   const keys: string[] = new Array(pairs);
   const vals: string[] = new Array(pairs);
   const offsets = new Int32Array(n + 1);
   let p = 0;
   for (let i = 0; i < n; i++) {
-    for (const l of series[i]!) {
+    for (const l of series[i]!.labels) {
       keys[p] = l.name;
       vals[p] = l.value;
       p++;
@@ -372,7 +384,7 @@ function buildSeriesBatch(
   });
   const labels = makeData({ type: labelsType, length: n, nullCount: 0, valueOffsets: offsets, child: entries });
   // metric_name: dictionary of distinct __name__ values (sorted), null where a series has none.
-  const names = series.map((s) => s.find((l) => l.name === METRIC_NAME_LABEL)?.value);
+  const names = series.map((s) => s.labels.find((l) => l.name === METRIC_NAME_LABEL)?.value);
   const distinct = [...new Set(names.filter((x): x is string => x !== undefined))].sort();
   const index = new Map(distinct.map((v, i) => [v, i]));
   const indices = new Int32Array(n);
@@ -409,10 +421,11 @@ function buildSeriesBatch(
   return new RecordBatch(seriesSchema, makeData({ type: new Struct(seriesSchema.fields), length: n, nullCount: 0, children }));
 }
 
-function buildPostingsBatch(series: readonly Labels[]): { batch: RecordBatch; rows: number } {
+/** postings.arrow's record batch: label pair -> roaring bitmap of series refs (= indices in `series`). */
+export function buildPostingsBatch(series: ReadonlyArray<{ labels: Labels }>): { batch: RecordBatch; rows: number } {
   const byName = new Map<string, Map<string, number[]>>();
   for (let ref = 0; ref < series.length; ref++) {
-    for (const l of series[ref]!) {
+    for (const l of series[ref]!.labels) {
       let values = byName.get(l.name);
       if (!values) byName.set(l.name, (values = new Map()));
       let refs = values.get(l.value);
