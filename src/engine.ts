@@ -742,12 +742,14 @@ export class Engine {
     const outputs = [...(input.rawOutputName !== undefined ? [input.rawOutputName] : []), ...input.levels.map((l) => l.name)];
     const opened = new Map<string, HeldSegment>();
     const added: ManifestSegment[] = [];
+    let levelsWritten = 0;
     const manifest: Manifest = { ...this.manifest, nextSegmentSeq: seq, segments: [] };
     try {
       if (input.rawOutputName !== undefined || input.levels.length > 0) {
         const out = await this.pool.runCompaction(input);
         if (out.raw !== undefined) added.push(manifestEntryOf(out.raw));
         for (const l of out.levels) added.push(l.manifestEntry);
+        levelsWritten = out.levels.length;
         for (const seg of added) opened.set(segmentKey(seg), await openSegment(this.opts.dataDir, seg));
         summary.samplesIn += out.samplesIn;
         summary.samplesOut += out.samplesOut;
@@ -790,7 +792,7 @@ export class Engine {
       summary.segmentsMerged += work.raws.length;
       summary.rawSegmentsWritten++;
     }
-    summary.levelSegmentsWritten += input.levels.length;
+    summary.levelSegmentsWritten += levelsWritten;
     summary.levelSegmentsRemoved += work.removeLevels.length;
   }
 

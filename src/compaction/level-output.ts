@@ -1,7 +1,11 @@
-// Writing the level segments of a compaction task (segment/level-writer.ts does the format).
+// The level side of a compaction task: writes a partition's level segments
+// (segment/level-writer.ts does the format) and opens them for the engine.
 import type { Labels } from '../model/labels.js';
 import type { RollupBuckets } from '../rollup/buckets.js';
-import type { ManifestSegment } from '../segment/manifest.js';
+import { manifestEntryOf, type ManifestSegment } from '../segment/manifest.js';
+import type { SegmentCompression } from '../segment/codecs.js';
+import { writeLevelSegment } from '../segment/level-writer.js';
+import { LevelSegmentReader } from '../segment/level-reader.js';
 import type { LevelSource } from '../engine.js';
 
 export interface LevelSeriesBuckets {
@@ -16,16 +20,39 @@ export interface LevelOutputMeta {
   manifestEntry: ManifestSegment;
 }
 
-export async function openLevelSource(dir: string): Promise<LevelSource> {
-  throw new Error(`level segments are not available in this build: ${dir}`);
+export function openLevelSource(dir: string): Promise<LevelSource> {
+  return LevelSegmentReader.open(dir);
 }
 
+/**
+ * Writes one level segment per level (series in label order, as the task produced them). A level
+ * without any bucket (cannot happen for a partition with samples) is not written.
+ */
 export async function writeLevels(
-  _segmentsDir: string,
-  input: { tenant: string; partitionStartMs: number; partitionEndMs: number; levels: readonly { level: string; widthMs: number; name: string }[] },
-  _sources: readonly string[],
-  _series: readonly LevelSeriesBuckets[][],
+  segmentsDir: string,
+  input: { tenant: string; partitionStartMs: number; partitionEndMs: number; levels: readonly { level: string; widthMs: number; name: string }[]; compression?: SegmentCompression },
+  sources: readonly string[],
+  series: readonly LevelSeriesBuckets[][],
 ): Promise<LevelOutputMeta[]> {
-  if (input.levels.length > 0) throw new Error('level segments are not available in this build');
-  return [];
+  const out: LevelOutputMeta[] = [];
+  for (let i = 0; i < input.levels.length; i++) {
+    const l = input.levels[i]!;
+    const list = series[i]!.filter((s) => s.buckets.length > 0);
+    if (list.length === 0) continue;
+    const meta = await writeLevelSegment(
+      segmentsDir,
+      l.name,
+      {
+        tenant: input.tenant,
+        level: { name: l.level, widthMs: l.widthMs },
+        partitionStartMs: input.partitionStartMs,
+        partitionEndMs: input.partitionEndMs,
+        sources: [...sources],
+        series: list,
+      },
+      input.compression !== undefined ? { compression: input.compression } : undefined,
+    );
+    out.push({ name: l.name, level: l.level, manifestEntry: manifestEntryOf(meta) });
+  }
+  return out;
 }

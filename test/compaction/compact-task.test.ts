@@ -14,6 +14,9 @@ import { STALE_NAN, isStaleAt } from '../../src/model/samples.js';
 import { buildBuckets, coarsen } from '../../src/rollup/buckets.js';
 import { segmentName, tenantSegmentsDir } from '../../src/segment/format.js';
 import { SegmentReader } from '../../src/segment/reader.js';
+import { LevelSegmentReader } from '../../src/segment/level-reader.js';
+import { newMatcher } from '../../src/model/matchers.js';
+import { parseRollupLevels } from '../../src/rollup/levels.js';
 import { writeSegment } from '../../src/segment/writer.js';
 import { registerArrowCodecs } from '../../src/segment/codecs.js';
 import { mulberry32 } from '../helpers/prng.js';
@@ -190,6 +193,53 @@ describe('runCompactionTask', () => {
       runCompactionTask({ dataDir, tenant: TENANT, partitionStartMs: P1, partitionEndMs: P1 + PARTITION_MS, inputs: names, rawOutputName: 'raw-y-1', levels: [] }),
     ).rejects.toThrow(/not the partition compacted/);
     expect(fs.existsSync(path.join(tenantSegmentsDir(dataDir, TENANT), 'raw-y-1'))).toBe(false);
+  });
+});
+
+describe('runCompactionTask with levels', () => {
+  it('writes each level from the merged samples: buckets equal buildBuckets of the merged raw data, sources name the merged segment', async () => {
+    const rnd = mulberry32(77);
+    const inputs = [0, 1, 2].map((i) => genInput(rnd, i, 60));
+    const expected = expectedMerge(inputs);
+    const levels = parseRollupLevels('5m,1h,1d');
+    const dataDir = tmp();
+    const names = await writeInputs(dataDir, inputs);
+    const specs = levels.map((l, i) => ({ level: l.name, widthMs: l.widthMs, name: segmentName(l.name, P0, 200 + i) }));
+    const out = await runCompactionTask({ dataDir, tenant: TENANT, partitionStartMs: P0, partitionEndMs: P1, inputs: names, rawOutputName: 'raw-m-1', levels: specs, seriesBatchMax: 13 });
+    expect(out.levels.map((l) => l.name)).toEqual(specs.map((s) => s.name));
+    for (let i = 0; i < levels.length; i++) {
+      const r = await LevelSegmentReader.open(path.join(tenantSegmentsDir(dataDir, TENANT), specs[i]!.name));
+      try {
+        expect(r.sources).toEqual(['raw-m-1']);
+        expect(r.level).toBe(levels[i]!.name);
+        expect(out.levels[i]!.manifestEntry).toMatchObject({ level: levels[i]!.name, sources: ['raw-m-1'], partitionStartMs: P0 });
+        const got = await r.selectBuckets([newMatcher('=~', '__name__', '.+')], P0 - 86_400_000, P1 + 86_400_000);
+        expect(got.map((g) => g.key).sort()).toEqual([...expected.keys()].sort());
+        for (const g of got) {
+          const m = expected.get(g.key)!;
+          let want = buildBuckets(m.timestampsMs, m.values, levels[0]!.widthMs);
+          if (i > 0) want = coarsen(buildLevels(m.timestampsMs, m.values, levels.slice(0, i))[i - 1]!, levels[i]!.widthMs / levels[i - 1]!.widthMs);
+          expect(g.buckets.length).toBe(want.length);
+          for (const f of ['endMs', 'sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstT', 'firstV', 'lastT', 'lastV', 'prevT', 'prevV', 'correction', 'lastStaleT'] as const) {
+            expect(sameBits(g.buckets[f], want[f]), `${g.key} ${levels[i]!.name} ${f}`).toBe(true);
+          }
+          expect(Array.from(g.buckets.count)).toEqual(Array.from(want.count));
+          expect(Array.from(g.buckets.resets)).toEqual(Array.from(want.resets));
+          expect(Array.from(g.buckets.changes)).toEqual(Array.from(want.changes));
+        }
+      } finally {
+        r.close();
+      }
+    }
+  });
+
+  it('builds levels of a single raw segment without rewriting it; sources name that segment', async () => {
+    const dataDir = tmp();
+    const names = await writeInputs(dataDir, [genInput(mulberry32(3), 0, 20)]);
+    const out = await runCompactionTask({ dataDir, tenant: TENANT, partitionStartMs: P0, partitionEndMs: P1, inputs: names, levels: [{ level: '5m', widthMs: 300_000, name: '5m-x-1' }] });
+    expect(out.raw).toBeUndefined();
+    expect(out.levels[0]!.manifestEntry).toMatchObject({ sources: names });
+    expect(fs.readdirSync(tenantSegmentsDir(dataDir, TENANT)).sort()).toEqual([...names, '5m-x-1'].sort());
   });
 });
 
