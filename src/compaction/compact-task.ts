@@ -43,7 +43,7 @@ export interface CompactionTaskInput {
   partitionEndMs: number;
   /** Raw segments of the partition, oldest first: on equal timestamps a later one wins. */
   inputs: string[];
-  /** Name of the merged raw segment to write; absent: the single input stays as it is (levels only). */
+  /** Name of the merged raw segment to write; absent: the inputs stay as they are (levels only, built from all of them). */
   rawOutputName?: string;
   /** Levels to build, finest first, each width a multiple of the previous one; may be empty. */
   levels: CompactionLevelSpec[];
@@ -70,7 +70,6 @@ const TASK_BATCH_CACHE_BYTES = 32 * 1024 * 1024;
 export async function runCompactionTask(input: CompactionTaskInput): Promise<CompactionTaskOutput> {
   const started = performance.now();
   if (input.inputs.length === 0) throw new Error('compaction input: no segments');
-  if (input.rawOutputName === undefined && input.inputs.length > 1) throw new Error('compaction input: several segments need a merged output name');
   const batchMax = input.seriesBatchMax ?? COMPACTION_SERIES_BATCH_MAX;
   const caches = { batchCache: new SegmentCache(TASK_BATCH_CACHE_BYTES), chunkCache: new SegmentCache(0) };
   const readers: SegmentReader[] = [];
@@ -137,7 +136,7 @@ export async function runCompactionTask(input: CompactionTaskInput): Promise<Com
       await writeBuiltSegment(dir, input.rawOutputName!, built);
       raw = built.meta;
     }
-    const sources = [input.rawOutputName ?? input.inputs[0]!];
+    const sources = input.rawOutputName !== undefined ? [input.rawOutputName] : input.inputs;
     const levels = await writeLevels(dir, input, sources, levelSeries);
     return { ...(raw !== undefined ? { raw } : {}), levels, seriesCount, samplesIn, samplesOut, batchSamplesMax, durationMs: performance.now() - started };
   } finally {

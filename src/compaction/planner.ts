@@ -4,7 +4,10 @@
 // Per tenant and raw partition [start, end):
 // - retention: a segment of level L whose partitionEndMs <= now - retention(L) is dropped (raw
 //   and level segments alike; a level outlives the raw data it was built from when its retention
-//   is longer, and keeps naming its sources -- they are gone, which does not invalidate it);
+//   is longer, and keeps naming its sources -- they are gone, which does not invalidate it).
+//   Expired raw segments of a partition whose kept levels are missing or stale (data backfilled
+//   older than the raw retention, or never compacted) stay until those levels are built from them
+//   (without a merged raw segment: the levels name all of them as sources), then go;
 // - merge: more than one raw segment (flush splits, out-of-order and backfilled data) -> one;
 // - levels: every configured level whose retention has not passed for the partition must exist
 //   exactly once, built from exactly the partition's current raw segment(s) (`sources`); if not,
@@ -35,7 +38,7 @@ export interface PartitionWork {
   partitionEndMs: number;
   /** The partition's raw segments, manifest order (oldest first). */
   raws: PlannedSegment[];
-  /** More than one raw segment: write a merged one. */
+  /** More than one raw segment: write a merged one (not when the raw segments expire next). */
   merge: boolean;
   /** Levels to build, finest first (all wanted levels, or none when the existing ones are valid). */
   build: RollupLevel[];
@@ -68,7 +71,7 @@ export function planCompaction(segments: readonly PlannedSegment[], opts: PlanOp
   const groups = new Map<string, { raws: PlannedSegment[]; levels: PlannedSegment[] }>();
   for (const s of segments) {
     if (opts.tenant !== undefined && s.tenant !== opts.tenant) continue;
-    if (isExpired(opts.retention, s.level, s.partitionEndMs, opts.nowMs)) {
+    if (s.level !== RAW_LEVEL && isExpired(opts.retention, s.level, s.partitionEndMs, opts.nowMs)) {
       expired.push(s);
       continue;
     }
@@ -82,10 +85,11 @@ export function planCompaction(segments: readonly PlannedSegment[], opts: PlanOp
   for (const g of groups.values()) {
     if (g.raws.length === 0) continue; // raw expired (or never here): its levels stay as they are
     const first = g.raws[0]!;
-    if (first.partitionEndMs > opts.settledBeforeMs) continue;
-    const merge = g.raws.length > 1;
+    const rawExpired = isExpired(opts.retention, RAW_LEVEL, first.partitionEndMs, opts.nowMs);
+    if (!rawExpired && first.partitionEndMs > opts.settledBeforeMs) continue;
     const wanted = opts.levels.filter((l) => !isExpired(opts.retention, l.name, first.partitionEndMs, opts.nowMs));
     const rawNames = g.raws.map((r) => r.name);
+    const merge = !rawExpired && g.raws.length > 1;
     let levelsValid = !merge;
     if (levelsValid) {
       for (const l of wanted) {
@@ -97,6 +101,11 @@ export function planCompaction(segments: readonly PlannedSegment[], opts: PlanOp
       }
     }
     const wantedNames = new Set(wanted.map((l) => l.name));
+    if (rawExpired && levelsValid) {
+      // The levels hold what the raw data had: it can go.
+      expired.push(...g.raws);
+      continue;
+    }
     const removeLevels = levelsValid ? g.levels.filter((s) => !wantedNames.has(s.level)) : g.levels;
     const build = levelsValid ? [] : wanted;
     if (!merge && build.length === 0 && removeLevels.length === 0) continue;

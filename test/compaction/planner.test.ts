@@ -91,8 +91,18 @@ describe('planCompaction', () => {
     expect(plan([raw('raw-1', P_OLD), ...allLevels(P_OLD, ['raw-1']).slice(1)], { retention: '5m=7d' }).partitions).toEqual([]);
     const fresh = plan([raw('raw-1', P_OLD), raw('raw-2', P_OLD)], { retention: '5m=7d,1d=inf' }).partitions[0]!;
     expect(fresh.build.map((l) => l.name)).toEqual(['1h', '1d']);
+    // Expired raw data without (valid) levels: the levels are built from it first, no merge, and
+    // the raw segments stay until then.
+    const backfill = plan([raw('raw-1', P_OLD), raw('raw-2', P_OLD)], { retention: 'raw=15d' });
+    expect(backfill.expired).toEqual([]);
+    expect(backfill.partitions.map((w) => [w.merge, w.raws.length, w.build.map((l) => l.name)])).toEqual([[false, 2, ['5m', '1h', '1d']]]);
+    const built = [raw('raw-1', P_OLD), raw('raw-2', P_OLD), ...allLevels(P_OLD, ['raw-2', 'raw-1'])];
+    expect(plan(built, { retention: 'raw=15d' })).toEqual({ expired: built.slice(0, 2), partitions: [] });
     // A partition exactly at the edge: end <= now - retention is expired.
     const edge = NOW - (NOW % PARTITION_MS) - 4 * PARTITION_MS;
-    expect(plan([raw('raw-e', edge)], { retention: `raw=${(NOW - (edge + PARTITION_MS)) / 60_000}m` }).expired.length).toBe(1);
+    const edgeSegs = [raw('raw-e', edge), ...allLevels(edge, ['raw-e'])];
+    const keepMin = (NOW - (edge + PARTITION_MS)) / 60_000;
+    expect(plan(edgeSegs, { retention: `raw=${keepMin}m` }).expired.map((x) => x.name)).toEqual(['raw-e']);
+    expect(plan(edgeSegs, { retention: `raw=${keepMin + 1}m` }).expired).toEqual([]);
   });
 });

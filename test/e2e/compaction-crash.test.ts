@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 async function start(): Promise<ServerProcess> {
-  const s = await startServer({ dataDir, args: ['--compaction-interval', '0', '--rollup-levels', 'none'], env: { MOCHA_TEST_COMPACTION_DELAY_MS: String(DELAY_MS) } });
+  const s = await startServer({ dataDir, args: ['--compaction-interval', '0'], env: { MOCHA_TEST_COMPACTION_DELAY_MS: String(DELAY_MS) } });
   servers.push(s);
   return s;
 }
@@ -131,6 +131,12 @@ describe('crash during compaction', () => {
     expect(raws.map((s) => s.partitionStartMs).sort()).toEqual([...PARTITIONS].sort());
     const distinct = [...model.values()].reduce((a, m2) => a + m2.size, 0);
     expect(raws.reduce((a, s) => a + s.sampleCount, 0)).toBe(distinct);
+    // And the default levels, once each, built from exactly that raw segment.
+    for (const r of raws) {
+      const levels = m.segments.filter((s) => s.level !== 'raw' && s.partitionStartMs === r.partitionStartMs);
+      expect(levels.map((s) => s.level).sort()).toEqual(['1d', '1h', '5m']);
+      for (const l of levels) expect((l as { sources?: string[] }).sources).toEqual([r.name]);
+    }
     await check(server.url);
     // A clean restart reads the same.
     expect(await server.stop()).toBe(0);

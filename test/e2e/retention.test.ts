@@ -1,8 +1,8 @@
-// Retention per level, end to end: with --retention raw=2h, samples backfilled days ago are
-// answered until compaction runs; after POST /api/v1/admin/compact their raw segments are gone
+// Retention per level, end to end: with --retention raw=2h,5m=1d, samples backfilled two days ago
+// are answered until compaction runs; POST /api/v1/admin/compact first builds the levels still
+// kept (1h, 1d; not 5m, past its retention) from them, then drops their raw segment: it is gone
 // from the manifest and from disk and raw queries over that range return nothing, while recent
-// data stays. The levels built from them (kept forever here) stay on disk, still naming their
-// vanished raw sources.
+// data stays. The levels stay, still naming their vanished raw source.
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { encodeRemoteWriteV1 } from '../../src/ingest/remote-write-encode.js';
@@ -33,7 +33,7 @@ async function rangeQuery(url: string, expr: string, atMs: number): Promise<Matr
 
 describe('retention', () => {
   it('drops raw data past its retention at compaction: queries return nothing there, files are gone, recent data stays', async () => {
-    const server = await startServer({ args: ['--retention', 'raw=2h', '--compaction-interval', '0', '--rollup-levels', 'none'] });
+    const server = await startServer({ args: ['--retention', 'raw=2h,5m=1d', '--compaction-interval', '0'] });
     servers.push(server);
     const old = { labels: { __name__: 'ret_m', age: 'old' }, timestampsMs: Float64Array.from({ length: 100 }, (_, i) => OLD_P + 5 + i * 60_000), values: Float64Array.from({ length: 100 }, (_, i) => i) };
     const recent = { labels: { __name__: 'ret_m', age: 'recent' }, timestampsMs: Float64Array.from({ length: 10 }, (_, i) => RECENT_MS + i * 1000), values: Float64Array.from({ length: 10 }, (_, i) => 100 + i) };
@@ -49,9 +49,11 @@ describe('retention', () => {
 
     const res = await fetch(server.url + '/api/v1/admin/compact', { method: 'POST' });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { status: string; data: { segmentsExpired: number; failures: number } };
+    const body = (await res.json()) as { status: string; data: { segmentsExpired: number; failures: number; levelSegmentsWritten: number } };
     expect(body.status).toBe('success');
     expect(body.data.segmentsExpired).toBe(1);
+    // Levels of the old partition (1h, 1d) and of the recent one (5m, 1h, 1d).
+    expect(body.data.levelSegmentsWritten).toBe(5);
     expect(body.data.failures).toBe(0);
 
     expect(await rangeQuery(server.url, 'ret_m[2h]', oldEnd)).toEqual([]);
@@ -61,6 +63,10 @@ describe('retention', () => {
     const onDisk = fs.readdirSync(tenantSegmentsDir(server.dataDir, 'default'));
     for (const n of oldNames) expect(onDisk).not.toContain(n);
     expect(onDisk.sort()).toEqual(after.segments.map((s) => s.name).sort());
+    // The old partition's levels stay, naming the raw segment that is gone.
+    const oldLevels = after.segments.filter((s) => s.partitionStartMs === OLD_P);
+    expect(oldLevels.map((s) => s.level).sort()).toEqual(['1d', '1h']);
+    for (const l of oldLevels) expect((l as { sources?: string[] }).sources).toEqual(oldNames);
 
     // The recent partition is younger than 2 h: kept, and answered in full.
     const recentAnswer = await rangeQuery(server.url, 'ret_m[1h]', NOW_MS);
@@ -70,6 +76,18 @@ describe('retention', () => {
     // Metrics: the drop is counted, and the gauges per level show what is left.
     const metrics = await (await fetch(server.url + '/metrics')).text();
     expect(metrics).toMatch(/^mocha_retention_segments_dropped_total 1$/m);
-    expect(metrics).toMatch(new RegExp(`^mocha_segments\\{level="raw"\\} ${after.segments.filter((s) => s.level === 'raw').length}$`, 'm'));
+    for (const level of ['raw', '5m', '1h', '1d']) {
+      const segs = after.segments.filter((s) => s.level === level);
+      expect(metrics).toMatch(new RegExp(`^mocha_segments\\{level="${level}"\\} ${segs.length}$`, 'm'));
+      expect(metrics).toMatch(new RegExp(`^mocha_segment_bytes\\{level="${level}"\\} ${segs.reduce((a, x) => a + x.bytes, 0)}$`, 'm'));
+    }
+    // A restart opens the level segments whose sources are gone.
+    await server.stop();
+    const again = await startServer({ dataDir: server.dataDir, args: ['--retention', 'raw=2h,5m=1d', '--compaction-interval', '0'] });
+    servers.push(again);
+    expect(fs.readdirSync(tenantSegmentsDir(server.dataDir, 'default')).sort()).toEqual(onDisk.sort());
+    expect((await rangeQuery(again.url, 'ret_m[1h]', NOW_MS)).length).toBe(1);
+    const res2 = (await (await fetch(again.url + '/api/v1/admin/compact', { method: 'POST' })).json()) as { data: { partitions: number; segmentsExpired: number } };
+    expect(res2.data).toMatchObject({ partitions: 0, segmentsExpired: 0 });
   });
 });
