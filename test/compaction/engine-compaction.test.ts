@@ -17,6 +17,7 @@ import { readManifest } from '../../src/segment/manifest.js';
 import { tenantSegmentsDir } from '../../src/segment/format.js';
 import type { SeriesData } from '../../src/model/querier.js';
 import { sameBits } from '../segment/helpers.js';
+import { parseRollupLevels } from '../../src/rollup/levels.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -155,5 +156,38 @@ describe('engine compaction', () => {
     expect(e.stats().segments).toBe(1);
     await e.close();
     expect(existsSync(dataDir)).toBe(true);
+  });
+
+  it('builds levels, opens them again after a restart, and compacts on its own after a flush when an interval is set', async () => {
+    const dataDir = await tmp();
+    const rollupLevels = parseRollupLevels('5m,1h');
+    let e = await open(dataDir, { rollupLevels, compactionIntervalMs: 3_600_000, flushIntervalMs: PARTITION_MS });
+    await e.append('default', Array.from({ length: 5 }, (_, i) => series(i, OLD_P + 1000, 100, 60_000, 0)));
+    await e.flush();
+    await e.append('default', Array.from({ length: 5 }, (_, i) => series(i, OLD_P + 500, 50, 60_000, 3)));
+    await e.flush();
+    // The flush starts a background run: OLD_P is settled (ended long ago), so it is compacted.
+    const deadline = Date.now() + 30_000;
+    while (e.stats().compactions < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await e.compact({ force: false }); // waits for the background run
+    const s = e.stats();
+    expect(s.segmentsByLevel).toEqual({
+      raw: { segments: 1, bytes: expect.any(Number) },
+      '5m': { segments: 1, bytes: expect.any(Number) },
+      '1h': { segments: 1, bytes: expect.any(Number) },
+    });
+    expect(s.compactionSamplesMerged).toBe(750);
+    const before = await selectAll(e);
+    await e.close();
+    e = await open(dataDir, { rollupLevels });
+    expect(e.stats().segments).toBe(3);
+    expectSame(await selectAll(e), before);
+    expect((await e.compact()).partitions).toBe(0);
+    // Dropping a level from the configuration removes its segments at the next compaction.
+    await e.close();
+    e = await open(dataDir, { rollupLevels: rollupLevels.slice(0, 1) });
+    expect(await e.compact()).toMatchObject({ partitions: 1, levelSegmentsRemoved: 1, levelSegmentsWritten: 0 });
+    expect(Object.keys(e.stats().segmentsByLevel).sort()).toEqual(['5m', 'raw']);
+    await e.close();
   });
 });
