@@ -743,6 +743,7 @@ export class Engine {
     const opened = new Map<string, HeldSegment>();
     const added: ManifestSegment[] = [];
     let levelsWritten = 0;
+    let swapping = false;
     const manifest: Manifest = { ...this.manifest, nextSegmentSeq: seq, segments: [] };
     try {
       if (input.rawOutputName !== undefined || input.levels.length > 0) {
@@ -779,11 +780,13 @@ export class Engine {
       }
       if (!placed) manifest.segments.push(...added.filter((a) => a.level === RAW_LEVEL));
       manifest.segments.push(...added.filter((a) => a.level !== RAW_LEVEL));
+      swapping = true;
       await writeManifest(this.opts.dataDir, manifest);
     } catch (e) {
       for (const r of opened.values()) r.close();
-      // Written but never listed: not needed (and removed at the next start anyway).
-      await Promise.all(outputs.map((name) => fs.rm(segmentDir(this.opts.dataDir, { tenant: work.tenant, name }), { recursive: true, force: true }).catch(() => undefined)));
+      // Written but never listed: not needed (and removed at the next start anyway). Once the
+      // manifest write began, the file on disk may list them: leave them to the next start.
+      if (!swapping) await Promise.all(outputs.map((name) => fs.rm(segmentDir(this.opts.dataDir, { tenant: work.tenant, name }), { recursive: true, force: true }).catch(() => undefined)));
       throw e;
     }
     this.swapSet(manifest, opened);
