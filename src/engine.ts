@@ -27,7 +27,7 @@ import { MEMTABLE_BYTES_MAX, MEMTABLE_TOTAL_BYTES_MAX, PARTITION_MS, WAL_PENDING
 import { partitionKey, planCompaction, type PartitionWork, type PlannedSegment } from './compaction/planner.js';
 import type { CompactionTaskInput } from './compaction/compact-task.js';
 import { segmentName } from './segment/format.js';
-import { RAW_LEVEL, type RetentionByLevel, type RollupLevel } from './rollup/levels.js';
+import { RAW_LEVEL, type RetentionByLevel } from './rollup/levels.js';
 import { openLevelSource } from './compaction/level-output.js';
 import { MochaError } from './errors.js';
 import { CompactionPool } from './compaction/pool.js';
@@ -42,7 +42,9 @@ import { registerArrowCodecs } from './segment/codecs.js';
 import { RoaringBitmap32 } from './model/postings.js';
 import { compareLabels, type Labels } from './model/labels.js';
 import type { Matcher } from './model/matchers.js';
-import type { BucketSource, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import type { BucketSelection, BucketSource, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import { BucketQuerier } from './rollup/bucket-querier.js';
+import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRollupLevels, type RollupLevel } from './rollup/levels.js';
 import type { AppendSeries } from './model/write.js';
 
 export interface EngineOptions {
@@ -63,7 +65,10 @@ export interface EngineOptions {
   /** How often the flush conditions are checked. */
   flushCheckIntervalMs?: number;
   compactionWorkers?: number;
-  /** Rollup levels compaction builds, finest first (default: none). */
+  /**
+   * Rollup levels compaction builds and queries may read, finest first; default
+   * parseRollupLevels(DEFAULT_ROLLUP_LEVELS_TEXT).
+   */
   rollupLevels?: readonly RollupLevel[];
   /** How long each level's data is kept, by level name ("raw", "5m", ...); absent: forever. */
   retention?: RetentionByLevel;
@@ -550,10 +555,23 @@ export class Engine {
   querier(tenant: string): Querier {
     const set = this.segmentSet.acquire();
     const t = this.tenants.get(tenant);
-    const sources: SeriesSource[] = [...(set.byTenant.get(tenant) ?? [])];
+    const segments = set.byTenant.get(tenant) ?? [];
+    const sources: SeriesSource[] = [...segments];
+    const sourceNames: (string | undefined)[] = segments.map((r) => r.meta.name);
     if (t) sources.push(...t.frozen, t.active);
-    return new MergingQuerier(sources, () => this.releaseSet(set));
+    return new MergingQuerier(sources, () => this.releaseSet(set), {
+      rollupLevels: this.rollupLevels,
+      levelSources: set.levelsByTenant.get(tenant) ?? [],
+      sourceNames,
+    });
   }
+
+  /** The rollup levels queries may read, finest first. */
+  get rollupLevels(): readonly RollupLevel[] {
+    return (this.rollupLevelsResolved ??= this.opts.rollupLevels ?? parseRollupLevels(DEFAULT_ROLLUP_LEVELS_TEXT));
+  }
+  private rollupLevelsResolved: readonly RollupLevel[] | undefined;
+
 
   /**
    * Drops a reference to a set. When it was the last, the set lets go of its segments; a segment
@@ -691,7 +709,7 @@ export class Engine {
     const nowMs = Date.now();
     const plan = planCompaction(this.manifest.segments as readonly PlannedSegment[], {
       nowMs,
-      levels: this.opts.rollupLevels ?? [],
+      levels: this.rollupLevels,
       retention: this.opts.retention ?? new Map(),
       settledBeforeMs: force ? Infinity : nowMs - this.flushIntervalMs,
       ...(tenant !== undefined ? { tenant } : {}),
@@ -832,7 +850,7 @@ export class Engine {
   /** Live segments and bytes per level; configured levels and raw appear even with none. */
   private segmentsByLevel(): Record<string, { segments: number; bytes: number }> {
     const out: Record<string, { segments: number; bytes: number }> = { [RAW_LEVEL]: { segments: 0, bytes: 0 } };
-    for (const l of this.opts.rollupLevels ?? []) out[l.name] = { segments: 0, bytes: 0 };
+    for (const l of this.rollupLevels) out[l.name] = { segments: 0, bytes: 0 };
     for (const s of this.manifest.segments) {
       const e = (out[s.level] ??= { segments: 0, bytes: 0 });
       e.segments++;
@@ -913,6 +931,15 @@ function setOf(manifest: Manifest, byKey: ReadonlyMap<string, HeldSegment>): Seg
   return new SegmentSet(raws, levels);
 }
 
+/** What a MergingQuerier needs to answer selectBuckets (all optional: raw only without them). */
+export interface MergingQuerierRollup {
+  readonly rollupLevels?: readonly RollupLevel[];
+  /** Level segments of the tenant, any order. */
+  readonly levelSources?: readonly BucketSource[];
+  /** sourceNames[i]: the raw segment name of sources[i]; undefined for memtable heads. */
+  readonly sourceNames?: readonly (string | undefined)[];
+}
+
 /**
  * Merges sources (segments oldest first, then frozen heads, then the active head) into one view.
  * The same series in several sources is merged by time; on equal timestamps the later source
@@ -920,11 +947,32 @@ function setOf(manifest: Manifest, byKey: ReadonlyMap<string, HeldSegment>): Seg
  */
 export class MergingQuerier implements Querier {
   private closed = false;
+  readonly rollupLevels: readonly RollupLevel[];
+  private readonly buckets: BucketQuerier;
 
   constructor(
     private readonly sources: readonly SeriesSource[],
     private readonly onClose: () => void,
-  ) {}
+    rollup: MergingQuerierRollup = {},
+  ) {
+    this.rollupLevels = rollup.rollupLevels ?? [];
+    const names = rollup.sourceNames ?? [];
+    // Read at each selection: the active head's bounds grow while the querier is open.
+    const extents = () => this.sources.map((s, i) => ({ name: names[i], minTMs: s.minTMs, maxTMs: s.maxTMs }));
+    this.buckets = new BucketQuerier(extents, rollup.levelSources ?? [], (m, minT, maxT, hints) => this.selectSeries(m, minT, maxT, hints));
+  }
+
+  /** Buckets of a level (rollup/bucket-querier.ts): valid level segments, raw samples elsewhere. */
+  async selectBuckets(matchers: readonly Matcher[], level: RollupLevel, minTMs: number, maxTMs: number, hints?: SelectHints): Promise<BucketSelection> {
+    if (this.closed) throw new Error('querier used after close');
+    const out = await this.buckets.selectBuckets(matchers, level, minTMs, maxTMs, hints);
+    if (this.closed) throw new Error('querier used after close');
+    return out;
+  }
+
+  levelSegmentsOverlapping(level: RollupLevel, minTMs: number, maxTMs: number): number {
+    return this.buckets.levelSegmentsOverlapping(level, minTMs, maxTMs);
+  }
 
   private overlapping(minTMs: number, maxTMs: number): SeriesSource[] {
     return this.sources.filter((s) => s.maxTMs >= minTMs && s.minTMs <= maxTMs);

@@ -46,6 +46,13 @@ export interface Querier {
    * in time order (concat()). Series without a bucket in the range are left out.
    */
   selectBuckets?(matchers: readonly Matcher[], level: RollupLevel, minTMs: number, maxTMs: number, hints?: SelectHints): Promise<BucketSelection>;
+  /**
+   * How many level segments of the level, valid for their partition (as selectBuckets uses
+   * them), hold part of (minTMs, maxTMs]: metadata only, no data read. The planner reads a level
+   * in `auto` mode only when this is > 0 (computing buckets from raw samples costs more than
+   * evaluating the raw samples directly).
+   */
+  levelSegmentsOverlapping?(level: RollupLevel, minTMs: number, maxTMs: number): number;
 }
 
 /** One series' buckets at one width, ascending endMs, as the planner evaluates them (rollup/eval.ts). */

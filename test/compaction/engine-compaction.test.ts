@@ -31,7 +31,7 @@ async function tmp(): Promise<string> {
 }
 
 function open(dataDir: string, extra: Partial<EngineOptions> = {}): Promise<Engine> {
-  return Engine.open({ dataDir, logger: pino({ level: 'silent' }), walFsync: 'off', compactionWorkers: 1, ...extra });
+  return Engine.open({ dataDir, logger: pino({ level: 'silent' }), walFsync: 'off', compactionWorkers: 1, rollupLevels: [], ...extra });
 }
 
 const NOW_P = Math.floor(Date.now() / PARTITION_MS) * PARTITION_MS;
