@@ -2,7 +2,8 @@
 // are answered until compaction runs; POST /api/v1/admin/compact first builds the levels still
 // kept (1h, 1d; not 5m, past its retention) from them, then drops their raw segment: it is gone
 // from the manifest and from disk and raw queries over that range return nothing, while recent
-// data stays. The levels stay, still naming their vanished raw source.
+// data stays. The levels stay, still naming their vanished raw source, and answer the queries
+// they serve exactly (an hour-aligned count_over_time gives the same count as raw did).
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { encodeRemoteWriteV1 } from '../../src/ingest/remote-write-encode.js';
@@ -43,6 +44,11 @@ describe('retention', () => {
     // Until compaction runs, the expired data is still answered.
     const oldEnd = OLD_P + 100 * 60_000;
     expect((await rangeQuery(server.url, 'ret_m[2h]', oldEnd))[0]?.values.length).toBe(100);
+    const rawCount = await promGet<{ data: { result: Array<{ value: [number, string] }> } }>(
+      server.url,
+      `/api/v1/query?query=${encodeURIComponent('count_over_time(ret_m{age="old"}[1h])')}&time=${(OLD_P + 3_600_000) / 1000}&resolution=raw`,
+    );
+    expect(rawCount.body.data.result.map((r) => r.value[1])).toEqual(['60']);
     const before = await readManifest(server.dataDir);
     const oldNames = before.segments.filter((s) => s.partitionStartMs === OLD_P).map((s) => s.name);
     expect(oldNames.length).toBe(1);
@@ -57,6 +63,18 @@ describe('retention', () => {
     expect(body.data.failures).toBe(0);
 
     expect(await rangeQuery(server.url, 'ret_m[2h]', oldEnd)).toEqual([]);
+    // A kept level still answers the queries it serves exactly (an hour-aligned window of a
+    // range function): the 1h level's count of the first hour, 60 samples; raw finds nothing.
+    const hourExpr = 'count_over_time(ret_m{age="old"}[1h])';
+    const atHour = (OLD_P + 3_600_000) / 1000;
+    const fromLevel = await promGet<{ data: { result: Array<{ value: [number, string] }>; stats?: { rollup?: Array<{ level: string }> } } }>(
+      server.url,
+      `/api/v1/query?query=${encodeURIComponent(hourExpr)}&time=${atHour}&stats=all`,
+    );
+    expect(fromLevel.body.data.result.map((r) => r.value[1])).toEqual(['60']);
+    expect(fromLevel.body.data.stats?.rollup?.map((r) => r.level)).toEqual(['1h']);
+    const fromRaw = await promGet<{ data: { result: unknown[] } }>(server.url, `/api/v1/query?query=${encodeURIComponent(hourExpr)}&time=${atHour}&resolution=raw`);
+    expect(fromRaw.body.data.result).toEqual([]);
     expect((await rangeQuery(server.url, 'count_over_time(ret_m[3d])', NOW_MS)).map((r) => r.metric)).toEqual([{ age: 'recent' }]);
     const after = await readManifest(server.dataDir);
     expect(after.segments.some((s) => s.partitionStartMs === OLD_P && s.level === 'raw')).toBe(false);
