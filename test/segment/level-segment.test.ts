@@ -292,6 +292,37 @@ describe('selection', () => {
   });
 });
 
+describe('caches and lifetime', () => {
+  test('tiny, zero and default caches give the same answers; concurrent selects share loads; use after close throws', async () => {
+    const { SegmentCache } = await import('../../src/segment/cache.js');
+    const series = genLevelSeries(25, P0, P1, 15_000, L5M.widthMs, mulberry32(21));
+    const { dir, reader } = await writeAndOpen(series, L5M, P0, P1, { blockBucketsMax: 4 });
+    const tiny = await LevelSegmentReader.open(dir, { batchCache: new SegmentCache(20_000), blockCache: new SegmentCache(20_000) });
+    const none = await LevelSegmentReader.open(dir, { batchCache: new SegmentCache(0), blockCache: new SegmentCache(0), verifyChecksum: false });
+    const ranges: Array<[number, number]> = [
+      [P0, P1],
+      [P0 + H, P0 + H + 600_000],
+      [P0 - H, P0 + 1],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [lo, hi] of ranges) {
+        const [a, b, c] = await Promise.all([reader.selectBuckets([], lo, hi), tiny.selectBuckets([], lo, hi), none.selectBuckets([], lo, hi)]);
+        expect(b.map((x) => x.key)).toEqual(a.map((x) => x.key));
+        expect(c.map((x) => x.key)).toEqual(a.map((x) => x.key));
+        for (let i = 0; i < a.length; i++) {
+          expect(bucketsDiff(b[i]!.buckets, a[i]!.buckets)).toBeUndefined();
+          expect(bucketsDiff(c[i]!.buckets, a[i]!.buckets)).toBeUndefined();
+        }
+      }
+    }
+    for (const r of [reader, tiny, none]) {
+      r.close();
+      await expect(r.selectBuckets([], P0, P1)).rejects.toThrow(/after close/);
+      expect(() => r.series([], P0, P1)).toThrow(/after close/);
+    }
+  });
+});
+
 describe('open format', () => {
   test('buckets.arrow, series.arrow and postings.arrow read with plain apache-arrow', async () => {
     registerArrowCodecs();
