@@ -233,6 +233,22 @@ describe('runCompactionTask with levels', () => {
     }
   });
 
+  it('keeps a sample at exactly the partition start in a level bucket ending there (aligned scrapes)', async () => {
+    const dataDir = tmp();
+    const ts = Float64Array.from({ length: 24 }, (_, i) => P0 + i * 300_000); // 0, 5m, 10m, ...
+    const names = await writeInputs(dataDir, [[{ labels: lbl('m', 'aligned'), timestampsMs: ts, values: Float64Array.from(ts, (_, i) => i) }]]);
+    await runCompactionTask({ dataDir, tenant: TENANT, partitionStartMs: P0, partitionEndMs: P1, inputs: names, levels: [{ level: '5m', widthMs: 300_000, name: '5m-b-1' }] });
+    const r = await LevelSegmentReader.open(path.join(tenantSegmentsDir(dataDir, TENANT), '5m-b-1'));
+    try {
+      const [got] = await r.selectBuckets([newMatcher('=', 'id', 'aligned')], P0 - 300_000, P1);
+      expect(got!.buckets.endMs[0]).toBe(P0);
+      expect(got!.buckets.count[0]).toBe(1);
+      expect(Array.from(got!.buckets.count).reduce((a, b) => a + b, 0)).toBe(24);
+    } finally {
+      r.close();
+    }
+  });
+
   it('builds levels of a single raw segment without rewriting it; sources name that segment', async () => {
     const dataDir = tmp();
     const names = await writeInputs(dataDir, [genInput(mulberry32(3), 0, 20)]);
