@@ -23,7 +23,7 @@ import { MochaError } from '../errors.js';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import type { BucketSelection, BucketSource, SelectHints, SeriesBuckets, SeriesData } from '../model/querier.js';
-import { buildBuckets, concatAll, RollupBuckets } from './buckets.js';
+import { buildBuckets, concatAll, type BucketRange, type RollupBuckets } from './buckets.js';
 import type { RollupLevel } from './levels.js';
 
 /** A raw source as the validity check sees it. */
@@ -113,93 +113,85 @@ export class BucketQuerier {
     }
     if (cursor < maxTMs) addRaw(cursor, maxTMs);
 
-    // Each piece's series, keyed; read concurrently (segment reads decompress on the thread pool).
-    const answers = await Promise.all(
-      pieces.map(async (p): Promise<Map<string, SeriesBuckets>> => {
-        const byKey = new Map<string, SeriesBuckets>();
-        if (p.level !== undefined) {
-          for (const s of await p.level.selectBuckets(matchers, p.fromMs, p.toMs)) {
-            const b = withinRange(s.buckets, p.fromMs, p.toMs);
-            if (b.length > 0) byKey.set(s.key, { labels: s.labels, buckets: b });
-          }
-          return byKey;
-        }
-        for (const s of await this.selectRaw(matchers, p.fromMs + 1, p.toMs, hints)) {
-          if (s.timestampsMs.length === 0) continue;
-          const key = (s as { key?: string }).key ?? labelsKey(s.labels);
-          byKey.set(key, { labels: s.labels, buckets: buildBuckets(s.timestampsMs, s.values, G) });
-        }
-        return byKey;
-      }),
-    );
+    // Each piece's series as row ranges, keyed; read concurrently (segment reads decompress on
+    // the thread pool while another piece decodes).
+    const answers = await Promise.all(pieces.map((p) => this.readPiece(p, matchers, G, hints)));
 
-    const runsByKey = new Map<string, { labels: Labels; runs: RollupBuckets[] }>();
-    for (const byKey of answers) {
-      for (const [key, s] of byKey) {
-        const entry = runsByKey.get(key);
-        if (entry === undefined) runsByKey.set(key, { labels: s.labels, runs: [s.buckets] });
-        else entry.runs.push(s.buckets);
+    const runsByKey = new Map<string, { labels: Labels; runs: BucketRange[] }>();
+    for (const piece of answers) {
+      for (const s of piece) {
+        const entry = runsByKey.get(s.key);
+        if (entry === undefined) runsByKey.set(s.key, { labels: s.labels, runs: [s.range] });
+        else entry.runs.push(s.range);
       }
     }
     if (hints?.seriesMax !== undefined && runsByKey.size > hints.seriesMax) {
       throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${runsByKey.size} series; the limit is ${hints.seriesMax}`);
     }
-    const series: SeriesBuckets[] = [];
-    let buckets = 0;
-    for (const { labels, runs } of runsByKey.values()) {
-      const b = concatAll(runs);
-      buckets += b.length;
-      // Buckets count as samples: they are what this query holds in memory.
-      if (hints?.samplesMax !== undefined && buckets > hints.samplesMax) {
+    // Buckets count as samples: they are what this query holds in memory. Checked before the
+    // copies concatAll makes.
+    if (hints?.samplesMax !== undefined) {
+      let rows = 0;
+      for (const { runs } of runsByKey.values()) for (const r of runs) rows += r.hi - r.lo;
+      if (rows > hints.samplesMax) {
         throw new MochaError('QUERY_TOO_MANY_SAMPLES', `query processing would load too many samples into memory (limit ${hints.samplesMax})`);
       }
-      series.push({ labels, buckets: b });
+    }
+    const series: SeriesBuckets[] = [];
+    for (const { labels, runs } of runsByKey.values()) {
+      const only = runs.length === 1 ? runs[0]! : undefined;
+      const whole = only !== undefined && only.lo === 0 && only.hi === only.buckets.length;
+      series.push({ labels, buckets: whole ? only.buckets : concatAll(runs) });
     }
     series.sort((a, b) => compareLabels(a.labels, b.labels));
     let levelSegmentsRead = 0;
     for (const p of pieces) if (p.level !== undefined) levelSegmentsRead++;
     return { series, levelSegmentsRead, rawPiecesRead: pieces.length - levelSegmentsRead };
   }
+
+  /** One piece's series: row ranges of level buckets, or buckets built from raw samples. */
+  private async readPiece(p: Piece, matchers: readonly Matcher[], G: number, hints: SelectHints | undefined): Promise<PieceSeries[]> {
+    const out: PieceSeries[] = [];
+    const level = p.level;
+    if (level === undefined) {
+      for (const s of await this.selectRaw(matchers, p.fromMs + 1, p.toMs, hints)) {
+        if (s.timestampsMs.length === 0) continue;
+        const b = buildBuckets(s.timestampsMs, s.values, G);
+        out.push({ key: (s as { key?: string }).key ?? labelsKey(s.labels), labels: s.labels, range: { buckets: b, lo: 0, hi: b.length } });
+      }
+      return out;
+    }
+    if (level.selectBucketBatch !== undefined) {
+      const batch = await level.selectBucketBatch(matchers, p.fromMs, p.toMs);
+      for (let i = 0; i < batch.labels.length; i++) {
+        const range = withinRange(batch.buckets, batch.offsets[i]!, batch.offsets[i + 1]!, p.fromMs, p.toMs);
+        if (range.hi > range.lo) out.push({ key: batch.keys[i]!, labels: batch.labels[i]!, range });
+      }
+      return out;
+    }
+    for (const s of await level.selectBuckets(matchers, p.fromMs, p.toMs)) {
+      const range = withinRange(s.buckets, 0, s.buckets.length, p.fromMs, p.toMs);
+      if (range.hi > range.lo) out.push({ key: s.key, labels: s.labels, range });
+    }
+    return out;
+  }
 }
 
-/** The buckets of b with fromMs < endMs <= toMs (a source may hand out more than asked). */
-function withinRange(b: RollupBuckets, fromMs: number, toMs: number): RollupBuckets {
-  // Piece bounds inside the range are partition edges, not multiples of G: the bucket holding
-  // the partition's last samples ends after toMs. Keep every bucket that can hold a sample in
-  // (fromMs, toMs]: endMs > fromMs and endMs - G < toMs.
+interface PieceSeries {
+  readonly key: string;
+  readonly labels: Labels;
+  readonly range: BucketRange;
+}
+
+/**
+ * Rows of b in [lo, hi) with a bucket that can hold a sample in (fromMs, toMs]: endMs > fromMs
+ * and endMs - G < toMs (a source may hand out more than asked; and piece bounds inside the
+ * range are partition edges, not multiples of G, so the bucket holding a partition's last
+ * samples ends after toMs).
+ */
+function withinRange(b: RollupBuckets, lo: number, hi: number, fromMs: number, toMs: number): BucketRange {
   const G = b.widthMs;
-  let lo = 0;
-  while (lo < b.length && !(b.endMs[lo]! > fromMs)) lo++;
-  let hi = b.length;
+  while (lo < hi && !(b.endMs[lo]! > fromMs)) lo++;
   while (hi > lo && !(b.endMs[hi - 1]! - G < toMs)) hi--;
-  if (lo === 0 && hi === b.length) return b;
-  return sliceBuckets(b, lo, hi);
+  return { buckets: b, lo, hi };
 }
-
-/** Buckets [lo, hi) of b as a new run. */
-export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBuckets {
-  const out = new RollupBuckets(b.widthMs, hi - lo);
-  for (const f of BUCKET_FIELDS) (out[f] as Float64Array | Uint32Array).set((b[f] as Float64Array | Uint32Array).subarray(lo, hi));
-  return out;
-}
-
-const BUCKET_FIELDS = [
-  'endMs',
-  'count',
-  'sum',
-  'sumC',
-  'mean',
-  'm2',
-  'min',
-  'max',
-  'firstT',
-  'firstV',
-  'lastT',
-  'lastV',
-  'prevT',
-  'prevV',
-  'correction',
-  'resets',
-  'changes',
-  'lastStaleT',
-] as const satisfies readonly (keyof RollupBuckets)[];

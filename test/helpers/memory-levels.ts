@@ -1,11 +1,11 @@
 // Level segments in memory, for planner and bucket-querier tests: a BucketSource per partition
 // and level, built with buildBuckets from the raw samples of that partition (what a level
-// segment file holds, without the file).
+// segment file holds, without the file). With `batch` it also answers selectBucketBatch (all
+// series in one struct of arrays), which the bucket querier then prefers.
 import { compareLabels, getLabel, labelsKey } from '../../src/model/labels.js';
 import type { Matcher } from '../../src/model/matchers.js';
-import type { BucketSource, SourceBuckets } from '../../src/model/querier.js';
-import { buildBuckets } from '../../src/rollup/buckets.js';
-import { sliceBuckets } from '../../src/rollup/bucket-querier.js';
+import type { BucketBatch, BucketSource, SourceBuckets } from '../../src/model/querier.js';
+import { buildBuckets, RollupBuckets, sliceBuckets } from '../../src/rollup/buckets.js';
 import type { RollupLevel } from '../../src/rollup/levels.js';
 import type { MemorySeries } from './memory-querier.js';
 
@@ -14,9 +14,10 @@ export class MemoryBucketSource implements BucketSource {
   readonly widthMs: number;
   readonly minTMs: number;
   readonly maxTMs: number;
-  /** selectBuckets calls, for tests that check what was read. */
+  /** selectBuckets / selectBucketBatch calls, for tests that check what was read. */
   reads = 0;
   private readonly series: SourceBuckets[] = [];
+  readonly selectBucketBatch?: (matchers: readonly Matcher[], minTMs: number, maxTMs: number) => Promise<BucketBatch>;
 
   constructor(
     level: RollupLevel,
@@ -24,7 +25,9 @@ export class MemoryBucketSource implements BucketSource {
     readonly partitionEndMs: number,
     data: readonly MemorySeries[],
     readonly sources: readonly string[],
+    opts: { batch?: boolean } = {},
   ) {
+    if (opts.batch === true) this.selectBucketBatch = (m, lo, hi) => this.batchOf(m, lo, hi);
     this.level = level.name;
     this.widthMs = level.widthMs;
     let minT = Infinity;
@@ -47,6 +50,25 @@ export class MemoryBucketSource implements BucketSource {
 
   async selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<SourceBuckets[]> {
     this.reads++;
+    return this.select(matchers, minTMs, maxTMs);
+  }
+
+  private async batchOf(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketBatch> {
+    this.reads++;
+    // A source may hand out more than asked: one bucket more at the start, which the bucket
+    // querier must trim.
+    const selected = this.select(matchers, minTMs - this.widthMs, maxTMs);
+    const offsets = new Uint32Array(selected.length + 1);
+    selected.forEach((s, i) => (offsets[i + 1] = offsets[i]! + s.buckets.length));
+    return {
+      labels: selected.map((s) => s.labels),
+      keys: selected.map((s) => s.key),
+      offsets,
+      buckets: selected.length === 0 ? new RollupBuckets(this.widthMs, 0) : concatAllRows(selected.map((s) => s.buckets)),
+    };
+  }
+
+  private select(matchers: readonly Matcher[], minTMs: number, maxTMs: number): SourceBuckets[] {
     const out: SourceBuckets[] = [];
     const G = this.widthMs;
     for (const s of this.series) {
@@ -62,6 +84,21 @@ export class MemoryBucketSource implements BucketSource {
   }
 }
 
+/** Runs of different series one after another in one RollupBuckets (rows copied as they are). */
+function concatAllRows(runs: readonly RollupBuckets[]): RollupBuckets {
+  let n = 0;
+  for (const r of runs) n += r.length;
+  const out = new RollupBuckets(runs[0]!.widthMs, n);
+  let at = 0;
+  for (const r of runs) {
+    for (const f of FIELDS) (out[f] as Float64Array | Uint32Array).set(r[f] as Float64Array | Uint32Array, at);
+    at += r.length;
+  }
+  return out;
+}
+
+const FIELDS = ['endMs', 'count', 'sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstT', 'firstV', 'lastT', 'lastV', 'prevT', 'prevV', 'correction', 'resets', 'changes', 'lastStaleT'] as const;
+
 /**
  * Level sources for every level and every partition [p, p + partitionMs) that holds a sample,
  * except those `skip` rejects; each names `sourceName` as the raw segment it was built from.
@@ -70,7 +107,7 @@ export function memoryLevelSources(
   data: readonly MemorySeries[],
   levels: readonly RollupLevel[],
   partitionMs: number,
-  opts: { sourceName?: string; skip?: (level: RollupLevel, partitionStartMs: number) => boolean } = {},
+  opts: { sourceName?: string; skip?: (level: RollupLevel, partitionStartMs: number) => boolean; batch?: (partitionStartMs: number) => boolean } = {},
 ): MemoryBucketSource[] {
   const starts = new Set<number>();
   for (const s of data) for (const t of s.timestampsMs) starts.add(Math.floor(t / partitionMs) * partitionMs);
@@ -78,7 +115,9 @@ export function memoryLevelSources(
   for (const level of levels) {
     for (const p of [...starts].sort((a, b) => a - b)) {
       if (opts.skip?.(level, p) === true) continue;
-      out.push(new MemoryBucketSource(level, p, p + partitionMs, data, [opts.sourceName ?? 'memory']));
+      // By default every other partition answers in batches: both read paths in every test.
+      const batch = opts.batch?.(p) ?? Math.floor(p / partitionMs) % 2 === 0;
+      out.push(new MemoryBucketSource(level, p, p + partitionMs, data, [opts.sourceName ?? 'memory'], { batch }));
     }
   }
   return out;

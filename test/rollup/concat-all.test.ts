@@ -1,8 +1,7 @@
 // concatAll(): the bucket runs of consecutive pieces (partitions, raw gaps) joined into one, as
 // if the buckets had been built from all the samples at once.
 import { describe, expect, it } from 'vitest';
-import { buildBuckets, concatAll, type RollupBuckets } from '../../src/rollup/buckets.js';
-import { sliceBuckets } from '../../src/rollup/bucket-querier.js';
+import { buildBuckets, concatAll, sliceBuckets, type RollupBuckets } from '../../src/rollup/buckets.js';
 import { STALE_NAN } from '../../src/model/samples.js';
 import { mulberry32 } from '../helpers/prng.js';
 
