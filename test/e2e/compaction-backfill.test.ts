@@ -119,5 +119,16 @@ describe('backfill and compaction', () => {
     expect(m.segments.filter((s) => s.partitionStartMs === HOURS_P).map((s) => s.name).sort()).toEqual(hoursBefore);
     await checkRaw(server.url);
     expect(fs.readdirSync(tenantSegmentsDir(server.dataDir, 'default')).sort()).toEqual(m.segments.map((s) => s.name).sort());
+
+    // ?tenant= limits a run; an invalid tenant id is a 400 that changes nothing.
+    await write(server.url, 'a', minutes(DAYS_P, 120, 121), () => 7);
+    await post(server.url, '/api/v1/admin/flush');
+    expect(await post(server.url, '/api/v1/admin/compact?tenant=someone-else')).toMatchObject({ partitions: 0 });
+    const bad = await fetch(server.url + '/api/v1/admin/compact?tenant=' + encodeURIComponent('../x'), { method: 'POST' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/tenant/);
+    expect((await readManifest(server.dataDir)).segments.length).toBe(m.segments.length + 1);
+    expect(await post(server.url, '/api/v1/admin/compact?tenant=default')).toMatchObject({ partitions: 1 });
+    await checkRaw(server.url);
   });
 });

@@ -22,7 +22,7 @@ const NOW_P = Math.floor(Date.now() / PARTITION_MS) * PARTITION_MS;
 /** Backfilled partitions: days back, a few hours back. */
 const PARTITIONS = [NOW_P - 30 * PARTITION_MS, NOW_P - 12 * PARTITION_MS, NOW_P - 3 * PARTITION_MS];
 const DELAY_MS = 250;
-const ROUNDS = 7;
+const ROUNDS = 6;
 
 const servers: ServerProcess[] = [];
 const dataDir = tempDataDir('mocha-compact-crash-');
