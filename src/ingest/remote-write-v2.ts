@@ -1,5 +1,5 @@
 // Prometheus remote write 2.0 (PROTOCOLS.md §4): snappy block -> protobuf
-// io.prometheus.write.v2.Request -> validated AppendSeries, exemplars, metadata, rejections.
+// io.prometheus.write.v2.Request -> validated series (one columnar AppendBatch), exemplars, metadata, rejections.
 //
 // Wire schema (checked against prometheus/prometheus prompb/io/prometheus/write/v2/types.proto,
 // "Version: v2.0-rc.4"):
@@ -28,12 +28,13 @@
 // labels and key, across requests; a candidate is verified against the symbol strings.
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
-import { newSeriesRefMemo, type AppendSeries } from '../model/write.js';
+import { newSeriesRefMemo, type AppendBatch } from '../model/write.js';
 import { hashRawBytes, SymbolHashLabelCache, type ValidatedLabels } from './label-cache.js';
 import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
 import {
   checkExemplar,
+  decodedWrite,
   METRIC_TYPE_NAMES,
   resolveRemoteWriteLimits,
   SAMPLES_INITIAL_CAPACITY,
@@ -191,8 +192,8 @@ class RequestWalker extends ProtoCursor {
   private badTimestampText = '';
 
   private readonly outLabels: ValidatedLabels[] = [];
-  private readonly outStarts: number[] = [];
-  private readonly outEnds: number[] = [];
+  /** outOffsets[i]: first sample of output series i (the batch's offsets; the last is set by finish). */
+  private outOffsets = new Uint32Array(64);
   /** Per output series: whether its start timestamps are kept. */
   private readonly outHasStarts: boolean[] = [];
   private readonly metadata: MetricMetadataInput[] = [];
@@ -469,9 +470,14 @@ class RequestWalker extends ProtoCursor {
       }
     }
     if (samples > 0) {
+      const i = this.outLabels.length;
       this.outLabels.push(series);
-      this.outStarts.push(sampleStart);
-      this.outEnds.push(this.sampleCount);
+      if (i + 1 >= this.outOffsets.length) {
+        const grown = new Uint32Array(this.outOffsets.length * 2);
+        grown.set(this.outOffsets);
+        this.outOffsets = grown;
+      }
+      this.outOffsets[i] = sampleStart;
       this.outHasStarts.push(anyStart && isCumulativeSeries(metricName, typeName));
     }
     if (type !== 0 || helpRef !== 0 || unitRef !== 0) this.addMetadata(metricName, typeName, helpRef, unitRef);
@@ -714,35 +720,36 @@ class RequestWalker extends ProtoCursor {
   }
 
   private finish(): DecodedWriteV2 {
-    let ts = this.timestamps;
-    let vs = this.values;
-    let st = this.starts;
     const n = this.sampleCount;
-    if (ts.length !== n) {
-      ts = ts.slice(0, n);
-      vs = vs.slice(0, n);
-      if (st !== undefined) st = st.slice(0, n);
-    }
     const count = this.outLabels.length;
-    const series: AppendSeries[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const l = this.outLabels[i]!;
-      const a = this.outStarts[i]!;
-      const b = this.outEnds[i]!;
-      series[i] =
-        st !== undefined && this.outHasStarts[i]
-          ? { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), startTimestampsMs: st.subarray(a, b), refMemo: l.refMemo }
-          : { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), refMemo: l.refMemo };
+    this.outOffsets[count] = n;
+    const offsets = this.outOffsets.subarray(0, count + 1);
+    let st = this.starts;
+    if (st !== undefined) {
+      // Start timestamps are kept for cumulative series only (isCumulativeSeries).
+      let kept = false;
+      for (let i = 0; i < count; i++) {
+        if (this.outHasStarts[i]) kept = true;
+        else st.fill(0, offsets[i]!, offsets[i + 1]!);
+      }
+      st = kept ? (st.length === n ? st : st.slice(0, n)) : undefined;
     }
-    return {
-      series,
+    // Trimmed so nothing that keeps the arrays (series views) pins the spare capacity.
+    const batch: AppendBatch = {
+      series: this.outLabels,
+      offsets,
+      timestampsMs: this.timestamps.length === n ? this.timestamps : this.timestamps.slice(0, n),
+      values: this.values.length === n ? this.values : this.values.slice(0, n),
+      ...(st !== undefined ? { startTimestampsMs: st } : {}),
+    };
+    return decodedWrite(batch, {
       sampleCount: n,
       metadata: this.metadata,
       exemplars: this.exemplars,
       exemplarCount: this.exemplarCount,
       histogramCount: this.histogramCount,
       rejected: this.rejected,
-    };
+    });
   }
 }
 

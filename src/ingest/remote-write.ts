@@ -11,7 +11,7 @@
 //
 // The walk is hand-written over the Buffer: no object per sample; sample values are copied as
 // raw bytes into a Float64Array so NaN payloads (the stale marker) stay bit-exact. All series of
-// a request share one timestamp array and one value array; each AppendSeries holds subarray views.
+// a request share one timestamp array and one value array, handed on as one AppendBatch.
 //
 // Validation (docs/API.md, "Remote write"): structural problems (truncation, bad wire types,
 // lengths past the end) fail at once with the byte offset, and nothing of the request is kept.
@@ -36,7 +36,7 @@ import {
   SAMPLE_TIMESTAMP_ABS_MAX_MS,
 } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label } from '../model/labels.js';
-import { newSeriesRefMemo, type AppendSeries } from '../model/write.js';
+import { newSeriesRefMemo, seriesOfBatch, type AppendBatch, type AppendSeries } from '../model/write.js';
 import { AsciiInterner } from './intern.js';
 import { LabelSetCache, type RawBytesHash, type ValidatedLabels } from './label-cache.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
@@ -77,8 +77,13 @@ export const METRIC_TYPE_NAMES: readonly MetricTypeName[] = ['unknown', 'counter
 export type MetricMetadata = MetricMetadataInput;
 
 export interface DecodedWrite {
-  /** Valid series with at least one sample, in request order (the same label set may appear twice). */
-  series: AppendSeries[];
+  /**
+   * Valid series with at least one sample, in request order (the same label set may appear twice),
+   * as one columnar batch: what the route hands the ingest pipeline.
+   */
+  batch: AppendBatch;
+  /** The batch's series as objects with views of its columns; built on first access (tests, tools). */
+  readonly series: AppendSeries[];
   /** Samples in `series`. */
   sampleCount: number;
   metadata: MetricMetadata[];
@@ -90,6 +95,18 @@ export interface DecodedWrite {
   histogramCount: number;
   /** Series, samples, exemplars and histograms the decoder did not keep, by reason. */
   rejected: RejectionTally;
+}
+
+/** A DecodedWrite whose `series` is built from the batch on first access. */
+export function decodedWrite(batch: AppendBatch, rest: Omit<DecodedWrite, 'batch' | 'series'>): DecodedWrite {
+  let series: AppendSeries[] | undefined;
+  return {
+    batch,
+    get series() {
+      return (series ??= seriesOfBatch(batch));
+    },
+    ...rest,
+  };
 }
 
 /** Node's Buffer has these fast slicers on its prototype; @types/node does not declare them. */
@@ -255,8 +272,8 @@ class WriteRequestWalker extends ProtoCursor {
 
   private readonly dv: DataView;
   private readonly outLabels: ValidatedLabels[] = [];
-  private readonly outStarts: number[] = [];
-  private readonly outEnds: number[] = [];
+  /** outOffsets[i]: first sample of output series i (the batch's offsets; the last is set by finish). */
+  private outOffsets = new Uint32Array(64);
   private readonly metadata: MetricMetadata[] = [];
   private readonly exemplars: ExemplarInput[] = [];
   private readonly rejected = new RejectionTally();
@@ -328,31 +345,24 @@ class WriteRequestWalker extends ProtoCursor {
   }
 
   private finish(): DecodedWrite {
-    let ts = this.timestamps;
-    let vs = this.values;
     const n = this.sampleCount;
-    // Trim so the views handed to the engine do not pin the spare capacity.
-    if (ts.length !== n) {
-      ts = ts.slice(0, n);
-      vs = vs.slice(0, n);
-    }
     const count = this.outLabels.length;
-    const series: AppendSeries[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const l = this.outLabels[i]!;
-      const a = this.outStarts[i]!;
-      const b = this.outEnds[i]!;
-      series[i] = { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), refMemo: l.refMemo };
-    }
-    return {
-      series,
+    this.outOffsets[count] = n;
+    const batch: AppendBatch = {
+      series: this.outLabels,
+      offsets: this.outOffsets.subarray(0, count + 1),
+      // Trimmed so nothing that keeps the arrays (series views) pins the spare capacity.
+      timestampsMs: this.timestamps.length === n ? this.timestamps : this.timestamps.slice(0, n),
+      values: this.values.length === n ? this.values : this.values.slice(0, n),
+    };
+    return decodedWrite(batch, {
       sampleCount: n,
       metadata: this.metadata,
       exemplars: this.exemplars,
       exemplarCount: this.exemplarCount,
       histogramCount: this.histogramCount,
       rejected: this.rejected,
-    };
+    });
   }
 
   private timeSeries(start: number, end: number): void {
@@ -441,9 +451,14 @@ class WriteRequestWalker extends ProtoCursor {
       if (histograms > 0) this.rejected.add('unsupported_type', histograms, 0, `native histogram of a rejected series: ${text}`);
     } else {
       if (samples > 0) {
+        const i = this.outLabels.length;
         this.outLabels.push(entry!);
-        this.outStarts.push(sampleStart);
-        this.outEnds.push(this.sampleCount);
+        if (i + 1 >= this.outOffsets.length) {
+          const grown = new Uint32Array(this.outOffsets.length * 2);
+          grown.set(this.outOffsets);
+          this.outOffsets = grown;
+        }
+        this.outOffsets[i] = sampleStart;
       }
       for (let i = 0; i < exemplarRanges.length; i += 2) this.exemplar(entry!, exemplarRanges[i]!, exemplarRanges[i + 1]!);
       if (histograms > 0) {
