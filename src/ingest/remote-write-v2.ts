@@ -37,7 +37,8 @@ import {
   decodedWrite,
   METRIC_TYPE_NAMES,
   resolveRemoteWriteLimits,
-  SAMPLES_INITIAL_CAPACITY,
+  SCRATCH_SAMPLES_MAX,
+  sampleScratch,
   SERIES_TEXT_CHARS_MAX,
   uncompressRemoteWriteBody,
   type DecodedWrite,
@@ -181,9 +182,8 @@ class RequestWalker extends ProtoCursor {
   /** Per-symbol hash for the label cache; valid when SYM_HASHED is in symFlags. */
   private symHashes!: Int32Array;
 
-  private timestamps: Float64Array;
-  private values: Float64Array;
-  private valueBytes: Uint8Array;
+  /** Sample columns and output offsets, shared with the 1.0 decoder (see SampleScratch). */
+  private readonly scratch = sampleScratch;
   /** Allocated at the first non-zero start_timestamp; parallel to `timestamps`. */
   private starts: Float64Array | undefined;
   private sampleCount = 0;
@@ -192,8 +192,6 @@ class RequestWalker extends ProtoCursor {
   private badTimestampText = '';
 
   private readonly outLabels: ValidatedLabels[] = [];
-  /** outOffsets[i]: first sample of output series i (the batch's offsets; the last is set by finish). */
-  private outOffsets = new Uint32Array(64);
   /** Per output series: whether its start timestamps are kept. */
   private readonly outHasStarts: boolean[] = [];
   private readonly metadata: MetricMetadataInput[] = [];
@@ -214,10 +212,7 @@ class RequestWalker extends ProtoCursor {
     private readonly symbolHash: (dv: DataView, start: number, end: number) => number,
   ) {
     super(buf, 'BAD_REMOTE_WRITE', 'decompressed remote write 2.0 Request');
-    const cap = Math.max(SAMPLES_INITIAL_CAPACITY, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE_V2));
-    this.timestamps = new Float64Array(cap);
-    this.values = new Float64Array(cap);
-    this.valueBytes = new Uint8Array(this.values.buffer);
+    this.scratch.reserve(Math.min(SCRATCH_SAMPLES_MAX, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE_V2)));
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -472,12 +467,7 @@ class RequestWalker extends ProtoCursor {
     if (samples > 0) {
       const i = this.outLabels.length;
       this.outLabels.push(series);
-      if (i + 1 >= this.outOffsets.length) {
-        const grown = new Uint32Array(this.outOffsets.length * 2);
-        grown.set(this.outOffsets);
-        this.outOffsets = grown;
-      }
-      this.outOffsets[i] = sampleStart;
+      this.scratch.setOffset(i, sampleStart);
       this.outHasStarts.push(anyStart && isCumulativeSeries(metricName, typeName));
     }
     if (type !== 0 || helpRef !== 0 || unitRef !== 0) this.addMetadata(metricName, typeName, helpRef, unitRef);
@@ -580,8 +570,10 @@ class RequestWalker extends ProtoCursor {
   private sample(start: number, end: number): boolean {
     const buf = this.buf;
     const idx = this.sampleCount;
-    if (idx === this.timestamps.length) this.grow();
-    const vb = this.valueBytes;
+    const scratch = this.scratch;
+    if (idx === scratch.timestamps.length) this.grow();
+    const vb = scratch.valueBytes;
+    scratch.values[idx] = 0; // an absent value field is 0 (the scratch holds an older request's)
     let ts = 0;
     let st = 0;
     let p = start;
@@ -628,10 +620,10 @@ class RequestWalker extends ProtoCursor {
         p = this.pos;
       }
     }
-    this.timestamps[idx] = ts;
+    scratch.timestamps[idx] = ts;
     // A start outside the representable range is ignored (it is optional), not an error.
     const hasStart = st !== 0 && st === st && Math.abs(st) <= SAMPLE_TIMESTAMP_ABS_MAX_MS;
-    if (hasStart) (this.starts ??= new Float64Array(this.timestamps.length))[idx] = st;
+    if (hasStart) (this.starts ??= new Float64Array(scratch.timestamps.length))[idx] = st;
     else if (this.starts !== undefined) this.starts[idx] = 0;
     this.sampleCount = idx + 1;
     this.ctx = CTX_TIMESERIES;
@@ -649,17 +641,9 @@ class RequestWalker extends ProtoCursor {
   }
 
   private grow(): void {
-    const cap = this.timestamps.length * 2;
-    const ts = new Float64Array(cap);
-    ts.set(this.timestamps);
-    const vs = new Float64Array(cap);
-    const vb = new Uint8Array(vs.buffer);
-    vb.set(this.valueBytes);
-    this.timestamps = ts;
-    this.values = vs;
-    this.valueBytes = vb;
+    this.scratch.grow(this.sampleCount);
     if (this.starts !== undefined) {
-      const st = new Float64Array(cap);
+      const st = new Float64Array(this.scratch.timestamps.length);
       st.set(this.starts);
       this.starts = st;
     }
@@ -722,8 +706,9 @@ class RequestWalker extends ProtoCursor {
   private finish(): DecodedWriteV2 {
     const n = this.sampleCount;
     const count = this.outLabels.length;
-    this.outOffsets[count] = n;
-    const offsets = this.outOffsets.subarray(0, count + 1);
+    const scratch = this.scratch;
+    scratch.setOffset(count, n);
+    const offsets = scratch.offsets.slice(0, count + 1);
     let st = this.starts;
     if (st !== undefined) {
       // Start timestamps are kept for cumulative series only (isCumulativeSeries).
@@ -734,14 +719,15 @@ class RequestWalker extends ProtoCursor {
       }
       st = kept ? (st.length === n ? st : st.slice(0, n)) : undefined;
     }
-    // Trimmed so nothing that keeps the arrays (series views) pins the spare capacity.
+    // Exactly sized copies out of the scratch (which the next request overwrites).
     const batch: AppendBatch = {
       series: this.outLabels,
       offsets,
-      timestampsMs: this.timestamps.length === n ? this.timestamps : this.timestamps.slice(0, n),
-      values: this.values.length === n ? this.values : this.values.slice(0, n),
+      timestampsMs: scratch.timestamps.slice(0, n),
+      values: scratch.values.slice(0, n),
       ...(st !== undefined ? { startTimestampsMs: st } : {}),
     };
+    scratch.trim();
     return decodedWrite(batch, {
       sampleCount: n,
       metadata: this.metadata,
