@@ -28,8 +28,8 @@
 // labels and key, across requests; a candidate is verified against the symbol strings.
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
-import { newSeriesRefMemo, type AppendBatch } from '../model/write.js';
-import { hashRawBytes, SymbolHashLabelCache, type ValidatedLabels } from './label-cache.js';
+import { type AppendBatch } from '../model/write.js';
+import { hashRawBytes, SymbolHashLabelCache, validatedLabels, type ValidatedLabels } from './label-cache.js';
 import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
 import {
@@ -563,7 +563,7 @@ class RequestWalker extends ProtoCursor {
       if (valueBytes > valueBytesMax) valueBytesMax = valueBytes;
     }
     if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
-    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax, refMemo: newSeriesRefMemo() };
+    return validatedLabels(labels, labelsKey(labels), nameBytesMax, valueBytesMax);
   }
 
   /** One Sample in [start, end), appended to the arrays. Returns whether it had a start timestamp. */

@@ -37,9 +37,9 @@ import {
   SAMPLE_TIMESTAMP_ABS_MAX_MS,
 } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label } from '../model/labels.js';
-import { newSeriesRefMemo, seriesOfBatch, type AppendBatch, type AppendSeries } from '../model/write.js';
+import { seriesOfBatch, type AppendBatch, type AppendSeries } from '../model/write.js';
 import { AsciiInterner } from './intern.js';
-import { LabelSetCache, type RawBytesHash, type ValidatedLabels } from './label-cache.js';
+import { LabelSetCache, validatedLabels, type RawBytesHash, type ValidatedLabels } from './label-cache.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
 import {
   isValidLabelNameBytes,
@@ -439,8 +439,25 @@ class WriteRequestWalker extends ProtoCursor {
     const exemplarRanges = this.exemplarRanges;
     exemplarRanges.length = 0;
     this.pos = start;
+    const buf = this.buf;
     while (this.pos < end) {
       const tagAt = this.pos;
+      // Fast path for the common shape: a run of labels with one-byte tags and lengths.
+      // (A label running past the end goes to the slow path, which reports it.)
+      if (tagAt + 1 < end && buf[tagAt] === 0x0a && buf[tagAt + 1]! < 0x80 && tagAt + 2 + buf[tagAt + 1]! <= end) {
+        if (labelsStart < 0) labelsStart = tagAt;
+        else if (labelsEnd !== tagAt) contiguous = false;
+        let p = tagAt;
+        while (p + 1 < end && buf[p] === 0x0a && buf[p + 1]! < 0x80) {
+          const next = p + 2 + buf[p + 1]!;
+          if (next > end) break;
+          p = next;
+          labelCount++;
+        }
+        this.pos = p;
+        labelsEnd = p;
+        continue;
+      }
       const tag = this.tag(end);
       if (tag === 0x0a) {
         const n = this.length(end);
@@ -681,7 +698,7 @@ class WriteRequestWalker extends ProtoCursor {
     }
     this.labelsReason = 'invalid_labels';
     if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
-    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax, refMemo: newSeriesRefMemo() };
+    return validatedLabels(labels, labelsKey(labels), nameBytesMax, valueBytesMax);
   }
 
   /** One Sample { double value = 1; int64 timestamp = 2; } in [start, end), appended to the arrays. */
