@@ -30,6 +30,12 @@ export const REMOTE_WRITE_BODY_BYTES_MAX = 32 * MiB;
 /** Decompressed remote-write bodies above this are rejected with 413 (snappy bomb guard). */
 export const REMOTE_WRITE_DECODED_BYTES_MAX = 256 * MiB;
 /**
+ * Remote-write bodies up to this size decompressed are decompressed on the JS thread (a few ms at
+ * most); larger ones in the libuv pool. The async hand-off cost about twice the CPU of the
+ * decompression itself on Prometheus-sized (~500 KB) bodies (bench/micro/snappy-sync.ts).
+ */
+export const REMOTE_WRITE_SNAPPY_SYNC_BYTES_MAX = 4 * MiB;
+/**
  * OTLP/HTTP bodies above this after decompression are rejected with 413 (the limit the OTLP spec
  * recommends); gzip is inflated chunk by chunk and stopped at this bound.
  */

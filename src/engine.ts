@@ -45,7 +45,7 @@ import type { Matcher } from './model/matchers.js';
 import type { BucketSelection, BucketSource, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
 import { BucketQuerier } from './rollup/bucket-querier.js';
 import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRollupLevels, type RollupLevel } from './rollup/levels.js';
-import type { AppendSeries } from './model/write.js';
+import { batchOfSeries, type AppendBatch, type AppendSeries } from './model/write.js';
 
 export interface EngineOptions {
   dataDir: string;
@@ -315,6 +315,11 @@ export class Engine {
    * back-pressure, before anything is logged, so a retry cannot double anything.
    */
   append(tenant: string, series: readonly AppendSeries[], exemplars: readonly WalExemplar[] = [], onLogged?: () => void): Promise<void> {
+    return this.appendBatch(tenant, batchOfSeries(series), exemplars, onLogged);
+  }
+
+  /** append() for a columnar batch (the ingest pipeline's path: no object per series). */
+  appendBatch(tenant: string, batch: AppendBatch, exemplars: readonly WalExemplar[] = [], onLogged?: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new MochaError('SHUTTING_DOWN', 'storage is shutting down'));
     const memBytes = this.memtableBytes();
     if (memBytes > this.memtableTotalBytesMax) {
@@ -337,60 +342,51 @@ export class Engine {
       );
     }
     const t = this.tenantState(tenant);
-    let total = 0;
-    for (const s of series) total += s.timestampsMs.length;
-    const refsPerSeries = new Uint32Array(series.length);
-    const newRefs: number[] = [];
-    const newLabels: Labels[] = [];
+    const { series, offsets } = batch;
+    const count = series.length;
+    const total = offsets[count]!;
+    const refsPerSeries = new Uint32Array(count);
+    const sampleRefs = new Uint32Array(total);
+    let newRefs: number[] | undefined;
+    let newLabels: Labels[] | undefined;
     const registry = t.registry;
     const epoch = registry.epoch;
-    for (let i = 0; i < series.length; i++) {
+    for (let i = 0; i < count; i++) {
       const s = series[i]!;
       const memo = s.refMemo;
+      let ref: number | undefined;
       // A label set from a decoder's cache remembers its ref: no lookup by key (see SeriesRefMemo).
-      if (memo !== undefined && memo.registry === registry && memo.epoch === epoch) {
-        refsPerSeries[i] = memo.ref;
-        continue;
-      }
-      let ref = registry.getRef(s.key);
-      if (ref === undefined) {
-        ref = registry.create(s.labels, s.key);
-        newRefs.push(ref);
-        newLabels.push(s.labels);
+      if (memo !== undefined && memo.registry === registry && memo.epoch === epoch) ref = memo.ref;
+      else {
+        ref = registry.getRef(s.key);
+        if (ref === undefined) {
+          ref = registry.create(s.labels, s.key);
+          (newRefs ??= []).push(ref);
+          (newLabels ??= []).push(s.labels);
+        }
+        if (memo !== undefined) {
+          memo.registry = registry;
+          memo.epoch = epoch;
+          memo.ref = ref;
+        }
       }
       refsPerSeries[i] = ref;
-      if (memo !== undefined) {
-        memo.registry = registry;
-        memo.epoch = epoch;
-        memo.ref = ref;
-      }
+      for (let j = offsets[i]!, end = offsets[i + 1]!; j < end; j++) sampleRefs[j] = ref;
     }
-    const sampleRefs = new Uint32Array(total);
-    const timestampsMs = new Float64Array(total);
-    const values = new Float64Array(total);
-    let at = 0;
-    for (let i = 0; i < series.length; i++) {
-      const s = series[i]!;
-      const n = s.timestampsMs.length;
-      sampleRefs.fill(refsPerSeries[i]!, at, at + n);
-      timestampsMs.set(s.timestampsMs, at);
-      values.set(s.values, at);
-      at += n;
-    }
+    // The batch's columns go to the WAL encoder as they are (it copies them into its arena).
+    const timestampsMs = batch.timestampsMs.length === total ? batch.timestampsMs : batch.timestampsMs.subarray(0, total);
+    const values = batch.values.length === total ? batch.values : batch.values.subarray(0, total);
     const records: WalRecord[] = [];
-    if (newRefs.length > 0) records.push({ type: 'series', tenant, refs: Uint32Array.from(newRefs), labels: newLabels });
+    if (newRefs !== undefined) records.push({ type: 'series', tenant, refs: Uint32Array.from(newRefs), labels: newLabels! });
     if (total > 0) records.push({ type: 'samples', tenant, refs: sampleRefs, timestampsMs, values });
     if (exemplars.length > 0) records.push({ type: 'exemplars', tenant, exemplars });
     if (records.length === 0) return Promise.resolve();
     const durable = this.wal.append(records);
     onLogged?.();
     // Same tick as the WAL encode: see the ordering rule at the top.
-    for (let i = 0; i < series.length; i++) {
-      const s = series[i]!;
-      if (s.timestampsMs.length > 0) t.active.appendMany(refsPerSeries[i]!, s.timestampsMs, s.values);
-    }
+    if (total > 0) t.active.appendBatch(refsPerSeries, offsets, timestampsMs, values);
     this.statsCounters.samplesAppended += total;
-    this.statsCounters.seriesCreated += newRefs.length;
+    this.statsCounters.seriesCreated += newRefs?.length ?? 0;
     if (this.activeBytes() > this.memtableBytesMax) this.requestFlush();
     return durable;
   }
