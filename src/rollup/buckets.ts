@@ -467,7 +467,7 @@ export function concatAll(runs: readonly (RollupBuckets | BucketRange)[]): Rollu
 export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBuckets {
   if (!(lo >= 0 && hi <= b.length && lo <= hi)) throw new Error(`rollup slice: rows [${lo}, ${hi}) outside 0..${b.length}`);
   const out = new RollupBuckets(b.widthMs, hi - lo);
-  copyRows(out, 0, b, lo, hi - lo);
+  copyBucketRows(out, 0, b, lo, hi - lo);
   return out;
 }
 
@@ -476,7 +476,7 @@ export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBu
  * (a few buckets per partition) are the common case, where subarray().set() would allocate 18
  * typed-array views per run (slow in V8) and a loop over field names would look each up by key.
  */
-function copyRows(out: RollupBuckets, to: number, b: RollupBuckets, from: number, n: number): void {
+export function copyBucketRows(out: RollupBuckets, to: number, b: RollupBuckets, from: number, n: number): void {
   for (let i = 0; i < n; i++) {
     const d = to + i;
     const s = from + i;
@@ -531,7 +531,7 @@ function joinRanges(runs: readonly BucketRange[], widthMs: number): RollupBucket
     }
     const n = r.hi - lo;
     if (n === 0) continue;
-    copyRows(out, w, b, lo, n);
+    copyBucketRows(out, w, b, lo, n);
     w += n;
   }
   return out;
