@@ -80,6 +80,9 @@
 // bucket is (end - G, end]: the sample at exactly `end` lives in the next partition).
 import { isStaleAt } from '../model/samples.js';
 
+/** Bytes of one bucket: 15 float64 + 3 uint32 fields. */
+export const BUCKET_BYTES = 15 * 8 + 3 * 4;
+
 /** Struct of arrays: bucket i of one series at width widthMs. Invariants: assertInvariants(). */
 export class RollupBuckets {
   readonly endMs: Float64Array;
@@ -106,24 +109,31 @@ export class RollupBuckets {
     readonly length: number,
   ) {
     if (!(Number.isInteger(widthMs) && widthMs > 0)) throw new Error(`rollup width must be a positive whole number of ms, got ${widthMs}`);
-    this.endMs = new Float64Array(length);
-    this.count = new Uint32Array(length);
-    this.sum = new Float64Array(length);
-    this.sumC = new Float64Array(length);
-    this.mean = new Float64Array(length);
-    this.m2 = new Float64Array(length);
-    this.min = new Float64Array(length);
-    this.max = new Float64Array(length);
-    this.firstT = new Float64Array(length);
-    this.firstV = new Float64Array(length);
-    this.lastT = new Float64Array(length);
-    this.lastV = new Float64Array(length);
-    this.prevT = new Float64Array(length);
-    this.prevV = new Float64Array(length);
-    this.correction = new Float64Array(length);
-    this.resets = new Uint32Array(length);
-    this.changes = new Uint32Array(length);
-    this.lastStaleT = new Float64Array(length);
+    // All 18 columns are views of ONE buffer (15 float64 columns, then 3 uint32): V8 allocates
+    // each backing store separately and slowly, and a level read makes one struct per series
+    // and segment (bench/micro/level-select.ts). The float64 columns come first, so every view
+    // is aligned for any length.
+    const buffer = new ArrayBuffer(length * BUCKET_BYTES);
+    const f64 = length * 8;
+    this.endMs = new Float64Array(buffer, 0, length);
+    this.sum = new Float64Array(buffer, f64, length);
+    this.sumC = new Float64Array(buffer, 2 * f64, length);
+    this.mean = new Float64Array(buffer, 3 * f64, length);
+    this.m2 = new Float64Array(buffer, 4 * f64, length);
+    this.min = new Float64Array(buffer, 5 * f64, length);
+    this.max = new Float64Array(buffer, 6 * f64, length);
+    this.firstT = new Float64Array(buffer, 7 * f64, length);
+    this.firstV = new Float64Array(buffer, 8 * f64, length);
+    this.lastT = new Float64Array(buffer, 9 * f64, length);
+    this.lastV = new Float64Array(buffer, 10 * f64, length);
+    this.prevT = new Float64Array(buffer, 11 * f64, length);
+    this.prevV = new Float64Array(buffer, 12 * f64, length);
+    this.correction = new Float64Array(buffer, 13 * f64, length);
+    this.lastStaleT = new Float64Array(buffer, 14 * f64, length);
+    const u32 = 15 * f64;
+    this.count = new Uint32Array(buffer, u32, length);
+    this.resets = new Uint32Array(buffer, u32 + length * 4, length);
+    this.changes = new Uint32Array(buffer, u32 + length * 8, length);
   }
 
   /** Time of the bucket's last sample, stale marker or not. */
