@@ -105,7 +105,12 @@ describe('selectBucketBatch', () => {
             // Ranges: all, a random window (possibly empty or reversed), and one at the edges.
             const a = P0 - level.widthMs + Math.floor(rnd() * (2 * H + 2 * level.widthMs));
             const z = a + Math.floor((rnd() - 0.1) * 2 * H);
-            for (const [lo, hi] of [[P0 - level.widthMs, P1 + level.widthMs], [a, z], [P1 - 1, P1 + H], [P0 - H, P0]] as const) {
+            // Aligned to the width: a bucket ends exactly at lo (left out) and at hi + G (left out).
+            const G = level.widthMs;
+            const k = Math.floor((rnd() * 2 * H) / G);
+            const al = P0 + k * G;
+            const ah = al + Math.floor(rnd() * 6) * G;
+            for (const [lo, hi] of [[P0 - G, P1 + G], [a, z], [al, ah], [al, al + G], [P1 - 1, P1 + H], [P0 - H, P0]] as const) {
               await expectBatchRight(reader, series, c.m, c.pick, lo, hi);
             }
             // Twice: the second read comes from the caches.
