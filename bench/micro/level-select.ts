@@ -81,8 +81,8 @@ async function pass(readers: LevelSegmentReader[], batch: boolean): Promise<{ ms
 
 function allocBench(): string {
   const out: string[] = [];
-  for (const n of [24, 1]) {
-    const count = 100_000;
+  for (const n of [1, 8, 9, 24, 288]) {
+    const count = Math.min(100_000, Math.floor(2_400_000 / n)); // bounded bytes: big structs would time the GC
     const times: number[] = [];
     let keep = 0;
     for (let rep = 0; rep < REPS; rep++) {

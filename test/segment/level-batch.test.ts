@@ -173,21 +173,23 @@ describe('selectBucketBatch', () => {
 });
 
 describe('RollupBuckets columns in one buffer', () => {
-  test('18 disjoint views of one ArrayBuffer, each the right length and type', () => {
-    for (const n of [0, 1, 3, 24, 1001]) {
+  test('more than 8 buckets: 18 disjoint views of one ArrayBuffer; all sizes: the right length and type, independent columns', () => {
+    for (const n of [0, 1, 3, 8, 9, 24, 1001]) {
       const b = new RollupBuckets(L5M.widthMs, n);
       const buf = b.endMs.buffer;
       const spans: Array<[number, number]> = [];
       for (const f of LEVEL_FIELDS) {
-        expect(b[f].buffer).toBe(buf);
+        if (n > 8) expect(b[f].buffer).toBe(buf);
         expect(b[f].length).toBe(n);
         expect(b[f]).toBeInstanceOf(f === 'count' || f === 'resets' || f === 'changes' ? Uint32Array : Float64Array);
         expect(b[f].every((x) => x === 0)).toBe(true);
         spans.push([b[f].byteOffset, b[f].byteOffset + b[f].byteLength]);
       }
-      spans.sort((x, y) => x[0] - y[0]);
-      for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
-      expect(buf.byteLength).toBe(n * (15 * 8 + 3 * 4));
+      if (n > 8) {
+        spans.sort((x, y) => x[0] - y[0]);
+        for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+        expect(buf.byteLength).toBe(n * (15 * 8 + 3 * 4));
+      }
       // A write to one column shows in no other.
       if (n > 0) {
         for (const f of LEVEL_FIELDS) b[f].fill(f === 'count' || f === 'resets' || f === 'changes' ? 0xffffffff : -1);
