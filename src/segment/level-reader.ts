@@ -3,10 +3,11 @@
 //
 // At open it validates meta.json, checks size and CRC-32 of every file (buckets.arrow streamed
 // through the CRC, not kept), loads series.arrow and postings.arrow with the raw reader's code,
-// and reads buckets.arrow's footer. selectBuckets() reads only the record batches holding the
-// selected series' blocks (positional reads), keeps decompressed batches in the shared batch
-// cache and decoded blocks in the shared chunk cache (segment/cache.ts), and decodes only the
-// blocks overlapping the time range.
+// and reads buckets.arrow's footer. selectBucketBatch() reads only the record batches holding
+// the selected series' blocks (positional reads), keeps decompressed batches in the shared batch
+// cache and decoded blocks in the shared chunk cache (segment/cache.ts), decodes only the blocks
+// overlapping the time range, and copies the selected rows of all series into one RollupBuckets;
+// selectBuckets() cuts that batch per series (one selection rule for both).
 //
 // Every decoded block is checked before use: bucket count, first/last end as in the row, ends
 // ascending multiples of the width, every bucket overlapping the partition and holding only
