@@ -3,10 +3,11 @@
 //
 // At open it validates meta.json, checks size and CRC-32 of every file (buckets.arrow streamed
 // through the CRC, not kept), loads series.arrow and postings.arrow with the raw reader's code,
-// and reads buckets.arrow's footer. selectBuckets() reads only the record batches holding the
-// selected series' blocks (positional reads), keeps decompressed batches in the shared batch
-// cache and decoded blocks in the shared chunk cache (segment/cache.ts), and decodes only the
-// blocks overlapping the time range.
+// and reads buckets.arrow's footer. selectBucketBatch() reads only the record batches holding
+// the selected series' blocks (positional reads), keeps decompressed batches in the shared batch
+// cache and decoded blocks in the shared chunk cache (segment/cache.ts), decodes only the blocks
+// overlapping the time range, and copies the selected rows of all series into one RollupBuckets;
+// selectBuckets() cuts that batch per series (one selection rule for both).
 //
 // Every decoded block is checked before use: bucket count, first/last end as in the row, ends
 // ascending multiples of the width, every bucket overlapping the partition and holding only
@@ -18,8 +19,8 @@ import { MochaError } from '../errors.js';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { RoaringBitmap32, selectPostings, type Bitmap, type PostingsIndex } from '../model/postings.js';
-import type { BucketSource, SourceBuckets } from '../model/querier.js';
-import { RollupBuckets } from '../rollup/buckets.js';
+import type { BucketBatch, BucketSource, SourceBuckets } from '../model/querier.js';
+import { copyBucketRows, RollupBuckets, sliceBuckets } from '../rollup/buckets.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
 import { registerArrowCodecs } from './codecs.js';
 import { EncodingError } from './encoding/index.js';
@@ -229,41 +230,76 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
   /**
    * Series matching all matchers, each with its buckets overlapping (minTMs, maxTMs] (endMs >
    * minTMs and endMs - widthMs < maxTMs), ascending endMs; series without one are left out; in
-   * label order. The buckets are fresh arrays owned by the caller.
+   * label order. The buckets are fresh arrays owned by the caller. Rows of selectBucketBatch
+   * (one selection rule), each series copied to a struct of its own.
    */
   async selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<SourceBuckets[]> {
+    const batch = await this.selectBucketBatch(matchers, minTMs, maxTMs);
+    const out: SourceBuckets[] = [];
+    for (let i = 0; i < batch.labels.length; i++) {
+      out.push({ labels: batch.labels[i]!, key: batch.keys[i]!, buckets: sliceBuckets(batch.buckets, batch.offsets[i]!, batch.offsets[i + 1]!) });
+    }
+    return out;
+  }
+
+  /**
+   * The buckets of selectBuckets for all selected series in ONE RollupBuckets: series i
+   * (labels[i], keys[i]) has rows [offsets[i], offsets[i + 1]). Rows are copied from the decoded
+   * (cached) blocks, so a series costs no typed-array allocation once its blocks are cached.
+   */
+  async selectBucketBatch(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketBatch> {
     this.assertOpen();
     const g = this.widthMs;
-    const out: SourceBuckets[] = [];
     // Buckets overlapping (minTMs, maxTMs] end in (minTMs, maxTMs + G).
     const endLo = minTMs;
     const endHi = maxTMs + g;
-    if (!(endHi > endLo)) return out;
     const wanted: number[] = [];
     const batchList: number[] = [];
-    let lastBatch = -1;
-    for (const ref of selectPostings(this, matchers).toUint32Array()) {
-      // Series bounds: its buckets end in [ceil(min/G)*G, ceil(max/G)*G].
-      if (Math.ceil(this.seriesMax[ref]! / g) * g <= endLo || Math.ceil(this.seriesMin[ref]! / g) * g >= endHi) continue;
-      wanted.push(ref);
-      const b = this.batchOfRow(this.seriesFirstBlock[ref]!);
-      if (b !== lastBatch) {
-        batchList.push(b);
-        lastBatch = b;
+    if (endHi > endLo) {
+      let lastBatch = -1;
+      for (const ref of selectPostings(this, matchers).toUint32Array()) {
+        // Series bounds: its buckets end in [ceil(min/G)*G, ceil(max/G)*G].
+        if (Math.ceil(this.seriesMax[ref]! / g) * g <= endLo || Math.ceil(this.seriesMin[ref]! / g) * g >= endHi) continue;
+        wanted.push(ref);
+        const b = this.batchOfRow(this.seriesFirstBlock[ref]!);
+        if (b !== lastBatch) {
+          batchList.push(b);
+          lastBatch = b;
+        }
       }
     }
-    if (wanted.length === 0) return out;
+    const labels: Labels[] = [];
+    const keys: string[] = [];
+    if (wanted.length === 0) return { labels, keys, offsets: new Uint32Array(1), buckets: new RollupBuckets(g, 0) };
     const loaded = await Promise.all(batchList.map((b) => this.loadBatch(b)));
     this.assertOpen();
     const byIndex = new Map<number, DecodedBatch>();
     for (let k = 0; k < batchList.length; k++) byIndex.set(batchList[k]!, loaded[k]!);
     const budget = { bytes: this.caches.blocks.stats().bytesMax / 2 };
+    // Row runs (block, lo, hi) of every selected series in order; series k owns runs [runStart[k], runStart[k+1]).
+    const runs: RunList = { blocks: [], lo: [], hi: [] };
+    const seriesRows: number[] = [];
+    let total = 0;
     for (const ref of wanted) {
       const b = this.batchOfRow(this.seriesFirstBlock[ref]!);
-      const buckets = this.seriesBucketsIn(ref, byIndex.get(b)!, b, endLo, endHi, budget);
-      if (buckets !== undefined) out.push({ labels: this.labels[ref]!, key: this.keyOf(ref), buckets });
+      const n = this.seriesRunsIn(ref, byIndex.get(b)!, b, endLo, endHi, budget, runs);
+      if (n === 0) continue;
+      labels.push(this.labels[ref]!);
+      keys.push(this.keyOf(ref));
+      seriesRows.push(n);
+      total += n;
     }
-    return out;
+    const out = new RollupBuckets(g, total);
+    const offsets = new Uint32Array(labels.length + 1);
+    for (let i = 0; i < seriesRows.length; i++) offsets[i + 1] = offsets[i]! + seriesRows[i]!;
+    let at = 0;
+    for (let r = 0; r < runs.blocks.length; r++) {
+      const lo = runs.lo[r]!;
+      const n = runs.hi[r]! - lo;
+      copyBucketRows(out, at, runs.blocks[r]!, lo, n);
+      at += n;
+    }
+    return { labels, keys, offsets, buckets: out };
   }
 
   private batchOfRow(row: number): number {
@@ -277,11 +313,13 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
     return lo;
   }
 
-  /** The buckets of series ref with endLo < endMs < endHi, from its blocks overlapping that range. */
-  private seriesBucketsIn(ref: number, batch: DecodedBatch, b: number, endLo: number, endHi: number, budget: { bytes: number }): RollupBuckets | undefined {
+  /**
+   * Appends to runs the row ranges of series ref's buckets with endLo < endMs < endHi, from its
+   * blocks overlapping that range (checking all its block rows); returns how many buckets.
+   */
+  private seriesRunsIn(ref: number, batch: DecodedBatch, b: number, endLo: number, endHi: number, budget: { bytes: number }, runs: RunList): number {
     const local = this.seriesFirstBlock[ref]! - this.batchFirstRow[b]!;
     const nBlocks = this.seriesBlocks[ref]!;
-    const parts: RollupBuckets[] = [];
     let total = 0;
     let bucketsSeen = 0;
     let prevEnd = -Infinity;
@@ -298,20 +336,14 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
       let hi = block.length;
       while (hi > lo && block.endMs[hi - 1]! >= endHi) hi--;
       if (hi > lo) {
-        parts.push(lo === 0 && hi === block.length ? block : sliceBuckets(block, lo, hi));
+        runs.blocks.push(block);
+        runs.lo.push(lo);
+        runs.hi.push(hi);
         total += hi - lo;
       }
     }
     if (bucketsSeen !== this.seriesBuckets[ref]) throw corrupt(`series ${ref}: blocks hold ${bucketsSeen} buckets; series.arrow says ${this.seriesBuckets[ref]}`, BUCKETS_FILE, this.seriesFirstBlock[ref]);
-    if (total === 0) return undefined;
-    // Always a fresh copy: cached blocks are shared and never handed out.
-    return parts.length === 1 && parts[0]!.length === total && !this.isCachedBlock(parts[0]!) ? parts[0] : joinBuckets(parts, total, this.widthMs);
-  }
-
-  private cachedBlocks = new WeakSet<RollupBuckets>();
-
-  private isCachedBlock(r: RollupBuckets): boolean {
-    return this.cachedBlocks.has(r);
+    return total;
   }
 
   /** Block c of batch b, decoded and checked: from the block cache, or decoded now. */
@@ -334,7 +366,6 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
     if (!this.closed && budget.bytes >= bytes) {
       budget.bytes -= bytes;
       this.caches.blocks.set(this.cacheOwner, row, block, bytes);
-      this.cachedBlocks.add(block);
     }
     return block;
   }
@@ -439,20 +470,9 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
   }
 }
 
-/** Buckets [lo, hi) of b as a new RollupBuckets (typed-array copies keep every bit). */
-export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBuckets {
-  return joinBuckets([b], hi - lo, b.widthMs, lo);
-}
-
-function joinBuckets(parts: RollupBuckets[], total: number, widthMs: number, firstLo = 0): RollupBuckets {
-  const out = new RollupBuckets(widthMs, total);
-  let at = 0;
-  for (let p = 0; p < parts.length; p++) {
-    const part = parts[p]!;
-    const lo = p === 0 ? firstLo : 0;
-    const len = Math.min(part.length - lo, total - at);
-    for (const f of LEVEL_FIELDS) (out[f] as Float64Array | Uint32Array).set((part[f] as Float64Array | Uint32Array).subarray(lo, lo + len) as never, at);
-    at += len;
-  }
-  return out;
+/** Row runs [lo, hi) of decoded blocks, flat (no object per run). */
+interface RunList {
+  blocks: RollupBuckets[];
+  lo: number[];
+  hi: number[];
 }

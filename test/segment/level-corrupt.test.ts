@@ -71,6 +71,14 @@ async function openAndReadAll(dir: string): Promise<string> {
     try {
       const got = await r.selectBuckets([], P0 - H, P1 + H);
       for (const s of got) s.buckets.assertInvariants();
+      // The batch path on a fresh reader (no blocks cached by the read above).
+      const r2 = await LevelSegmentReader.open(dir);
+      try {
+        const batch = await r2.selectBucketBatch([], P0 - H, P1 + H);
+        if (batch.labels.length !== got.length) throw new Error(`batch holds ${batch.labels.length} series, selectBuckets ${got.length}`);
+      } finally {
+        r2.close();
+      }
       r.series([], P0, P1);
     } finally {
       r.close();
