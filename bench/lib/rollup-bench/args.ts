@@ -23,7 +23,8 @@ avg_over_time(rb_temperature[1h]) over the whole span at a 1 h step: mocha resol
   --live-series N       steady writer: series per request (default ${DEFAULT_ROLLUP_OPTIONS.liveSeries})
   --live-period D       steady writer: one request this often (default 100ms)
   --idle D              idle phase of the latency measurement (default 20s)
-  --prom-block-duration D  promtool --max-block-duration (default ${DEFAULT_ROLLUP_OPTIONS.promBlockDuration})
+  --prom-block-duration D  Prometheus block size (default ${DEFAULT_ROLLUP_OPTIONS.promBlockDuration}: what Prometheus builds with a
+                        30-40 d retention, max block = 10% of it); one OpenMetrics file and one promtool run per block
   --no-prometheus       skip Prometheus
   --tolerance X         relative tolerance of the answer comparison (default ${DEFAULT_ROLLUP_OPTIONS.relTolerance})
   --wal-fsync batch|off mocha's WAL fsync (default ${DEFAULT_ROLLUP_OPTIONS.walFsync})
@@ -33,6 +34,9 @@ avg_over_time(rb_temperature[1h]) over the whole span at a 1 h step: mocha resol
   --quiet               no progress on stderr
   -h, --help            this text
 `;
+
+/** Prometheus' block ranges (tsdb.ExponentialBlockRanges(2h, 10, 3)), the sizes promtool builds. */
+export const PROM_BLOCK_DURATIONS = ['2h', '6h', '18h', '54h', '162h', '486h', '1458h'];
 
 function positiveInt(s: string, flag: string): number {
   const n = Number(s);
@@ -79,7 +83,7 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
   }
   if (v.interval !== undefined) {
     o.intervalMs = parseDurationMs(v.interval, '--interval');
-    if (HOUR_MS % o.intervalMs !== 0) throw new Error('--interval must divide an hour (e.g. 15s, 30s, 1m)');
+    if (HOUR_MS % o.intervalMs !== 0 || o.intervalMs % 1000 !== 0) throw new Error('--interval must be whole seconds that divide an hour (e.g. 15s, 30s, 1m)');
   }
   if (v.runs !== undefined) o.runs = positiveInt(v.runs, '--runs');
   if (v.seed !== undefined) o.seed = positiveInt(v.seed, '--seed');
@@ -90,7 +94,8 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
   if (v['live-period'] !== undefined) o.livePeriodMs = parseDurationMs(v['live-period'], '--live-period');
   if (v.idle !== undefined) o.idleMs = parseDurationMs(v.idle, '--idle');
   if (v['prom-block-duration'] !== undefined) {
-    if (!/^\d+[hd]$/.test(v['prom-block-duration'])) throw new Error('--prom-block-duration: e.g. 486h');
+    // promtool rounds --max-block-duration down to one of Prometheus' block ranges (2 h x 3^k).
+    if (!PROM_BLOCK_DURATIONS.includes(v['prom-block-duration'])) throw new Error(`--prom-block-duration: one of ${PROM_BLOCK_DURATIONS.join(', ')}`);
     o.promBlockDuration = v['prom-block-duration'];
   }
   o.noPrometheus = v['no-prometheus'] === true;

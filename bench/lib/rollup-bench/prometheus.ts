@@ -6,14 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { which } from '../paths.js';
+import { dirBytes, which } from '../paths.js';
 import { prometheusVersion } from '../../../test/helpers/prometheus-process.js';
 
 export interface PromtoolResult {
   ms: number;
-  blocks: number;
-  /** Bytes of the block directories. */
-  bytes: number;
   output: string;
 }
 
@@ -46,9 +43,8 @@ function run(bin: string, args: string[]): Promise<{ code: number | null; output
 }
 
 /**
- * Builds blocks from the OpenMetrics file into outDir. maxBlockDuration ("486h") is promtool's
- * hidden --max-block-duration: promtool re-reads the whole input once per block, so 2 h blocks
- * (its default) would parse a 30-day file 360 times.
+ * Builds blocks from an OpenMetrics file into outDir. maxBlockDuration ("54h") is promtool's
+ * hidden --max-block-duration (2 h by default): promtool re-reads its whole input once per block.
  */
 export async function promtoolCreateBlocks(promtool: string, inputFile: string, outDir: string, maxBlockDuration: string): Promise<PromtoolResult> {
   fs.mkdirSync(outDir, { recursive: true });
@@ -56,19 +52,15 @@ export async function promtoolCreateBlocks(promtool: string, inputFile: string, 
   const r = await run(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', `--max-block-duration=${maxBlockDuration}`, inputFile, outDir]);
   const ms = performance.now() - t0;
   if (r.code !== 0) throw new Error(`promtool exited with ${r.code}:\n${r.output}`);
-  const blocks = fs.readdirSync(outDir, { withFileTypes: true }).filter((e) => e.isDirectory() && /^[0-9A-Z]{26}$/.test(e.name));
-  let bytes = 0;
-  for (const b of blocks) bytes += dirBytesOf(path.join(outDir, b.name));
-  return { ms, blocks: blocks.length, bytes, output: r.output };
+  return { ms, output: r.output };
 }
 
-function dirBytesOf(dir: string): number {
-  let total = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    total += e.isDirectory() ? dirBytesOf(p) : fs.statSync(p).size;
-  }
-  return total;
+/** Block directories (ULID names) under a TSDB directory and their bytes. */
+export function countBlocks(dir: string): { blocks: number; bytes: number } {
+  const blocks = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && /^[0-9A-Z]{26}$/.test(e.name));
+  let bytes = 0;
+  for (const b of blocks) bytes += dirBytes(path.join(dir, b.name));
+  return { blocks: blocks.length, bytes };
 }
 
 export interface PrometheusOnBlocks {
@@ -92,7 +84,11 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts Prometheus on an existing TSDB directory (no scrape targets) and waits for /-/ready. */
-export async function startPrometheusOn(bin: string, dataDir: string, workDir: string, readyTimeoutMs = 300_000): Promise<PrometheusOnBlocks> {
+/**
+ * maxBlockDuration: Prometheus' own (hidden) --storage.tsdb.max-block-duration, set to the blocks'
+ * size so it does not start compacting them into larger ones while the queries are timed.
+ */
+export async function startPrometheusOn(bin: string, dataDir: string, workDir: string, maxBlockDuration: string, readyTimeoutMs = 300_000): Promise<PrometheusOnBlocks> {
   const version = prometheusVersion(bin);
   const config = path.join(workDir, 'prometheus.yml');
   fs.writeFileSync(config, 'global:\n  scrape_interval: 1h\n  evaluation_interval: 1m\n');
@@ -102,6 +98,7 @@ export async function startPrometheusOn(bin: string, dataDir: string, workDir: s
     `--storage.tsdb.path=${dataDir}`,
     // Retention counts back from the newest block; the data is at most weeks old.
     '--storage.tsdb.retention.time=3650d',
+    `--storage.tsdb.max-block-duration=${maxBlockDuration}`,
     `--web.listen-address=127.0.0.1:${port}`,
     // Prometheus' own bounds must not be what a 30-day query measures.
     '--query.max-samples=2000000000',

@@ -22,8 +22,9 @@ import { COUNTER_METRIC, GAUGE_METRIC, GROUP_LABEL, RollupDataset } from './data
 import { backfillMocha, type BackfillResult } from './load.js';
 import { SteadyWriter } from './latency.js';
 import { levelsFromManifest, levelsFromMetrics, levelsOnDisk, type LevelBytes } from './levels.js';
-import { writeOpenMetrics } from './openmetrics.js';
-import { findPrometheusBinaries, promtoolCreateBlocks, startPrometheusOn, type PrometheusOnBlocks } from './prometheus.js';
+import { OpenMetricsWriter } from './openmetrics.js';
+import { parseSimpleDurationMs } from '../../../src/rollup/levels.js';
+import { countBlocks, findPrometheusBinaries, promtoolCreateBlocks, startPrometheusOn, type PrometheusOnBlocks } from './prometheus.js';
 
 export const HOUR_MS = 3_600_000;
 
@@ -67,7 +68,7 @@ export const DEFAULT_ROLLUP_OPTIONS: RollupBenchOptions = {
   livePeriodMs: 100,
   idleMs: 20_000,
   noPrometheus: false,
-  promBlockDuration: '486h',
+  promBlockDuration: '54h',
   relTolerance: 1e-9,
   walFsync: 'batch',
   mochaArgs: [],
@@ -129,7 +130,7 @@ export interface RollupBenchReport {
   latency: { liveSeries: number; periodMs: number; idle?: LatencyPhase; compacting?: LatencyPhase; ratioP99?: number; retries: number; status429: number };
   levels: { manifest?: LevelBytes[]; disk: LevelBytes[]; metrics: { metric: string; level: string; bytes: number }[]; rawBytes: number; levelBytes: number; levelsPctOfRaw?: number };
   memory: { mochaPeakRssBytes: number };
-  prometheus: { skipped?: string; version?: string; openMetricsBytes?: number; openMetricsMs?: number; promtoolMs?: number; blocks?: number; blockBytes?: number; startMs?: number; blockDuration?: string };
+  prometheus: { skipped?: string; version?: string; promtoolRuns?: number; openMetricsBytes?: number; openMetricsMs?: number; promtoolMs?: number; blocks?: number; blockBytes?: number; startMs?: number; blockDuration?: string };
   queries: QueryReport[];
   goals: Goal[];
   notes: string[];
@@ -237,17 +238,33 @@ export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBench
     else if (bins.prometheus === undefined) promReport.skipped = 'prometheus binary not found (/usr/bin/prometheus or PATH; apt-get install -y prometheus)';
     else if (bins.promtool === undefined) promReport.skipped = 'promtool not found (/usr/bin/promtool or PATH): remote write cannot take 30-day-old samples, so there is no route to load Prometheus';
     else {
-      const omFile = path.join(promWork, 'data.om');
-      const op = new Progress('openmetrics', ds.sampleCount, process.stderr, o.quiet);
-      const om = writeOpenMetrics(ds, omFile, (n) => op.update(n));
-      op.finish(om.samples);
-      say(`OpenMetrics: ${(om.bytes / 1e9).toFixed(2)} GB in ${(om.ms / 1000).toFixed(1)} s; promtool tsdb create-blocks-from openmetrics --max-block-duration=${o.promBlockDuration} ...`);
+      // One OpenMetrics file per block window, each given to promtool and deleted: promtool
+      // parses its whole input once per block, and 30 days of text would be ~10 GB at once.
       const blocksDir = path.join(promWork, 'tsdb');
-      const pt = await promtoolCreateBlocks(bins.promtool, omFile, blocksDir, o.promBlockDuration);
-      fs.rmSync(omFile, { force: true });
-      say(`promtool: ${pt.blocks} blocks, ${(pt.bytes / 1e6).toFixed(1)} MB in ${(pt.ms / 1000).toFixed(1)} s`);
-      prom = await startPrometheusOn(bins.prometheus, blocksDir, promWork);
-      Object.assign(promReport, { version: prom.version, openMetricsBytes: om.bytes, openMetricsMs: om.ms, promtoolMs: pt.ms, blocks: pt.blocks, blockBytes: pt.bytes, startMs: prom.startMs, blockDuration: o.promBlockDuration });
+      const omWriter = new OpenMetricsWriter(ds);
+      const windows = omWriter.windows(parseSimpleDurationMs(o.promBlockDuration)!);
+      const op = new Progress('openmetrics + promtool', ds.sampleCount, process.stderr, o.quiet);
+      let omBytes = 0;
+      let omMs = 0;
+      let promtoolMs = 0;
+      let done = 0;
+      say(`Prometheus: ${windows.length} OpenMetrics files of up to ${o.promBlockDuration}, each through promtool tsdb create-blocks-from openmetrics --max-block-duration=${o.promBlockDuration}`);
+      for (const w of windows) {
+        const omFile = path.join(promWork, 'window.om');
+        const om = omWriter.write(w.kFrom, w.kTo, omFile, (n) => op.update(done + n));
+        omBytes += om.bytes;
+        omMs += om.ms;
+        const pt = await promtoolCreateBlocks(bins.promtool, omFile, blocksDir, o.promBlockDuration);
+        promtoolMs += pt.ms;
+        fs.rmSync(omFile, { force: true });
+        done += om.samples;
+        op.update(done);
+      }
+      op.finish(done);
+      const blocks = countBlocks(blocksDir);
+      say(`OpenMetrics ${(omBytes / 1e9).toFixed(2)} GB written in ${(omMs / 1000).toFixed(1)} s; promtool ${(promtoolMs / 1000).toFixed(1)} s -> ${blocks.blocks} blocks, ${(blocks.bytes / 1e6).toFixed(1)} MB`);
+      prom = await startPrometheusOn(bins.prometheus, blocksDir, promWork, o.promBlockDuration);
+      Object.assign(promReport, { version: prom.version, openMetricsBytes: omBytes, openMetricsMs: omMs, promtoolMs, promtoolRuns: windows.length, blocks: blocks.blocks, blockBytes: blocks.bytes, startMs: prom.startMs, blockDuration: o.promBlockDuration });
       say(`prometheus ${prom.version} pid ${prom.pid} ready in ${(prom.startMs / 1000).toFixed(1)} s`);
     }
     if (promReport.skipped !== undefined) say(`Prometheus skipped: ${promReport.skipped}`);
