@@ -8,11 +8,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { serverCliPath } from '../../bench/lib/paths.js';
 import { COUNTER_METRIC, GAUGE_METRIC, RollupDataset } from '../../bench/lib/rollup-bench/dataset.js';
-import { openMetricsTimestamp, promtoolTimestampMs, writeOpenMetrics } from '../../bench/lib/rollup-bench/openmetrics.js';
+import { OpenMetricsWriter, openMetricsTimestamp, promtoolTimestampMs, writeOpenMetrics } from '../../bench/lib/rollup-bench/openmetrics.js';
 import { parseRollupArgs } from '../../bench/lib/rollup-bench/args.js';
 import { levelOrder, levelsOnDisk } from '../../bench/lib/rollup-bench/levels.js';
 import { DEFAULT_ROLLUP_OPTIONS, evaluateGoals, rollupQueries, runRollupBench } from '../../bench/lib/rollup-bench/run.js';
-import { formatRollupReport } from '../../bench/lib/rollup-bench/report.js';
+import { formatRollupReport, summarizeRollupStats } from '../../bench/lib/rollup-bench/report.js';
 
 const HOUR = 3_600_000;
 const END = 1_800_000 * HOUR; // a whole hour
@@ -92,6 +92,37 @@ describe('rollup bench data', () => {
     }
   });
 
+  it('writes the same samples in one file per block window as in one file', () => {
+    const ds = new RollupDataset({ series: 5, scrapeCount: 3 * 240 + 240, intervalMs: 15_000, seed: 2, endMs: END + HOUR }); // 4 h, starting off a 2 h boundary
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rb-omw-'));
+    const samples = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    try {
+      writeOpenMetrics(ds, path.join(dir, 'all.om'));
+      const w = new OpenMetricsWriter(ds);
+      const windows = w.windows(2 * HOUR);
+      expect(windows.map((x) => [x.kFrom, x.kTo])).toEqual([
+        [0, 240],
+        [240, 720],
+        [720, 960],
+      ]);
+      const parts: string[] = [];
+      for (const [n, x] of windows.entries()) {
+        const f = path.join(dir, `w${n}.om`);
+        w.write(x.kFrom, x.kTo, f);
+        for (const line of samples(f)) {
+          const t = promtoolTimestampMs(line.split(' ')[2]!);
+          expect(t).toBeGreaterThanOrEqual(x.startMs);
+          expect(t).toBeLessThan(x.endMs);
+          parts.push(line);
+        }
+      }
+      expect(parts.sort()).toEqual(samples(path.join(dir, 'all.om')).sort());
+      expect(() => w.write(0, 1, path.join(dir, 'again.om'))).toThrow(/consecutive/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('queries the whole span at whole hours', () => {
     const ds = new RollupDataset({ series: 4, scrapeCount: 24 * 240, intervalMs: 15_000, seed: 1, endMs: END });
     const qs = rollupQueries(ds);
@@ -135,6 +166,17 @@ describe('rollup bench pieces', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('summarises data.stats.rollup', () => {
+    const stats = [
+      { expr: 'rate(m[1h])', level: '1h', levelSegmentsRead: 12, rawPiecesRead: 1 },
+      { expr: 'rate(m[1h])', level: '1h', levelSegmentsRead: 3, rawPiecesRead: 0 },
+      { expr: 'quantile_over_time(0.9, m[1h])', level: 'raw', reason: 'quantile_over_time() has no exact rollup', levelSegmentsRead: 0, rawPiecesRead: 1 },
+    ];
+    expect(summarizeRollupStats(stats)).toBe('1h: 2 selector evaluations, 15 level segments, 1 raw pieces; raw (quantile_over_time() has no exact rollup): 1 selector evaluation, 0 level segments, 1 raw pieces');
+    expect(summarizeRollupStats(undefined)).toBe('-');
+    expect(summarizeRollupStats({ other: 1 })).toBe('{"other":1}');
   });
 
   it('judges the goals', () => {

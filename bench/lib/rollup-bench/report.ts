@@ -11,10 +11,39 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join('  ')).join('\n') + '\n';
 }
 
+/**
+ * data.stats.rollup as docs/API.md describes it (one entry per selector evaluation: expr, level,
+ * reason, levelSegmentsRead, rawPiecesRead), summarised; anything else is shown as JSON.
+ */
+export function summarizeRollupStats(x: unknown): string {
+  if (!Array.isArray(x)) return abbreviated(x);
+  const by = new Map<string, { n: number; seg: number; raw: number }>();
+  for (const e of x as { level?: string; reason?: string; levelSegmentsRead?: number; rawPiecesRead?: number }[]) {
+    const k = `${e.level ?? '?'}${e.reason !== undefined ? ` (${e.reason})` : ''}`;
+    const v = by.get(k) ?? { n: 0, seg: 0, raw: 0 };
+    v.n++;
+    v.seg += e.levelSegmentsRead ?? 0;
+    v.raw += e.rawPiecesRead ?? 0;
+    by.set(k, v);
+  }
+  return [...by].map(([k, v]) => `${k}: ${v.n} selector evaluation${v.n === 1 ? '' : 's'}, ${v.seg} level segments, ${v.raw} raw pieces`).join('; ');
+}
+
 function abbreviated(x: unknown, chars = 160): string {
   if (x === undefined) return '-';
   const s = JSON.stringify(x);
   return s.length > chars ? s.slice(0, chars - 3) + '...' : s;
+}
+
+function compactionSummary(body: string | undefined): string {
+  if (body === undefined) return '-';
+  try {
+    const d = (JSON.parse(body) as { data?: Record<string, unknown> }).data;
+    if (d !== undefined && typeof d === 'object') return Object.entries(d).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(', ');
+  } catch {
+    // not JSON (or cut at 2000 characters): shown as it is
+  }
+  return body.slice(0, 300);
 }
 
 export function formatRollupReport(r: RollupBenchReport): string {
@@ -29,7 +58,7 @@ export function formatRollupReport(r: RollupBenchReport): string {
   if (l.serverCpuS !== undefined) out += `; server CPU ${l.serverCpuS.toFixed(0)} s`;
   out += '\n';
   out += r.compaction.available
-    ? `compaction (POST /api/v1/admin/compact): ${((r.compaction.ms ?? 0) / 1000).toFixed(1)} s${r.compaction.serverCpuS !== undefined ? `, server CPU ${r.compaction.serverCpuS.toFixed(0)} s` : ''}\n`
+    ? `compaction (POST /api/v1/admin/compact): ${((r.compaction.ms ?? 0) / 1000).toFixed(1)} s${r.compaction.serverCpuS !== undefined ? `, server CPU ${r.compaction.serverCpuS.toFixed(0)} s` : ''}\n  answer: ${compactionSummary(r.compaction.response)}\n`
     : 'compaction: NOT AVAILABLE (POST /api/v1/admin/compact answered 404)\n';
   out += `mocha peak RSS ${fmtMB(r.memory.mochaPeakRssBytes)} MiB\n`;
 
@@ -69,7 +98,8 @@ export function formatRollupReport(r: RollupBenchReport): string {
   out += table(qr);
   for (const q of r.queries) {
     out += `${q.name}: ${q.query}\n`;
-    out += `  pyramid data.stats.rollup: ${abbreviated(q.targets.pyramid.rollupStats)}; raw: ${abbreviated(q.targets.raw.rollupStats)}\n`;
+    out += `  pyramid (resolution=auto) data.stats.rollup: ${summarizeRollupStats(q.targets.pyramid.rollupStats)}\n`;
+    out += `  raw (resolution=raw) data.stats.rollup: ${summarizeRollupStats(q.targets.raw.rollupStats)}\n`;
     for (const t of ['pyramid', 'raw', 'prometheus'] as Target[]) if (q.targets[t].error !== undefined) out += `  ${t}: ${q.targets[t].error}\n`;
     for (const a of q.agreement) {
       const g = a.agreement;

@@ -303,6 +303,8 @@ export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBench
           say(`  ${t}: FAILED: ${targets[t].error}`);
         }
       }
+      const levelsUsed = Array.isArray(targets.pyramid.rollupStats) ? (targets.pyramid.rollupStats as { level?: string }[]).filter((e) => e.level !== undefined && e.level !== 'raw').length : 0;
+      if (compaction.available && live.includes('pyramid') && Array.isArray(targets.pyramid.rollupStats) && levelsUsed === 0) notes.push(`${q.name}: resolution=auto read no rollup level (data.stats.rollup): the "pyramid" timings are raw reads`);
       if (live.includes('pyramid') && targets.pyramid.rollupStats === undefined) notes.push(`${q.name}: the pyramid answer has no data.stats.rollup (stats=all): this build shows no level choice, so "pyramid" may be raw data`);
       const ms = new Map<Target, number[]>(live.map((t) => [t, []]));
       for (let i = 0; i < o.runs; i++) {
