@@ -5,8 +5,9 @@
 // Bodies are encoded on the fly: 170M samples pre-encoded would not fit in memory.
 //
 // The data is cut into chunks of `flushEveryScrapes` scrapes; after each chunk every sender waits
-// for the others and the harness POSTs /api/v1/admin/flush, so the memtable never holds the whole
-// backfill (a 404 there is reported and the server's own --memtable-bytes-max flushes instead).
+// for the others and the harness POSTs /api/v1/admin/flush (running while the next chunk is
+// sent), so the memtable never holds the whole backfill (a 404 there is reported and the
+// server's own --memtable-bytes-max flushes instead).
 import http from 'node:http';
 import { encodeRemoteWriteV1 } from '../encode.js';
 import { adminPost, remoteWrite, type WriteStats } from './client.js';
@@ -21,7 +22,7 @@ export interface BackfillOptions {
 
 export interface BackfillResult {
   ms: number;
-  /** Time spent in the flushes between chunks (part of ms). */
+  /** Time the flushes between chunks took (they overlap the sending of the next chunk). */
   flushMs: number;
   flushes: number;
   /** false: /api/v1/admin/flush answered 404. */
@@ -88,19 +89,25 @@ export async function backfillMocha(baseUrl: string, ds: RollupDataset, o: Backf
     }
   };
 
+  // A flush runs while the next chunk is sent (the server freezes the memtable and takes writes
+  // into a new one); at most one is in flight, so the memtable holds at most two chunks.
+  let flushing: Promise<void> | undefined;
+  const flush = async () => {
+    const f = await adminPost(baseUrl, '/api/v1/admin/flush');
+    if (!f.available) r.flushAvailable = false;
+    else {
+      r.flushMs += f.ms;
+      r.flushes++;
+    }
+  };
   try {
     for (let chunkStart = 0; chunkStart < ds.scrapeCount; chunkStart += o.flushEveryScrapes) {
       const chunkEnd = Math.min(ds.scrapeCount, chunkStart + o.flushEveryScrapes);
       await Promise.all(groups.map((g) => sendChunk(g, chunkEnd)));
-      if (r.flushAvailable) {
-        const f = await adminPost(baseUrl, '/api/v1/admin/flush');
-        if (!f.available) r.flushAvailable = false;
-        else {
-          r.flushMs += f.ms;
-          r.flushes++;
-        }
-      }
+      await flushing;
+      if (r.flushAvailable) flushing = flush();
     }
+    await flushing;
   } finally {
     agent.destroy();
   }

@@ -54,7 +54,7 @@ export function formatRollupReport(r: RollupBenchReport): string {
 
   const l = r.load;
   out += `load (remote write 1.0, ${s.senders} senders, ~${s.samplesPerRequest} samples/request, wal-fsync ${s.walFsync}): ${l.samples} samples in ${(l.ms / 1000).toFixed(1)} s = ${(l.samplesPerSecond / 1000).toFixed(0)}k samples/s`;
-  out += `; ${l.flushes} flushes ${(l.flushMs / 1000).toFixed(1)} s; request p50/p99 ${fmtMs(l.requestP50Ms)}/${fmtMs(l.requestP99Ms)} ms; retries ${l.retries} (429: ${l.status429})`;
+  out += `; ${l.flushes} flushes taking ${(l.flushMs / 1000).toFixed(1)} s (overlapping the sends); request p50/p99 ${fmtMs(l.requestP50Ms)}/${fmtMs(l.requestP99Ms)} ms; retries ${l.retries} (429: ${l.status429})`;
   if (l.serverCpuS !== undefined) out += `; server CPU ${l.serverCpuS.toFixed(0)} s`;
   out += '\n';
   out += r.compaction.available
