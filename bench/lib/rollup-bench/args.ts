@@ -29,6 +29,7 @@ avg_over_time(rb_temperature[1h]) over the whole span at a 1 h step: mocha resol
   --tolerance X         relative tolerance of the answer comparison (default ${DEFAULT_ROLLUP_OPTIONS.relTolerance})
   --wal-fsync batch|off mocha's WAL fsync (default ${DEFAULT_ROLLUP_OPTIONS.walFsync})
   --mocha-args="..."    extra mocha flags (write it with =), e.g. "--mocha-args=--rollup-levels 5m,1h,1d"
+  --cli PATH            mocha entry point instead of dist/cli.js (e.g. another branch's build)
   --keep-data           keep mocha's and Prometheus' data directories
   --out FILE            JSON report (default bench/results/rollup-<timestamp>.json)
   --quiet               no progress on stderr
@@ -65,6 +66,7 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
       'wal-fsync': { type: 'string' },
       'mocha-args': { type: 'string' },
       'keep-data': { type: 'boolean' },
+      cli: { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -109,6 +111,7 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
   }
   if (v['mocha-args'] !== undefined) o.mochaArgs = v['mocha-args'].split(/\s+/).filter((a) => a !== '');
   o.keepData = v['keep-data'] === true;
+  if (v.cli !== undefined) o.cliPath = v.cli;
   o.quiet = v.quiet === true;
   o.command = ['npm run bench:rollup', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
   return { options: o, help: v.help === true, ...(v.out !== undefined ? { out: v.out } : {}) };

@@ -50,6 +50,8 @@ export interface RollupBenchOptions {
   relTolerance: number;
   walFsync: 'batch' | 'off';
   mochaArgs: string[];
+  /** Server entry point other than dist/cli.js (e.g. a build of another branch). */
+  cliPath?: string;
   keepData: boolean;
   quiet: boolean;
   command?: string;
@@ -162,7 +164,7 @@ export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBench
   say(`data: ${ds.counterCount} counters + ${ds.gaugeCount} gauges x ${scrapeCount} samples (${o.days} d at ${o.intervalMs / 1000} s) = ${ds.sampleCount} samples, ${new Date(ds.startMs).toISOString()} .. ${new Date(ds.endMs).toISOString()}`);
 
   const mochaArgs = ['--wal-fsync', o.walFsync, '--sample-age-max', '0', ...o.mochaArgs];
-  const mocha = await startServer({ args: mochaArgs, startTimeoutMs: 120_000 });
+  const mocha = await startServer({ args: mochaArgs, startTimeoutMs: 120_000, ...(o.cliPath !== undefined ? { cliPath: o.cliPath } : {}) });
   const mem = new MemSampler(mocha.pid);
   mem.start();
   say(`mocha pid ${mocha.pid} at ${mocha.url}, data in ${mocha.dataDir}`);
