@@ -50,7 +50,7 @@ export function formatRollupReport(r: RollupBenchReport): string {
   const s = r.scenario;
   let out = `\nrollup pyramid benchmark (${r.startedAt}; ${r.machine.cpus} cpus, load ${r.machine.loadAvg1Start.toFixed(1)} -> ${r.machine.loadAvg1End.toFixed(1)})\n`;
   out += `data: ${s.series} series (${s.counters} counters, ${s.gauges} gauges) x ${s.days} d at ${s.intervalMs / 1000} s = ${s.samples} samples, ${s.dataStart} .. ${s.dataEnd}\n`;
-  out += `command: ${r.command}\n\n`;
+  out += `command: ${r.command}\nmocha flags: ${s.mochaArgs.join(" ")}\n\n`;
 
   const l = r.load;
   out += `load (remote write 1.0, ${s.senders} senders, ~${s.samplesPerRequest} samples/request, wal-fsync ${s.walFsync}): ${l.samples} samples in ${(l.ms / 1000).toFixed(1)} s = ${(l.samplesPerSecond / 1000).toFixed(0)}k samples/s`;

@@ -8,6 +8,7 @@
 //     raw (resolution=raw) and Prometheus, interleaved run by run; medians, ratios, answers compared.
 // Missing pieces (an endpoint answering 404, no Prometheus binary, a query that fails) are
 // reported in `notes` and the affected rows, never silently skipped.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { MemSampler, readCpuSeconds } from '../proc.js';
 import { median, percentile } from '../stats.js';
 import { note, Progress } from '../progress.js';
 import { scrapeServerMetrics } from '../server-metrics.js';
+import { serverCliPath } from '../paths.js';
 import { compareAnswers, type Agreement } from '../query-bench/compare.js';
 import { adminPost, queryRange, type RangeAnswer, type RangeQuery } from './client.js';
 import { COUNTER_METRIC, GAUGE_METRIC, GROUP_LABEL, RollupDataset } from './dataset.js';
@@ -153,6 +155,15 @@ export function rollupQueries(ds: RollupDataset): (RangeQuery & { name: string }
   ];
 }
 
+/** The server's --help text ('' if it cannot be run), to pass only flags the build knows. */
+function serverHelp(cli: string): string {
+  try {
+    return execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch {
+    return '';
+  }
+}
+
 export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBenchReport> {
   const startedAt = new Date().toISOString();
   const loadAvg1Start = os.loadavg()[0]!;
@@ -163,8 +174,13 @@ export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBench
   const ds = new RollupDataset({ series: o.series, scrapeCount, intervalMs: o.intervalMs, seed: o.seed, endMs });
   say(`data: ${ds.counterCount} counters + ${ds.gaugeCount} gauges x ${scrapeCount} samples (${o.days} d at ${o.intervalMs / 1000} s) = ${ds.sampleCount} samples, ${new Date(ds.startMs).toISOString()} .. ${new Date(ds.endMs).toISOString()}`);
 
-  const mochaArgs = ['--wal-fsync', o.walFsync, '--sample-age-max', '0', ...o.mochaArgs];
-  const mocha = await startServer({ args: mochaArgs, startTimeoutMs: 120_000, ...(o.cliPath !== undefined ? { cliPath: o.cliPath } : {}) });
+  // Compaction only when the harness asks (so the idle phase is idle and the compaction it times
+  // is the whole job), where the build has the flag.
+  const cli = o.cliPath ?? serverCliPath();
+  const background = serverHelp(cli).includes('--compaction-interval') && !o.mochaArgs.includes('--compaction-interval') ? ['--compaction-interval', '0'] : [];
+  const mochaArgs = ['--wal-fsync', o.walFsync, '--sample-age-max', '0', ...background, ...o.mochaArgs];
+  const mocha = await startServer({ args: mochaArgs, startTimeoutMs: 120_000, cliPath: cli });
+  if (background.length > 0) say('mocha runs with --compaction-interval 0: compaction only on POST /api/v1/admin/compact');
   const mem = new MemSampler(mocha.pid);
   mem.start();
   say(`mocha pid ${mocha.pid} at ${mocha.url}, data in ${mocha.dataDir}`);
@@ -379,7 +395,7 @@ export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBench
         senders: o.senders,
         samplesPerRequest: o.samplesPerRequest,
         walFsync: o.walFsync,
-        mochaArgs: o.mochaArgs,
+        mochaArgs,
       },
       load: {
         ...bfRest,
