@@ -87,6 +87,22 @@ describe('rollup bench data', () => {
       expect(m).not.toBeNull();
       expect(Number(m![1])).toBe(series(ds, 0)[0]);
       expect(promtoolTimestampMs(m![2]!)).toBe(ds.timestampMs(0, 0));
+      // Every value and timestamp reads back exactly (gauges are tenths, some negative).
+      const big = new RollupDataset({ series: 6, scrapeCount: 2000, intervalMs: 15_000, seed: 9, endMs: END });
+      writeOpenMetrics(big, file);
+      const got = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+      expect(got).toHaveLength(6 * 2000);
+      let negatives = 0;
+      for (let i = 0; i < 6; i++) {
+        const want = series(big, i);
+        for (let k = 0; k < 2000; k++) {
+          const [, value, ts] = got[i * 2000 + k]!.split(' ');
+          expect(Number(value)).toBe(want[k]);
+          expect(promtoolTimestampMs(ts!)).toBe(big.timestampMs(i, k));
+          if (want[k]! < 0) negatives++;
+        }
+      }
+      expect(negatives).toBeGreaterThan(0);
     } finally {
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
     }
