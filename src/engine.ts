@@ -32,7 +32,9 @@ import { registerArrowCodecs } from './segment/codecs.js';
 import { RoaringBitmap32 } from './model/postings.js';
 import { compareLabels, type Labels } from './model/labels.js';
 import type { Matcher } from './model/matchers.js';
-import type { BucketSource, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import type { BucketSelection, BucketSource, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import { BucketQuerier } from './rollup/bucket-querier.js';
+import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRollupLevels, type RollupLevel } from './rollup/levels.js';
 import type { AppendSeries } from './model/write.js';
 
 export interface EngineOptions {
@@ -53,6 +55,8 @@ export interface EngineOptions {
   /** How often the flush conditions are checked. */
   flushCheckIntervalMs?: number;
   compactionWorkers?: number;
+  /** Rollup levels queries may read (finest first); default parseRollupLevels(DEFAULT_ROLLUP_LEVELS_TEXT). */
+  rollupLevels?: RollupLevel[];
 }
 
 /** What the engine needs of the exemplar store to keep it durable (src/exemplars/store.ts). */
@@ -471,10 +475,22 @@ export class Engine {
   querier(tenant: string): Querier {
     const set = this.segmentSet.acquire();
     const t = this.tenants.get(tenant);
-    const sources: SeriesSource[] = [...(set.byTenant.get(tenant) ?? [])];
+    const segments = set.byTenant.get(tenant) ?? [];
+    const sources: SeriesSource[] = [...segments];
+    const sourceNames: (string | undefined)[] = segments.map((r) => r.meta.name);
     if (t) sources.push(...t.frozen, t.active);
-    return new MergingQuerier(sources, () => this.releaseSet(set));
+    return new MergingQuerier(sources, () => this.releaseSet(set), {
+      rollupLevels: this.rollupLevels,
+      levelSources: set.levelsByTenant.get(tenant) ?? [],
+      sourceNames,
+    });
   }
+
+  /** The rollup levels queries may read, finest first. */
+  get rollupLevels(): readonly RollupLevel[] {
+    return (this.rollupLevelsResolved ??= this.opts.rollupLevels ?? parseRollupLevels(DEFAULT_ROLLUP_LEVELS_TEXT));
+  }
+  private rollupLevelsResolved: readonly RollupLevel[] | undefined;
 
   /** Drops a reference; a replaced set's last release closes the readers the current set no longer has. */
   private releaseSet(set: SegmentSet): void {
@@ -541,6 +557,15 @@ function segmentDir(dataDir: string, seg: { tenant: string; name: string }): str
   return path.join(dataDir, 'tenants', seg.tenant, 'segments', seg.name);
 }
 
+/** What a MergingQuerier needs to answer selectBuckets (all optional: raw only without them). */
+export interface MergingQuerierRollup {
+  readonly rollupLevels?: readonly RollupLevel[];
+  /** Level segments of the tenant, any order. */
+  readonly levelSources?: readonly BucketSource[];
+  /** sourceNames[i]: the raw segment name of sources[i]; undefined for memtable heads. */
+  readonly sourceNames?: readonly (string | undefined)[];
+}
+
 /**
  * Merges sources (segments oldest first, then frozen heads, then the active head) into one view.
  * The same series in several sources is merged by time; on equal timestamps the later source
@@ -548,11 +573,32 @@ function segmentDir(dataDir: string, seg: { tenant: string; name: string }): str
  */
 export class MergingQuerier implements Querier {
   private closed = false;
+  readonly rollupLevels: readonly RollupLevel[];
+  private readonly buckets: BucketQuerier;
 
   constructor(
     private readonly sources: readonly SeriesSource[],
     private readonly onClose: () => void,
-  ) {}
+    rollup: MergingQuerierRollup = {},
+  ) {
+    this.rollupLevels = rollup.rollupLevels ?? [];
+    const names = rollup.sourceNames ?? [];
+    // Read at each selection: the active head's bounds grow while the querier is open.
+    const extents = () => this.sources.map((s, i) => ({ name: names[i], minTMs: s.minTMs, maxTMs: s.maxTMs }));
+    this.buckets = new BucketQuerier(extents, rollup.levelSources ?? [], (m, minT, maxT, hints) => this.selectSeries(m, minT, maxT, hints));
+  }
+
+  /** Buckets of a level (rollup/bucket-querier.ts): valid level segments, raw samples elsewhere. */
+  async selectBuckets(matchers: readonly Matcher[], level: RollupLevel, minTMs: number, maxTMs: number, hints?: SelectHints): Promise<BucketSelection> {
+    if (this.closed) throw new Error('querier used after close');
+    const out = await this.buckets.selectBuckets(matchers, level, minTMs, maxTMs, hints);
+    if (this.closed) throw new Error('querier used after close');
+    return out;
+  }
+
+  levelSegmentsOverlapping(level: RollupLevel, minTMs: number, maxTMs: number): number {
+    return this.buckets.levelSegmentsOverlapping(level, minTMs, maxTMs);
+  }
 
   private overlapping(minTMs: number, maxTMs: number): SeriesSource[] {
     return this.sources.filter((s) => s.maxTMs >= minTMs && s.minTMs <= maxTMs);

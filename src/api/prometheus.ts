@@ -9,7 +9,9 @@ import { QUERY_CONCURRENCY_MAX, QUERY_SAMPLES_MAX, QUERY_SERIES_MAX, QUERY_TIMEO
 import { compareLabels, labelsKey, labelsToRecord, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import type { Querier } from '../model/querier.js';
-import { instantQuery, rangeQuery, type QueryOptions } from '../query/engine.js';
+import { instantQuery, rangeQuery, type QueryOptions, type QueryResult } from '../query/engine.js';
+import { RESOLUTION_AUTO } from '../query/rollup-planner.js';
+import type { MetricsRegistry } from '../metrics.js';
 import { formatFloat, formatLabelsJson, formatQueryData, formatTimestamp, jsonString } from '../query/format.js';
 import { walkExpr } from '../query/ast.js';
 import { MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseTimeParam } from '../query/params.js';
@@ -103,7 +105,30 @@ function matcherSets(params: URLSearchParams): Matcher[][] {
   return params.getAll('match[]').map((s) => parseSeriesSelector(s));
 }
 
-export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptions, metadataStore: MetadataStore): void {
+/** Prometheus' `stats` (any non-empty value) or our `explain=true`: answer with data.stats. */
+function wantsStats(params: URLSearchParams): boolean {
+  const stats = params.get('stats');
+  return (stats !== null && stats !== '') || params.get('explain') === 'true';
+}
+
+/** The `data` object with `stats` added when the query collected them (docs/API.md). */
+function queryData(result: QueryResult): string {
+  const data = formatQueryData(result);
+  const stats = result.stats;
+  if (stats === undefined) return data;
+  const rollup = stats.rollup.map((e) => ({
+    expr: e.expr,
+    level: e.level,
+    ...(e.reason !== undefined ? { reason: e.reason } : {}),
+    levelSegmentsRead: e.levelSegmentsRead,
+    rawPiecesRead: e.rawPiecesRead,
+  }));
+  const json = JSON.stringify({ samples: { totalQueryableSamples: stats.samplesLoaded }, rollup });
+  return data.slice(0, -1) + ',"stats":' + json + '}';
+}
+
+export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptions, metadataStore: MetadataStore, metrics: MetricsRegistry): void {
+  const selections = metrics.counter('mocha_query_selections_total', 'Selector evaluations of queries by the resolution read: a rollup level name or raw.');
   const startedAt = new Date();
   const engine = opts.engine;
   const limiter = new Semaphore(opts.queryConcurrencyMax ?? QUERY_CONCURRENCY_MAX);
@@ -133,6 +158,9 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
         signal: AbortSignal.timeout(timeoutMs),
         ...(opts.lookbackDeltaMs !== undefined ? { lookbackDeltaMs: opts.lookbackDeltaMs } : {}),
         ...(resultSeriesMax !== undefined ? { resultSeriesMax } : {}),
+        resolution: params.get('resolution') || RESOLUTION_AUTO,
+        onSelection: (e) => selections.inc({ level: e.level }),
+        stats: wantsStats(params),
       };
     };
 
@@ -143,7 +171,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       // Prometheus 3's `limit`: at most that many series, with a warning when more were cut.
       const limit = parseLimit(params);
       const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params, limit)))));
-      return success(reply, formatQueryData(result), result.warnings, result.infos);
+      return success(reply, queryData(result), result.warnings, result.infos);
     };
     scope.get('/api/v1/query', instant);
     scope.post('/api/v1/query', instant);
@@ -156,7 +184,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
       const limit = parseLimit(params);
       const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params, limit)))));
-      return success(reply, formatQueryData(result), result.warnings, result.infos);
+      return success(reply, queryData(result), result.warnings, result.infos);
     };
     scope.get('/api/v1/query_range', range);
     scope.post('/api/v1/query_range', range);

@@ -99,7 +99,7 @@ export function buildServer(opts: ServerOptions): { app: FastifyInstance; metric
   }
   registerRemoteWriteRoutes(app, pipeline, metrics);
   registerOtlpRoutes(app, pipeline, metrics);
-  registerPrometheusRoutes(app, opts, metadataStore);
+  registerPrometheusRoutes(app, opts, metadataStore, metrics);
   registerAdminRoutes(app, opts.engine);
   return { app, metrics };
 }

@@ -25,6 +25,7 @@ import { instantResultIsOrdered } from './eval-instant-functions.js';
 import { evalBinary, evalUnary } from './eval-binary.js';
 import { EvalContext, evalMatrixSelectorAt, evalVectorSelector, stepSeriesToSamples, type EvalValue } from './eval-selector.js';
 import { parseExpr } from './parser.js';
+import { checkResolution, recordRaw, RESOLUTION_AUTO, RollupPlan, selectorFromRollup, type RollupPlanEntry } from './rollup-planner.js';
 
 export interface QueryOptions {
   /** Default LOOKBACK_DELTA_MS. */
@@ -43,6 +44,24 @@ export interface QueryOptions {
    * Undefined or 0: no limit. Scalars and strings are not affected.
    */
   resultSeriesMax?: number;
+  /**
+   * Which resolution selectors read (rollup-planner.ts): "auto" (default: the coarsest exact
+   * level with level segments in range), "raw", or a level name of the querier (that level
+   * wherever exact, raw elsewhere). Anything else is a BAD_QUERY.
+   */
+  resolution?: string;
+  /** Called for every selector evaluation with the resolution it read (the /metrics counter). */
+  onSelection?: (entry: RollupPlanEntry) => void;
+  /** Attach `stats` (samples loaded, the rollup plan) to the result. */
+  stats?: boolean;
+}
+
+/** What a query read, attached to the result when QueryOptions.stats is set. */
+export interface QueryStats {
+  /** Raw samples plus rollup buckets loaded from storage. */
+  readonly samplesLoaded: number;
+  /** One entry per selector evaluation, in evaluation order. */
+  readonly rollup: readonly RollupPlanEntry[];
 }
 
 export type QueryResult = (
@@ -60,19 +79,24 @@ export type QueryResult = (
 export interface QueryAnnotationTexts {
   warnings?: string[];
   infos?: string[];
+  /** Only when QueryOptions.stats is set. */
+  stats?: QueryStats;
 }
 
 /** The rendered annotations of a finished evaluation, as the optional members of a result. */
 function annotationTexts(ctx: EvalContext, expr: string): QueryAnnotationTexts {
-  if (ctx.annotations.size === 0) return {};
+  const stats: QueryAnnotationTexts = ctx.wantsStats ? { stats: { samplesLoaded: ctx.samplesLoadedCount, rollup: ctx.rollupPlan.entries } } : {};
+  if (ctx.annotations.size === 0) return stats;
   const { warnings, infos } = ctx.annotations.render(expr);
-  return { ...(warnings.length > 0 ? { warnings } : {}), ...(infos.length > 0 ? { infos } : {}) };
+  return { ...(warnings.length > 0 ? { warnings } : {}), ...(infos.length > 0 ? { infos } : {}), ...stats };
 }
 
 function makeContext(querier: Querier, startMs: number, endMs: number, stepMs: number, stepCount: number, opts: QueryOptions | undefined): EvalContext {
   const lookbackDeltaMs = opts?.lookbackDeltaMs ?? LOOKBACK_DELTA_MS;
   if (!(lookbackDeltaMs > 0)) throw new MochaError('BAD_QUERY', `lookback delta must be positive, got ${lookbackDeltaMs} ms`);
-  return new EvalContext(
+  const resolution = opts?.resolution ?? RESOLUTION_AUTO;
+  checkResolution(resolution, querier);
+  const ctx = new EvalContext(
     querier,
     startMs,
     endMs,
@@ -84,6 +108,9 @@ function makeContext(querier: Querier, startMs: number, endMs: number, stepMs: n
     opts?.timeoutMs ?? QUERY_TIMEOUT_MS,
     opts?.signal,
   );
+  ctx.rollupPlan = new RollupPlan(resolution, opts?.onSelection);
+  ctx.wantsStats = opts?.stats === true;
+  return ctx;
 }
 
 function checkTime(ms: number, what: string): void {
@@ -181,9 +208,10 @@ export async function evaluate(node: Expr, ctx: EvalContext): Promise<EvalValue>
     case 'Paren':
       return evaluate(node.expr, ctx);
     case 'VectorSelector':
-      return { type: 'vector', series: await evalVectorSelector(ctx, node) };
+      return { type: 'vector', series: (await selectorFromRollup(ctx, node)) ?? (await evalVectorSelector(ctx, node)) };
     case 'MatrixSelector':
       if (ctx.stepCount !== 1) throw notSupported('range vector selector inside a range query');
+      recordRaw(ctx, node, 'a range vector result holds the samples');
       return { type: 'matrix', series: await evalMatrixSelectorAt(ctx, node, 0) };
     case 'Subquery':
       return { type: 'matrix', series: await evalSubqueryMatrix(ctx, node, evaluate) };

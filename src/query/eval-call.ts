@@ -19,6 +19,7 @@ import type { Call, Expr, Subquery } from './ast.js';
 import { evalInstantFunction, evalTimestampOverSelector, hasInstantFunction, timestampSelectorArg } from './eval-instant-functions.js';
 import { evalRangeFunction, loadMatrixSelector, rangeFunctionMatrixArgIndex, type RangeArgument } from './eval-range-functions.js';
 import { stepSeriesToSamples, type EvalContext, type EvalValue } from './eval-selector.js';
+import { rangeCallFromRollup, recordRaw } from './rollup-planner.js';
 
 /** Prometheus' default global evaluation interval: the step of a subquery written without one. */
 export const SUBQUERY_DEFAULT_STEP_MS = 60_000;
@@ -43,15 +44,21 @@ export async function evalCall(call: Call, ctx: EvalContext, evaluate: Evaluate)
     }
     const inner = unwrapParens(matrixArg);
     let range: RangeArgument;
-    if (inner.kind === 'MatrixSelector') range = await loadMatrixSelector(ctx, inner);
-    else if (inner.kind === 'Subquery') range = await evalSubqueryForWindows(ctx, inner, evaluate);
+    if (inner.kind === 'MatrixSelector') {
+      const fromLevel = await rangeCallFromRollup(ctx, call, inner);
+      if (fromLevel !== undefined) return { type: 'vector', series: fromLevel };
+      range = await loadMatrixSelector(ctx, inner);
+    } else if (inner.kind === 'Subquery') range = await evalSubqueryForWindows(ctx, inner, evaluate);
     else throw new MochaError('INTERNAL', `range vector argument of ${name}() is a ${inner.kind}`);
     return { type: 'vector', series: evalRangeFunction(ctx, call, range, scalarArgs) };
   }
   if (!hasInstantFunction(name)) throw notSupported(`function ${name}()`);
   // timestamp(<selector>) needs the samples' own times, which evaluated StepSeries do not keep.
   const tsSelector = timestampSelectorArg(call);
-  if (tsSelector !== undefined) return { type: 'vector', series: await evalTimestampOverSelector(ctx, tsSelector) };
+  if (tsSelector !== undefined) {
+    recordRaw(ctx, call, `${name}() reads sample times`);
+    return { type: 'vector', series: await evalTimestampOverSelector(ctx, tsSelector) };
+  }
   const args: EvalValue[] = [];
   for (const a of call.args) args.push(await evaluate(a, ctx));
   return evalInstantFunction(call, args, ctx);

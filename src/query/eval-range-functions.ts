@@ -62,6 +62,11 @@ const MATRIX_ARG_INDEX: ReadonlyMap<string, number> = new Map([
 /** Functions that keep __name__ (Prometheus: "act like offset"). */
 const KEEPS_METRIC_NAME: ReadonlySet<string> = new Set(['last_over_time', 'first_over_time']);
 
+/** Whether the function's output keeps the input's metric name. */
+export function keepsMetricName(name: string): boolean {
+  return KEEPS_METRIC_NAME.has(name);
+}
+
 export function isRangeFunction(name: string): boolean {
   return MATRIX_ARG_INDEX.has(name);
 }

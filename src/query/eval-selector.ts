@@ -14,10 +14,12 @@
 // Each selector reads storage once for the whole grid and walks the steps with a moving index.
 import { MochaError } from '../errors.js';
 import type { Labels } from '../model/labels.js';
-import type { Querier, SelectHints, SeriesData } from '../model/querier.js';
+import type { BucketSelection, Querier, SelectHints, SeriesData } from '../model/querier.js';
+import type { RollupLevel } from '../rollup/levels.js';
 import { isStaleAt } from '../model/samples.js';
 import type { AtModifier, MatrixSelector, VectorSelector } from './ast.js';
 import { QueryAnnotations } from './annotations.js';
+import { RollupPlan } from './rollup-planner.js';
 
 /** An instant vector series over the step grid: values[k] is meaningful where present[k] is 1. */
 export interface StepSeries {
@@ -74,6 +76,10 @@ export class EvalContext {
   private queryEndMs: number;
   /** Warnings and infos of the whole query; shared with subquery contexts like usage. */
   annotations = new QueryAnnotations();
+  /** The resolution asked for and the levels chosen (rollup-planner.ts); shared with subquery contexts. */
+  rollupPlan = new RollupPlan();
+  /** Whether the result carries stats (QueryOptions.stats). */
+  wantsStats = false;
 
   constructor(
     readonly querier: Querier,
@@ -117,6 +123,7 @@ export class EvalContext {
     );
     child.usage = this.usage;
     child.annotations = this.annotations;
+    child.rollupPlan = this.rollupPlan;
     child.deadlineMs = this.deadlineMs;
     child.queryStartMs = this.queryStartMs;
     child.queryEndMs = this.queryEndMs;
@@ -160,6 +167,22 @@ export class EvalContext {
       throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${series.length} series; the limit is ${this.seriesMax}`);
     }
     return series;
+  }
+
+  /** Buckets of a level (Querier.selectBuckets) with the query-wide limits: a bucket counts as a sample. */
+  async selectBuckets(vs: VectorSelector, level: RollupLevel, minTMs: number, maxTMs: number): Promise<BucketSelection> {
+    const q = this.querier;
+    if (q.selectBuckets === undefined) throw new MochaError('INTERNAL', 'the querier has no rollup levels');
+    const u = this.usage;
+    const hints: SelectHints = { samplesMax: this.samplesMax - u.samplesLoaded, seriesMax: this.seriesMax };
+    const sel = await q.selectBuckets(vs.matchers, level, minTMs, maxTMs, hints);
+    this.checkCancel();
+    for (const s of sel.series) u.samplesLoaded += s.buckets.length;
+    if (u.samplesLoaded > this.samplesMax) throw tooManySamples();
+    if (sel.series.length > this.seriesMax) {
+      throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${sel.series.length} series; the limit is ${this.seriesMax}`);
+    }
+    return sel;
   }
 
   /** Reserves one output column of the grid (dense series x steps is what costs memory). */

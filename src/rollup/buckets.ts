@@ -429,12 +429,128 @@ export function concat(a: RollupBuckets, b: RollupBuckets): RollupBuckets {
   return regroup([a, b], a.widthMs);
 }
 
+/** Rows [lo, hi) of a RollupBuckets: a run of one series inside a batch of many (no copy). */
+export interface BucketRange {
+  readonly buckets: RollupBuckets;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/**
+ * concat() of many runs at once, in time order (each run's samples after the previous ones'):
+ * linear in the total, where folding concat() over n pieces would copy O(n) times. Runs may be
+ * row ranges of larger batches; the result is always a fresh RollupBuckets of its own.
+ */
+export function concatAll(runs: readonly (RollupBuckets | BucketRange)[]): RollupBuckets {
+  if (runs.length === 0) throw new Error('rollup concatAll: no runs');
+  const ranges = runs.map((r): BucketRange => (r instanceof RollupBuckets ? { buckets: r, lo: 0, hi: r.length } : r));
+  const widthMs = ranges[0]!.buckets.widthMs;
+  if (ranges.length === 1 && runs[0] instanceof RollupBuckets) return runs[0];
+  let prev: BucketRange | undefined;
+  for (const r of ranges) {
+    const b = r.buckets;
+    if (b.widthMs !== widthMs) throw new Error(`rollup concat: widths ${widthMs} and ${b.widthMs}`);
+    if (!(r.lo >= 0 && r.hi <= b.length && r.lo <= r.hi)) throw new Error(`rollup concat: rows [${r.lo}, ${r.hi}) outside 0..${b.length}`);
+    if (r.hi === r.lo) continue;
+    if (prev !== undefined) {
+      const p = prev.buckets;
+      const lastEnd = p.endMs[prev.hi - 1]!;
+      if (lastEnd > b.endMs[r.lo]!) throw new Error('rollup concat: runs overlap');
+      if (lastEnd === b.endMs[r.lo] && !(p.lastAnyT(prev.hi - 1) < b.firstKnownT(r.lo))) throw new Error('rollup concat: samples of the shared bucket overlap');
+    }
+    prev = r;
+  }
+  return joinRanges(ranges, widthMs);
+}
+
+/** Buckets [lo, hi) of b as a run of its own (a copy). */
+export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBuckets {
+  if (!(lo >= 0 && hi <= b.length && lo <= hi)) throw new Error(`rollup slice: rows [${lo}, ${hi}) outside 0..${b.length}`);
+  const out = new RollupBuckets(b.widthMs, hi - lo);
+  copyRows(out, 0, b, lo, hi - lo);
+  return out;
+}
+
+/**
+ * Rows [from, from + n) of b to rows [to, to + n) of out, field by field in one loop: short runs
+ * (a few buckets per partition) are the common case, where subarray().set() would allocate 18
+ * typed-array views per run (slow in V8) and a loop over field names would look each up by key.
+ */
+function copyRows(out: RollupBuckets, to: number, b: RollupBuckets, from: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const d = to + i;
+    const s = from + i;
+    out.endMs[d] = b.endMs[s]!;
+    out.count[d] = b.count[s]!;
+    out.sum[d] = b.sum[s]!;
+    out.sumC[d] = b.sumC[s]!;
+    out.mean[d] = b.mean[s]!;
+    out.m2[d] = b.m2[s]!;
+    out.min[d] = b.min[s]!;
+    out.max[d] = b.max[s]!;
+    out.firstT[d] = b.firstT[s]!;
+    out.firstV[d] = b.firstV[s]!;
+    out.lastT[d] = b.lastT[s]!;
+    out.lastV[d] = b.lastV[s]!;
+    out.prevT[d] = b.prevT[s]!;
+    out.prevV[d] = b.prevV[s]!;
+    out.correction[d] = b.correction[s]!;
+    out.resets[d] = b.resets[s]!;
+    out.changes[d] = b.changes[s]!;
+    out.lastStaleT[d] = b.lastStaleT[s]!;
+  }
+}
+
+/**
+ * concatAll's join: rows are copied in bulk (a bucket copied through a fresh accumulator is
+ * written back unchanged), and only a run's first bucket, when it is the previous run's last
+ * bucket continued, is merged through the accumulator -- the same arithmetic as regroup().
+ */
+function joinRanges(runs: readonly BucketRange[], widthMs: number): RollupBuckets {
+  let total = 0;
+  let lastEnd = NaN;
+  for (const r of runs) {
+    if (r.hi === r.lo) continue;
+    total += r.hi - r.lo;
+    if (r.buckets.endMs[r.lo] === lastEnd) total--;
+    lastEnd = r.buckets.endMs[r.hi - 1]!;
+  }
+  const out = new RollupBuckets(widthMs, total);
+  const acc = new BucketAccumulator();
+  let w = 0;
+  for (const r of runs) {
+    const b = r.buckets;
+    let lo = r.lo;
+    if (lo === r.hi) continue;
+    if (w > 0 && b.endMs[lo] === out.endMs[w - 1]) {
+      acc.reset();
+      acc.addBucket(out, w - 1);
+      acc.addBucket(b, lo);
+      acc.writeTo(out, w - 1);
+      lo++;
+    }
+    const n = r.hi - lo;
+    if (n === 0) continue;
+    copyRows(out, w, b, lo, n);
+    w += n;
+  }
+  return out;
+}
+
 function regroup(runs: readonly RollupBuckets[], widthMs: number): RollupBuckets {
+  return regroupRanges(
+    runs.map((b) => ({ buckets: b, lo: 0, hi: b.length })),
+    widthMs,
+  );
+}
+
+function regroupRanges(runs: readonly BucketRange[], widthMs: number): RollupBuckets {
   let buckets = 0;
   let lastK = NaN;
   for (const r of runs) {
-    for (let i = 0; i < r.length; i++) {
-      const k = bucketIndexOf(r.endMs[i]!, widthMs);
+    const b = r.buckets;
+    for (let i = r.lo; i < r.hi; i++) {
+      const k = bucketIndexOf(b.endMs[i]!, widthMs);
       if (k !== lastK) buckets++;
       lastK = k;
     }
@@ -444,8 +560,9 @@ function regroup(runs: readonly RollupBuckets[], widthMs: number): RollupBuckets
   let w = -1;
   lastK = NaN;
   for (const r of runs) {
-    for (let i = 0; i < r.length; i++) {
-      const k = bucketIndexOf(r.endMs[i]!, widthMs);
+    const b = r.buckets;
+    for (let i = r.lo; i < r.hi; i++) {
+      const k = bucketIndexOf(b.endMs[i]!, widthMs);
       if (k !== lastK) {
         if (w >= 0) acc.writeTo(out, w);
         acc.reset();
@@ -453,7 +570,7 @@ function regroup(runs: readonly RollupBuckets[], widthMs: number): RollupBuckets
         out.endMs[w] = (k + 1) * widthMs;
         lastK = k;
       }
-      acc.addBucket(r, i);
+      acc.addBucket(b, i);
     }
   }
   if (w >= 0) acc.writeTo(out, w);

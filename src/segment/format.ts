@@ -13,6 +13,9 @@ export const META_FILE = 'meta.json';
 export const MANIFEST_FILE = 'manifest.json';
 export const TMP_SUFFIX = '.tmp';
 export const SEGMENT_FILES = [SERIES_FILE, SAMPLES_FILE, POSTINGS_FILE] as const;
+/** A rollup level segment (docs/format/level.md): series and postings as raw, buckets instead of samples. */
+export const BUCKETS_FILE = 'buckets.arrow';
+export const LEVEL_SEGMENT_FILES = [SERIES_FILE, BUCKETS_FILE, POSTINGS_FILE] as const;
 
 /**
  * Samples per chunk written. 480 = 2 h of 15 s scrapes: one chunk per series per raw partition
@@ -41,7 +44,24 @@ export const CHUNK_ENCODED_BYTES_MAX = CHUNK_SAMPLES_LIMIT * 9 + 64;
 /** Zero-padded digits of the sequence number in a segment name. */
 export const SEGMENT_SEQ_DIGITS = 8;
 
-export type SegmentLevel = 'raw';
+/**
+ * Buckets per block written (one buckets.arrow row = a run of one series' buckets): 288 = a day
+ * of 5 m buckets, so a level segment of up to a day has one block per series (a read of a short
+ * range of a longer one decodes at most a day of buckets per series).
+ */
+export const LEVEL_BLOCK_BUCKETS_MAX = 288;
+/** Format limit on one block's buckets: the reader accepts blocks written with other settings. */
+export const LEVEL_BLOCK_BUCKETS_LIMIT = 65_536;
+/** Encoded bytes of one block's column: 8-byte floats of LEVEL_BLOCK_BUCKETS_LIMIT buckets plus headers. */
+export const LEVEL_COLUMN_ENCODED_BYTES_MAX = LEVEL_BLOCK_BUCKETS_LIMIT * 9 + 64;
+/** Raw segments one level segment may name as its sources (a corrupt meta.json is bounded). */
+export const LEVEL_SOURCES_MAX = 65_536;
+
+/** 'raw', or a rollup level's name ("5m", "1h": src/rollup/levels.ts). */
+export type SegmentLevel = string;
+
+/** Segment (directory) names: `<level>-<partitionStartMs>-<seq>`; also what manifests accept. */
+export const SEGMENT_NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
 export function segmentName(level: SegmentLevel, partitionStartMs: number, seq: number): string {
   return `${level}-${partitionStartMs}-${String(seq).padStart(SEGMENT_SEQ_DIGITS, '0')}`;

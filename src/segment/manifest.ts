@@ -9,21 +9,27 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MochaError } from '../errors.js';
 import { isValidTenantId } from '../model/write.js';
+import { RAW_LEVEL, levelNameOf, LEVEL_WIDTH_MIN_MS } from '../rollup/levels.js';
 import { MANIFEST_FILE, MANIFEST_FILE_BYTES_MAX, MANIFEST_FORMAT_VERSION, TMP_SUFFIX, tenantSegmentsDir } from './format.js';
 import { fsyncDir, writeFileDurable } from './writer.js';
-import type { SegmentMeta } from './meta.js';
+import { checkLevelSources, isLevelName, isLevelSegmentMeta, isSegmentName, type LevelSegmentMeta, type RawSegmentMeta, type SegmentMeta } from './meta.js';
 
-/** What the manifest keeps of a segment's meta.json: enough to plan reads without opening it. */
-export type ManifestSegment = Pick<
-  SegmentMeta,
-  'tenant' | 'name' | 'level' | 'partitionStartMs' | 'partitionEndMs' | 'minTMs' | 'maxTMs' | 'seriesCount' | 'sampleCount' | 'bytes'
->;
+type CommonEntryKeys = 'tenant' | 'name' | 'partitionStartMs' | 'partitionEndMs' | 'minTMs' | 'maxTMs' | 'seriesCount' | 'sampleCount' | 'bytes';
+
+/** What the manifest keeps of a raw segment's meta.json: enough to plan reads without opening it. */
+export type RawManifestSegment = Pick<RawSegmentMeta, CommonEntryKeys | 'level'>;
+/** ... and of a rollup level segment's: also its width, the raw segments it summarises, its buckets. */
+export type LevelManifestSegment = Pick<LevelSegmentMeta, CommonEntryKeys | 'level' | 'widthMs' | 'sources' | 'bucketCount'>;
+export type ManifestSegment = RawManifestSegment | LevelManifestSegment;
+
+export function isLevelManifestSegment(s: ManifestSegment): s is LevelManifestSegment {
+  return s.level !== RAW_LEVEL;
+}
 
 export function manifestEntryOf(m: SegmentMeta): ManifestSegment {
-  return {
+  const common = {
     tenant: m.tenant,
     name: m.name,
-    level: m.level,
     partitionStartMs: m.partitionStartMs,
     partitionEndMs: m.partitionEndMs,
     minTMs: m.minTMs,
@@ -32,6 +38,8 @@ export function manifestEntryOf(m: SegmentMeta): ManifestSegment {
     sampleCount: m.sampleCount,
     bytes: m.bytes,
   };
+  if (isLevelSegmentMeta(m)) return { ...common, level: m.level, widthMs: m.widthMs, sources: [...m.sources], bucketCount: m.bucketCount };
+  return { ...common, level: 'raw' };
 }
 
 export interface Manifest {
@@ -92,8 +100,12 @@ export function parseManifest(text: string): Manifest {
     if (typeof s !== 'object' || s === null) throw corrupt(`segments[${i}] must be an object`);
     const e = s as Record<string, unknown>;
     if (typeof e.tenant !== 'string' || !isValidTenantId(e.tenant)) throw corrupt(`${where}tenant is invalid: ${JSON.stringify(e.tenant)}`);
-    if (typeof e.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(e.name) || e.name.endsWith(TMP_SUFFIX)) throw corrupt(`${where}name is invalid: ${JSON.stringify(e.name)}`);
-    if (e.level !== 'raw') throw corrupt(`${where}level is unknown: ${JSON.stringify(e.level)}`);
+    if (!isSegmentName(e.name)) throw corrupt(`${where}name is invalid: ${JSON.stringify(e.name)}`);
+    const level = e.level;
+    if (level !== RAW_LEVEL && !isLevelName(level)) throw corrupt(`${where}level is unknown: ${JSON.stringify(level)}`);
+    if (level === RAW_LEVEL) {
+      for (const k of ['widthMs', 'sources', 'bucketCount']) if (k in e) throw corrupt(`${where}${k} is not a field of a raw segment`);
+    }
     const id = `${e.tenant}/${e.name}`;
     if (seen.has(id)) throw corrupt(`${where}duplicate segment ${id}`);
     seen.add(id);
@@ -102,10 +114,9 @@ export function parseManifest(text: string): Manifest {
     const minTMs = num(e, 'minTMs', partitionStartMs, where);
     const maxTMs = num(e, 'maxTMs', minTMs, where);
     if (maxTMs >= partitionEndMs) throw corrupt(`${where}maxTMs ${maxTMs} is not below partitionEndMs ${partitionEndMs}`);
-    return {
+    const common = {
       tenant: e.tenant,
       name: e.name,
-      level: 'raw' as const,
       partitionStartMs,
       partitionEndMs,
       minTMs,
@@ -114,6 +125,12 @@ export function parseManifest(text: string): Manifest {
       sampleCount: num(e, 'sampleCount', 0, where),
       bytes: num(e, 'bytes', 0, where),
     };
+    if (level === RAW_LEVEL) return { ...common, level: 'raw' as const };
+    const widthMs = num(e, 'widthMs', LEVEL_WIDTH_MIN_MS, where);
+    if (levelNameOf(widthMs) !== level) throw corrupt(`${where}widthMs ${widthMs} is not the width of level ${JSON.stringify(level)}`);
+    const sources = checkLevelSources(e.sources, corrupt, where);
+    const bucketCount = num(e, 'bucketCount', common.seriesCount, where);
+    return { ...common, level, widthMs, sources, bucketCount };
   });
   return { formatVersion: MANIFEST_FORMAT_VERSION, walCoveredThroughSegment, nextSegmentSeq, segments };
 }

@@ -14,7 +14,7 @@
 // ref order, never split across samples.arrow record batches.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CompressionType, Message, MessageHeader, RecordBatchReader, tableFromIPC, type AsyncRecordBatchFileReader, type Data, type Table } from 'apache-arrow';
+import { CompressionType, Message, MessageHeader, RecordBatchReader, tableFromIPC, type AsyncRecordBatchFileReader, type Data, type Schema, type Table } from 'apache-arrow';
 import lz4 from 'lz4-napi';
 import { MochaError } from '../errors.js';
 import { compareLabels, labelsKey, type Label, type Labels } from '../model/labels.js';
@@ -27,7 +27,7 @@ import { zstdDecompress } from './zstd-sync.js';
 import { crc32 } from './crc32.js';
 import { ByteSource, EncodingError, decodeTimestamps, decodeValues } from './encoding/index.js';
 import { CHUNK_ENCODED_BYTES_MAX, CHUNK_SAMPLES_LIMIT, META_FILE, META_FILE_BYTES_MAX, POSTINGS_FILE, SAMPLES_FILE, SERIES_FILE, SERIES_LABELS_MAX } from './format.js';
-import { parseSegmentMeta, type SegmentMeta } from './meta.js';
+import { isLevelSegmentMeta, parseSegmentMeta, type RawSegmentMeta, type SegmentMeta } from './meta.js';
 import { postingsSchema, samplesSchema, schemaSignature, seriesSchema } from './schema.js';
 
 export interface SegmentOpenOptions {
@@ -40,7 +40,7 @@ export interface SegmentOpenOptions {
 }
 
 /** Where one samples.arrow record batch lies in the file (from the Arrow footer). */
-interface BatchBlock {
+export interface BatchBlock {
   offset: number;
   metaDataLength: number;
   bodyLength: number;
@@ -56,7 +56,6 @@ interface RecordBatchHeader {
 
 /** samples.arrow columns in schema order, and the IPC buffers each one has (validity first). */
 const SAMPLES_COLUMN_BUFFERS = [2, 2, 2, 2, 3, 3] as const;
-const SAMPLES_BUFFER_COUNT = SAMPLES_COLUMN_BUFFERS.reduce((a, b) => a + b, 0);
 /** Bounds of the per-reader memo of regex selector results (refsOf): entries, and refs per entry. */
 const REFS_MEMO_ENTRIES_MAX = 32;
 const REFS_MEMO_REFS_MAX = 2048;
@@ -70,7 +69,7 @@ function corrupt(msg: string, file: string, row?: number): MochaError {
   return new MochaError('SEGMENT_CORRUPT', msg, row === undefined ? { file } : { file, row });
 }
 
-interface PostingEntry {
+export interface PostingEntry {
   bytes: Uint8Array;
   bitmap?: Bitmap;
 }
@@ -112,7 +111,7 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
 
   private constructor(
     readonly dir: string,
-    readonly meta: SegmentMeta,
+    readonly meta: RawSegmentMeta,
     private readonly labels: Labels[],
     private readonly seriesMin: Float64Array,
     private readonly seriesMax: Float64Array,
@@ -132,21 +131,12 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
 
   static async open(segmentDir: string, opts?: SegmentOpenOptions): Promise<SegmentReader> {
     registerArrowCodecs();
-    const metaPath = path.join(segmentDir, META_FILE);
-    let metaText: string;
-    try {
-      const st = await fs.stat(metaPath);
-      if (st.size > META_FILE_BYTES_MAX) throw corrupt(`too big meta.json; got ${st.size} bytes; cannot exceed ${META_FILE_BYTES_MAX}`, META_FILE);
-      metaText = await fs.readFile(metaPath, 'utf8');
-    } catch (e) {
-      if (e instanceof MochaError) throw e;
-      throw corrupt(`cannot read ${metaPath}: ${(e as Error).message}`, META_FILE);
-    }
-    const meta = parseSegmentMeta(metaText, path.basename(segmentDir));
+    const meta = await readSegmentMeta(segmentDir);
+    if (isLevelSegmentMeta(meta)) throw corrupt(`segment ${meta.name} is a rollup level segment (level ${meta.level}), not a raw one`, META_FILE);
 
     const seriesBytes = await readChecked(segmentDir, SERIES_FILE, meta);
     const postingsBytes = await readChecked(segmentDir, POSTINGS_FILE, meta);
-    const series = loadSeries(seriesBytes, meta);
+    const series = loadSeries(seriesBytes, { ...meta, rowsTotal: meta.sampleCount, rowsPerUnitLimit: CHUNK_SAMPLES_LIMIT, rowsWhat: 'samples' });
     const postings = loadPostings(postingsBytes, meta);
 
     const samplesPath = path.join(segmentDir, SAMPLES_FILE);
@@ -164,28 +154,7 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
         const got = await crcOfHandle(handle, st.size);
         if (got !== expected.crc32) throw corrupt(`samples.arrow checksum mismatch: crc32 ${got} != ${expected.crc32} in meta.json`, SAMPLES_FILE);
       }
-      let reader: AsyncRecordBatchFileReader;
-      try {
-        reader = (await RecordBatchReader.from(handle)) as unknown as AsyncRecordBatchFileReader;
-        await reader.open();
-      } catch (e) {
-        throw corrupt(`samples.arrow is not a readable Arrow IPC file: ${(e as Error).message}`, SAMPLES_FILE);
-      }
-      if (!reader.isFile()) throw corrupt('samples.arrow is not in Arrow IPC file format', SAMPLES_FILE);
-      if (schemaSignature(reader.schema) !== schemaSignature(samplesSchema)) throw corrupt('samples.arrow has an unexpected schema', SAMPLES_FILE);
-      if (reader.numRecordBatches !== meta.samplesBatchRows.length) {
-        throw corrupt(`samples.arrow holds ${reader.numRecordBatches} record batches; meta.json says ${meta.samplesBatchRows.length}`, SAMPLES_FILE);
-      }
-      const blocks: BatchBlock[] = [];
-      for (let b = 0; b < reader.numRecordBatches; b++) {
-        const blk = reader.footer?.getRecordBatch(b);
-        if (blk === null || blk === undefined) throw corrupt(`samples.arrow footer has no block for record batch ${b}`, SAMPLES_FILE);
-        const { offset, metaDataLength, bodyLength } = blk;
-        if (!(offset >= 0 && metaDataLength >= 8 && bodyLength >= 0 && offset + metaDataLength + bodyLength <= st.size)) {
-          throw corrupt(`samples.arrow record batch ${b} lies outside the file: offset ${offset}, ${metaDataLength} + ${bodyLength} bytes of ${st.size}`, SAMPLES_FILE);
-        }
-        blocks.push({ offset, metaDataLength, bodyLength });
-      }
+      const blocks = await readFileBlocks(handle, SAMPLES_FILE, st.size, samplesSchema, meta.samplesBatchRows.length);
       const caches = { batches: opts?.batchCache ?? segmentBatchCache, chunks: opts?.chunkCache ?? segmentChunkCache };
       const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, blocks, caches);
       r.assertInvariants();
@@ -455,43 +424,7 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     const firstRow = this.batchFirstRow[b]!;
     const rows = this.meta.samplesBatchRows[b]!;
     const bad = (msg: string) => corrupt(`samples.arrow record batch ${b}: ${msg}`, SAMPLES_FILE, firstRow);
-    const blk = this.blocks[b]!;
-    const bytes = new Uint8Array(blk.metaDataLength + blk.bodyLength);
-    try {
-      const { bytesRead } = await this.samplesHandle.read(bytes, 0, bytes.length, blk.offset);
-      if (bytesRead !== bytes.length) throw bad(`read ${bytesRead} of ${bytes.length} bytes`);
-    } catch (e) {
-      if (e instanceof MochaError) throw e;
-      throw bad(`cannot be read: ${(e as Error).message}`);
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    // Encapsulated message: 0xFFFFFFFF continuation, int32 flatbuffer length, flatbuffer, padding.
-    const prefix = view.getInt32(0, true) === -1 ? 8 : 4;
-    const metaLen = view.getInt32(prefix - 4, true);
-    if (!(metaLen > 0 && prefix + metaLen <= blk.metaDataLength)) throw bad(`bad message length ${metaLen}`);
-    let header: RecordBatchHeader;
-    try {
-      const message = Message.decode(bytes.subarray(prefix, prefix + metaLen));
-      if (message.headerType !== MessageHeader.RecordBatch) throw new Error(`message type ${message.headerType} is not a record batch`);
-      if (Number(message.bodyLength) !== blk.bodyLength) throw new Error(`body of ${message.bodyLength} bytes; the footer says ${blk.bodyLength}`);
-      header = message.header() as unknown as RecordBatchHeader;
-    } catch (e) {
-      throw bad(`bad message: ${(e as Error).message}`);
-    }
-    if (header.length !== rows) throw bad(`holds ${header.length} rows; meta.json says ${rows}`);
-    if (header.nodes.length !== SAMPLES_COLUMN_BUFFERS.length || header.buffers.length !== SAMPLES_BUFFER_COUNT) {
-      throw bad(`has ${header.nodes.length} columns and ${header.buffers.length} buffers; expected ${SAMPLES_COLUMN_BUFFERS.length} and ${SAMPLES_BUFFER_COUNT}`);
-    }
-    for (const n of header.nodes) if (n.length !== rows || n.nullCount !== 0) throw bad(`a column has ${n.length} rows and ${n.nullCount} nulls; expected ${rows} and none`);
-    const body = bytes.subarray(blk.metaDataLength);
-    const type = header.compression?.type ?? null;
-    if (type !== null && type !== CompressionType.ZSTD && type !== CompressionType.LZ4_FRAME) throw bad(`unknown compression type ${type}`);
-    let buffers: Uint8Array[];
-    try {
-      buffers = await Promise.all(header.buffers.map(({ offset, length }) => bodyBuffer(body, offset, length, type)));
-    } catch (e) {
-      throw bad(`cannot decompress: ${(e as Error).message}`);
-    }
+    const buffers = await readBatchBuffers(this.samplesHandle, this.blocks[b]!, rows, SAMPLES_COLUMN_BUFFERS, bad);
     // Buffers per column: [validity, data] x 4, [validity, offsets, data] x 2 (see the schema).
     const tsOffsets = int32s(buffers[9]!, rows + 1, bad, 'timestamps offsets');
     const valOffsets = int32s(buffers[12]!, rows + 1, bad, 'values offsets');
@@ -550,26 +483,26 @@ async function bodyBuffer(body: Uint8Array, offset: number, length: number, type
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-type BadBatch = (msg: string) => MochaError;
+export type BadBatch = (msg: string) => MochaError;
 
 /** A typed view needs an aligned offset; a decompressed buffer may not have one, so copy then. */
 function aligned(buf: Uint8Array, align: number): Uint8Array {
   return buf.byteOffset % align === 0 ? buf : buf.slice();
 }
 
-function uint32s(buf: Uint8Array, n: number, bad: BadBatch, what: string): Uint32Array {
+export function uint32s(buf: Uint8Array, n: number, bad: BadBatch, what: string): Uint32Array {
   if (buf.byteLength < n * 4) throw bad(`column ${what} has ${buf.byteLength} bytes for ${n} values`);
   const a = aligned(buf, 4);
   return new Uint32Array(a.buffer, a.byteOffset, n);
 }
 
-function int32s(buf: Uint8Array, n: number, bad: BadBatch, what: string): Int32Array {
+export function int32s(buf: Uint8Array, n: number, bad: BadBatch, what: string): Int32Array {
   if (buf.byteLength < n * 4) throw bad(`column ${what} has ${buf.byteLength} bytes for ${n} values`);
   const a = aligned(buf, 4);
   return new Int32Array(a.buffer, a.byteOffset, n);
 }
 
-function int64sAsNumbers(buf: Uint8Array, n: number, bad: BadBatch, what: string): Float64Array {
+export function int64sAsNumbers(buf: Uint8Array, n: number, bad: BadBatch, what: string): Float64Array {
   if (buf.byteLength < n * 8) throw bad(`column ${what} has ${buf.byteLength} bytes for ${n} values`);
   const a = aligned(buf, 8);
   const big = new BigInt64Array(a.buffer, a.byteOffset, n);
@@ -609,8 +542,101 @@ function checkOffsets(offsets: Int32Array, dataBytes: number, c: number, what: s
   if (z - a > CHUNK_ENCODED_BYTES_MAX) throw corrupt(`too big ${what} chunk; got ${z - a} bytes; cannot exceed ${CHUNK_ENCODED_BYTES_MAX}`, SAMPLES_FILE, row);
 }
 
-async function readChecked(dir: string, file: string, meta: SegmentMeta): Promise<Uint8Array> {
-  const expected = meta.files[file]!;
+/** Reads and validates `<segmentDir>/meta.json` (either kind of segment); SEGMENT_CORRUPT if bad. */
+export async function readSegmentMeta(segmentDir: string): Promise<SegmentMeta> {
+  const metaPath = path.join(segmentDir, META_FILE);
+  let metaText: string;
+  try {
+    const st = await fs.stat(metaPath);
+    if (st.size > META_FILE_BYTES_MAX) throw corrupt(`too big meta.json; got ${st.size} bytes; cannot exceed ${META_FILE_BYTES_MAX}`, META_FILE);
+    metaText = await fs.readFile(metaPath, 'utf8');
+  } catch (e) {
+    if (e instanceof MochaError) throw e;
+    throw corrupt(`cannot read ${metaPath}: ${(e as Error).message}`, META_FILE);
+  }
+  return parseSegmentMeta(metaText, path.basename(segmentDir));
+}
+
+/**
+ * Opens an Arrow IPC file for positional batch reads: checks the format, the schema and the
+ * number of record batches, and returns where each batch lies (from the footer).
+ */
+export async function readFileBlocks(handle: fs.FileHandle, file: string, size: number, schema: Schema, expectedBatches: number): Promise<BatchBlock[]> {
+  let reader: AsyncRecordBatchFileReader;
+  try {
+    reader = (await RecordBatchReader.from(handle)) as unknown as AsyncRecordBatchFileReader;
+    await reader.open();
+  } catch (e) {
+    throw corrupt(`${file} is not a readable Arrow IPC file: ${(e as Error).message}`, file);
+  }
+  if (!reader.isFile()) throw corrupt(`${file} is not in Arrow IPC file format`, file);
+  if (schemaSignature(reader.schema) !== schemaSignature(schema)) throw corrupt(`${file} has an unexpected schema`, file);
+  if (reader.numRecordBatches !== expectedBatches) {
+    throw corrupt(`${file} holds ${reader.numRecordBatches} record batches; meta.json says ${expectedBatches}`, file);
+  }
+  const blocks: BatchBlock[] = [];
+  for (let b = 0; b < reader.numRecordBatches; b++) {
+    const blk = reader.footer?.getRecordBatch(b);
+    if (blk === null || blk === undefined) throw corrupt(`${file} footer has no block for record batch ${b}`, file);
+    const { offset, metaDataLength, bodyLength } = blk;
+    if (!(offset >= 0 && metaDataLength >= 8 && bodyLength >= 0 && offset + metaDataLength + bodyLength <= size)) {
+      throw corrupt(`${file} record batch ${b} lies outside the file: offset ${offset}, ${metaDataLength} + ${bodyLength} bytes of ${size}`, file);
+    }
+    blocks.push({ offset, metaDataLength, bodyLength });
+  }
+  return blocks;
+}
+
+/**
+ * Reads one record batch straight from the file (positional read, so loads run concurrently)
+ * and decompresses its buffers with the async zstd / lz4 APIs: apache-arrow's own loader calls
+ * the codec synchronously per buffer, which for zstd meant a blocking helper-thread round trip.
+ * Checks the message, its row count and that every column has `rows` rows and no nulls; returns
+ * the body buffers in IPC order. columnBuffers[i]: buffers of column i (validity first).
+ */
+export async function readBatchBuffers(handle: fs.FileHandle, blk: BatchBlock, rows: number, columnBuffers: readonly number[], bad: BadBatch): Promise<Uint8Array[]> {
+  const bytes = new Uint8Array(blk.metaDataLength + blk.bodyLength);
+  try {
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, blk.offset);
+    if (bytesRead !== bytes.length) throw bad(`read ${bytesRead} of ${bytes.length} bytes`);
+  } catch (e) {
+    if (e instanceof MochaError) throw e;
+    throw bad(`cannot be read: ${(e as Error).message}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Encapsulated message: 0xFFFFFFFF continuation, int32 flatbuffer length, flatbuffer, padding.
+  const prefix = view.getInt32(0, true) === -1 ? 8 : 4;
+  const metaLen = view.getInt32(prefix - 4, true);
+  if (!(metaLen > 0 && prefix + metaLen <= blk.metaDataLength)) throw bad(`bad message length ${metaLen}`);
+  let header: RecordBatchHeader;
+  try {
+    const message = Message.decode(bytes.subarray(prefix, prefix + metaLen));
+    if (message.headerType !== MessageHeader.RecordBatch) throw new Error(`message type ${message.headerType} is not a record batch`);
+    if (Number(message.bodyLength) !== blk.bodyLength) throw new Error(`body of ${message.bodyLength} bytes; the footer says ${blk.bodyLength}`);
+    header = message.header() as unknown as RecordBatchHeader;
+  } catch (e) {
+    throw bad(`bad message: ${(e as Error).message}`);
+  }
+  const bufferCount = columnBuffers.reduce((a, b) => a + b, 0);
+  if (header.length !== rows) throw bad(`holds ${header.length} rows; meta.json says ${rows}`);
+  if (header.nodes.length !== columnBuffers.length || header.buffers.length !== bufferCount) {
+    throw bad(`has ${header.nodes.length} columns and ${header.buffers.length} buffers; expected ${columnBuffers.length} and ${bufferCount}`);
+  }
+  for (const n of header.nodes) if (n.length !== rows || n.nullCount !== 0) throw bad(`a column has ${n.length} rows and ${n.nullCount} nulls; expected ${rows} and none`);
+  const body = bytes.subarray(blk.metaDataLength);
+  const type = header.compression?.type ?? null;
+  if (type !== null && type !== CompressionType.ZSTD && type !== CompressionType.LZ4_FRAME) throw bad(`unknown compression type ${type}`);
+  try {
+    return await Promise.all(header.buffers.map(({ offset, length }) => bodyBuffer(body, offset, length, type)));
+  } catch (e) {
+    throw bad(`cannot decompress: ${(e as Error).message}`);
+  }
+}
+
+/** Reads a whole file of the segment and checks its size and CRC-32 against meta.json. */
+export async function readChecked(dir: string, file: string, meta: Pick<SegmentMeta, 'files'>): Promise<Uint8Array> {
+  const expected = meta.files[file];
+  if (expected === undefined) throw corrupt(`meta.json lists no ${file}`, file);
   let bytes: Uint8Array;
   try {
     const st = await fs.stat(path.join(dir, file));
@@ -625,7 +651,7 @@ async function readChecked(dir: string, file: string, meta: SegmentMeta): Promis
   return bytes;
 }
 
-async function crcOfHandle(handle: fs.FileHandle, size: number): Promise<number> {
+export async function crcOfHandle(handle: fs.FileHandle, size: number): Promise<number> {
   const buf = new Uint8Array(Math.min(CRC_READ_BYTES, Math.max(size, 1)));
   let crc = 0;
   let pos = 0;
@@ -656,14 +682,41 @@ function single(t: Table, name: string, file: string): Data {
   return v.data[0]!;
 }
 
-function loadSeries(bytes: Uint8Array, meta: SegmentMeta) {
+/**
+ * What series.arrow is checked against. Raw segments: rows are chunks of samples. Level
+ * segments reuse the file with rows = blocks of buckets (first_chunk_row / chunk_count name the
+ * blocks, sample_count counts buckets; docs/format/level.md).
+ */
+export interface SeriesFileBounds {
+  seriesCount: number;
+  minTMs: number;
+  maxTMs: number;
+  /** Sum of sample_count over all series. */
+  rowsTotal: number;
+  /** Largest sample_count per chunk_count unit. */
+  rowsPerUnitLimit: number;
+  /** "samples" or "buckets", for messages. */
+  rowsWhat: string;
+}
+
+export interface LoadedSeries {
+  labels: Labels[];
+  mins: Float64Array;
+  maxs: Float64Array;
+  counts: Uint32Array;
+  firstChunk: Uint32Array;
+  chunkCounts: Uint32Array;
+}
+
+/** Parses and checks series.arrow (schema, refs, label sets, time ranges, counts); SEGMENT_CORRUPT if bad. */
+export function loadSeries(bytes: Uint8Array, meta: SeriesFileBounds): LoadedSeries {
   const t = parseTable(bytes, SERIES_FILE, schemaSignature(seriesSchema));
   const n = t.numRows;
   if (n !== meta.seriesCount) throw corrupt(`series.arrow holds ${n} rows; meta.json says ${meta.seriesCount}`, SERIES_FILE);
   const refs = single(t, 'series_ref', SERIES_FILE).values as Uint32Array;
   const minsBig = single(t, 'min_time_ms', SERIES_FILE).values as BigInt64Array;
   const maxsBig = single(t, 'max_time_ms', SERIES_FILE).values as BigInt64Array;
-  const sampleCounts = single(t, 'sample_count', SERIES_FILE).values as Uint32Array;
+  const sampleCounts = (single(t, 'sample_count', SERIES_FILE).values as Uint32Array).slice(0, n);
   const firstChunk = (single(t, 'first_chunk_row', SERIES_FILE).values as Uint32Array).slice(0, n);
   const chunkCounts = (single(t, 'chunk_count', SERIES_FILE).values as Uint32Array).slice(0, n);
   const labelsData = single(t, 'labels', SERIES_FILE);
@@ -686,7 +739,7 @@ function loadSeries(bytes: Uint8Array, meta: SegmentMeta) {
     const sc = sampleCounts[i]!;
     const cc = chunkCounts[i]!;
     if (cc < 1 || cc > sc) throw corrupt(`bad chunk_count ${cc} for sample_count ${sc}`, SERIES_FILE, i);
-    if (sc > cc * CHUNK_SAMPLES_LIMIT) throw corrupt(`too big sample_count; got ${sc}; cannot exceed ${cc * CHUNK_SAMPLES_LIMIT}`, SERIES_FILE, i);
+    if (sc > cc * meta.rowsPerUnitLimit) throw corrupt(`too big sample_count; got ${sc}; cannot exceed ${cc * meta.rowsPerUnitLimit}`, SERIES_FILE, i);
     samples += sc;
     const a = entryOffsets[i]!;
     const z = entryOffsets[i + 1]!;
@@ -703,8 +756,8 @@ function loadSeries(bytes: Uint8Array, meta: SegmentMeta) {
     }
     labels[i] = ls;
   }
-  if (samples !== meta.sampleCount) throw corrupt(`series.arrow counts ${samples} samples; meta.json says ${meta.sampleCount}`, SERIES_FILE);
-  return { labels, mins, maxs, firstChunk, chunkCounts };
+  if (samples !== meta.rowsTotal) throw corrupt(`series.arrow counts ${samples} ${meta.rowsWhat}; meta.json says ${meta.rowsTotal}`, SERIES_FILE);
+  return { labels, mins, maxs, counts: sampleCounts, firstChunk, chunkCounts };
 }
 
 function utf8At(d: Data, j: number, row: number): string {
@@ -716,7 +769,8 @@ function utf8At(d: Data, j: number, row: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + a, z - a).toString('utf8');
 }
 
-function loadPostings(bytes: Uint8Array, meta: SegmentMeta): Map<string, Map<string, PostingEntry>> {
+/** Parses and checks postings.arrow (bitmaps are checked on first use by the reader). */
+export function loadPostings(bytes: Uint8Array, meta: Pick<SegmentMeta, 'labelPairCount'>): Map<string, Map<string, PostingEntry>> {
   const t = parseTable(bytes, POSTINGS_FILE, schemaSignature(postingsSchema));
   const out = new Map<string, Map<string, PostingEntry>>();
   if (t.numRows !== meta.labelPairCount) throw corrupt(`postings.arrow holds ${t.numRows} rows; meta.json says ${meta.labelPairCount}`, POSTINGS_FILE);

@@ -1,5 +1,6 @@
-// Arrow schemas of the three segment files, shared by the writer (to build) and the reader (to
+// Arrow schemas of the segment files (raw: series, samples, postings; level: series, buckets, postings), shared by the writer (to build) and the reader (to
 // check that what it opened is what it expects: same names, same types).
+import { LEVEL_FIELDS, LEVEL_FIELD_COLUMNS } from './level-encoding.js';
 import { Binary, Dictionary, Field, Int32, Int64, Map_, Schema, Struct, Uint32, Utf8, type DataType } from 'apache-arrow';
 
 export const labelEntryType = new Struct([new Field('key', new Utf8(), false), new Field('value', new Utf8(), false)]);
@@ -25,6 +26,18 @@ export const samplesSchema = new Schema([
   new Field('sample_count', new Uint32(), false),
   new Field('timestamps', new Binary(), false),
   new Field('values', new Binary(), false),
+]);
+
+/**
+ * buckets.arrow of a level segment: one row per block (a run of one series' buckets), one
+ * Binary cell per RollupBuckets field encoded as level-encoding.ts describes.
+ */
+export const bucketsSchema = new Schema([
+  new Field('series_ref', new Uint32(), false),
+  new Field('min_end_ms', new Int64(), false),
+  new Field('max_end_ms', new Int64(), false),
+  new Field('bucket_count', new Uint32(), false),
+  ...LEVEL_FIELDS.map((f) => new Field(LEVEL_FIELD_COLUMNS[f], new Binary(), false)),
 ]);
 
 export const postingsSchema = new Schema([

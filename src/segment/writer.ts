@@ -30,10 +30,10 @@ import {
   SERIES_LABELS_MAX,
   TMP_SUFFIX,
 } from './format.js';
-import type { SegmentMeta } from './meta.js';
+import type { RawSegmentMeta } from './meta.js';
 import { labelsType, metricNameType, postingsSchema, samplesSchema, seriesSchema } from './schema.js';
 
-export type { SegmentMeta } from './meta.js';
+export type { SegmentMeta, RawSegmentMeta, LevelSegmentMeta } from './meta.js';
 
 export interface SegmentSeriesInput {
   labels: Labels;
@@ -57,23 +57,31 @@ export interface WriteSegmentOptions {
 }
 
 /** Writes a segment directory `<segmentsDir>/<name>` atomically and returns its meta. */
-export async function writeSegment(segmentsDir: string, name: string, input: SegmentInput, opts?: WriteSegmentOptions): Promise<SegmentMeta> {
+export async function writeSegment(segmentsDir: string, name: string, input: SegmentInput, opts?: WriteSegmentOptions): Promise<RawSegmentMeta> {
   const compression = opts?.compression ?? 'zstd';
   const built = buildSegmentFiles(name, input, compression, opts?.chunkSamplesMax ?? CHUNK_SAMPLES_MAX);
+  await writeSegmentDir(segmentsDir, name, built.files, built.meta);
+  return built.meta;
+}
+
+/**
+ * Writes the files and meta.json of a segment into `<segmentsDir>/<name>.tmp/`, fsyncs them and
+ * the directory, renames it to `<name>` and fsyncs the parent (raw and level segments alike).
+ */
+export async function writeSegmentDir(segmentsDir: string, name: string, files: ReadonlyArray<[string, Uint8Array]>, meta: object): Promise<void> {
   const finalDir = path.join(segmentsDir, name);
   const tmpDir = finalDir + TMP_SUFFIX;
   await fs.mkdir(segmentsDir, { recursive: true });
   await fs.rm(tmpDir, { recursive: true, force: true });
   await fs.mkdir(tmpDir);
-  for (const [file, bytes] of built.files) await writeFileDurable(path.join(tmpDir, file), bytes);
-  await writeFileDurable(path.join(tmpDir, META_FILE), Buffer.from(JSON.stringify(built.meta, null, 2) + '\n'));
+  for (const [file, bytes] of files) await writeFileDurable(path.join(tmpDir, file), bytes);
+  await writeFileDurable(path.join(tmpDir, META_FILE), Buffer.from(JSON.stringify(meta, null, 2) + '\n'));
   await fsyncDir(tmpDir);
   // Names come from the manifest's nextSegmentSeq, never reused by a live segment: a directory
   // already there is a leftover of a flush that failed before its manifest swap.
   await fs.rm(finalDir, { recursive: true, force: true });
   await fs.rename(tmpDir, finalDir);
   await fsyncDir(segmentsDir);
-  return built.meta;
 }
 
 export async function writeFileDurable(file: string, bytes: Uint8Array): Promise<void> {
@@ -96,7 +104,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 interface BuiltSegment {
-  meta: SegmentMeta;
+  meta: RawSegmentMeta;
   files: Array<[string, Uint8Array]>;
 }
 
@@ -176,13 +184,13 @@ export function buildSegmentFiles(name: string, input: SegmentInput, compression
     [SAMPLES_FILE, samplesBytes],
     [POSTINGS_FILE, postingsBytes],
   ];
-  const fileMeta: SegmentMeta['files'] = {};
+  const fileMeta: RawSegmentMeta['files'] = {};
   let bytes = 0;
   for (const [f, b] of files) {
     fileMeta[f] = { bytes: b.length, crc32: crc32(b) };
     bytes += b.length;
   }
-  const meta: SegmentMeta = {
+  const meta: RawSegmentMeta = {
     formatVersion: SEGMENT_FORMAT_VERSION,
     name,
     tenant: input.tenant,
@@ -282,8 +290,12 @@ class PairCheck {
   }
 }
 
-function buildSeriesBatch(
-  series: SegmentSeriesInput[],
+/**
+ * series.arrow's record batch. Level segments reuse it: min/max times of what the series holds,
+ * "samples" = its buckets, "chunks" = its blocks of buckets.arrow.
+ */
+export function buildSeriesBatch(
+  series: ReadonlyArray<{ labels: Labels }>,
   mins: BigInt64Array,
   maxs: BigInt64Array,
   samples: Uint32Array,
@@ -350,7 +362,8 @@ function buildSeriesBatch(
   return new RecordBatch(seriesSchema, makeData({ type: new Struct(seriesSchema.fields), length: n, nullCount: 0, children }));
 }
 
-function buildPostingsBatch(series: SegmentSeriesInput[]): { batch: RecordBatch; rows: number } {
+/** postings.arrow's record batch: label pair -> roaring bitmap of series refs (= indices in `series`). */
+export function buildPostingsBatch(series: ReadonlyArray<{ labels: Labels }>): { batch: RecordBatch; rows: number } {
   const byName = new Map<string, Map<string, number[]>>();
   for (let ref = 0; ref < series.length; ref++) {
     for (const l of series[ref]!.labels) {

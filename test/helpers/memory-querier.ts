@@ -1,9 +1,14 @@
 // An in-memory Querier over a fixed list of series, for query tests: plain filtering by
 // matchers, samples sliced to the requested range, limits as the engine's querier applies them.
+// With `rollup` options it also answers selectBuckets through the engine's own BucketQuerier
+// (src/rollup/bucket-querier.ts): the series are one raw segment named "memory" (or
+// rollup.rawName), the level sources are given (test/helpers/memory-levels.ts).
 import { MochaError } from '../../src/errors.js';
 import { compareLabels, getLabel, labelsFromRecord, type Labels } from '../../src/model/labels.js';
 import type { Matcher } from '../../src/model/matchers.js';
-import type { Querier, SelectHints, SeriesData } from '../../src/model/querier.js';
+import type { BucketSelection, BucketSource, Querier, SelectHints, SeriesData } from '../../src/model/querier.js';
+import { BucketQuerier, type RawSourceExtent } from '../../src/rollup/bucket-querier.js';
+import type { RollupLevel } from '../../src/rollup/levels.js';
 import { STALE_NAN_BITS_HI, STALE_NAN_BITS_LO } from '../../src/model/samples.js';
 
 export interface MemorySeries {
@@ -31,17 +36,53 @@ export function series(labels: Record<string, string>, points: ReadonlyArray<rea
   return { labels: labelsFromRecord(labels), timestampsMs: ts, values: vs };
 }
 
+export interface MemoryRollupOptions {
+  readonly levels: readonly RollupLevel[];
+  readonly levelSources: readonly BucketSource[];
+  /** The raw segment name the data stands for (default "memory"). */
+  readonly rawName?: string;
+  /** More raw sources, seen only by the validity check (e.g. a head holding a late sample). */
+  readonly extraRaw?: readonly RawSourceExtent[];
+}
+
 export class MemoryQuerier implements Querier {
   /** Every selectSeries call, for tests that check how storage is read. */
   readonly selectCalls: { matchers: readonly Matcher[]; minTMs: number; maxTMs: number; hints: SelectHints | undefined }[] = [];
+  /** Every selectBuckets call. */
+  readonly bucketCalls: { level: string; minTMs: number; maxTMs: number }[] = [];
+  readonly rollupLevels?: readonly RollupLevel[];
   private readonly data: MemorySeries[];
+  private readonly buckets: BucketQuerier | undefined;
 
   /** delayMs: each selectSeries waits this long first (for timeout tests). */
   constructor(
     data: readonly MemorySeries[],
-    private readonly opts: { delayMs?: number } = {},
+    private readonly opts: { delayMs?: number; rollup?: MemoryRollupOptions } = {},
   ) {
     this.data = [...data].sort((a, b) => compareLabels(a.labels, b.labels));
+    const rollup = opts.rollup;
+    if (rollup !== undefined) {
+      this.rollupLevels = rollup.levels;
+      let minT = Infinity;
+      let maxT = -Infinity;
+      for (const s of this.data) {
+        if (s.timestampsMs.length === 0) continue;
+        minT = Math.min(minT, s.timestampsMs[0]!);
+        maxT = Math.max(maxT, s.timestampsMs[s.timestampsMs.length - 1]!);
+      }
+      const extents: RawSourceExtent[] = [{ name: rollup.rawName ?? 'memory', minTMs: minT, maxTMs: maxT }, ...(rollup.extraRaw ?? [])];
+      this.buckets = new BucketQuerier(() => extents, rollup.levelSources, (m, lo, hi, hints) => this.selectSeries(m, lo, hi, hints));
+    }
+  }
+
+  async selectBuckets(matchers: readonly Matcher[], level: RollupLevel, minTMs: number, maxTMs: number, hints?: SelectHints): Promise<BucketSelection> {
+    if (this.buckets === undefined) throw new Error('MemoryQuerier without rollup options');
+    this.bucketCalls.push({ level: level.name, minTMs, maxTMs });
+    return this.buckets.selectBuckets(matchers, level, minTMs, maxTMs, hints);
+  }
+
+  levelSegmentsOverlapping(level: RollupLevel, minTMs: number, maxTMs: number): number {
+    return this.buckets?.levelSegmentsOverlapping(level, minTMs, maxTMs) ?? 0;
   }
 
   private matching(matchers: readonly Matcher[]): MemorySeries[] {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { RoaringBitmap32 } from 'roaring';
-import { writeSegment, type SegmentMeta } from '../../src/segment/writer.js';
+import { writeSegment, type RawSegmentMeta } from '../../src/segment/writer.js';
 import { SegmentReader } from '../../src/segment/reader.js';
 import { registerArrowCodecs } from '../../src/segment/codecs.js';
 import { ByteSource, decodeTimestamps, decodeValues } from '../../src/segment/encoding/index.js';
@@ -19,7 +19,7 @@ const P1 = P0 + PARTITION_MS;
 
 let root: string;
 let series: GenSeries[];
-let meta: SegmentMeta;
+let meta: RawSegmentMeta;
 let dir: string;
 
 beforeAll(async () => {

@@ -1,0 +1,198 @@
+// Micro-benchmark of the rollup level segment format (docs/format/level.md): bytes on disk of
+// the 5m, 1h and 1d levels next to the raw segments of the same data, and encode/decode speed.
+//
+// Data: one day at 15 s of ~1k series, (a) the node exporter capture replayed as hosts
+// (bench/fixtures, bench/lib/node-exporter.ts) and (b) the synthetic node-exporter-like
+// generator (bench/lib/generator.ts), scrape jitter +-3 ms. Raw bytes are those of writeSegment's
+// files for 2 h partitions (as flushes write them). Each level is measured in two layouts: one
+// level segment per 2 h raw partition (its buckets partial at the edges when the width does not
+// divide 2 h) and one per day. All files count (series.arrow and postings.arrow too), and
+// buckets.arrow alone is shown as well.
+//
+// Run: npx tsc -p tsconfig.bench.json && node dist-bench/bench/micro/level-encoding.js [--series N] [--hours H]
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { labelsFromRecord, compareLabels, type Labels } from '../../src/model/labels.js';
+import { buildBuckets, type RollupBuckets } from '../../src/rollup/buckets.js';
+import { registerArrowCodecs } from '../../src/segment/codecs.js';
+import { BUCKETS_FILE } from '../../src/segment/format.js';
+import { buildLevelSegmentFiles } from '../../src/segment/level-writer.js';
+import { decodeLevelBlock, encodeLevelBlock, LEVEL_FIELD_COLUMNS, LEVEL_FIELDS } from '../../src/segment/level-encoding.js';
+import { buildSegmentFiles, type SegmentSeriesInput } from '../../src/segment/writer.js';
+import { ByteSink } from '../../src/segment/encoding/index.js';
+import { zstdCompressSync } from '../../src/segment/zstd-sync.js';
+import { PARTITION_MS } from '../../src/constants.js';
+import type { Dataset } from '../lib/dataset.js';
+import { SyntheticDataset, syntheticSeriesPerHost } from '../lib/generator.js';
+import { loadFixture, NodeExporterDataset } from '../lib/node-exporter.js';
+import { nodeExporterFixturePath } from '../lib/paths.js';
+
+const DAY_MS = 86_400_000;
+const LEVELS = [
+  { name: '5m', widthMs: 300_000 },
+  { name: '1h', widthMs: 3_600_000 },
+  { name: '1d', widthMs: DAY_MS },
+];
+
+const { values: args } = parseArgs({ options: { series: { type: 'string' }, hours: { type: 'string' } } });
+const SERIES = Number(args.series ?? 1000);
+const HOURS = Number(args.hours ?? 24);
+const INTERVAL_MS = 15_000;
+const SCRAPES = Math.floor((HOURS * 3_600_000) / INTERVAL_MS);
+// The data lies in one UTC day [DAY0, DAY0 + 1d) (ScrapeClock ends at nowMs).
+const DAY0 = Math.floor(1_700_000_000_000 / DAY_MS) * DAY_MS;
+const NOW = DAY0 + HOURS * 3_600_000 - 1;
+
+interface SeriesSamples {
+  labels: Labels;
+  timestampsMs: Float64Array;
+  values: Float64Array;
+}
+
+function materialize(ds: Dataset): SeriesSamples[] {
+  const n = Math.min(ds.seriesCount, SERIES);
+  const ts = Array.from({ length: n }, () => new Float64Array(ds.scrapeCount));
+  const vs = Array.from({ length: n }, () => new Float64Array(ds.scrapeCount));
+  const row = new Float64Array(ds.seriesCount);
+  for (let k = 0; k < ds.scrapeCount; k++) {
+    ds.fillValues(k, row);
+    for (let i = 0; i < n; i++) {
+      ts[i]![k] = ds.timestampMs(ds.hostOf[i]!, k);
+      vs[i]![k] = row[i]!;
+    }
+  }
+  const out = Array.from({ length: n }, (_, i) => ({ labels: labelsFromRecord(ds.labels(i)), timestampsMs: ts[i]!, values: vs[i]! }));
+  return out.sort((a, b) => compareLabels(a.labels, b.labels));
+}
+
+/** The samples of s in [lo, hi). */
+function cut(s: SeriesSamples, lo: number, hi: number): { timestampsMs: Float64Array; values: Float64Array } {
+  let a = 0;
+  while (a < s.timestampsMs.length && s.timestampsMs[a]! < lo) a++;
+  let z = a;
+  while (z < s.timestampsMs.length && s.timestampsMs[z]! < hi) z++;
+  return { timestampsMs: s.timestampsMs.subarray(a, z), values: s.values.subarray(a, z) };
+}
+
+function partitions(lo: number, hi: number, size: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let p = Math.floor(lo / size) * size; p <= hi; p += size) out.push([p, p + size]);
+  return out;
+}
+
+function sumFiles(files: Array<[string, Uint8Array]>): { all: number; buckets: number } {
+  let all = 0;
+  let buckets = 0;
+  for (const [f, b] of files) {
+    all += b.length;
+    if (f === BUCKETS_FILE) buckets += b.length;
+  }
+  return { all, buckets };
+}
+
+const pct = (x: number, of: number) => `${((100 * x) / of).toFixed(1)}%`;
+
+function run(label: string, ds: Dataset): void {
+  const series = materialize(ds);
+  const lo = Math.min(...series.map((s) => s.timestampsMs[0]!));
+  const hi = Math.max(...series.map((s) => s.timestampsMs[s.timestampsMs.length - 1]!));
+  let samples = 0;
+  for (const s of series) samples += s.timestampsMs.length;
+  console.log(`\n## ${label}: ${ds.description.slice(0, 120)}`);
+  console.log(`${series.length} series, ${samples} samples, ${HOURS} h at ${INTERVAL_MS / 1000} s, jitter +-3 ms`);
+
+  // Raw: one segment per 2 h partition.
+  let raw = 0;
+  for (const [p0, p1] of partitions(lo, hi, PARTITION_MS)) {
+    const input: SegmentSeriesInput[] = series.map((s) => ({ labels: s.labels, ...cut(s, p0, p1) }));
+    if (input.every((x) => x.timestampsMs.length === 0)) continue;
+    raw += sumFiles(buildSegmentFiles(`raw-${p0}-00000001`, { tenant: 't', level: 'raw', partitionStartMs: p0, partitionEndMs: p1, series: input }, 'zstd', 480).files).all;
+  }
+  console.log(`raw: ${raw} bytes, ${(raw / samples).toFixed(3)} bytes/sample`);
+  console.log('| level | layout | buckets | bytes (all files) | bytes/bucket | buckets.arrow bytes/bucket | % of raw |');
+  console.log('|---|---|---|---|---|---|---|');
+  const totals = new Map<string, number>();
+  for (const level of LEVELS) {
+    for (const [layout, size] of [
+      ['per 2h partition', PARTITION_MS],
+      ['per day', DAY_MS],
+    ] as const) {
+      let all = 0;
+      let bucketsBytes = 0;
+      let buckets = 0;
+      let encodeMs = 0;
+      for (const [p0, p1] of partitions(lo, hi, size)) {
+        const input = series.map((s) => {
+          const c = cut(s, p0, p1);
+          return { labels: s.labels, buckets: buildBuckets(c.timestampsMs, c.values, level.widthMs) };
+        });
+        if (input.every((x) => x.buckets.length === 0)) continue;
+        for (const x of input) buckets += x.buckets.length;
+        const t0 = performance.now();
+        const built = buildLevelSegmentFiles(`${level.name}-${p0}-00000001`, { tenant: 't', level, partitionStartMs: p0, partitionEndMs: p1, sources: ['raw-0-00000001'], series: input }, 'zstd', 288);
+        encodeMs += performance.now() - t0;
+        const b = sumFiles(built.files);
+        all += b.all;
+        bucketsBytes += b.buckets;
+      }
+      totals.set(`${level.name} ${layout}`, all);
+      console.log(`| ${level.name} | ${layout} | ${buckets} | ${all} | ${(all / buckets).toFixed(2)} | ${(bucketsBytes / buckets).toFixed(2)} | ${pct(all, raw)} | (encode ${encodeMs.toFixed(0)} ms)`);
+    }
+  }
+  for (const layout of ['per 2h partition', 'per day']) {
+    const sum = LEVELS.reduce((a, l) => a + totals.get(`${l.name} ${layout}`)!, 0);
+    console.log(`all levels, ${layout}: ${sum} bytes = ${pct(sum, raw)} of raw`);
+  }
+  fieldBreakdown(series, LEVELS[0]!);
+}
+
+/** Encoded bytes per field (before zstd) of the 5m level over the whole range, one block per series-day. */
+function fieldBreakdown(series: SeriesSamples[], level: { name: string; widthMs: number }): void {
+  const sinks = LEVEL_FIELDS.map(() => new ByteSink(1 << 20));
+  let buckets = 0;
+  let decodeMs = 0;
+  const all: RollupBuckets[] = series.map((s) => buildBuckets(s.timestampsMs, s.values, level.widthMs));
+  // Cell modes chosen per field (first byte of each cell; end_ms has none).
+  const modes = LEVEL_FIELDS.map(() => new Map<number, number>());
+  for (const b of all) {
+    for (let start = 0; start < b.length; start += 288) {
+      const n = Math.min(288, b.length - start);
+      const before = sinks.map((s) => s.length);
+      encodeLevelBlock(b, start, n, sinks);
+      for (let c = 1; c < sinks.length; c++) {
+        const m = sinks[c]!.bytes[before[c]!]!;
+        modes[c]!.set(m, (modes[c]!.get(m) ?? 0) + 1);
+      }
+      const t0 = performance.now();
+      decodeLevelBlock(sinks.map((s, c) => ({ bytes: s.bytes, start: before[c]!, end: s.length })), n, level.widthMs);
+      decodeMs += performance.now() - t0;
+      buckets += n;
+    }
+  }
+  const parts = LEVEL_FIELDS.map((f, c) => `${LEVEL_FIELD_COLUMNS[f]} ${(sinks[c]!.length / buckets).toFixed(2)}`);
+  // After zstd, each column on its own (as Arrow compresses each buffer).
+  const zparts = LEVEL_FIELDS.map((f, c) => `${LEVEL_FIELD_COLUMNS[f]} ${(zstdCompressSync(sinks[c]!.view()).length / buckets).toFixed(2)}`);
+  const total = sinks.reduce((a, s) => a + s.length, 0);
+  console.log(`${level.name} cells before zstd, bytes/bucket: ${(total / buckets).toFixed(2)} = ${parts.join(', ')}`);
+  console.log(`${level.name} cells after zstd (per column), bytes/bucket: ${zparts.join(', ')}`);
+  const MODE_NAMES = ['plain', 'zero', 'nan', 'same', 'masked', 'offset', 'diff'];
+  console.log(
+    `${level.name} cell modes: ` +
+      LEVEL_FIELDS.slice(1)
+        .map((f, c) => `${LEVEL_FIELD_COLUMNS[f]} ${[...modes[c + 1]!].sort((a, b) => b[1] - a[1]).map(([m, k]) => `${MODE_NAMES[m]}:${k}`).join('/')}`)
+        .join('; '),
+  );
+  console.log(`${level.name} decode: ${((decodeMs * 1e6) / buckets).toFixed(0)} ns/bucket`);
+}
+
+registerArrowCodecs();
+const timing = { scrapeCount: SCRAPES, intervalMs: INTERVAL_MS, jitterMs: 3, seed: 42, nowMs: NOW };
+const fixtureFile = nodeExporterFixturePath();
+if (fs.existsSync(fixtureFile)) {
+  const f = loadFixture(fixtureFile);
+  run('node exporter replay', new NodeExporterDataset(f, { ...timing, hosts: Math.max(1, Math.ceil(SERIES / f.series.length)) }));
+} else {
+  console.log(`(${fixtureFile} missing: node exporter replay skipped)`);
+}
+run('synthetic', new SyntheticDataset({ ...timing, hosts: Math.max(1, Math.ceil(SERIES / syntheticSeriesPerHost())) }));

@@ -1,0 +1,213 @@
+// The rollup planner: which resolution serves each selector of a query (DESIGN.md, "Rollup
+// pyramid" and "Query"), and the evaluation of a selector from a level's buckets.
+//
+// Two kinds of storage reads can be served from a level:
+//   - a range function in ROLLUP_FUNCTIONS whose argument is a matrix selector (`rate(m[1h])`);
+//   - a plain instant vector selector (`m`, with the lookback as its window).
+// For each, the planner takes the COARSEST level for which servable() (rollup/eval.ts) holds on
+// the grid the selector is evaluated on (the query's, or a subquery's own inner grid), with `@`
+// and `offset` applied exactly as the raw path applies them: with `@ T` every step reads the
+// window ending at T - offset (step 0 to servable()); without, the windows end at start - offset
+// + k * step. In `auto` resolution a level is only read when the querier has valid level
+// segments in the needed range (levelSegmentsOverlapping > 0): computing buckets from raw
+// samples costs more than evaluating the raw samples directly. A forced level (resolution=1h)
+// is read wherever servable(), computed from raw samples where no level segment exists;
+// resolution=raw never reads a level. Everything else (functions without an exact rollup,
+// unaligned grids, matrix selectors returned as results, timestamp()) reads raw samples.
+//
+// The answer from buckets is the raw path's answer: same series, same labels (metric name
+// dropped except for last/first_over_time), same "might not be a counter" info for rate and
+// increase, same duplicate-labelset error; values equal up to the summation order buckets.ts
+// documents. Each decision is recorded as a RollupPlanEntry (stats=all / explain=true, and the
+// mocha_query_selections_total counter).
+import { MochaError } from '../errors.js';
+import { dropMetricName, getLabel, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
+import type { Querier } from '../model/querier.js';
+import { evalRollupGrid, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable } from '../rollup/eval.js';
+import { RAW_LEVEL, type RollupLevel } from '../rollup/levels.js';
+import { looksLikeCounterName, possibleNonCounterInfo } from './annotations.js';
+import type { Call, Expr, MatrixSelector, VectorSelector } from './ast.js';
+import { keepsMetricName } from './eval-range-functions.js';
+import type { EvalContext, StepSeries } from './eval-selector.js';
+import { exprToString } from './printer.js';
+
+/** The `resolution` that lets the planner choose. */
+export const RESOLUTION_AUTO = 'auto';
+
+/** One selector evaluation and the resolution it read. */
+export interface RollupPlanEntry {
+  /** The function call or selector, as Prometheus prints it: `rate(m[1h])`, `m offset 5m`. */
+  readonly expr: string;
+  /** A level name ("5m", "1h") or "raw". */
+  readonly level: string;
+  /** Why raw samples were read (absent when a level was). */
+  readonly reason?: string;
+  /** Level segments read, and time pieces read from raw samples (a raw read is one piece). */
+  readonly levelSegmentsRead: number;
+  readonly rawPiecesRead: number;
+}
+
+/** The decisions of one query, shared by its subquery contexts. */
+export class RollupPlan {
+  readonly entries: RollupPlanEntry[] = [];
+
+  constructor(
+    /** "auto", "raw" or a level name (checked by checkResolution). */
+    readonly resolution: string = RESOLUTION_AUTO,
+    private readonly onSelection?: (entry: RollupPlanEntry) => void,
+  ) {}
+
+  record(entry: RollupPlanEntry): void {
+    this.entries.push(entry);
+    this.onSelection?.(entry);
+  }
+}
+
+/** Throws BAD_QUERY unless resolution is auto, raw or one of the querier's levels. */
+export function checkResolution(resolution: string, querier: Querier): void {
+  if (resolution === RESOLUTION_AUTO || resolution === RAW_LEVEL) return;
+  const levels = querier.rollupLevels ?? [];
+  if (levels.some((l) => l.name === resolution)) return;
+  const known = [RESOLUTION_AUTO, RAW_LEVEL, ...levels.map((l) => l.name)].join(', ');
+  throw new MochaError('BAD_QUERY', `invalid parameter "resolution": unknown resolution ${JSON.stringify(resolution)}; use one of ${known}`);
+}
+
+interface Choice {
+  readonly level?: RollupLevel;
+  readonly reason?: string;
+  /** Bucket range to select: (minTMs, maxTMs], multiples of the level's width. */
+  readonly minTMs: number;
+  readonly maxTMs: number;
+}
+
+function rawChoice(reason: string): Choice {
+  return { reason, minTMs: 0, maxTMs: 0 };
+}
+
+/** The level for fn over `vs` with window rangeMs on ctx's grid, or raw with the reason. */
+function choose(ctx: EvalContext, fn: string, rangeMs: number, vs: VectorSelector): Choice {
+  const plan = ctx.rollupPlan;
+  const q = ctx.querier;
+  if (plan.resolution === RAW_LEVEL) return rawChoice('resolution=raw');
+  const levels = q.rollupLevels ?? [];
+  if (q.selectBuckets === undefined || levels.length === 0) return rawChoice('no rollup levels');
+  if (fn !== PLAIN_SELECTOR && !ROLLUP_FUNCTIONS.has(fn)) return rawChoice(`${fn}() has no exact rollup`);
+  // servable() wants the windows' grid before the offset: with @ one window, else the step grid.
+  const pinned = vs.at !== undefined;
+  const baseMs = pinned ? ctx.selectorTimeMs(vs.at, 0, 0) : ctx.startMs;
+  const stepMs = pinned || ctx.stepCount === 1 ? 0 : ctx.stepMs;
+  const firstMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, 0);
+  const lastMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, ctx.stepCount - 1);
+  const auto = plan.resolution === RESOLUTION_AUTO;
+  const candidates = auto ? [...levels].reverse() : levels.filter((l) => l.name === plan.resolution);
+  let reason = auto ? 'not aligned to any level' : `not aligned to ${plan.resolution} buckets`;
+  for (const level of candidates) {
+    const G = level.widthMs;
+    if (!servable(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G)) continue;
+    // Window functions have aligned window starts; tail functions and selectors only need
+    // buckets from the one holding the first window's start.
+    const minTMs = Math.floor((firstMs - rangeMs) / G) * G;
+    const maxTMs = lastMs;
+    if (auto && (q.levelSegmentsOverlapping?.(level, minTMs, maxTMs) ?? 0) === 0) {
+      reason = 'no level segments in range';
+      continue;
+    }
+    return { level, minTMs, maxTMs };
+  }
+  return rawChoice(reason);
+}
+
+/** Records that `node` reads raw samples (paths the planner does not serve). */
+export function recordRaw(ctx: EvalContext, node: Expr, reason: string): void {
+  ctx.rollupPlan.record({ expr: exprToString(node), level: RAW_LEVEL, reason, levelSegmentsRead: 0, rawPiecesRead: 1 });
+}
+
+/**
+ * `fn(m[r] ...)` from a level when the planner picks one; undefined (decision recorded) when the
+ * raw path must evaluate it.
+ */
+export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: MatrixSelector): Promise<StepSeries[] | undefined> {
+  const fn = call.func.name;
+  const vs = ms.vector;
+  const choice = choose(ctx, fn, ms.rangeMs, vs);
+  if (choice.level === undefined) {
+    recordRaw(ctx, call, choice.reason!);
+    return undefined;
+  }
+  const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
+  ctx.rollupPlan.record({ expr: exprToString(call), level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
+  const keepName = keepsMetricName(fn);
+  const checksCounterName = fn === 'rate' || fn === 'increase';
+  const out: StepSeries[] = [];
+  const seen = new Set<string>();
+  for (const s of sel.series) {
+    ctx.checkCancel();
+    const col = gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, keepName ? s.labels : dropMetricName(s.labels));
+    if (col === undefined) continue;
+    if (checksCounterName) {
+      // As the raw path (eval-range-functions.ts): per input series with output.
+      const metricName = getLabel(s.labels, METRIC_NAME_LABEL);
+      if (metricName !== '' && !looksLikeCounterName(metricName)) ctx.annotations.add(possibleNonCounterInfo(metricName, ms.pos.start));
+    }
+    const key = labelsKey(col.labels);
+    if (seen.has(key)) throw new MochaError('QUERY_EXECUTION', 'vector cannot contain metrics with the same labelset');
+    seen.add(key);
+    out.push(col);
+  }
+  return out;
+}
+
+/** A plain instant vector selector from a level; undefined (decision recorded) for the raw path. */
+export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): Promise<StepSeries[] | undefined> {
+  const lookback = ctx.lookbackDeltaMs;
+  const choice = choose(ctx, PLAIN_SELECTOR, lookback, vs);
+  if (choice.level === undefined) {
+    recordRaw(ctx, vs, choice.reason!);
+    return undefined;
+  }
+  const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
+  ctx.rollupPlan.record({ expr: exprToString(vs), level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
+  const out: StepSeries[] = [];
+  for (const s of sel.series) {
+    ctx.checkCancel();
+    const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s.buckets, s.labels);
+    if (col !== undefined) out.push(col);
+  }
+  return out;
+}
+
+/** fn over the series' buckets at every step of ctx's grid; undefined when no step has a value. */
+function gridColumn(
+  ctx: EvalContext,
+  vs: VectorSelector,
+  fn: string,
+  rangeMs: number,
+  buckets: Parameters<typeof evalRollupGrid>[0],
+  labels: StepSeries['labels'],
+): StepSeries | undefined {
+  const n = ctx.stepCount;
+  const pinned = vs.at !== undefined;
+  const baseMs = pinned ? ctx.selectorTimeMs(vs.at, 0, 0) : ctx.startMs;
+  if (pinned) {
+    // Every step reads the same window: evaluate it once.
+    const one = evalRollupGrid(buckets, fn, rangeMs, baseMs, 0, 1, vs.offsetMs);
+    if (one.present[0] !== 1) return undefined;
+    const col = ctx.allocStepSeries(labels);
+    col.values.fill(one.values[0]!);
+    col.present.fill(1);
+    return col;
+  }
+  const grid = evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs);
+  let any = false;
+  for (let k = 0; k < n; k++) {
+    if (grid.present[k] === 1) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return undefined;
+  const col = ctx.allocStepSeries(labels);
+  col.values.set(grid.values);
+  col.present.set(grid.present);
+  return col;
+}

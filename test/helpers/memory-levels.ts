@@ -1,0 +1,124 @@
+// Level segments in memory, for planner and bucket-querier tests: a BucketSource per partition
+// and level, built with buildBuckets from the raw samples of that partition (what a level
+// segment file holds, without the file). With `batch` it also answers selectBucketBatch (all
+// series in one struct of arrays), which the bucket querier then prefers.
+import { compareLabels, getLabel, labelsKey } from '../../src/model/labels.js';
+import type { Matcher } from '../../src/model/matchers.js';
+import type { BucketBatch, BucketSource, SourceBuckets } from '../../src/model/querier.js';
+import { buildBuckets, RollupBuckets, sliceBuckets } from '../../src/rollup/buckets.js';
+import type { RollupLevel } from '../../src/rollup/levels.js';
+import type { MemorySeries } from './memory-querier.js';
+
+export class MemoryBucketSource implements BucketSource {
+  readonly level: string;
+  readonly widthMs: number;
+  readonly minTMs: number;
+  readonly maxTMs: number;
+  /** selectBuckets / selectBucketBatch calls, for tests that check what was read. */
+  reads = 0;
+  private readonly series: SourceBuckets[] = [];
+  readonly selectBucketBatch?: (matchers: readonly Matcher[], minTMs: number, maxTMs: number) => Promise<BucketBatch>;
+
+  constructor(
+    level: RollupLevel,
+    readonly partitionStartMs: number,
+    readonly partitionEndMs: number,
+    data: readonly MemorySeries[],
+    readonly sources: readonly string[],
+    opts: { batch?: boolean } = {},
+  ) {
+    if (opts.batch === true) this.selectBucketBatch = (m, lo, hi) => this.batchOf(m, lo, hi);
+    this.level = level.name;
+    this.widthMs = level.widthMs;
+    let minT = Infinity;
+    let maxT = -Infinity;
+    for (const s of data) {
+      const ts = s.timestampsMs;
+      let from = 0;
+      while (from < ts.length && ts[from]! < partitionStartMs) from++;
+      let to = from;
+      while (to < ts.length && ts[to]! < partitionEndMs) to++;
+      if (to === from) continue;
+      minT = Math.min(minT, ts[from]!);
+      maxT = Math.max(maxT, ts[to - 1]!);
+      this.series.push({ labels: s.labels, key: labelsKey(s.labels), buckets: buildBuckets(ts.subarray(from, to), s.values.subarray(from, to), level.widthMs) });
+    }
+    this.series.sort((a, b) => compareLabels(a.labels, b.labels));
+    this.minTMs = minT;
+    this.maxTMs = maxT;
+  }
+
+  async selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<SourceBuckets[]> {
+    this.reads++;
+    return this.select(matchers, minTMs, maxTMs);
+  }
+
+  private async batchOf(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketBatch> {
+    this.reads++;
+    // A source may hand out more than asked: one bucket more at the start, which the bucket
+    // querier must trim.
+    const selected = this.select(matchers, minTMs - this.widthMs, maxTMs);
+    const offsets = new Uint32Array(selected.length + 1);
+    selected.forEach((s, i) => (offsets[i + 1] = offsets[i]! + s.buckets.length));
+    return {
+      labels: selected.map((s) => s.labels),
+      keys: selected.map((s) => s.key),
+      offsets,
+      buckets: selected.length === 0 ? new RollupBuckets(this.widthMs, 0) : concatAllRows(selected.map((s) => s.buckets)),
+    };
+  }
+
+  private select(matchers: readonly Matcher[], minTMs: number, maxTMs: number): SourceBuckets[] {
+    const out: SourceBuckets[] = [];
+    const G = this.widthMs;
+    for (const s of this.series) {
+      if (!matchers.every((m) => m.matches(getLabel(s.labels, m.name)))) continue;
+      const b = s.buckets;
+      let lo = 0;
+      while (lo < b.length && !(b.endMs[lo]! > minTMs)) lo++;
+      let hi = lo;
+      while (hi < b.length && b.endMs[hi]! - G < maxTMs) hi++;
+      if (hi > lo) out.push({ ...s, buckets: sliceBuckets(b, lo, hi) });
+    }
+    return out;
+  }
+}
+
+/** Runs of different series one after another in one RollupBuckets (rows copied as they are). */
+function concatAllRows(runs: readonly RollupBuckets[]): RollupBuckets {
+  let n = 0;
+  for (const r of runs) n += r.length;
+  const out = new RollupBuckets(runs[0]!.widthMs, n);
+  let at = 0;
+  for (const r of runs) {
+    for (const f of FIELDS) (out[f] as Float64Array | Uint32Array).set(r[f] as Float64Array | Uint32Array, at);
+    at += r.length;
+  }
+  return out;
+}
+
+const FIELDS = ['endMs', 'count', 'sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstT', 'firstV', 'lastT', 'lastV', 'prevT', 'prevV', 'correction', 'resets', 'changes', 'lastStaleT'] as const;
+
+/**
+ * Level sources for every level and every partition [p, p + partitionMs) that holds a sample,
+ * except those `skip` rejects; each names `sourceName` as the raw segment it was built from.
+ */
+export function memoryLevelSources(
+  data: readonly MemorySeries[],
+  levels: readonly RollupLevel[],
+  partitionMs: number,
+  opts: { sourceName?: string; skip?: (level: RollupLevel, partitionStartMs: number) => boolean; batch?: (partitionStartMs: number) => boolean } = {},
+): MemoryBucketSource[] {
+  const starts = new Set<number>();
+  for (const s of data) for (const t of s.timestampsMs) starts.add(Math.floor(t / partitionMs) * partitionMs);
+  const out: MemoryBucketSource[] = [];
+  for (const level of levels) {
+    for (const p of [...starts].sort((a, b) => a - b)) {
+      if (opts.skip?.(level, p) === true) continue;
+      // By default every other partition answers in batches: both read paths in every test.
+      const batch = opts.batch?.(p) ?? Math.floor(p / partitionMs) % 2 === 0;
+      out.push(new MemoryBucketSource(level, p, p + partitionMs, data, [opts.sourceName ?? 'memory'], { batch }));
+    }
+  }
+  return out;
+}
