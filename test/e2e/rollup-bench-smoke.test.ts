@@ -230,7 +230,7 @@ describe.runIf(fs.existsSync(serverCliPath()))('bench:rollup, tiny, against the 
     if (report.compaction.available) {
       expect(report.compaction.ms).toBeGreaterThan(0);
       expect(report.levels.levelBytes).toBeGreaterThan(0);
-      expect(report.latency.compacting).toBeDefined();
+      // A tiny compaction may finish between two steady-writer requests: no "compacting" phase then.
     } else {
       expect(report.notes.join('\n')).toMatch(/admin\/compact answered 404/);
     }

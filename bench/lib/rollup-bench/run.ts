@@ -439,7 +439,7 @@ export function evaluateGoals(queries: QueryReport[], levels: RollupBenchReport[
   const goals: Goal[] = [];
   for (const q of queries) {
     const r = q.speedupVsRaw;
-    const noPyramid = !compacted && q.targets.pyramid.rollupStats === undefined;
+    const noPyramid = !compacted;
     if (noPyramid) {
       // Without compaction there are no levels: "pyramid" and "raw" read the same data.
       const why = 'no rollup levels in this build (compaction endpoint missing)';
