@@ -5,7 +5,8 @@ import { SEGMENT_CACHE_BYTES_MAX_DEFAULT, segmentBatchCache, segmentChunkCache }
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pino } from 'pino';
-import { assertConstants, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX } from './constants.js';
+import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRetention, parseRollupLevels } from './rollup/levels.js';
+import { assertConstants, COMPACTION_INTERVAL_MS, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX } from './constants.js';
 import { HOST_IS_LITTLE_ENDIAN } from './model/samples.js';
 import { Engine } from './engine.js';
 import { buildServer } from './api/server.js';
@@ -34,6 +35,12 @@ Usage: npm start -- [flags]
                               the machine's memory within 64-512 MiB: ${SEGMENT_CACHE_BYTES_MAX_DEFAULT} here)
   --flush-interval DURATION   flush a non-empty memtable at least this often (default 2h)
   --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
+  --rollup-levels LIST        rollup levels compaction builds per raw partition, finest first,
+                              each a multiple of the previous (default ${DEFAULT_ROLLUP_LEVELS_TEXT}; none: no levels)
+  --retention LIST            how long each level is kept, e.g. raw=15d,5m=90d,1h=2y,1d=inf;
+                              levels not named are kept forever (default: everything forever)
+  --compaction-interval DURATION  how often compaction looks for work; it also runs after each
+                              flush (default 5m; 0: only on POST /api/v1/admin/compact)
   --log-level LEVEL           trace|debug|info|warn|error (default info)
   -h, --help                  this text
 
@@ -63,6 +70,9 @@ async function main(): Promise<void> {
       'wal-segment-bytes-max': { type: 'string' },
       'flush-interval': { type: 'string' },
       'lookback-delta': { type: 'string' },
+      'rollup-levels': { type: 'string', default: DEFAULT_ROLLUP_LEVELS_TEXT },
+      retention: { type: 'string', default: '' },
+      'compaction-interval': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -97,6 +107,12 @@ async function main(): Promise<void> {
   }
   // Limits are validated before anything is opened: a typo stops the start with its flag or file named.
   const policies = TenantPolicies.fromFlags(values as Record<string, string | boolean | undefined>, values['limits-file']);
+  const rollupLevels = parseRollupLevels(values['rollup-levels']!);
+  const retention = parseRetention(values.retention!, rollupLevels);
+  const compactionIntervalMs =
+    values['compaction-interval'] !== undefined ? parseDurationParam(values['compaction-interval'], 'compaction-interval') : COMPACTION_INTERVAL_MS;
+  if (!(compactionIntervalMs >= 0)) throw new Error('--compaction-interval must not be negative');
+  const compactionSwapDelayMs = Number(process.env.MOCHA_TEST_COMPACTION_DELAY_MS ?? 0);
   const exemplars = new ExemplarStore({ capacityFor: (tenant) => policies.get(tenant).exemplarsMax });
 
   const engine = await Engine.open({
@@ -109,6 +125,11 @@ async function main(): Promise<void> {
     exemplarLog: exemplars,
     ...(values['wal-segment-bytes-max'] !== undefined ? { walSegmentBytesMax: Number(values['wal-segment-bytes-max']) } : {}),
     flushIntervalMs: values['flush-interval'] !== undefined ? parseDurationParam(values['flush-interval'], 'flush-interval') : PARTITION_MS,
+    rollupLevels,
+    retention,
+    compactionIntervalMs,
+    // Crash tests widen the window between a compaction's output and its manifest swap.
+    ...(compactionSwapDelayMs > 0 ? { compactionSwapDelayMs } : {}),
   });
   const lookbackDeltaMs = values['lookback-delta'] !== undefined ? parseDurationParam(values['lookback-delta'], 'lookback-delta') : LOOKBACK_DELTA_MS;
   const { app } = buildServer({ engine, logger, lookbackDeltaMs, limitsFor: (tenant) => policies.get(tenant), exemplars, dataDir });

@@ -30,6 +30,12 @@ export const REMOTE_WRITE_BODY_BYTES_MAX = 32 * MiB;
 /** Decompressed remote-write bodies above this are rejected with 413 (snappy bomb guard). */
 export const REMOTE_WRITE_DECODED_BYTES_MAX = 256 * MiB;
 /**
+ * Remote-write bodies up to this size decompressed are decompressed on the JS thread (a few ms at
+ * most); larger ones in the libuv pool. The async hand-off cost about twice the CPU of the
+ * decompression itself on Prometheus-sized (~500 KB) bodies (bench/micro/snappy-sync.ts).
+ */
+export const REMOTE_WRITE_SNAPPY_SYNC_BYTES_MAX = 4 * MiB;
+/**
  * OTLP/HTTP bodies above this after decompression are rejected with 413 (the limit the OTLP spec
  * recommends); gzip is inflated chunk by chunk and stopped at this bound.
  */
@@ -75,6 +81,14 @@ export const INGEST_SAMPLE_FUTURE_MAX_MS = 10 * 60 * 1000;
 export const MEMTABLE_BYTES_MAX = 512 * MiB;
 /** Writes are refused (429) while active plus frozen memtables exceed this: flushes lag behind. */
 export const MEMTABLE_TOTAL_BYTES_MAX = 3 * MEMTABLE_BYTES_MAX;
+/**
+ * Series a compaction task reads and merges at once (src/compaction/compact-task.ts): the decoded
+ * samples held are those of one batch across the partition's inputs. 1024 series of a 2 h
+ * partition at 15 s are ~7.9 MiB per input.
+ */
+export const COMPACTION_SERIES_BATCH_MAX = 1024;
+/** Default period of the compaction check (`--compaction-interval`). */
+export const COMPACTION_INTERVAL_MS = 5 * 60 * 1000;
 
 /**
  * Default bound of EACH of the two segment read caches (src/segment/cache.ts, LRU, shared by all

@@ -12,13 +12,23 @@
 //   <= N can go), writes the frozen heads as segments in a worker, swaps the manifest (which
 //   records that WAL <= N is covered), and only then truncates the WAL. A crash anywhere replays either the WAL or finds
 //   the segments; never neither.
-// - Readers take a reference to the current segment set; a set's readers are closed only when
-//   it is replaced and no querier holds it.
+// - Readers take a reference to the current segment set. Each segment reader counts the sets
+//   that hold it; when the last one goes (replaced and no querier holds it), the reader is closed
+//   and, if compaction or retention removed its segment from the manifest, its directory deleted.
+// - Flushes and compaction steps (one partition merge, or one retention drop) run one at a time on
+//   one chain: each plans from the manifest it finds, allocates segment names from it, and swaps
+//   it (writeManifest) before the next starts. A crash at any point leaves the old or the new
+//   manifest; directories it does not list are removed at the next start.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { MEMTABLE_BYTES_MAX, MEMTABLE_TOTAL_BYTES_MAX, PARTITION_MS, WAL_PENDING_BYTES_MAX } from './constants.js';
+import { partitionKey, planCompaction, type PartitionWork, type PlannedSegment } from './compaction/planner.js';
+import type { CompactionTaskInput } from './compaction/compact-task.js';
+import { segmentName } from './segment/format.js';
+import { RAW_LEVEL, type RetentionByLevel } from './rollup/levels.js';
+import { openLevelSource } from './compaction/level-output.js';
 import { MochaError } from './errors.js';
 import { CompactionPool } from './compaction/pool.js';
 import type { FlushTaskInput } from './compaction/flush-task.js';
@@ -35,7 +45,7 @@ import type { Matcher } from './model/matchers.js';
 import type { BucketSelection, BucketSource, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
 import { BucketQuerier } from './rollup/bucket-querier.js';
 import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRollupLevels, type RollupLevel } from './rollup/levels.js';
-import type { AppendSeries } from './model/write.js';
+import { batchOfSeries, type AppendBatch, type AppendSeries } from './model/write.js';
 
 export interface EngineOptions {
   dataDir: string;
@@ -55,8 +65,36 @@ export interface EngineOptions {
   /** How often the flush conditions are checked. */
   flushCheckIntervalMs?: number;
   compactionWorkers?: number;
-  /** Rollup levels queries may read (finest first); default parseRollupLevels(DEFAULT_ROLLUP_LEVELS_TEXT). */
-  rollupLevels?: RollupLevel[];
+  /**
+   * Rollup levels compaction builds and queries may read, finest first; default
+   * parseRollupLevels(DEFAULT_ROLLUP_LEVELS_TEXT).
+   */
+  rollupLevels?: readonly RollupLevel[];
+  /** How long each level's data is kept, by level name ("raw", "5m", ...); absent: forever. */
+  retention?: RetentionByLevel;
+  /** Compaction runs this often and after each flush; 0 or absent: only when compact() is called. */
+  compactionIntervalMs?: number;
+  /** Test hook: wait this long between a compaction task's output and its manifest swap. */
+  compactionSwapDelayMs?: number;
+}
+
+/** What one compaction run did (the admin endpoint's answer). */
+export interface CompactionSummary {
+  /** Partitions whose merge or level build was swapped in. */
+  partitions: number;
+  /** Raw segments replaced by merged ones, and merged raw segments written. */
+  segmentsMerged: number;
+  rawSegmentsWritten: number;
+  levelSegmentsWritten: number;
+  /** Level segments replaced or no longer configured. */
+  levelSegmentsRemoved: number;
+  /** Segments dropped because their level's retention passed. */
+  segmentsExpired: number;
+  /** Samples read by merges (duplicates included) and samples written. */
+  samplesIn: number;
+  samplesOut: number;
+  failures: number;
+  durationMs: number;
 }
 
 /** What the engine needs of the exemplar store to keep it durable (src/exemplars/store.ts). */
@@ -89,6 +127,13 @@ export interface EngineStats {
   lastFlushDurationMs: number;
   /** Estimated bytes of the series registries (counted in the memtable bound). */
   registryBytes: number;
+  /** Live segments and their bytes per level ("raw", "5m", ...). */
+  segmentsByLevel: Record<string, { segments: number; bytes: number }>;
+  compactions: number;
+  compactionFailures: number;
+  compactionDurationMsTotal: number;
+  compactionSamplesMerged: number;
+  compactionSegmentsExpired: number;
 }
 
 /** The segments readable at one moment; reference-counted so a swap never closes a reader in use. */
@@ -120,6 +165,16 @@ export interface LevelSource extends BucketSource {
   close(): void;
 }
 
+/** What a segment set holds and the engine closes: raw segment readers and level sources. */
+type HeldSegment = SegmentReader | LevelSource;
+
+function segmentsOf(set: SegmentSet): HeldSegment[] {
+  const out: HeldSegment[] = [];
+  for (const list of set.byTenant.values()) out.push(...list);
+  for (const list of set.levelsByTenant.values()) out.push(...list);
+  return out;
+}
+
 interface TenantState {
   readonly tenant: string;
   readonly registry: SeriesRegistry;
@@ -132,8 +187,19 @@ export class Engine {
   private readonly tenants = new Map<string, TenantState>();
   private segmentSet: SegmentSet;
   private manifest: Manifest;
+  /** Flushes and compaction steps, one at a time (see the ordering rules at the top). */
   private flushChain: Promise<void> = Promise.resolve();
+  /** Compaction runs, one at a time. */
+  private compactionChain: Promise<unknown> = Promise.resolve();
+  private compactionRunning = false;
+  private compactionAgain = false;
   private flushTimer: NodeJS.Timeout | undefined;
+  private compactionTimer: NodeJS.Timeout | undefined;
+  /** Segment sets holding each open segment; where its directory is. */
+  private readonly segmentRefs = new Map<HeldSegment, number>();
+  private readonly segmentIds = new Map<HeldSegment, { tenant: string; name: string }>();
+  /** Directory deletions of segments released after compaction or retention removed them. */
+  private readonly pendingDeletes = new Set<Promise<void>>();
   private activeSinceMs = Date.now();
   private closed = false;
   private readonly statsCounters = {
@@ -143,6 +209,11 @@ export class Engine {
     flushFailures: 0,
     flushDurationMsTotal: 0,
     lastFlushDurationMs: 0,
+    compactions: 0,
+    compactionFailures: 0,
+    compactionDurationMsTotal: 0,
+    compactionSamplesMerged: 0,
+    compactionSegmentsExpired: 0,
   };
   private readonly memtableBytesMax: number;
   private readonly memtableTotalBytesMax: number;
@@ -160,6 +231,7 @@ export class Engine {
   ) {
     this.manifest = manifest;
     this.segmentSet = segmentSet;
+    this.holdSet(segmentSet);
     this.memtableBytesMax = opts.memtableBytesMax ?? MEMTABLE_BYTES_MAX;
     this.memtableTotalBytesMax = opts.memtableTotalBytesMax ?? Math.max(MEMTABLE_TOTAL_BYTES_MAX, 3 * this.memtableBytesMax);
     this.flushIntervalMs = opts.flushIntervalMs ?? PARTITION_MS;
@@ -178,13 +250,9 @@ export class Engine {
     const orphans = await removeOrphanSegments(opts.dataDir, manifest);
     if (orphans.length > 0) log.warn({ orphans }, 'removed segment directories not listed in the manifest (leftovers of an interrupted flush)');
 
-    const byTenant = new Map<string, SegmentReader[]>();
-    for (const seg of manifest.segments) {
-      const reader = await SegmentReader.open(segmentDir(opts.dataDir, seg));
-      let list = byTenant.get(seg.tenant);
-      if (!list) byTenant.set(seg.tenant, (list = []));
-      list.push(reader);
-    }
+    const opened = new Map<string, HeldSegment>();
+    for (const seg of manifest.segments) opened.set(segmentKey(seg), await openSegment(opts.dataDir, seg));
+    const segmentSet = setOf(manifest, opened);
 
     const wal = await Wal.open({
       dir: path.join(opts.dataDir, 'wal'),
@@ -192,7 +260,8 @@ export class Engine {
       ...(opts.walSegmentBytesMax !== undefined ? { segmentBytesMax: opts.walSegmentBytesMax } : {}),
       logger: log,
     });
-    const engine = new Engine(opts, wal, new CompactionPool(opts.compactionWorkers), manifest, new SegmentSet(byTenant));
+    const engine = new Engine(opts, wal, new CompactionPool(opts.compactionWorkers), manifest, segmentSet);
+    for (const [key, seg] of opened) engine.segmentIds.set(seg, idOfKey(key));
 
     // Replay: rebuild registries and the active heads from WAL segments not yet covered by segments.
     let unknownRefSamples = 0;
@@ -225,6 +294,7 @@ export class Engine {
       'storage opened',
     );
     engine.startFlushTimer();
+    engine.startCompactionTimer();
     return engine;
   }
 
@@ -245,6 +315,11 @@ export class Engine {
    * back-pressure, before anything is logged, so a retry cannot double anything.
    */
   append(tenant: string, series: readonly AppendSeries[], exemplars: readonly WalExemplar[] = [], onLogged?: () => void): Promise<void> {
+    return this.appendBatch(tenant, batchOfSeries(series), exemplars, onLogged);
+  }
+
+  /** append() for a columnar batch (the ingest pipeline's path: no object per series). */
+  appendBatch(tenant: string, batch: AppendBatch, exemplars: readonly WalExemplar[] = [], onLogged?: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new MochaError('SHUTTING_DOWN', 'storage is shutting down'));
     const memBytes = this.memtableBytes();
     if (memBytes > this.memtableTotalBytesMax) {
@@ -267,60 +342,51 @@ export class Engine {
       );
     }
     const t = this.tenantState(tenant);
-    let total = 0;
-    for (const s of series) total += s.timestampsMs.length;
-    const refsPerSeries = new Uint32Array(series.length);
-    const newRefs: number[] = [];
-    const newLabels: Labels[] = [];
+    const { series, offsets } = batch;
+    const count = series.length;
+    const total = offsets[count]!;
+    const refsPerSeries = new Uint32Array(count);
+    const sampleRefs = new Uint32Array(total);
+    let newRefs: number[] | undefined;
+    let newLabels: Labels[] | undefined;
     const registry = t.registry;
     const epoch = registry.epoch;
-    for (let i = 0; i < series.length; i++) {
+    for (let i = 0; i < count; i++) {
       const s = series[i]!;
       const memo = s.refMemo;
+      let ref: number | undefined;
       // A label set from a decoder's cache remembers its ref: no lookup by key (see SeriesRefMemo).
-      if (memo !== undefined && memo.registry === registry && memo.epoch === epoch) {
-        refsPerSeries[i] = memo.ref;
-        continue;
-      }
-      let ref = registry.getRef(s.key);
-      if (ref === undefined) {
-        ref = registry.create(s.labels, s.key);
-        newRefs.push(ref);
-        newLabels.push(s.labels);
+      if (memo !== undefined && memo.registry === registry && memo.epoch === epoch) ref = memo.ref;
+      else {
+        ref = registry.getRef(s.key);
+        if (ref === undefined) {
+          ref = registry.create(s.labels, s.key);
+          (newRefs ??= []).push(ref);
+          (newLabels ??= []).push(s.labels);
+        }
+        if (memo !== undefined) {
+          memo.registry = registry;
+          memo.epoch = epoch;
+          memo.ref = ref;
+        }
       }
       refsPerSeries[i] = ref;
-      if (memo !== undefined) {
-        memo.registry = registry;
-        memo.epoch = epoch;
-        memo.ref = ref;
-      }
+      for (let j = offsets[i]!, end = offsets[i + 1]!; j < end; j++) sampleRefs[j] = ref;
     }
-    const sampleRefs = new Uint32Array(total);
-    const timestampsMs = new Float64Array(total);
-    const values = new Float64Array(total);
-    let at = 0;
-    for (let i = 0; i < series.length; i++) {
-      const s = series[i]!;
-      const n = s.timestampsMs.length;
-      sampleRefs.fill(refsPerSeries[i]!, at, at + n);
-      timestampsMs.set(s.timestampsMs, at);
-      values.set(s.values, at);
-      at += n;
-    }
+    // The batch's columns go to the WAL encoder as they are (it copies them into its arena).
+    const timestampsMs = batch.timestampsMs.length === total ? batch.timestampsMs : batch.timestampsMs.subarray(0, total);
+    const values = batch.values.length === total ? batch.values : batch.values.subarray(0, total);
     const records: WalRecord[] = [];
-    if (newRefs.length > 0) records.push({ type: 'series', tenant, refs: Uint32Array.from(newRefs), labels: newLabels });
+    if (newRefs !== undefined) records.push({ type: 'series', tenant, refs: Uint32Array.from(newRefs), labels: newLabels! });
     if (total > 0) records.push({ type: 'samples', tenant, refs: sampleRefs, timestampsMs, values });
     if (exemplars.length > 0) records.push({ type: 'exemplars', tenant, exemplars });
     if (records.length === 0) return Promise.resolve();
     const durable = this.wal.append(records);
     onLogged?.();
     // Same tick as the WAL encode: see the ordering rule at the top.
-    for (let i = 0; i < series.length; i++) {
-      const s = series[i]!;
-      if (s.timestampsMs.length > 0) t.active.appendMany(refsPerSeries[i]!, s.timestampsMs, s.values);
-    }
+    if (total > 0) t.active.appendBatch(refsPerSeries, offsets, timestampsMs, values);
     this.statsCounters.samplesAppended += total;
-    this.statsCounters.seriesCreated += newRefs.length;
+    this.statsCounters.seriesCreated += newRefs?.length ?? 0;
     if (this.activeBytes() > this.memtableBytesMax) this.requestFlush();
     return durable;
   }
@@ -367,9 +433,17 @@ export class Engine {
 
   /** Freezes the memtables and writes them as segments; resolves when they are on disk and in the manifest. */
   flush(): Promise<void> {
-    const run = this.flushChain.then(() => this.flushOnce());
+    return this.serial(() => this.flushOnce());
+  }
+
+  /** Runs fn after every flush and compaction step queued before it, alone. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.flushChain.then(fn);
     // Keep the chain alive after a failure; the caller still sees the error.
-    this.flushChain = run.catch(() => undefined);
+    this.flushChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -432,13 +506,12 @@ export class Engine {
         for (const m of out.segments) added.push(manifestEntryOf(m));
       }
       // 4. Open readers before the swap so a failure leaves the old state untouched.
-      const readers = new Map<string, SegmentReader[]>();
-      for (const [tenant, list] of this.segmentSet.byTenant) readers.set(tenant, [...list]);
-      for (const seg of added) {
-        const r = await SegmentReader.open(segmentDir(this.opts.dataDir, seg));
-        let list = readers.get(seg.tenant);
-        if (!list) readers.set(seg.tenant, (list = []));
-        list.push(r);
+      const opened = new Map<string, HeldSegment>();
+      try {
+        for (const seg of added) opened.set(segmentKey(seg), await openSegment(this.opts.dataDir, seg));
+      } catch (e) {
+        for (const r of opened.values()) r.close();
+        throw e;
       }
       await dumpDurable;
       const manifest: Manifest = {
@@ -447,12 +520,14 @@ export class Engine {
         nextSegmentSeq: nextSeq,
         segments: [...this.manifest.segments, ...added],
       };
-      await writeManifest(this.opts.dataDir, manifest);
+      try {
+        await writeManifest(this.opts.dataDir, manifest);
+      } catch (e) {
+        for (const r of opened.values()) r.close();
+        throw e;
+      }
       // 5. Swap: readers see segments instead of the frozen heads, in one tick.
-      this.manifest = manifest;
-      const old = this.segmentSet;
-      this.segmentSet = new SegmentSet(readers);
-      this.releaseSet(old);
+      this.swapSet(manifest, opened);
       for (const { t, head } of toWrite) t.frozen = t.frozen.filter((h) => h !== head);
       // 6. The WAL up to the cut is now covered by segments.
       await this.wal.truncate(walCut);
@@ -464,6 +539,7 @@ export class Engine {
         { segments: added.length, samples: added.reduce((a, s) => a + s.sampleCount, 0), durationMs: Math.round(ms), walCut },
         'flushed memtable to segments',
       );
+      if (this.autoCompaction()) this.requestCompaction();
     } catch (e) {
       this.statsCounters.flushFailures++;
       this.opts.logger.error({ err: e }, 'flush failed; the frozen memtable stays in memory and in the WAL, and is retried at the next flush');
@@ -492,12 +568,249 @@ export class Engine {
   }
   private rollupLevelsResolved: readonly RollupLevel[] | undefined;
 
-  /** Drops a reference; a replaced set's last release closes the readers the current set no longer has. */
+
+  /**
+   * Drops a reference to a set. When it was the last, the set lets go of its segments; a segment
+   * no set holds any more is closed, and its directory deleted unless the manifest still lists it
+   * (only at close(), when the current set is let go too).
+   */
   private releaseSet(set: SegmentSet): void {
-    if (!set.release() || set === this.segmentSet) return;
-    const live = new Set<SegmentReader>();
-    for (const list of this.segmentSet.byTenant.values()) for (const r of list) live.add(r);
-    for (const list of set.byTenant.values()) for (const r of list) if (!live.has(r)) r.close();
+    if (!set.release()) return;
+    for (const seg of segmentsOf(set)) {
+      const n = (this.segmentRefs.get(seg) ?? 0) - 1;
+      if (n > 0) {
+        this.segmentRefs.set(seg, n);
+        continue;
+      }
+      this.segmentRefs.delete(seg);
+      seg.close();
+      const id = this.segmentIds.get(seg);
+      this.segmentIds.delete(seg);
+      if (id === undefined || this.closed) continue;
+      if (this.manifest.segments.some((m) => m.tenant === id.tenant && m.name === id.name)) continue;
+      const dir = segmentDir(this.opts.dataDir, id);
+      const del = fs
+        .rm(dir, { recursive: true, force: true })
+        .catch((e: unknown) => this.opts.logger.warn({ err: e, dir }, 'could not delete a removed segment directory; it is removed at the next start'))
+        .finally(() => this.pendingDeletes.delete(del));
+      this.pendingDeletes.add(del);
+    }
+  }
+
+  /** Counts a new set's hold on each of its segments. */
+  private holdSet(set: SegmentSet): void {
+    for (const seg of segmentsOf(set)) this.segmentRefs.set(seg, (this.segmentRefs.get(seg) ?? 0) + 1);
+  }
+
+  /**
+   * Makes `manifest` (already written) current: its segments are the current set's readers plus
+   * `opened` (readers of the segments it adds), in manifest order. Lets go of the old set.
+   */
+  private swapSet(manifest: Manifest, opened: ReadonlyMap<string, HeldSegment>): void {
+    const byKey = new Map<string, HeldSegment>();
+    for (const seg of segmentsOf(this.segmentSet)) {
+      const id = this.segmentIds.get(seg);
+      if (id !== undefined) byKey.set(segmentKey(id), seg);
+    }
+    for (const [key, seg] of opened) {
+      byKey.set(key, seg);
+      this.segmentIds.set(seg, idOfKey(key));
+    }
+    const next = setOf(manifest, byKey);
+    this.holdSet(next);
+    this.manifest = manifest;
+    const old = this.segmentSet;
+    this.segmentSet = next;
+    this.releaseSet(old);
+  }
+
+  /** Waits for the deletions of removed segment directories started so far. */
+  private async settleDeletes(): Promise<void> {
+    while (this.pendingDeletes.size > 0) await Promise.all([...this.pendingDeletes]);
+  }
+
+  private autoCompaction(): boolean {
+    return (this.opts.compactionIntervalMs ?? 0) > 0;
+  }
+
+  private startCompactionTimer(): void {
+    if (!this.autoCompaction()) return;
+    this.compactionTimer = setInterval(() => this.requestCompaction(), this.opts.compactionIntervalMs);
+    this.compactionTimer.unref();
+  }
+
+  /** Starts a background compaction run of settled partitions, or one more after the running one. */
+  private requestCompaction(): void {
+    if (this.closed) return;
+    if (this.compactionRunning) {
+      this.compactionAgain = true;
+      return;
+    }
+    this.compactionRunning = true;
+    void (async () => {
+      try {
+        do {
+          this.compactionAgain = false;
+          await this.compact({ force: false });
+        } while (this.compactionAgain && !this.closed);
+      } catch {
+        // logged by the run
+      } finally {
+        this.compactionRunning = false;
+      }
+    })();
+  }
+
+  /**
+   * Compacts: drops segments past retention, merges each partition's raw segments into one and
+   * builds its rollup levels. force: every partition, also the ones the memtable may still
+   * write to (the admin call); otherwise only partitions that ended a flush interval ago.
+   * Resolves when done; a partition that fails is logged, counted and left as it was.
+   */
+  compact(opts: { force?: boolean; tenant?: string } = {}): Promise<CompactionSummary> {
+    const run = this.compactionChain.then(() => this.compactionRun(opts.force ?? true, opts.tenant));
+    this.compactionChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async compactionRun(force: boolean, tenant: string | undefined): Promise<CompactionSummary> {
+    const started = performance.now();
+    const summary: CompactionSummary = {
+      partitions: 0,
+      segmentsMerged: 0,
+      rawSegmentsWritten: 0,
+      levelSegmentsWritten: 0,
+      levelSegmentsRemoved: 0,
+      segmentsExpired: 0,
+      samplesIn: 0,
+      samplesOut: 0,
+      failures: 0,
+      durationMs: 0,
+    };
+    // Partitions done or failed in this run are not planned again by it.
+    const visited = new Set<string>();
+    while (!this.closed) {
+      const did = await this.serial(() => this.compactionStep(force, tenant, visited, summary));
+      if (!did) break;
+    }
+    await this.settleDeletes();
+    summary.durationMs = performance.now() - started;
+    if (summary.partitions + summary.segmentsExpired + summary.failures > 0) this.opts.logger.info(summary, 'compaction run done');
+    return summary;
+  }
+
+  /** One unit of compaction work, alone on the flush chain; false when nothing is left. */
+  private async compactionStep(force: boolean, tenant: string | undefined, visited: Set<string>, summary: CompactionSummary): Promise<boolean> {
+    if (this.closed) return false;
+    const nowMs = Date.now();
+    const plan = planCompaction(this.manifest.segments as readonly PlannedSegment[], {
+      nowMs,
+      levels: this.rollupLevels,
+      retention: this.opts.retention ?? new Map(),
+      settledBeforeMs: force ? Infinity : nowMs - this.flushIntervalMs,
+      ...(tenant !== undefined ? { tenant } : {}),
+    });
+    if (plan.expired.length > 0) {
+      const gone = new Set(plan.expired.map(segmentKey));
+      const manifest: Manifest = { ...this.manifest, segments: this.manifest.segments.filter((s) => !gone.has(segmentKey(s))) };
+      await writeManifest(this.opts.dataDir, manifest);
+      this.swapSet(manifest, new Map());
+      summary.segmentsExpired += plan.expired.length;
+      this.statsCounters.compactionSegmentsExpired += plan.expired.length;
+      this.opts.logger.info({ segments: plan.expired.map((s) => `${s.tenant}/${s.name}`) }, 'dropped segments past their retention');
+      return true;
+    }
+    const work = plan.partitions.find((p) => !visited.has(partitionKey(p.tenant, p.partitionStartMs)));
+    if (work === undefined) return false;
+    visited.add(partitionKey(work.tenant, work.partitionStartMs));
+    const started = performance.now();
+    try {
+      await this.compactPartition(work, summary);
+      this.statsCounters.compactions++;
+    } catch (e) {
+      summary.failures++;
+      this.statsCounters.compactionFailures++;
+      this.opts.logger.error(
+        { err: e, tenant: work.tenant, partitionStartMs: work.partitionStartMs },
+        'compaction of a partition failed; its segments stay as they were and it is tried again at the next run',
+      );
+    } finally {
+      this.statsCounters.compactionDurationMsTotal += performance.now() - started;
+    }
+    return true;
+  }
+
+  /** Merges one partition and/or builds its levels in a worker, then swaps the manifest. */
+  private async compactPartition(work: PartitionWork, summary: CompactionSummary): Promise<void> {
+    let seq = this.manifest.nextSegmentSeq;
+    const input: CompactionTaskInput = {
+      dataDir: this.opts.dataDir,
+      tenant: work.tenant,
+      partitionStartMs: work.partitionStartMs,
+      partitionEndMs: work.partitionEndMs,
+      inputs: work.raws.map((r) => r.name),
+      levels: [],
+    };
+    if (work.merge) input.rawOutputName = segmentName('raw', work.partitionStartMs, seq++);
+    for (const l of work.build) input.levels.push({ level: l.name, widthMs: l.widthMs, name: levelSegmentName(l.name, work.partitionStartMs, seq++) });
+    const outputs = [...(input.rawOutputName !== undefined ? [input.rawOutputName] : []), ...input.levels.map((l) => l.name)];
+    const opened = new Map<string, HeldSegment>();
+    const added: ManifestSegment[] = [];
+    let levelsWritten = 0;
+    let swapping = false;
+    const manifest: Manifest = { ...this.manifest, nextSegmentSeq: seq, segments: [] };
+    try {
+      if (input.rawOutputName !== undefined || input.levels.length > 0) {
+        const out = await this.pool.runCompaction(input);
+        if (out.raw !== undefined) added.push(manifestEntryOf(out.raw));
+        for (const l of out.levels) added.push(l.manifestEntry);
+        levelsWritten = out.levels.length;
+        for (const seg of added) opened.set(segmentKey(seg), await openSegment(this.opts.dataDir, seg));
+        summary.samplesIn += out.samplesIn;
+        summary.samplesOut += out.samplesOut;
+        if (work.merge) this.statsCounters.compactionSamplesMerged += out.samplesIn;
+        this.opts.logger.info(
+          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs) },
+          'compaction task done',
+        );
+      }
+      const delayMs = this.opts.compactionSwapDelayMs ?? 0;
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      if (this.closed) throw new Error('storage closed during compaction');
+      const removed = new Set<string>(work.removeLevels.map(segmentKey));
+      if (work.merge) for (const r of work.raws) removed.add(segmentKey(r));
+      manifest.walCoveredThroughSegment = this.manifest.walCoveredThroughSegment;
+      let placed = false;
+      for (const s of this.manifest.segments) {
+        if (!removed.has(segmentKey(s))) {
+          manifest.segments.push(s);
+          continue;
+        }
+        // The merged segment takes the place of the partition's first raw segment.
+        if (!placed && s.level === RAW_LEVEL) {
+          manifest.segments.push(...added.filter((a) => a.level === RAW_LEVEL));
+          placed = true;
+        }
+      }
+      if (!placed) manifest.segments.push(...added.filter((a) => a.level === RAW_LEVEL));
+      manifest.segments.push(...added.filter((a) => a.level !== RAW_LEVEL));
+      swapping = true;
+      await writeManifest(this.opts.dataDir, manifest);
+    } catch (e) {
+      for (const r of opened.values()) r.close();
+      // Written but never listed: not needed (and removed at the next start anyway). Once the
+      // manifest write began, the file on disk may list them: leave them to the next start.
+      if (!swapping) await Promise.all(outputs.map((name) => fs.rm(segmentDir(this.opts.dataDir, { tenant: work.tenant, name }), { recursive: true, force: true }).catch(() => undefined)));
+      throw e;
+    }
+    this.swapSet(manifest, opened);
+    summary.partitions++;
+    if (work.merge) {
+      summary.segmentsMerged += work.raws.length;
+      summary.rawSegmentsWritten++;
+    }
+    summary.levelSegmentsWritten += levelsWritten;
+    summary.levelSegmentsRemoved += work.removeLevels.length;
   }
 
   tenantIds(): string[] {
@@ -524,9 +837,22 @@ export class Engine {
       frozenMemtables: frozen,
       segments: this.manifest.segments.length,
       segmentBytes: this.manifest.segments.reduce((a, s) => a + s.bytes, 0),
+      segmentsByLevel: this.segmentsByLevel(),
       registryBytes,
       ...this.statsCounters,
     };
+  }
+
+  /** Live segments and bytes per level; configured levels and raw appear even with none. */
+  private segmentsByLevel(): Record<string, { segments: number; bytes: number }> {
+    const out: Record<string, { segments: number; bytes: number }> = { [RAW_LEVEL]: { segments: 0, bytes: 0 } };
+    for (const l of this.rollupLevels) out[l.name] = { segments: 0, bytes: 0 };
+    for (const s of this.manifest.segments) {
+      const e = (out[s.level] ??= { segments: 0, bytes: 0 });
+      e.segments++;
+      e.bytes += s.bytes;
+    }
+    return out;
   }
 
   /** Writes refused with 429 so far, by cause. */
@@ -546,15 +872,59 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
     await this.flushChain;
+    await this.compactionChain;
     await this.wal.close();
     await this.pool.close();
-    for (const list of this.segmentSet.byTenant.values()) for (const r of list) r.close();
+    await this.settleDeletes();
+    for (const seg of this.segmentRefs.keys()) seg.close();
+    this.segmentRefs.clear();
   }
 }
 
 function segmentDir(dataDir: string, seg: { tenant: string; name: string }): string {
   return path.join(dataDir, 'tenants', seg.tenant, 'segments', seg.name);
+}
+
+/** "tenant/name": tenant ids and segment names hold no "/". */
+function segmentKey(seg: { tenant: string; name: string }): string {
+  return `${seg.tenant}/${seg.name}`;
+}
+
+function idOfKey(key: string): { tenant: string; name: string } {
+  const i = key.indexOf('/');
+  return { tenant: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+/** Level segment names follow raw ones: `<level>-<partitionStartMs>-<seq>`. */
+function levelSegmentName(level: string, partitionStartMs: number, seq: number): string {
+  return segmentName('raw', partitionStartMs, seq).replace(/^raw/, level);
+}
+
+async function openSegment(dataDir: string, seg: ManifestSegment): Promise<HeldSegment> {
+  const dir = segmentDir(dataDir, seg);
+  return seg.level === RAW_LEVEL ? SegmentReader.open(dir) : openLevelSource(dir);
+}
+
+/** The segment set of a manifest, from open segments by key (every listed segment must be there). */
+function setOf(manifest: Manifest, byKey: ReadonlyMap<string, HeldSegment>): SegmentSet {
+  const raws = new Map<string, SegmentReader[]>();
+  const levels = new Map<string, LevelSource[]>();
+  for (const m of manifest.segments) {
+    const seg = byKey.get(segmentKey(m));
+    if (seg === undefined) throw new Error(`segment ${segmentKey(m)} is in the manifest but not open`);
+    if (m.level === RAW_LEVEL) {
+      let list = raws.get(m.tenant);
+      if (!list) raws.set(m.tenant, (list = []));
+      list.push(seg as SegmentReader);
+    } else {
+      let list = levels.get(m.tenant);
+      if (!list) levels.set(m.tenant, (list = []));
+      list.push(seg as LevelSource);
+    }
+  }
+  return new SegmentSet(raws, levels);
 }
 
 /** What a MergingQuerier needs to answer selectBuckets (all optional: raw only without them). */

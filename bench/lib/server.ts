@@ -40,6 +40,11 @@ export async function startServer(o: StartOptions = {}): Promise<BenchServer> {
   if (!fs.existsSync(cli)) throw new Error(`${cli} missing: run \`npm run build\` first`);
   const dataDir = o.dataDir ?? tempDataDir();
   const nodeArgs = o.cpuProfDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
+  // Diagnostics: MOCHA_BENCH_SERVER_NODE_ARGS="--trace-gc" adds node flags to every server started;
+  // MOCHA_BENCH_SERVER_LOG=FILE appends every output line of the servers to FILE.
+  const extraNodeArgs = process.env.MOCHA_BENCH_SERVER_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+  nodeArgs.push(...extraNodeArgs);
+  const logFile = process.env.MOCHA_BENCH_SERVER_LOG;
   const child = spawn(process.execPath, [...nodeArgs, cli, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(o.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -57,6 +62,7 @@ export async function startServer(o: StartOptions = {}): Promise<BenchServer> {
         if (m) url = m[1];
       }
       lines.push(line);
+      if (logFile !== undefined) fs.appendFileSync(logFile, line + '\n');
       if (lines.length > LOG_LINES_MAX) lines.shift();
     }
   };

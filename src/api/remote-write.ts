@@ -106,7 +106,8 @@ export function registerRemoteWriteRoutes(app: FastifyInstance, pipeline: Ingest
       if (!Buffer.isBuffer(body) || body.length === 0) throw new MochaError('BAD_REMOTE_WRITE', 'empty request body');
       const decoded: DecodedWrite = version === '2.0' ? await decodeRemoteWriteV2(body) : await decodeRemoteWriteV1(body);
       const result = await pipeline.ingest(tenant, version === '2.0' ? 'remote_write_v2' : 'remote_write_v1', {
-        series: decoded.series,
+        series: [],
+        batch: decoded.batch,
         exemplars: decoded.exemplars,
         metadata: decoded.metadata,
         rejected: decoded.rejected,

@@ -129,8 +129,15 @@ function registerEngineMetrics(m: MetricsRegistry, engine: Engine): void {
   m.counterFunc('mocha_flush_failures_total', 'Memtable flushes that failed (retried at the next flush).', () => engine.stats().flushFailures);
   m.counterFunc('mocha_flush_duration_seconds_total', 'Time spent flushing memtables.', () => engine.stats().flushDurationMsTotal / 1000);
   m.gauge('mocha_flush_last_duration_seconds', 'Duration of the last flush.', () => engine.stats().lastFlushDurationMs / 1000);
-  m.gauge('mocha_segments', 'Live segments in the manifest.', () => engine.stats().segments);
-  m.gauge('mocha_segment_bytes', 'Bytes of live segments on disk.', () => engine.stats().segmentBytes);
+  const perLevel = (pick: (l: { segments: number; bytes: number }) => number) => (): Array<[Record<string, string>, number]> =>
+    Object.entries(engine.stats().segmentsByLevel).map(([level, l]) => [{ level }, pick(l)]);
+  m.gauge('mocha_segments', 'Live segments in the manifest, per level (raw or a rollup level such as 5m).', perLevel((l) => l.segments));
+  m.gauge('mocha_segment_bytes', 'Bytes of live segments on disk, per level (raw or a rollup level such as 5m).', perLevel((l) => l.bytes));
+  m.counterFunc('mocha_compactions_total', 'Partitions compacted (raw segments merged and/or rollup levels built).', () => engine.stats().compactions);
+  m.counterFunc('mocha_compaction_failures_total', 'Partition compactions that failed (the partition is left as it was and tried again).', () => engine.stats().compactionFailures);
+  m.counterFunc('mocha_compaction_duration_seconds_total', 'Time spent compacting partitions.', () => engine.stats().compactionDurationMsTotal / 1000);
+  m.counterFunc('mocha_compaction_samples_merged_total', 'Samples read by raw segment merges (duplicates included).', () => engine.stats().compactionSamplesMerged);
+  m.counterFunc('mocha_retention_segments_dropped_total', 'Segments dropped because their level\'s retention passed.', () => engine.stats().compactionSegmentsExpired);
   // Segment read caches (segment/cache.ts), shared by all queries.
   const perCache = (pick: (c: SegmentCacheStats) => number) => (): Array<[Record<string, string>, number]> => {
     const s = segmentCacheStats();

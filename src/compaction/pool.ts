@@ -1,4 +1,5 @@
-// The worker pool for CPU-heavy storage work (segment encoding now; merges and rollups later).
+// The worker pool for CPU-heavy storage work: flush tasks (segment encoding) and compaction tasks
+// (merges and rollup levels) share it, each task naming its worker file.
 //
 // Sized to leave one core for ingestion and queries: on this 2-core machine that is one worker.
 // Workers load compiled JavaScript from dist/: when this module runs from TypeScript sources
@@ -8,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { FlushTaskInput, FlushTaskOutput } from './flush-task.js';
+import type { CompactionTaskInput, CompactionTaskOutput } from './compact-task.js';
 
 export function workerFile(name: string): string {
   const here = fileURLToPath(import.meta.url);
@@ -24,6 +26,7 @@ export function defaultWorkerCount(): number {
 
 export class CompactionPool {
   private readonly pool: Piscina;
+  private readonly compactFile = workerFile('compact-worker');
 
   constructor(workers: number = defaultWorkerCount()) {
     this.pool = new Piscina({
@@ -38,6 +41,10 @@ export class CompactionPool {
   runFlush(input: FlushTaskInput): Promise<FlushTaskOutput> {
     const transfer = [input.offsets.buffer, input.timestampsMs.buffer, input.values.buffer] as ArrayBuffer[];
     return this.pool.run(input, { transferList: transfer }) as Promise<FlushTaskOutput>;
+  }
+
+  runCompaction(input: CompactionTaskInput): Promise<CompactionTaskOutput> {
+    return this.pool.run(input, { filename: this.compactFile }) as Promise<CompactionTaskOutput>;
   }
 
   async close(): Promise<void> {

@@ -29,11 +29,25 @@ export interface ValidatedLabels {
   readonly refMemo?: SeriesRefMemo;
 }
 
-interface Entry {
-  /** Where the raw bytes sit in the generation's arena, as little-endian 32-bit words. */
-  readonly wordOffset: number;
-  readonly byteLength: number;
-  readonly value: ValidatedLabels;
+/**
+ * A cache entry for validated labels that is its own SeriesRefMemo (refMemo points back to it):
+ * the engine's and the pipeline's memo reads then touch the object the decoder has just read
+ * instead of one more object elsewhere in memory (each was a cache miss per series).
+ */
+export function validatedLabels(labels: Labels, key: string, nameBytesMax: number, valueBytesMax: number): ValidatedLabels {
+  const v: ValidatedLabels & SeriesRefMemo & { refMemo: SeriesRefMemo | undefined } = {
+    labels,
+    key,
+    nameBytesMax,
+    valueBytesMax,
+    registry: undefined,
+    epoch: -1,
+    ref: 0,
+    labelLimitsPassed: undefined,
+    refMemo: undefined,
+  };
+  v.refMemo = v;
+  return v;
 }
 
 /** Words needed for n bytes: whole words plus one for the 0-3 tail bytes. */
@@ -42,52 +56,148 @@ function wordsFor(byteLength: number): number {
 }
 
 /**
- * One generation: a map from hash to entry, and one arena holding the raw bytes of all its
- * entries. Why an arena: a typed array per entry above 64 bytes gets its own off-heap
- * ArrayBuffer, which made every cache miss cost ~10 us in allocation and GC.
+ * One generation: an open-addressing table from hash to entry, and one arena holding the raw bytes
+ * of all its entries. Why an arena: a typed array per entry above 64 bytes gets its own off-heap
+ * ArrayBuffer, which made every cache miss cost ~10 us in allocation and GC. Why not a Map: its
+ * 32-bit keys above 2^30 are heap numbers, and with ~20k entries each lookup then chased the
+ * Map's buckets, the key objects and the entry object through memory that the rest of a request
+ * had evicted from the CPU caches: Map.get alone was ~15% of the ingest CPU. Here a lookup reads
+ * one (hash, entry) slot pair, then the entry's columns. Each hash keeps one entry: setting a
+ * present hash replaces its entry (its arena words stay behind until the generation rotates).
  */
 class Generation {
-  readonly map = new Map<number, Entry>();
+  /** Slot i is (hash, entry index + 1) at [2i, 2i + 1]; entry index + 1 = 0 marks an empty slot. */
+  private slots = new Int32Array(2 * SLOTS_INITIAL);
+  private slotShift = 32 - Math.log2(SLOTS_INITIAL);
+  /** Entry columns (index = insertion order): where its bytes are, and its value (undefined: deleted). */
+  private entryWords = new Int32Array(ENTRIES_INITIAL);
+  private entryBytes = new Int32Array(ENTRIES_INITIAL);
+  private readonly values: Array<ValidatedLabels | undefined> = [];
+  /** Entries with a value (what `size` reports). */
+  size = 0;
   private arena = new Int32Array(ARENA_INITIAL_WORDS);
   private used = 0;
 
-  /** Copies dv[start, end) into the arena; returns its word offset. */
-  store(dv: DataView, start: number, end: number): number {
-    const n = (end - start) >>> 2;
-    const need = n + 1;
+  /** Entry index of hash h (with or without a value), or -1. */
+  private find(h: number): number {
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
+    let i = Math.imul(h ^ SLOT_SEED, 0x9e3779b1) >>> this.slotShift;
+    for (;;) {
+      const e = slots[2 * i + 1]!;
+      if (e === 0) return -1;
+      if (slots[2 * i] === h) return e - 1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  has(h: number): boolean {
+    const e = this.find(h);
+    return e >= 0 && this.values[e] !== undefined;
+  }
+
+  /** The value of hash h if its entry's bytes are exactly dv[start, end). */
+  get(h: number, dv: DataView, start: number, end: number): ValidatedLabels | undefined {
+    const e = this.find(h);
+    if (e < 0) return undefined;
+    const v = this.values[e];
+    return v !== undefined && this.matches(e, dv, start, end) ? v : undefined;
+  }
+
+  /** Byte length of hash h's entry (which must have a value). */
+  byteLengthOf(h: number): number {
+    return this.entryBytes[this.find(h)]!;
+  }
+
+  /** Forgets hash h's value (its slot stays, so probing is unaffected). */
+  delete(h: number): void {
+    const e = this.find(h);
+    if (e >= 0 && this.values[e] !== undefined) {
+      this.values[e] = undefined;
+      this.size--;
+    }
+  }
+
+  /** Sets hash h to v, whose bytes are dv[start, end) (copied into the arena). */
+  set(h: number, dv: DataView, start: number, end: number, v: ValidatedLabels): void {
+    this.put(h, this.store(dv, start, end), end - start, v);
+  }
+
+  /** Sets hash h to hash h's value in `from`, copying its bytes over. */
+  adopt(from: Generation, h: number): void {
+    const e = from.find(h);
+    const bytes = from.entryBytes[e]!;
+    const need = wordsFor(bytes);
+    const offset = this.reserve(need);
+    const w = from.entryWords[e]!;
+    this.arena.set(from.arena.subarray(w, w + need), offset);
+    this.put(h, offset, bytes, from.values[e]!);
+  }
+
+  private put(h: number, wordOffset: number, byteLength: number, v: ValidatedLabels): void {
+    let e = this.find(h);
+    if (e < 0) {
+      e = this.values.length;
+      if (e === this.entryWords.length) {
+        this.entryWords = grownInt32(this.entryWords, e * 2);
+        this.entryBytes = grownInt32(this.entryBytes, e * 2);
+      }
+      this.values.push(undefined);
+      // At most half full, so probe runs stay short.
+      if (2 * (e + 1) > this.slots.length >>> 1) this.rehash(this.slots.length);
+      this.insertSlot(h, e);
+    }
+    if (this.values[e] === undefined) this.size++;
+    this.entryWords[e] = wordOffset;
+    this.entryBytes[e] = byteLength;
+    this.values[e] = v;
+  }
+
+  private insertSlot(h: number, e: number): void {
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
+    let i = Math.imul(h ^ SLOT_SEED, 0x9e3779b1) >>> this.slotShift;
+    while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+    slots[2 * i] = h;
+    slots[2 * i + 1] = e + 1;
+  }
+
+  /** Doubles the slot table (`slotInts` = current length of `slots`). */
+  private rehash(slotInts: number): void {
+    const old = this.slots;
+    this.slots = new Int32Array(slotInts * 2);
+    this.slotShift--;
+    for (let i = 1; i < old.length; i += 2) if (old[i] !== 0) this.insertSlot(old[i - 1]!, old[i]! - 1);
+  }
+
+  /** Room for `need` more arena words; returns where they start. */
+  private reserve(need: number): number {
     if (this.used + need > this.arena.length) {
       const next = new Int32Array(Math.max(this.arena.length * 2, this.used + need));
       next.set(this.arena.subarray(0, this.used));
       this.arena = next;
     }
-    const a = this.arena;
     const offset = this.used;
+    this.used += need;
+    return offset;
+  }
+
+  /** Copies dv[start, end) into the arena; returns its word offset. */
+  private store(dv: DataView, start: number, end: number): number {
+    const n = (end - start) >>> 2;
+    const offset = this.reserve(n + 1);
+    const a = this.arena;
     let p = start;
     for (let i = 0; i < n; i++, p += 4) a[offset + i] = dv.getInt32(p, true);
     a[offset + n] = tailWord(dv, p, end);
-    this.used += need;
     return offset;
   }
 
-  /** Copies an entry's words from another generation's arena. */
-  adopt(from: Generation, e: Entry): number {
-    const need = wordsFor(e.byteLength);
-    if (this.used + need > this.arena.length) {
-      const next = new Int32Array(Math.max(this.arena.length * 2, this.used + need));
-      next.set(this.arena.subarray(0, this.used));
-      this.arena = next;
-    }
-    const offset = this.used;
-    this.arena.set(from.arena.subarray(e.wordOffset, e.wordOffset + need), offset);
-    this.used += need;
-    return offset;
-  }
-
-  matches(e: Entry, dv: DataView, start: number, end: number): boolean {
-    if (e.byteLength !== end - start) return false;
+  private matches(e: number, dv: DataView, start: number, end: number): boolean {
+    if (this.entryBytes[e] !== end - start) return false;
     const a = this.arena;
     const n = (end - start) >>> 2;
-    const o = e.wordOffset;
+    const o = this.entryWords[e]!;
     let p = start;
     for (let i = 0; i < n; i++, p += 4) if (a[o + i] !== dv.getInt32(p, true)) return false;
     return a[o + n] === tailWord(dv, p, end);
@@ -97,7 +207,38 @@ class Generation {
   get usedWords(): number {
     return this.used;
   }
+
+  /** Throws unless every entry with a value lies inside the used arena and is found by its hash. */
+  assertEntriesInArena(name: string): void {
+    const hashOf = new Map<number, number>();
+    for (let i = 1; i < this.slots.length; i += 2) if (this.slots[i] !== 0) hashOf.set(this.slots[i]! - 1, this.slots[i - 1]!);
+    let live = 0;
+    for (let e = 0; e < this.values.length; e++) {
+      if (this.values[e] === undefined) continue;
+      live++;
+      const w = this.entryWords[e]!;
+      if (w < 0 || w + wordsFor(this.entryBytes[e]!) > this.used) throw new Error(`label cache ${name} entry lies outside its arena`);
+      const h = hashOf.get(e);
+      if (h === undefined || this.find(h) !== e) throw new Error(`label cache ${name} entry ${e} is not found by its hash`);
+    }
+    if (live !== this.size) throw new Error(`label cache ${name} counts ${this.size} entries but holds ${live}`);
+  }
 }
+
+function grownInt32(a: Int32Array, length: number): Int32Array<ArrayBuffer> {
+  const next = new Int32Array(length);
+  next.set(a);
+  return next;
+}
+
+/** Slot table and entry columns start at these sizes (a power of two) and double. */
+const SLOTS_INITIAL = 1024;
+const ENTRIES_INITIAL = 256;
+/**
+ * Mixed into the slot index, a random per process: label bytes come from senders, and a fixed
+ * mapping would let one craft hashes that pile into one probe run.
+ */
+const SLOT_SEED = (Math.random() * 0x100000000) | 0;
 
 /** First arena size of a generation (16 KiB); it doubles as entries arrive. */
 const ARENA_INITIAL_WORDS = 4096;
@@ -126,23 +267,33 @@ const BYPASS_GENERATIONS_MAX = 256;
 
 export type RawBytesHash = (dv: DataView, start: number, end: number) => number;
 
-/** murmur3-style 32-bit hash of dv[start, end). Not collision resistant: entries are verified. */
+/**
+ * 32-bit hash of dv[start, end). Not collision resistant: entries are verified. Four independent
+ * lanes of multiply-xorshift over 16-byte blocks, so the CPU overlaps their multiplies (a
+ * one-lane murmur3 was latency-bound at ~1.6x the cost), then a murmur3 finalizer.
+ */
 export function hashRawBytes(dv: DataView, start: number, end: number): number {
-  let h = 0x9747b28c ^ (end - start);
+  let a = 0x9747b28c ^ (end - start);
+  let b = 0x85ebca6b;
+  let c = 0xc2b2ae35;
+  let d = 0x27d4eb2f;
   let p = start;
+  for (; p + 16 <= end; p += 16) {
+    a = Math.imul(a ^ dv.getInt32(p, true), 0x9e3779b1);
+    b = Math.imul(b ^ dv.getInt32(p + 4, true), 0x85ebca77);
+    c = Math.imul(c ^ dv.getInt32(p + 8, true), 0xc2b2ae3d);
+    d = Math.imul(d ^ dv.getInt32(p + 12, true), 0x27d4eb2f);
+    a ^= a >>> 15;
+    b ^= b >>> 15;
+    c ^= c >>> 15;
+    d ^= d >>> 15;
+  }
   for (; p + 4 <= end; p += 4) {
-    let k = dv.getInt32(p, true);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    a = Math.imul(a ^ dv.getInt32(p, true), 0x9e3779b1);
+    a ^= a >>> 15;
   }
-  for (; p < end; p++) {
-    h ^= dv.getUint8(p);
-    h = Math.imul(h, 0x01000193);
-  }
+  for (; p < end; p++) b = Math.imul(b ^ dv.getUint8(p), 0x01000193);
+  let h = a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -199,23 +350,22 @@ export class LabelSetCache {
       return undefined;
     }
     this.genLookups++;
-    const h = (this.hash(dv, start, end) ^ salt) >>> 0;
-    const young = this.young;
-    let e = young.map.get(h);
-    if (e !== undefined && young.matches(e, dv, start, end)) {
+    const h = this.hash(dv, start, end) ^ salt;
+    let v = this.young.get(h, dv, start, end);
+    if (v !== undefined) {
       this.hits++;
       this.genHits++;
-      return e.value;
+      return v;
     }
     const old = this.old;
-    e = old.map.get(h);
-    if (e !== undefined && old.matches(e, dv, start, end)) {
+    v = old.get(h, dv, start, end);
+    if (v !== undefined) {
       this.hits++;
       this.genHits++;
-      old.map.delete(h);
-      const gen = this.youngWithRoom(h, wordsFor(e.byteLength));
-      gen.map.set(h, { wordOffset: gen.adopt(old, e), byteLength: e.byteLength, value: e.value });
-      return e.value;
+      const gen = this.youngWithRoom(h, wordsFor(old.byteLengthOf(h)));
+      gen.adopt(old, h);
+      old.delete(h);
+      return v;
     }
     this.misses++;
     return undefined;
@@ -224,14 +374,14 @@ export class LabelSetCache {
   /** Caches v for the raw bytes dv[start, end) (a copy of the bytes is kept). */
   set(dv: DataView, start: number, end: number, v: ValidatedLabels, salt = 0): void {
     if (this.bypassLeft > 0 || end - start > LABEL_CACHE_ENTRY_BYTES_MAX) return;
-    const h = (this.hash(dv, start, end) ^ salt) >>> 0;
+    const h = this.hash(dv, start, end) ^ salt;
     const gen = this.youngWithRoom(h, wordsFor(end - start));
     // Same hash, different bytes: the newer entry replaces the older one (a collision is a miss).
-    gen.map.set(h, { wordOffset: gen.store(dv, start, end), byteLength: end - start, value: v });
+    gen.set(h, dv, start, end, v);
   }
 
   get size(): number {
-    return this.young.map.size + this.old.map.size;
+    return this.young.size + this.old.size;
   }
 
   clear(): void {
@@ -246,7 +396,7 @@ export class LabelSetCache {
   /** The young generation, rotated first if adding h (taking `words` arena words) would overflow it. */
   private youngWithRoom(h: number, words: number): Generation {
     const y = this.young;
-    if ((y.map.size >= this.generationEntriesMax && !y.map.has(h)) || y.usedWords + words > this.arenaWordsMax) {
+    if ((y.size >= this.generationEntriesMax && !y.has(h)) || y.usedWords + words > this.arenaWordsMax) {
       if (this.genHits < this.genLookups * BYPASS_HIT_RATIO) {
         // Thrashing: drop everything and stand aside, longer each time it happens again.
         this.bypasses++;
@@ -266,11 +416,9 @@ export class LabelSetCache {
 
   assertInvariants(): void {
     for (const [name, gen] of [['young', this.young], ['old', this.old]] as const) {
-      if (gen.map.size > this.generationEntriesMax) throw new Error(`label cache ${name} generation holds ${gen.map.size} > ${this.generationEntriesMax}`);
+      if (gen.size > this.generationEntriesMax) throw new Error(`label cache ${name} generation holds ${gen.size} > ${this.generationEntriesMax}`);
       if (gen.usedWords > this.arenaWordsMax) throw new Error(`label cache ${name} arena holds ${gen.usedWords} words > ${this.arenaWordsMax}`);
-      for (const e of gen.map.values()) {
-        if (e.wordOffset < 0 || e.wordOffset + wordsFor(e.byteLength) > gen.usedWords) throw new Error(`label cache ${name} entry lies outside its arena`);
-      }
+      gen.assertEntriesInArena(name);
     }
   }
 }

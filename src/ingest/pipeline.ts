@@ -17,7 +17,7 @@ import {
   LABELS_PER_SERIES_MAX,
 } from '../constants.js';
 import type { Labels } from '../model/labels.js';
-import type { AppendSeries } from '../model/write.js';
+import { batchOfSeries, batchSampleCount, seriesOfBatch, type AppendBatch, type AppendSeries, type BatchSeries } from '../model/write.js';
 import type { MetricsRegistry, Counter } from '../metrics.js';
 
 /** Why samples (or exemplars, or whole series) were not stored. Values are metric label values. */
@@ -106,7 +106,10 @@ export interface MetricMetadataInput {
 
 /** What a decoder produces: protocol-free, syntactically valid data, plus what it already rejected. */
 export interface IngestRequest {
+  /** Per-series objects; empty when `batch` carries the samples. */
   series: AppendSeries[];
+  /** The remote-write decoders' fast path: the request's series and samples as one columnar batch (then `series` is empty). */
+  batch?: AppendBatch;
   exemplars: ExemplarInput[];
   metadata: MetricMetadataInput[];
   /** Rejected by the decoder (invalid labels, unsupported types); merged into the result. */
@@ -174,6 +177,8 @@ export interface IngestTarget {
    * TOO_MANY_REQUESTS under back-pressure, before anything is logged.
    */
   append(tenant: string, series: readonly AppendSeries[], exemplars?: readonly ExemplarInput[], onLogged?: () => void): Promise<void>;
+  /** The same for a columnar batch; when absent, the pipeline calls append() with the batch's series. */
+  appendBatch?(tenant: string, batch: AppendBatch, exemplars?: readonly ExemplarInput[], onLogged?: () => void): Promise<void>;
   /** Series the tenant's memtable registry holds. */
   seriesCount(tenant: string): number;
   hasSeries(tenant: string, key: string): boolean;
@@ -218,20 +223,24 @@ export class IngestPipeline {
     const limits = this.limitsFor(tenant);
     const rejected = new RejectionTally();
     rejected.merge(req.rejected);
-    const withZeros = this.withStartZeros(tenant, req.series);
+    if (req.batch !== undefined && req.series.length > 0) throw new Error('IngestRequest: series and batch are exclusive');
+    const input = req.batch ?? batchOfSeries(req.series);
+    const withZeros = this.withStartZeros(tenant, input);
     const droppedSeries = req.exemplars.length > 0 ? new Set<string>() : undefined;
-    const kept = this.applyLimits(tenant, limits, withZeros.series, rejected, droppedSeries);
+    const kept = this.applyLimits(tenant, limits, withZeros.batch, rejected, droppedSeries);
     const exemplars = this.admitExemplars(tenant, req.exemplars, droppedSeries, rejected);
     let exemplarsWritten = 0;
     const sink = this.opts.exemplars;
-    await this.opts.target.append(tenant, kept, exemplars, exemplars.length > 0 && sink !== undefined ? () => (exemplarsWritten = sink.append(tenant, exemplars)) : undefined);
+    const onLogged = exemplars.length > 0 && sink !== undefined ? () => (exemplarsWritten = sink.append(tenant, exemplars)) : undefined;
+    const target = this.opts.target;
+    if (target.appendBatch !== undefined) await target.appendBatch(tenant, kept, exemplars, onLogged);
+    else await target.append(tenant, seriesOfBatch(kept), exemplars, onLogged);
     for (let i = 0; i < withZeros.memo.length; i += 2) {
       if (this.startInjected.size >= START_TIMESTAMP_MEMO_ENTRIES_MAX) this.startInjected.clear();
       this.startInjected.set(withZeros.memo[i] as string, withZeros.memo[i + 1] as number);
     }
     // Injected start zeros are stored but are not samples the sender sent.
-    let samplesWritten = -withZeros.zeros;
-    for (const s of kept) samplesWritten += s.timestampsMs.length;
+    let samplesWritten = batchSampleCount(kept) - withZeros.zeros;
     if (samplesWritten < 0) samplesWritten = 0; // zeros of series then dropped by a limit
     if (req.metadata.length > 0) this.opts.metadata?.add(tenant, req.metadata);
     this.samplesWritten.inc({ protocol }, samplesWritten);
@@ -270,62 +279,96 @@ export class IngestPipeline {
    * point, and it lets rate()/increase() count the first increments after a reset or a new series.
    * A bounded map remembers the last start injected per series so a steady counter costs one zero
    * per start, not one per request; after a restart (or eviction) the same zero may be written
-   * again, which is a duplicate point with the same value (the last write wins).
+   * again, which is a duplicate point with the same value (the last write wins). A series' zeros
+   * go before its samples. Returns the batch itself when no zero is injected.
    */
-  private withStartZeros(tenant: string, series: AppendSeries[]): { series: AppendSeries[]; zeros: number; memo: Array<string | number> } {
-    let out: AppendSeries[] | undefined;
-    let zerosTotal = 0;
+  private withStartZeros(tenant: string, batch: AppendBatch): { batch: AppendBatch; zeros: number; memo: Array<string | number> } {
+    const starts = batch.startTimestampsMs;
     // (key, start) pairs remembered only once the append succeeded: a refused request (429) must
     // inject its zeros again when it is retried.
     const memo: Array<string | number> = [];
+    if (starts === undefined) return { batch, zeros: 0, memo };
+    const { series, offsets, timestampsMs: ts } = batch;
+    /** Per series index with zeros: its zero timestamps (ascending series order). */
+    let zerosOf: Map<number, number[]> | undefined;
+    let zerosTotal = 0;
     for (let i = 0; i < series.length; i++) {
+      const from = offsets[i]!;
+      const to = offsets[i + 1]!;
+      let j = from;
+      // Most series have no start timestamps: find the first sample that has one.
+      while (j < to && !(starts[j]! > 0)) j++;
+      if (j === to) continue;
       const s = series[i]!;
-      const starts = s.startTimestampsMs;
-      if (starts === undefined) {
-        out?.push(s);
-        continue;
-      }
       const memoKey = `${tenant}\u0000${s.key}`;
       let last = this.startInjected.get(memoKey) ?? -Infinity;
       let zeros: number[] | undefined;
-      for (let j = 0; j < starts.length; j++) {
+      for (; j < to; j++) {
         const st = starts[j]!;
         // Only a start strictly before its sample makes sense; equal or later is ignored (as upstream).
-        if (!(st > 0) || !(st < s.timestampsMs[j]!) || st === last) continue;
+        if (!(st > 0) || !(st < ts[j]!) || st === last) continue;
         (zeros ??= []).push(st);
         last = st;
       }
-      if (zeros === undefined) {
-        out?.push(s);
-        continue;
-      }
+      if (zeros === undefined) continue;
       memo.push(memoKey, last);
-      out ??= series.slice(0, i);
+      (zerosOf ??= new Map()).set(i, zeros);
       zerosTotal += zeros.length;
-      const n = s.timestampsMs.length + zeros.length;
-      const timestampsMs = new Float64Array(n);
-      const values = new Float64Array(n);
-      timestampsMs.set(zeros);
-      timestampsMs.set(s.timestampsMs, zeros.length);
-      values.set(s.values, zeros.length); // zeros are already 0
-      out.push({ labels: s.labels, key: s.key, timestampsMs, values });
     }
-    return { series: out ?? series, zeros: zerosTotal, memo };
+    if (zerosOf === undefined) return { batch: { series, offsets, timestampsMs: ts, values: batch.values }, zeros: 0, memo };
+    const n = batchSampleCount(batch) + zerosTotal;
+    const outTs = new Float64Array(n);
+    const outValues = new Float64Array(n); // zeros are already 0
+    const outOffsets = new Uint32Array(series.length + 1);
+    let at = 0;
+    for (let i = 0; i < series.length; i++) {
+      const zeros = zerosOf.get(i);
+      if (zeros !== undefined) {
+        outTs.set(zeros, at);
+        at += zeros.length;
+      }
+      const from = offsets[i]!;
+      const to = offsets[i + 1]!;
+      outTs.set(ts.subarray(from, to), at);
+      outValues.set(batch.values.subarray(from, to), at);
+      at += to - from;
+      outOffsets[i + 1] = at;
+    }
+    return { batch: { series, offsets: outOffsets, timestampsMs: outTs, values: outValues }, zeros: zerosTotal, memo };
   }
 
-  /** Drops series and samples that break a limit; returns the series to store (views, no copies when nothing is dropped). */
-  private applyLimits(tenant: string, lim: TenantLimits, series: AppendSeries[], rejected: RejectionTally, droppedSeries?: Set<string>): AppendSeries[] {
+  /**
+   * Drops series and samples that break a limit; returns the batch to store (the input itself
+   * when nothing is dropped, else a compacted copy).
+   */
+  private applyLimits(tenant: string, lim: TenantLimits, batch: AppendBatch, rejected: RejectionTally, droppedSeries?: Set<string>): AppendBatch {
     const now = this.nowMs();
     const tMin = lim.sampleAgeMaxMs > 0 ? now - lim.sampleAgeMaxMs : -Infinity;
     const tMax = now + lim.sampleFutureMaxMs;
     const target = this.opts.target;
+    const { series, offsets, timestampsMs: ts } = batch;
+    const count = series.length;
+    // One pass over all timestamps: nearly always every sample is inside the window.
+    const total = batchSampleCount(batch);
+    let allInWindow = true;
+    for (let j = 0; j < total; j++) {
+      const t = ts[j]!;
+      if (!(t >= tMin && t <= tMax)) {
+        allInWindow = false;
+        break;
+      }
+    }
     // The per-series registry lookup is only needed near the series limit.
     let seriesRoom = lim.seriesActiveMax > 0 ? lim.seriesActiveMax - target.seriesCount(tenant) : Infinity;
-    const checkEachSeries = seriesRoom < series.length;
+    const checkEachSeries = seriesRoom < count;
     const newKeys = checkEachSeries ? new Set<string>() : undefined;
-    let out: AppendSeries[] | undefined; // allocated at the first drop
-    for (let i = 0; i < series.length; i++) {
-      let s: AppendSeries | undefined = series[i]!;
+    /** Per series: KEEP_ALL, DROP, or KEEP_IN_WINDOW; allocated at the first series not kept whole. */
+    let decisions: Uint8Array | undefined;
+    for (let i = 0; i < count; i++) {
+      const s = series[i]!;
+      const from = offsets[i]!;
+      const to = offsets[i + 1]!;
+      let decision = KEEP_ALL;
       // Cached label sets remember that they passed under these limits (SeriesRefMemo).
       const memo = s.refMemo;
       let labelReject: ReturnType<typeof labelLimitViolation>;
@@ -334,55 +377,92 @@ export class IngestPipeline {
         if (labelReject === undefined && memo !== undefined) memo.labelLimitsPassed = lim;
       }
       if (labelReject !== undefined) {
-        rejected.add(labelReject.reason, s.timestampsMs.length, 1, labelReject.message);
+        rejected.add(labelReject.reason, to - from, 1, labelReject.message);
         droppedSeries?.add(s.key);
-        s = undefined;
+        decision = DROP;
       } else {
-        s = this.dropOutOfWindow(s, tMin, tMax, now, rejected);
-        if (s !== undefined && checkEachSeries && !target.hasSeries(tenant, s.key) && !newKeys!.has(s.key)) {
+        if (!allInWindow) decision = this.tallyOutOfWindow(s, ts, from, to, tMin, tMax, now, rejected);
+        if (decision !== DROP && checkEachSeries && !target.hasSeries(tenant, s.key) && !newKeys!.has(s.key)) {
           if (seriesRoom <= 0) {
-            rejected.add('series_limit', s.timestampsMs.length, 1, `tenant ${JSON.stringify(tenant)} has reached its limit of ${lim.seriesActiveMax} active series; new series ${seriesText(s.labels)} rejected`);
+            const kept = decision === KEEP_ALL ? to - from : countInWindow(ts, from, to, tMin, tMax);
+            rejected.add('series_limit', kept, 1, `tenant ${JSON.stringify(tenant)} has reached its limit of ${lim.seriesActiveMax} active series; new series ${seriesText(s.labels)} rejected`);
             droppedSeries?.add(s.key);
-            s = undefined;
+            decision = DROP;
           } else {
             seriesRoom--;
             newKeys!.add(s.key);
           }
         }
       }
-      if (s !== series[i] && out === undefined) out = series.slice(0, i);
-      if (out !== undefined && s !== undefined) out.push(s);
+      if (decision !== KEEP_ALL) (decisions ??= new Uint8Array(count))[i] = decision;
     }
-    return out ?? series;
+    if (decisions === undefined) return batch;
+    return compactBatch(batch, decisions, tMin, tMax);
   }
 
-  private dropOutOfWindow(s: AppendSeries, tMin: number, tMax: number, now: number, rejected: RejectionTally): AppendSeries | undefined {
-    const ts = s.timestampsMs;
-    let bad = 0;
-    for (let j = 0; j < ts.length; j++) if (!(ts[j]! >= tMin && ts[j]! <= tMax)) bad++;
-    if (bad === 0) return s;
-    const keep = ts.length - bad;
-    const timestampsMs = new Float64Array(keep);
-    const values = new Float64Array(keep);
-    let k = 0;
+  /**
+   * Tallies the samples of one series outside [tMin, tMax]; returns KEEP_ALL when there are none,
+   * DROP when there is nothing else, else KEEP_IN_WINDOW.
+   */
+  private tallyOutOfWindow(s: BatchSeries, ts: Float64Array, from: number, to: number, tMin: number, tMax: number, now: number, rejected: RejectionTally): number {
     let old = 0;
+    let bad = 0;
     let oldExample = -1;
     let newExample = -1;
-    for (let j = 0; j < ts.length; j++) {
+    for (let j = from; j < to; j++) {
       const t = ts[j]!;
-      if (t >= tMin && t <= tMax) {
-        timestampsMs[k] = t;
-        values[k++] = s.values[j]!;
-      } else if (t < tMin) {
+      if (t >= tMin && t <= tMax) continue;
+      bad++;
+      if (t < tMin) {
         old++;
         oldExample = t;
       } else newExample = t;
     }
+    if (bad === 0) return KEEP_ALL;
     const name = seriesText(s.labels);
     if (old > 0) rejected.add('sample_too_old', old, 0, `sample of ${name} at ${new Date(oldExample).toISOString()} is older than the limit of ${new Date(tMin).toISOString()}`);
     if (bad - old > 0) rejected.add('sample_too_new', bad - old, 0, `sample of ${name} at ${new Date(newExample).toISOString()} is more than ${Math.round((tMax - now) / 1000)}s in the future`);
-    return keep === 0 ? undefined : { labels: s.labels, key: s.key, timestampsMs, values };
+    return bad === to - from ? DROP : KEEP_IN_WINDOW;
   }
+}
+
+const KEEP_ALL = 0;
+const DROP = 1;
+const KEEP_IN_WINDOW = 2;
+
+function countInWindow(ts: Float64Array, from: number, to: number, tMin: number, tMax: number): number {
+  let n = 0;
+  for (let j = from; j < to; j++) if (ts[j]! >= tMin && ts[j]! <= tMax) n++;
+  return n;
+}
+
+/** A copy of the batch without the DROPped series and, for KEEP_IN_WINDOW ones, without their samples outside [tMin, tMax]. */
+function compactBatch(batch: AppendBatch, decisions: Uint8Array, tMin: number, tMax: number): AppendBatch {
+  const { series, offsets, timestampsMs: ts, values } = batch;
+  const outSeries: BatchSeries[] = [];
+  let total = 0;
+  for (let i = 0; i < series.length; i++) {
+    const d = decisions[i]!;
+    if (d === DROP) continue;
+    total += d === KEEP_ALL ? offsets[i + 1]! - offsets[i]! : countInWindow(ts, offsets[i]!, offsets[i + 1]!, tMin, tMax);
+  }
+  const outTs = new Float64Array(total);
+  const outValues = new Float64Array(total);
+  const outOffsets: number[] = [0];
+  let k = 0;
+  for (let i = 0; i < series.length; i++) {
+    const d = decisions[i]!;
+    if (d === DROP) continue;
+    for (let j = offsets[i]!; j < offsets[i + 1]!; j++) {
+      const t = ts[j]!;
+      if (d === KEEP_IN_WINDOW && !(t >= tMin && t <= tMax)) continue;
+      outTs[k] = t;
+      outValues[k++] = values[j]!; // Float64Array to Float64Array: NaN payloads survive
+    }
+    outSeries.push(series[i]!);
+    outOffsets.push(k);
+  }
+  return { series: outSeries, offsets: Uint32Array.from(outOffsets), timestampsMs: outTs, values: outValues };
 }
 
 function labelLimitViolation(labels: Labels, lim: TenantLimits): { reason: RejectReason; message: string } | undefined {

@@ -1,5 +1,5 @@
 // Prometheus remote write 2.0 (PROTOCOLS.md §4): snappy block -> protobuf
-// io.prometheus.write.v2.Request -> validated AppendSeries, exemplars, metadata, rejections.
+// io.prometheus.write.v2.Request -> validated series (one columnar AppendBatch), exemplars, metadata, rejections.
 //
 // Wire schema (checked against prometheus/prometheus prompb/io/prometheus/write/v2/types.proto,
 // "Version: v2.0-rc.4"):
@@ -28,15 +28,17 @@
 // labels and key, across requests; a candidate is verified against the symbol strings.
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
-import { newSeriesRefMemo, type AppendSeries } from '../model/write.js';
-import { hashRawBytes, SymbolHashLabelCache, type ValidatedLabels } from './label-cache.js';
+import { type AppendBatch } from '../model/write.js';
+import { hashRawBytes, SymbolHashLabelCache, validatedLabels, type ValidatedLabels } from './label-cache.js';
 import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
 import {
   checkExemplar,
+  decodedWrite,
   METRIC_TYPE_NAMES,
   resolveRemoteWriteLimits,
-  SAMPLES_INITIAL_CAPACITY,
+  SCRATCH_SAMPLES_MAX,
+  sampleScratch,
   SERIES_TEXT_CHARS_MAX,
   uncompressRemoteWriteBody,
   type DecodedWrite,
@@ -180,9 +182,8 @@ class RequestWalker extends ProtoCursor {
   /** Per-symbol hash for the label cache; valid when SYM_HASHED is in symFlags. */
   private symHashes!: Int32Array;
 
-  private timestamps: Float64Array;
-  private values: Float64Array;
-  private valueBytes: Uint8Array;
+  /** Sample columns and output offsets, shared with the 1.0 decoder (see SampleScratch). */
+  private readonly scratch = sampleScratch;
   /** Allocated at the first non-zero start_timestamp; parallel to `timestamps`. */
   private starts: Float64Array | undefined;
   private sampleCount = 0;
@@ -191,8 +192,6 @@ class RequestWalker extends ProtoCursor {
   private badTimestampText = '';
 
   private readonly outLabels: ValidatedLabels[] = [];
-  private readonly outStarts: number[] = [];
-  private readonly outEnds: number[] = [];
   /** Per output series: whether its start timestamps are kept. */
   private readonly outHasStarts: boolean[] = [];
   private readonly metadata: MetricMetadataInput[] = [];
@@ -213,10 +212,7 @@ class RequestWalker extends ProtoCursor {
     private readonly symbolHash: (dv: DataView, start: number, end: number) => number,
   ) {
     super(buf, 'BAD_REMOTE_WRITE', 'decompressed remote write 2.0 Request');
-    const cap = Math.max(SAMPLES_INITIAL_CAPACITY, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE_V2));
-    this.timestamps = new Float64Array(cap);
-    this.values = new Float64Array(cap);
-    this.valueBytes = new Uint8Array(this.values.buffer);
+    this.scratch.reserve(Math.min(SCRATCH_SAMPLES_MAX, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE_V2)));
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -469,9 +465,9 @@ class RequestWalker extends ProtoCursor {
       }
     }
     if (samples > 0) {
+      const i = this.outLabels.length;
       this.outLabels.push(series);
-      this.outStarts.push(sampleStart);
-      this.outEnds.push(this.sampleCount);
+      this.scratch.setOffset(i, sampleStart);
       this.outHasStarts.push(anyStart && isCumulativeSeries(metricName, typeName));
     }
     if (type !== 0 || helpRef !== 0 || unitRef !== 0) this.addMetadata(metricName, typeName, helpRef, unitRef);
@@ -567,15 +563,17 @@ class RequestWalker extends ProtoCursor {
       if (valueBytes > valueBytesMax) valueBytesMax = valueBytes;
     }
     if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
-    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax, refMemo: newSeriesRefMemo() };
+    return validatedLabels(labels, labelsKey(labels), nameBytesMax, valueBytesMax);
   }
 
   /** One Sample in [start, end), appended to the arrays. Returns whether it had a start timestamp. */
   private sample(start: number, end: number): boolean {
     const buf = this.buf;
     const idx = this.sampleCount;
-    if (idx === this.timestamps.length) this.grow();
-    const vb = this.valueBytes;
+    const scratch = this.scratch;
+    if (idx === scratch.timestamps.length) this.grow();
+    const vb = scratch.valueBytes;
+    scratch.values[idx] = 0; // an absent value field is 0 (the scratch holds an older request's)
     let ts = 0;
     let st = 0;
     let p = start;
@@ -622,10 +620,10 @@ class RequestWalker extends ProtoCursor {
         p = this.pos;
       }
     }
-    this.timestamps[idx] = ts;
+    scratch.timestamps[idx] = ts;
     // A start outside the representable range is ignored (it is optional), not an error.
     const hasStart = st !== 0 && st === st && Math.abs(st) <= SAMPLE_TIMESTAMP_ABS_MAX_MS;
-    if (hasStart) (this.starts ??= new Float64Array(this.timestamps.length))[idx] = st;
+    if (hasStart) (this.starts ??= new Float64Array(scratch.timestamps.length))[idx] = st;
     else if (this.starts !== undefined) this.starts[idx] = 0;
     this.sampleCount = idx + 1;
     this.ctx = CTX_TIMESERIES;
@@ -643,17 +641,9 @@ class RequestWalker extends ProtoCursor {
   }
 
   private grow(): void {
-    const cap = this.timestamps.length * 2;
-    const ts = new Float64Array(cap);
-    ts.set(this.timestamps);
-    const vs = new Float64Array(cap);
-    const vb = new Uint8Array(vs.buffer);
-    vb.set(this.valueBytes);
-    this.timestamps = ts;
-    this.values = vs;
-    this.valueBytes = vb;
+    this.scratch.grow(this.sampleCount);
     if (this.starts !== undefined) {
-      const st = new Float64Array(cap);
+      const st = new Float64Array(this.scratch.timestamps.length);
       st.set(this.starts);
       this.starts = st;
     }
@@ -714,35 +704,38 @@ class RequestWalker extends ProtoCursor {
   }
 
   private finish(): DecodedWriteV2 {
-    let ts = this.timestamps;
-    let vs = this.values;
-    let st = this.starts;
     const n = this.sampleCount;
-    if (ts.length !== n) {
-      ts = ts.slice(0, n);
-      vs = vs.slice(0, n);
-      if (st !== undefined) st = st.slice(0, n);
-    }
     const count = this.outLabels.length;
-    const series: AppendSeries[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const l = this.outLabels[i]!;
-      const a = this.outStarts[i]!;
-      const b = this.outEnds[i]!;
-      series[i] =
-        st !== undefined && this.outHasStarts[i]
-          ? { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), startTimestampsMs: st.subarray(a, b), refMemo: l.refMemo }
-          : { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), refMemo: l.refMemo };
+    const scratch = this.scratch;
+    scratch.setOffset(count, n);
+    const offsets = scratch.offsets.slice(0, count + 1);
+    let st = this.starts;
+    if (st !== undefined) {
+      // Start timestamps are kept for cumulative series only (isCumulativeSeries).
+      let kept = false;
+      for (let i = 0; i < count; i++) {
+        if (this.outHasStarts[i]) kept = true;
+        else st.fill(0, offsets[i]!, offsets[i + 1]!);
+      }
+      st = kept ? (st.length === n ? st : st.slice(0, n)) : undefined;
     }
-    return {
-      series,
+    // Exactly sized copies out of the scratch (which the next request overwrites).
+    const batch: AppendBatch = {
+      series: this.outLabels,
+      offsets,
+      timestampsMs: scratch.timestamps.slice(0, n),
+      values: scratch.values.slice(0, n),
+      ...(st !== undefined ? { startTimestampsMs: st } : {}),
+    };
+    scratch.trim();
+    return decodedWrite(batch, {
       sampleCount: n,
       metadata: this.metadata,
       exemplars: this.exemplars,
       exemplarCount: this.exemplarCount,
       histogramCount: this.histogramCount,
       rejected: this.rejected,
-    };
+    });
   }
 }
 

@@ -11,7 +11,7 @@
 //
 // The walk is hand-written over the Buffer: no object per sample; sample values are copied as
 // raw bytes into a Float64Array so NaN payloads (the stale marker) stay bit-exact. All series of
-// a request share one timestamp array and one value array; each AppendSeries holds subarray views.
+// a request share one timestamp array and one value array, handed on as one AppendBatch.
 //
 // Validation (docs/API.md, "Remote write"): structural problems (truncation, bad wire types,
 // lengths past the end) fail at once with the byte offset, and nothing of the request is kept.
@@ -33,12 +33,13 @@ import {
   REMOTE_WRITE_BODY_BYTES_MAX,
   REMOTE_WRITE_DECODED_BYTES_MAX,
   REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX,
+  REMOTE_WRITE_SNAPPY_SYNC_BYTES_MAX,
   SAMPLE_TIMESTAMP_ABS_MAX_MS,
 } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label } from '../model/labels.js';
-import { newSeriesRefMemo, type AppendSeries } from '../model/write.js';
+import { seriesOfBatch, type AppendBatch, type AppendSeries } from '../model/write.js';
 import { AsciiInterner } from './intern.js';
-import { LabelSetCache, type RawBytesHash, type ValidatedLabels } from './label-cache.js';
+import { LabelSetCache, validatedLabels, type RawBytesHash, type ValidatedLabels } from './label-cache.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
 import {
   isValidLabelNameBytes,
@@ -77,8 +78,13 @@ export const METRIC_TYPE_NAMES: readonly MetricTypeName[] = ['unknown', 'counter
 export type MetricMetadata = MetricMetadataInput;
 
 export interface DecodedWrite {
-  /** Valid series with at least one sample, in request order (the same label set may appear twice). */
-  series: AppendSeries[];
+  /**
+   * Valid series with at least one sample, in request order (the same label set may appear twice),
+   * as one columnar batch: what the route hands the ingest pipeline.
+   */
+  batch: AppendBatch;
+  /** The batch's series as objects with views of its columns; built on first access (tests, tools). */
+  readonly series: AppendSeries[];
   /** Samples in `series`. */
   sampleCount: number;
   metadata: MetricMetadata[];
@@ -90,6 +96,18 @@ export interface DecodedWrite {
   histogramCount: number;
   /** Series, samples, exemplars and histograms the decoder did not keep, by reason. */
   rejected: RejectionTally;
+}
+
+/** A DecodedWrite whose `series` is built from the batch on first access. */
+export function decodedWrite(batch: AppendBatch, rest: Omit<DecodedWrite, 'batch' | 'series'>): DecodedWrite {
+  let series: AppendSeries[] | undefined;
+  return {
+    batch,
+    get series() {
+      return (series ??= seriesOfBatch(batch));
+    },
+    ...rest,
+  };
 }
 
 /** Node's Buffer has these fast slicers on its prototype; @types/node does not declare them. */
@@ -139,7 +157,7 @@ function snappyExpansionMax(compressedBytes: number): number {
 }
 
 /**
- * Checks the body and snappy header against the limits, then decompresses (in the libuv pool).
+ * Checks the body and snappy header against the limits, then decompresses (large bodies in the libuv pool).
  * Shared by 1.0 and 2.0: both are snappy block-compressed. Throws BODY_TOO_LARGE or BAD_REMOTE_WRITE.
  */
 export async function uncompressRemoteWriteBody(body: Uint8Array, lim: RemoteWriteLimits): Promise<Buffer> {
@@ -155,7 +173,8 @@ export async function uncompressRemoteWriteBody(body: Uint8Array, lim: RemoteWri
   }
   let raw: Buffer;
   try {
-    raw = (await snappy.uncompress(body, { asBuffer: true })) as Buffer;
+    // Prometheus-sized bodies are decompressed on the JS thread: see REMOTE_WRITE_SNAPPY_SYNC_BYTES_MAX.
+    raw = (length <= REMOTE_WRITE_SNAPPY_SYNC_BYTES_MAX ? snappy.uncompressSync(body, { asBuffer: true }) : await snappy.uncompress(body, { asBuffer: true })) as Buffer;
   } catch (e) {
     throw new MochaError('BAD_REMOTE_WRITE', `body is not valid snappy block-compressed data: ${(e as Error).message}`);
   }
@@ -181,7 +200,7 @@ export class RemoteWriteDecoder {
     this.cache = n > 0 ? new LabelSetCache(n, opts.labelCacheHash) : undefined;
   }
 
-  /** Snappy block body -> validated write. Decompression runs in the libuv pool, off the JS thread. */
+  /** Snappy block body -> validated write. Bodies above REMOTE_WRITE_SNAPPY_SYNC_BYTES_MAX decompressed are decompressed in the libuv pool, off the JS thread. */
   async decode(body: Uint8Array, limits?: Partial<RemoteWriteLimits>): Promise<DecodedWrite> {
     const lim = resolveRemoteWriteLimits(limits);
     return this.decodeWriteRequest(await uncompressRemoteWriteBody(body, lim), lim);
@@ -240,6 +259,69 @@ export const SERIES_TEXT_CHARS_MAX = 512;
 export const SAMPLES_INITIAL_CAPACITY = 256;
 /** A guess of decoded bytes per sample for Prometheus-shaped requests, to size the first arrays. */
 export const GUESS_BYTES_PER_SAMPLE = 64;
+/** Decode scratch columns up to this many samples are kept for the next request (2 x 8 B each). */
+export const SCRATCH_SAMPLES_MAX = 1 << 16;
+
+/**
+ * Sample columns that consecutive decodes (1.0 and 2.0) reuse: decoding is synchronous, so one
+ * walker at a time fills them, and finish() copies out exactly sized arrays. Allocating two
+ * zero-filled off-heap arrays per request, sized by a guess from the body, cost ~3% of the ingest
+ * CPU plus the GCs their external memory triggered.
+ */
+export class SampleScratch {
+  timestamps = new Float64Array(SAMPLES_INITIAL_CAPACITY);
+  values = new Float64Array(SAMPLES_INITIAL_CAPACITY);
+  /** Byte view of `values`. */
+  valueBytes = new Uint8Array(this.values.buffer);
+  /** Per output series: its first sample (the batch's offsets before the copy). */
+  offsets = new Uint32Array(64);
+
+  /** Makes sure the sample columns hold `capacity` samples (when within SCRATCH_SAMPLES_MAX). */
+  reserve(capacity: number): void {
+    if (capacity <= this.timestamps.length) return;
+    this.timestamps = new Float64Array(capacity);
+    this.values = new Float64Array(capacity);
+    this.valueBytes = new Uint8Array(this.values.buffer);
+  }
+
+  /** Doubles the sample columns, keeping their first `used` samples. */
+  grow(used: number): void {
+    const cap = this.timestamps.length * 2;
+    const ts = new Float64Array(cap);
+    ts.set(this.timestamps.subarray(0, used));
+    const vs = new Float64Array(cap);
+    // Copy through the byte views: a Float64Array.set between two Float64Arrays is a memcpy in
+    // V8, but bytes make the bit-exactness obvious.
+    const vb = new Uint8Array(vs.buffer);
+    vb.set(this.valueBytes.subarray(0, used * 8));
+    this.timestamps = ts;
+    this.values = vs;
+    this.valueBytes = vb;
+  }
+
+  /** Sets offsets[i] = v, growing the offsets column. */
+  setOffset(i: number, v: number): void {
+    if (i >= this.offsets.length) {
+      const grown = new Uint32Array(Math.max(this.offsets.length * 2, i + 1));
+      grown.set(this.offsets);
+      this.offsets = grown;
+    }
+    this.offsets[i] = v;
+  }
+
+  /** Gives up columns that grew past SCRATCH_SAMPLES_MAX (so one huge request does not pin them). */
+  trim(): void {
+    if (this.timestamps.length > SCRATCH_SAMPLES_MAX) {
+      this.timestamps = new Float64Array(SAMPLES_INITIAL_CAPACITY);
+      this.values = new Float64Array(SAMPLES_INITIAL_CAPACITY);
+      this.valueBytes = new Uint8Array(this.values.buffer);
+    }
+    if (this.offsets.length > SCRATCH_SAMPLES_MAX) this.offsets = new Uint32Array(64);
+  }
+}
+
+/** The scratch every decoder walker uses (see SampleScratch). */
+export const sampleScratch = new SampleScratch();
 
 /** One pass over one WriteRequest. Not reusable: create one per request. */
 class WriteRequestWalker extends ProtoCursor {
@@ -247,16 +329,12 @@ class WriteRequestWalker extends ProtoCursor {
   private seriesIndex = -1;
   private metadataIndex = -1;
 
-  private timestamps: Float64Array;
-  private values: Float64Array;
-  /** Byte view of `values`: sample values are copied in as raw bytes (NaN payloads intact). */
-  private valueBytes: Uint8Array;
+  /** Sample columns (timestamps, values and their byte view: values are copied in as raw bytes, NaN payloads intact) and output offsets. */
+  private readonly scratch = sampleScratch;
   private sampleCount = 0;
 
   private readonly dv: DataView;
   private readonly outLabels: ValidatedLabels[] = [];
-  private readonly outStarts: number[] = [];
-  private readonly outEnds: number[] = [];
   private readonly metadata: MetricMetadata[] = [];
   private readonly exemplars: ExemplarInput[] = [];
   private readonly rejected = new RejectionTally();
@@ -278,10 +356,7 @@ class WriteRequestWalker extends ProtoCursor {
     private readonly cache: LabelSetCache | undefined,
   ) {
     super(buf, 'BAD_REMOTE_WRITE', 'decompressed WriteRequest');
-    const cap = Math.max(SAMPLES_INITIAL_CAPACITY, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE));
-    this.timestamps = new Float64Array(cap);
-    this.values = new Float64Array(cap);
-    this.valueBytes = new Uint8Array(this.values.buffer);
+    this.scratch.reserve(Math.min(SCRATCH_SAMPLES_MAX, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE)));
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -328,31 +403,26 @@ class WriteRequestWalker extends ProtoCursor {
   }
 
   private finish(): DecodedWrite {
-    let ts = this.timestamps;
-    let vs = this.values;
     const n = this.sampleCount;
-    // Trim so the views handed to the engine do not pin the spare capacity.
-    if (ts.length !== n) {
-      ts = ts.slice(0, n);
-      vs = vs.slice(0, n);
-    }
     const count = this.outLabels.length;
-    const series: AppendSeries[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const l = this.outLabels[i]!;
-      const a = this.outStarts[i]!;
-      const b = this.outEnds[i]!;
-      series[i] = { labels: l.labels, key: l.key, timestampsMs: ts.subarray(a, b), values: vs.subarray(a, b), refMemo: l.refMemo };
-    }
-    return {
-      series,
+    const scratch = this.scratch;
+    scratch.setOffset(count, n);
+    // Exactly sized copies out of the scratch (which the next request overwrites).
+    const batch: AppendBatch = {
+      series: this.outLabels,
+      offsets: scratch.offsets.slice(0, count + 1),
+      timestampsMs: scratch.timestamps.slice(0, n),
+      values: scratch.values.slice(0, n),
+    };
+    scratch.trim();
+    return decodedWrite(batch, {
       sampleCount: n,
       metadata: this.metadata,
       exemplars: this.exemplars,
       exemplarCount: this.exemplarCount,
       histogramCount: this.histogramCount,
       rejected: this.rejected,
-    };
+    });
   }
 
   private timeSeries(start: number, end: number): void {
@@ -369,8 +439,25 @@ class WriteRequestWalker extends ProtoCursor {
     const exemplarRanges = this.exemplarRanges;
     exemplarRanges.length = 0;
     this.pos = start;
+    const buf = this.buf;
     while (this.pos < end) {
       const tagAt = this.pos;
+      // Fast path for the common shape: a run of labels with one-byte tags and lengths.
+      // (A label running past the end goes to the slow path, which reports it.)
+      if (tagAt + 1 < end && buf[tagAt] === 0x0a && buf[tagAt + 1]! < 0x80 && tagAt + 2 + buf[tagAt + 1]! <= end) {
+        if (labelsStart < 0) labelsStart = tagAt;
+        else if (labelsEnd !== tagAt) contiguous = false;
+        let p = tagAt;
+        while (p + 1 < end && buf[p] === 0x0a && buf[p + 1]! < 0x80) {
+          const next = p + 2 + buf[p + 1]!;
+          if (next > end) break;
+          p = next;
+          labelCount++;
+        }
+        this.pos = p;
+        labelsEnd = p;
+        continue;
+      }
       const tag = this.tag(end);
       if (tag === 0x0a) {
         const n = this.length(end);
@@ -441,9 +528,8 @@ class WriteRequestWalker extends ProtoCursor {
       if (histograms > 0) this.rejected.add('unsupported_type', histograms, 0, `native histogram of a rejected series: ${text}`);
     } else {
       if (samples > 0) {
+        this.scratch.setOffset(this.outLabels.length, sampleStart);
         this.outLabels.push(entry!);
-        this.outStarts.push(sampleStart);
-        this.outEnds.push(this.sampleCount);
       }
       for (let i = 0; i < exemplarRanges.length; i += 2) this.exemplar(entry!, exemplarRanges[i]!, exemplarRanges[i + 1]!);
       if (histograms > 0) {
@@ -612,15 +698,17 @@ class WriteRequestWalker extends ProtoCursor {
     }
     this.labelsReason = 'invalid_labels';
     if (!hasMetricName) return `missing the ${METRIC_NAME_LABEL} label`;
-    return { labels, key: labelsKey(labels), nameBytesMax, valueBytesMax, refMemo: newSeriesRefMemo() };
+    return validatedLabels(labels, labelsKey(labels), nameBytesMax, valueBytesMax);
   }
 
   /** One Sample { double value = 1; int64 timestamp = 2; } in [start, end), appended to the arrays. */
   private sample(start: number, end: number): void {
     const buf = this.buf;
     const idx = this.sampleCount;
-    if (idx === this.timestamps.length) this.grow();
-    const vb = this.valueBytes;
+    const scratch = this.scratch;
+    if (idx === scratch.timestamps.length) scratch.grow(idx);
+    const vb = scratch.valueBytes;
+    scratch.values[idx] = 0; // an absent value field is 0 (the scratch holds an older request's)
     let ts = 0;
     let p = start;
     this.ctx = CTX_SAMPLE;
@@ -662,7 +750,7 @@ class WriteRequestWalker extends ProtoCursor {
         p = this.pos;
       }
     }
-    this.timestamps[idx] = ts;
+    scratch.timestamps[idx] = ts;
     this.sampleCount = idx + 1;
     this.ctx = CTX_TIMESERIES;
   }
@@ -677,20 +765,6 @@ class WriteRequestWalker extends ProtoCursor {
       this.badTimestampText = ts === ts ? String(ts) : this.unsafeInt64String();
     }
     return 0;
-  }
-
-  private grow(): void {
-    const cap = this.timestamps.length * 2;
-    const ts = new Float64Array(cap);
-    ts.set(this.timestamps);
-    const vs = new Float64Array(cap);
-    // Copy through the byte views: a Float64Array.set between two Float64Arrays is a memcpy in
-    // V8, but bytes make the bit-exactness obvious.
-    const vb = new Uint8Array(vs.buffer);
-    vb.set(this.valueBytes);
-    this.timestamps = ts;
-    this.values = vs;
-    this.valueBytes = vb;
   }
 
   private metricMetadata(start: number, end: number): void {

@@ -139,9 +139,28 @@ export class Head implements SeriesSource {
     if (this.frozen) throw new Error('Head.appendMany on a frozen head');
     const k = timestampsMs.length;
     if (values.length !== k) throw new Error(`Head.appendMany: ${k} timestamps but ${values.length} values`);
-    if (k === 0) return;
+    this.appendRange(ref, timestampsMs, values, 0, k);
+  }
+
+  /**
+   * appendMany for every series of a columnar batch: series i (ref refs[i]) owns samples
+   * [offsets[i], offsets[i + 1]) of the shared columns. No view or object per series.
+   */
+  appendBatch(refs: Uint32Array, offsets: Uint32Array, timestampsMs: Float64Array, values: Float64Array): void {
+    if (this.frozen) throw new Error('Head.appendBatch on a frozen head');
+    const n = refs.length;
+    if (offsets.length < n + 1 || timestampsMs.length < offsets[n]! || values.length < offsets[n]!) {
+      throw new Error(`Head.appendBatch: ${n} series need ${n + 1} offsets and ${offsets[n]} samples, got ${offsets.length}, ${timestampsMs.length} and ${values.length}`);
+    }
+    for (let i = 0; i < n; i++) this.appendRange(refs[i]!, timestampsMs, values, offsets[i]!, offsets[i + 1]!);
+  }
+
+  /** Appends samples [from, to) of the columns to series `ref`. */
+  private appendRange(ref: number, timestampsMs: Float64Array, values: Float64Array, from: number, to: number): void {
+    const k = to - from;
+    if (k <= 0) return;
     let lo = Infinity;
-    for (let i = 0; i < k; i++) {
+    for (let i = from; i < to; i++) {
       const t = timestampsMs[i]!;
       if (!Number.isSafeInteger(t)) throw new Error(`Head.appendMany: timestamp ${t} is not an integer millisecond`);
       if (t < lo) lo = t;
@@ -164,9 +183,9 @@ export class Head implements SeriesSource {
         valSlab = this.pool.valSlabs[c >>> SLAB_CHUNKS_SHIFT]!;
         base = (c & SLAB_CHUNKS_MASK) << CHUNK_SAMPLES_SHIFT;
       }
-      const t = timestampsMs[i]!;
+      const t = timestampsMs[from + i]!;
       tsSlab[base + pos] = t;
-      valSlab[base + pos] = values[i]!;
+      valSlab[base + pos] = values[from + i]!;
       if (t > prevMax) prevMax = t;
       else inOrder = false;
     }

@@ -355,7 +355,7 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
     const hi = Math.min(this.seriesMax[ref]!, this.maxTMs);
     for (let i = 0; i < n; i++) {
       const end = block.endMs[i]!;
-      if (!(end > this.partitionStartMs && end - g < this.partitionEndMs)) throw bad(`bucket ${i} ending at ${end} does not overlap the partition [${this.partitionStartMs}, ${this.partitionEndMs})`);
+      if (!(end >= this.partitionStartMs && end - g < this.partitionEndMs)) throw bad(`bucket ${i} ending at ${end} does not overlap the partition [${this.partitionStartMs}, ${this.partitionEndMs})`);
       if (block.firstKnownT(i) < lo || block.lastAnyT(i) > hi) throw bad(`bucket ${i} holds times outside the series' [${lo}, ${hi}]`);
     }
   }
@@ -413,7 +413,7 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
       if (batch.refs[c]! >= this.labels.length) throw corrupt(`too big series_ref; got ${batch.refs[c]}; cannot exceed ${this.labels.length - 1}`, BUCKETS_FILE, row);
       const lo = batch.minEnds[c]!;
       const hi = batch.maxEnds[c]!;
-      if (!(lo <= hi) || lo % g !== 0 || hi % g !== 0 || (hi - lo) / g < n - 1 || !(lo > this.partitionStartMs) || !(hi - g < this.partitionEndMs)) {
+      if (!(lo <= hi) || lo % g !== 0 || hi % g !== 0 || (hi - lo) / g < n - 1 || !(lo >= this.partitionStartMs) || !(hi - g < this.partitionEndMs)) {
         throw corrupt(`block ends [${lo}, ${hi}] do not fit ${n} buckets of ${g} ms overlapping the partition [${this.partitionStartMs}, ${this.partitionEndMs})`, BUCKETS_FILE, row);
       }
       for (let f = 0; f < FIELD_COUNT; f++) {

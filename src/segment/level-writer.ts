@@ -112,9 +112,10 @@ export function buildLevelSegmentFiles(
       throw new Error(`series ${key()}: ${(e as Error).message}`);
     }
     for (let j = 0; j < b.length; j++) {
-      // Every bucket overlaps the partition, and every time it holds is inside it.
+      // Every bucket overlaps the partition, and every time it holds is inside it. A bucket ending
+      // exactly at pStart holds only a sample at exactly pStart (a scrape aligned to the boundary).
       const end = b.endMs[j]!;
-      if (!(end > pStart && end - g < pEnd) || b.firstKnownT(j) < pStart || b.lastAnyT(j) >= pEnd) {
+      if (!(end >= pStart && end - g < pEnd) || b.firstKnownT(j) < pStart || b.lastAnyT(j) >= pEnd) {
         throw new Error(`series ${key()}: bucket ${j} ending at ${end} holds times outside the partition [${pStart}, ${pEnd})`);
       }
     }

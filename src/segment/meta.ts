@@ -169,8 +169,9 @@ export function parseSegmentMeta(text: string, expectedName?: string): SegmentMe
     const widthMs = int(o, 'widthMs', LEVEL_WIDTH_MIN_MS, T);
     if (levelNameOf(widthMs) !== level) throw corrupt(`meta.json: widthMs ${widthMs} is not the width of level ${JSON.stringify(level)}`);
     const sources = checkLevelSources(o.sources, (m) => corrupt(`meta.json: ${m}`));
-    // Every bucket ends in (partitionStartMs, partitionEndMs - 1 + widthMs]: at most this many per series.
-    const bucketsPerSeriesMax = Math.floor((partitionEndMs - 1 + widthMs) / widthMs) - Math.floor(partitionStartMs / widthMs);
+    // Every bucket ends in [partitionStartMs, partitionEndMs - 1 + widthMs] (one ending exactly at
+    // the start holds a sample at exactly partitionStartMs): at most this many per series.
+    const bucketsPerSeriesMax = Math.floor((partitionEndMs - 1 + widthMs) / widthMs) - Math.ceil(partitionStartMs / widthMs) + 1;
     const bucketCount = int(o, 'bucketCount', seriesCount, seriesCount * bucketsPerSeriesMax);
     const blockCount = int(o, 'blockCount', seriesCount, bucketCount);
     const sampleCount = int(o, 'sampleCount', 0, Math.min(Number.MAX_SAFE_INTEGER, bucketCount * 0xffffffff));

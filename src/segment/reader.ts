@@ -266,6 +266,26 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     return out;
   }
 
+  /** Series in the segment: refs are 0..seriesCount-1, in label order. */
+  get seriesCount(): number {
+    return this.labels.length;
+  }
+
+  /**
+   * All samples of series ref (compaction reads every series in ref order). Decoded chunks are
+   * not put into the chunk cache: a full scan would only evict what queries use.
+   */
+  async readSeries(ref: number): Promise<SourceSeries> {
+    if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
+    if (!(Number.isInteger(ref) && ref >= 0 && ref < this.labels.length)) throw new Error(`segment ${this.meta.name}: no series ref ${ref}`);
+    const first = this.seriesFirstChunk[ref]!;
+    const b = this.batchOfRow(first);
+    const batch = await this.loadBatch(b);
+    const s = this.decodeSeries(ref, batch, b, first - this.batchFirstRow[b]!, this.seriesChunks[ref]!, -Infinity, Infinity, { bytes: 0 });
+    if (s === undefined) throw corrupt(`series ${ref} has no samples`, SAMPLES_FILE);
+    return s;
+  }
+
   /**
    * Series refs matching the matchers. Results of selectors with a regex are memoized per
    * reader (a segment never changes): testing a regex against every value of a label (ids, pod

@@ -103,112 +103,171 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-interface BuiltSegment {
+export interface BuiltSegment {
   meta: RawSegmentMeta;
   files: Array<[string, Uint8Array]>;
 }
 
+/** Writes the files of a built raw segment into `<segmentsDir>/<name>` atomically. */
+export async function writeBuiltSegment(segmentsDir: string, name: string, built: BuiltSegment): Promise<void> {
+  await writeSegmentDir(segmentsDir, name, built.files, built.meta);
+}
+
 /** Validates the input and encodes the three Arrow files in memory (no I/O). */
 export function buildSegmentFiles(name: string, input: SegmentInput, compression: SegmentCompression, chunkSamplesMax: number): BuiltSegment {
-  if (!isValidTenantId(input.tenant)) throw new Error(`invalid tenant id ${JSON.stringify(input.tenant)}`);
-  if (input.level !== 'raw') throw new Error(`unsupported level ${String(input.level)}`);
-  const { partitionStartMs: pStart, partitionEndMs: pEnd } = input;
-  if (!Number.isInteger(pStart) || !Number.isInteger(pEnd) || !(pEnd > pStart) || Math.abs(pStart) > TIMESTAMP_ABS_MAX_MS || Math.abs(pEnd) > TIMESTAMP_ABS_MAX_MS + 1) {
-    throw new Error(`bad partition bounds [${pStart}, ${pEnd})`);
-  }
-  if (!(chunkSamplesMax >= 1 && chunkSamplesMax <= 65_536)) throw new Error(`chunkSamplesMax ${chunkSamplesMax} out of 1..65536`);
   // Series with samples, sorted by labels: their index is the segment-local series_ref.
   const series = input.series.filter((s) => s.timestampsMs.length > 0);
-  if (series.length === 0) throw new Error('a segment needs at least one sample');
-  if (series.length > SEGMENT_SERIES_MAX) throw new Error(`too many series for one segment: ${series.length} > ${SEGMENT_SERIES_MAX}`);
   series.sort((a, b) => compareLabels(a.labels, b.labels));
-  for (let i = 0; i < series.length; i++) {
-    const s = series[i]!;
-    if (s.labels.length === 0 || s.labels.length > SERIES_LABELS_MAX || !labelsAreSorted(s.labels)) throw new Error(`series ${labelsKey(s.labels)}: labels must be 1..${SERIES_LABELS_MAX}, sorted, unique`);
-    if (s.timestampsMs.length !== s.values.length) throw new Error(`series ${labelsKey(s.labels)}: ${s.timestampsMs.length} timestamps but ${s.values.length} values`);
-    if (i > 0 && compareLabels(series[i - 1]!.labels, s.labels) === 0) throw new Error(`duplicate series ${labelsKey(s.labels)}`);
-    const t0 = s.timestampsMs[0]!;
-    const tn = s.timestampsMs[s.timestampsMs.length - 1]!;
-    if (t0 < pStart || tn >= pEnd) throw new Error(`series ${labelsKey(s.labels)}: samples [${t0}, ${tn}] outside the partition [${pStart}, ${pEnd})`);
+  const b = new SegmentFilesBuilder(name, input, compression, chunkSamplesMax);
+  for (const s of series) b.add(s);
+  return b.finish();
+}
+
+/**
+ * Builds a raw segment's files from series added one at a time in strictly increasing label
+ * order (compaction streams merged series through it): it keeps the labels and the encoded
+ * chunks, never the decoded samples of series already added.
+ */
+export class SegmentFilesBuilder {
+  private readonly series: Array<{ labels: Labels }> = [];
+  private readonly seriesMin: number[] = [];
+  private readonly seriesMax: number[] = [];
+  private readonly seriesSamples: number[] = [];
+  private readonly seriesFirstChunk: number[] = [];
+  private readonly seriesChunks: number[] = [];
+  private readonly batches: RecordBatch[] = [];
+  private readonly batchRows: number[] = [];
+  private readonly chunks = new ChunkBatchBuilder();
+  private readonly check = new PairCheck();
+  private chunkRow = 0;
+  private sampleCount = 0;
+  private minT = Infinity;
+  private maxT = -Infinity;
+  private finished = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly input: Omit<SegmentInput, 'series'>,
+    private readonly compression: SegmentCompression,
+    private readonly chunkSamplesMax: number = CHUNK_SAMPLES_MAX,
+  ) {
+    if (!isValidTenantId(input.tenant)) throw new Error(`invalid tenant id ${JSON.stringify(input.tenant)}`);
+    if (input.level !== 'raw') throw new Error(`unsupported level ${String(input.level)}`);
+    const { partitionStartMs: pStart, partitionEndMs: pEnd } = input;
+    if (!Number.isInteger(pStart) || !Number.isInteger(pEnd) || !(pEnd > pStart) || Math.abs(pStart) > TIMESTAMP_ABS_MAX_MS || Math.abs(pEnd) > TIMESTAMP_ABS_MAX_MS + 1) {
+      throw new Error(`bad partition bounds [${pStart}, ${pEnd})`);
+    }
+    if (!(chunkSamplesMax >= 1 && chunkSamplesMax <= 65_536)) throw new Error(`chunkSamplesMax ${chunkSamplesMax} out of 1..65536`);
   }
 
-  // samples.arrow: chunks, cut into record batches at series boundaries.
-  const n = series.length;
-  const seriesMin = new BigInt64Array(n);
-  const seriesMax = new BigInt64Array(n);
-  const seriesSamples = new Uint32Array(n);
-  const seriesFirstChunk = new Uint32Array(n);
-  const seriesChunks = new Uint32Array(n);
-  const batches: RecordBatch[] = [];
-  const batchRows: number[] = [];
-  const chunks = new ChunkBatchBuilder();
-  const check = new PairCheck();
-  let chunkRow = 0;
-  let sampleCount = 0;
-  let minT = Infinity;
-  let maxT = -Infinity;
-  for (let ref = 0; ref < n; ref++) {
-    const s = series[ref]!;
+  get seriesCount(): number {
+    return this.series.length;
+  }
+
+  /** Adds the next series (labels after every series added so far); a series without samples is skipped. */
+  add(s: SegmentSeriesInput): void {
+    if (this.finished) throw new Error('segment builder used after finish');
     const len = s.timestampsMs.length;
-    const nChunks = Math.ceil(len / chunkSamplesMax);
+    if (len === 0) return;
+    const ref = this.series.length;
+    if (ref >= SEGMENT_SERIES_MAX) throw new Error(`too many series for one segment: more than ${SEGMENT_SERIES_MAX}`);
+    if (s.labels.length === 0 || s.labels.length > SERIES_LABELS_MAX || !labelsAreSorted(s.labels)) throw new Error(`series ${labelsKey(s.labels)}: labels must be 1..${SERIES_LABELS_MAX}, sorted, unique`);
+    if (len !== s.values.length) throw new Error(`series ${labelsKey(s.labels)}: ${len} timestamps but ${s.values.length} values`);
+    if (ref > 0) {
+      const c = compareLabels(this.series[ref - 1]!.labels, s.labels);
+      if (c === 0) throw new Error(`duplicate series ${labelsKey(s.labels)}`);
+      if (c > 0) throw new Error(`series ${labelsKey(s.labels)} added out of label order`);
+    }
+    const t0 = s.timestampsMs[0]!;
+    const tn = s.timestampsMs[len - 1]!;
+    const { partitionStartMs: pStart, partitionEndMs: pEnd } = this.input;
+    if (t0 < pStart || tn >= pEnd) throw new Error(`series ${labelsKey(s.labels)}: samples [${t0}, ${tn}] outside the partition [${pStart}, ${pEnd})`);
+    const nChunks = Math.ceil(len / this.chunkSamplesMax);
     const per = Math.ceil(len / nChunks); // equal-sized chunks: no tiny tail chunk
-    seriesFirstChunk[ref] = chunkRow;
-    seriesChunks[ref] = nChunks;
-    seriesSamples[ref] = len;
-    seriesMin[ref] = BigInt(s.timestampsMs[0]!);
-    seriesMax[ref] = BigInt(s.timestampsMs[len - 1]!);
-    minT = Math.min(minT, s.timestampsMs[0]!);
-    maxT = Math.max(maxT, s.timestampsMs[len - 1]!);
+    this.series.push({ labels: s.labels });
+    this.seriesFirstChunk.push(this.chunkRow);
+    this.seriesChunks.push(nChunks);
+    this.seriesSamples.push(len);
+    this.seriesMin.push(t0);
+    this.seriesMax.push(tn);
+    if (t0 < this.minT) this.minT = t0;
+    if (tn > this.maxT) this.maxT = tn;
     for (let start = 0; start < len; start += per) {
       const count = Math.min(per, len - start);
-      chunks.add(ref, s.timestampsMs, s.values, start, count, check);
-      chunkRow++;
+      this.chunks.add(ref, s.timestampsMs, s.values, start, count, this.check);
+      this.chunkRow++;
     }
-    sampleCount += len;
-    if (chunks.rows >= SAMPLES_BATCH_CHUNKS_MAX || chunks.encodedBytes >= SAMPLES_BATCH_BYTES_TARGET || ref === n - 1) {
-      batchRows.push(chunks.rows);
-      batches.push(chunks.build());
+    this.sampleCount += len;
+    if (this.chunks.rows >= SAMPLES_BATCH_CHUNKS_MAX || this.chunks.encodedBytes >= SAMPLES_BATCH_BYTES_TARGET) this.cutBatch();
+  }
+
+  private cutBatch(): void {
+    if (this.chunks.rows === 0) return;
+    this.batchRows.push(this.chunks.rows);
+    this.batches.push(this.chunks.build());
+  }
+
+  /** The segment's files and meta; the builder cannot be used afterwards. */
+  finish(): BuiltSegment {
+    if (this.finished) throw new Error('segment builder finished twice');
+    const n = this.series.length;
+    if (n === 0) throw new Error('a segment needs at least one sample');
+    this.cutBatch();
+    this.finished = true;
+    const compression = this.compression;
+    const samplesBytes = arrowFileBytes(this.batches, compression);
+    this.batches.length = 0;
+
+    // series.arrow
+    const seriesBytes = arrowFileBytes(
+      [
+        buildSeriesBatch(
+          this.series,
+          BigInt64Array.from(this.seriesMin, BigInt),
+          BigInt64Array.from(this.seriesMax, BigInt),
+          Uint32Array.from(this.seriesSamples),
+          Uint32Array.from(this.seriesFirstChunk),
+          Uint32Array.from(this.seriesChunks),
+        ),
+      ],
+      compression,
+    );
+
+    // postings.arrow
+    const postings = buildPostingsBatch(this.series);
+    const postingsBytes = arrowFileBytes([postings.batch], compression);
+
+    const files: Array<[string, Uint8Array]> = [
+      [SERIES_FILE, seriesBytes],
+      [SAMPLES_FILE, samplesBytes],
+      [POSTINGS_FILE, postingsBytes],
+    ];
+    const fileMeta: RawSegmentMeta['files'] = {};
+    let bytes = 0;
+    for (const [f, b] of files) {
+      fileMeta[f] = { bytes: b.length, crc32: crc32(b) };
+      bytes += b.length;
     }
+    const meta: RawSegmentMeta = {
+      formatVersion: SEGMENT_FORMAT_VERSION,
+      name: this.name,
+      tenant: this.input.tenant,
+      level: 'raw',
+      partitionStartMs: this.input.partitionStartMs,
+      partitionEndMs: this.input.partitionEndMs,
+      minTMs: this.minT,
+      maxTMs: this.maxT,
+      seriesCount: n,
+      sampleCount: this.sampleCount,
+      chunkCount: this.chunkRow,
+      bytes,
+      files: fileMeta,
+      compression,
+      samplesBatchRows: this.batchRows,
+      labelPairCount: postings.rows,
+    };
+    return { meta, files };
   }
-  const samplesBytes = arrowFileBytes(batches, compression);
-
-  // series.arrow
-  const seriesBytes = arrowFileBytes([buildSeriesBatch(series, seriesMin, seriesMax, seriesSamples, seriesFirstChunk, seriesChunks)], compression);
-
-  // postings.arrow
-  const postings = buildPostingsBatch(series);
-  const postingsBytes = arrowFileBytes([postings.batch], compression);
-
-  const files: Array<[string, Uint8Array]> = [
-    [SERIES_FILE, seriesBytes],
-    [SAMPLES_FILE, samplesBytes],
-    [POSTINGS_FILE, postingsBytes],
-  ];
-  const fileMeta: RawSegmentMeta['files'] = {};
-  let bytes = 0;
-  for (const [f, b] of files) {
-    fileMeta[f] = { bytes: b.length, crc32: crc32(b) };
-    bytes += b.length;
-  }
-  const meta: RawSegmentMeta = {
-    formatVersion: SEGMENT_FORMAT_VERSION,
-    name,
-    tenant: input.tenant,
-    level: 'raw',
-    partitionStartMs: pStart,
-    partitionEndMs: pEnd,
-    minTMs: minT,
-    maxTMs: maxT,
-    seriesCount: n,
-    sampleCount,
-    chunkCount: chunkRow,
-    bytes,
-    files: fileMeta,
-    compression,
-    samplesBatchRows: batchRows,
-    labelPairCount: postings.rows,
-  };
-  return { meta, files };
 }
 
 /** Growable per-chunk columns of the record batch being built. */

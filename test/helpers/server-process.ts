@@ -24,11 +24,12 @@ export function tempDataDir(prefix = 'mocha-e2e-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startServer(opts: { dataDir?: string; args?: string[]; startTimeoutMs?: number } = {}): Promise<ServerProcess> {
+export async function startServer(opts: { dataDir?: string; args?: string[]; startTimeoutMs?: number; env?: Record<string, string> } = {}): Promise<ServerProcess> {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} missing: run \`npm run build\` (npm test does it first)`);
   const dataDir = opts.dataDir ?? tempDataDir();
   const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.env !== undefined ? { env: { ...process.env, ...opts.env } } : {}),
   });
   const lines: string[] = [];
   let buffered = '';

@@ -1,0 +1,78 @@
+// The byte-keyed label cache (src/ingest/label-cache.ts) alone, against a model: whatever the
+// sequence of lookups and inserts, a hit returns exactly the value last stored for those bytes
+// (never another label set's, even when hashes collide), an insert is found right after, and the
+// open-addressing generations keep their invariants through growth, rotation and collisions.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { hashRawBytes, LabelSetCache, validatedLabels, type ValidatedLabels } from '../../src/ingest/label-cache.js';
+
+function dvOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Byte strings of 0..40 bytes over a small alphabet, so equal and near-equal keys are common. */
+const keyArb = fc.uint8Array({ minLength: 0, maxLength: 40 }).map((a) => a.map((b) => b % 4));
+
+describe('LabelSetCache against a model', () => {
+  const hashes: Array<[string, ((dv: DataView, s: number, e: number) => number) | undefined]> = [
+    ['the real hash', undefined],
+    ['a hash with 8 values (collisions everywhere)', (dv, s, e) => hashRawBytes(dv, s, e) & 7],
+  ];
+  for (const [name, hash] of hashes) {
+    it(`never returns another key's value, and finds what it just stored (${name})`, () => {
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.boolean(), keyArb), { minLength: 1, maxLength: 400 }), fc.integer({ min: 1, max: 64 }), (ops, generationMax) => {
+          const cache = new LabelSetCache(generationMax, hash);
+          const stored = new Map<string, ValidatedLabels>();
+          // Keys sit at an odd offset of a larger buffer, as label bytes do inside a request.
+          const place = (key: Uint8Array) => {
+            const buf = new Uint8Array(key.length + 3);
+            buf.set(key, 1);
+            return { dv: dvOf(buf), start: 1, end: 1 + key.length };
+          };
+          for (const [insert, key] of ops) {
+            const k = Buffer.from(key).toString('hex');
+            const { dv, start, end } = place(key);
+            if (insert) {
+              const v = validatedLabels([{ name: '__name__', value: k || 'empty' }], k, 0, 0);
+              cache.set(dv, start, end, v);
+              stored.set(k, v);
+              // Unless the cache stands aside (thrashing), what was just set is found.
+              const again = cache.get(dv, start, end);
+              if (again !== undefined) expect(again).toBe(v);
+            } else {
+              const got = cache.get(dv, start, end);
+              if (got !== undefined) expect(got).toBe(stored.get(k));
+            }
+          }
+          cache.assertInvariants();
+          expect(cache.size).toBeLessThanOrEqual(2 * generationMax);
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+
+  it('holds many entries (table growth) and keeps them all while they fit a generation', () => {
+    const cache = new LabelSetCache(50_000);
+    const n = 20_000;
+    const buf = Buffer.alloc(n * 24);
+    for (let i = 0; i < n; i++) buf.write(`series-${String(i).padStart(12, '0')}-x`, i * 24, 'latin1');
+    const dv = dvOf(buf);
+    const values: ValidatedLabels[] = [];
+    for (let i = 0; i < n; i++) {
+      values.push(validatedLabels([], String(i), 0, 0));
+      cache.set(dv, i * 24, i * 24 + 21 + (i % 3), values[i]!);
+    }
+    for (let i = 0; i < n; i++) expect(cache.get(dv, i * 24, i * 24 + 21 + (i % 3))).toBe(values[i]);
+    expect(cache.hits).toBe(n);
+    expect(cache.size).toBe(n);
+    cache.assertInvariants();
+  });
+
+  it('gives each validated label set its own ref memo (itself)', () => {
+    const v = validatedLabels([{ name: '__name__', value: 'up' }], '__name__\u0001up', 8, 2);
+    expect(v.refMemo).toBe(v);
+    expect(v.refMemo).toMatchObject({ registry: undefined, epoch: -1, ref: 0, labelLimitsPassed: undefined });
+  });
+});
