@@ -1,0 +1,143 @@
+// HTTP client pieces of the rollup benchmark: remote-write posts with Prometheus' retry policy,
+// admin calls that report a missing endpoint instead of failing the run, and query_range with
+// mocha's `resolution` and `stats` parameters.
+import http from 'node:http';
+import { labelsKeyOf } from '../query-bench/compare.js';
+import type { Answer, AnswerSeries } from '../query-bench/client.js';
+
+const BACKOFF_MIN_MS = 30;
+const BACKOFF_MAX_MS = 5000;
+const RETRIES_MAX = 50;
+
+export interface PostResult {
+  status: number;
+  body: string;
+}
+
+export function postBody(agent: http.Agent, url: URL, body: Buffer, headers: Record<string, string>): Promise<PostResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers: { 'content-length': String(body.length), ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          if (text.length < 4096) text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const REMOTE_WRITE_HEADERS = {
+  'content-type': 'application/x-protobuf',
+  'content-encoding': 'snappy',
+  'x-prometheus-remote-write-version': '0.1.0',
+  'user-agent': 'mocha-rollup-bench',
+};
+
+export interface WriteStats {
+  retries: number;
+  status429: number;
+}
+
+/**
+ * Posts one remote-write body: 2xx done, 429/5xx and connection errors back off (30 ms doubling
+ * to 5 s) and retry, anything else throws. Returns the latency of the successful attempt (ms).
+ */
+export async function remoteWrite(agent: http.Agent, url: URL, body: Buffer, stats?: WriteStats): Promise<number> {
+  let backoff = BACKOFF_MIN_MS;
+  for (let attempt = 0; ; attempt++) {
+    const t = performance.now();
+    let r: PostResult | undefined;
+    try {
+      r = await postBody(agent, url, body, REMOTE_WRITE_HEADERS);
+    } catch (e) {
+      if (attempt >= RETRIES_MAX) throw new Error(`remote write: ${(e as Error).message}`);
+    }
+    if (r !== undefined && r.status >= 200 && r.status < 300) return performance.now() - t;
+    if (r !== undefined) {
+      if (r.status !== 429 && r.status < 500) throw new Error(`remote write refused with ${r.status}: ${r.body}`);
+      if (r.status === 429 && stats !== undefined) stats.status429++;
+      if (attempt >= RETRIES_MAX) throw new Error(`remote write: still ${r.status} after ${attempt} retries: ${r.body}`);
+    }
+    if (stats !== undefined) stats.retries++;
+    await new Promise((res) => setTimeout(res, backoff));
+    backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+  }
+}
+
+export interface AdminResult {
+  /** false: the server has no such endpoint (404). */
+  available: boolean;
+  status: number;
+  ms: number;
+  body: string;
+}
+
+/** POSTs an admin endpoint; a 404 is reported (available: false), other non-2xx statuses throw. */
+export async function adminPost(baseUrl: string, path: string, timeoutMs = 6 * 60 * 60 * 1000): Promise<AdminResult> {
+  const t = performance.now();
+  const res = await fetch(new URL(path, baseUrl), { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
+  const body = await res.text();
+  const ms = performance.now() - t;
+  if (res.status === 404) return { available: false, status: 404, ms, body };
+  if (res.status < 200 || res.status >= 300) throw new Error(`POST ${path} answered ${res.status}: ${body.slice(0, 500)}`);
+  return { available: true, status: res.status, ms, body };
+}
+
+export interface RangeQuery {
+  query: string;
+  startS: number;
+  endS: number;
+  stepS: number;
+}
+
+export interface RangeAnswer {
+  answer: Answer;
+  /** data.stats of the answer (mocha with stats=all), if any. */
+  stats: unknown;
+}
+
+interface PromAnswer {
+  status: string;
+  error?: string;
+  data?: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][] }[]; stats?: unknown };
+}
+
+/** query_range, POSTed form-encoded as Grafana sends it, with extra parameters (resolution, stats). */
+export async function queryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<RangeAnswer> {
+  const params = { query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra };
+  const res = await fetch(new URL('/api/v1/query_range', baseUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  let ans: PromAnswer;
+  try {
+    ans = JSON.parse(text) as PromAnswer;
+  } catch {
+    throw new Error(`HTTP ${res.status}, not JSON: ${text.slice(0, 300)}`);
+  }
+  if (res.status !== 200 || ans.status !== 'success' || ans.data === undefined) throw new Error(`HTTP ${res.status}: ${ans.error ?? text.slice(0, 300)}`);
+  const series: AnswerSeries[] = [];
+  let points = 0;
+  for (const s of ans.data.result) {
+    const pts = s.values ?? [];
+    const ts = new Float64Array(pts.length);
+    const vs = new Float64Array(pts.length);
+    for (let i = 0; i < pts.length; i++) {
+      ts[i] = Math.round(pts[i]![0] * 1000);
+      vs[i] = Number(pts[i]![1]);
+    }
+    points += pts.length;
+    series.push({ key: labelsKeyOf(s.metric), timestampsMs: ts, values: vs });
+  }
+  return { answer: { series, points }, stats: ans.data.stats };
+}

@@ -1,0 +1,475 @@
+// The rollup pyramid benchmark (issue #5, "Measure" and "ingest while compacting"):
+//  1. backfill `days` of `series` series into mocha through remote write, flushing as it goes;
+//  2. a steady writer of current data runs while idle and then while POST /api/v1/admin/compact
+//     compacts the backfill (builds the levels): request latency p99 in both phases;
+//  3. bytes per level (manifest, directories, /metrics);
+//  4. the same data into Prometheus through promtool's OpenMetrics backfill;
+//  5. the two 30-day queries at a 1 h step from mocha's pyramid (resolution=auto), mocha forced to
+//     raw (resolution=raw) and Prometheus, interleaved run by run; medians, ratios, answers compared.
+// Missing pieces (an endpoint answering 404, no Prometheus binary, a query that fails) are
+// reported in `notes` and the affected rows, never silently skipped.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, tempDataDir } from '../server.js';
+import { MemSampler, readCpuSeconds } from '../proc.js';
+import { median, percentile } from '../stats.js';
+import { note, Progress } from '../progress.js';
+import { scrapeServerMetrics } from '../server-metrics.js';
+import { serverCliPath } from '../paths.js';
+import { compareAnswers, type Agreement } from '../query-bench/compare.js';
+import { adminPost, queryRange, type RangeAnswer, type RangeQuery } from './client.js';
+import { COUNTER_METRIC, GAUGE_METRIC, GROUP_LABEL, RollupDataset } from './dataset.js';
+import { backfillMocha, type BackfillResult } from './load.js';
+import { SteadyWriter } from './latency.js';
+import { levelsFromManifest, levelsFromMetrics, levelsOnDisk, type LevelBytes } from './levels.js';
+import { OpenMetricsWriter } from './openmetrics.js';
+import { parseSimpleDurationMs } from '../../../src/rollup/levels.js';
+import { countBlocks, findPrometheusBinaries, promtoolCreateBlocks, startPrometheusOn, type PrometheusOnBlocks } from './prometheus.js';
+
+export const HOUR_MS = 3_600_000;
+
+export interface RollupBenchOptions {
+  days: number;
+  series: number;
+  intervalMs: number;
+  seed: number;
+  runs: number;
+  senders: number;
+  samplesPerRequest: number;
+  /** Flush mocha after every this much data time (ms) of the backfill. */
+  flushEveryMs: number;
+  /** Steady writer during the latency phases. */
+  liveSeries: number;
+  livePeriodMs: number;
+  /** Length of the idle phase (ms) before the compaction starts. */
+  idleMs: number;
+  /** Skip Prometheus even when installed. */
+  noPrometheus: boolean;
+  /** promtool --max-block-duration. */
+  promBlockDuration: string;
+  relTolerance: number;
+  walFsync: 'batch' | 'off';
+  mochaArgs: string[];
+  /** Server entry point other than dist/cli.js (e.g. a build of another branch). */
+  cliPath?: string;
+  keepData: boolean;
+  quiet: boolean;
+  command?: string;
+}
+
+export const DEFAULT_ROLLUP_OPTIONS: RollupBenchOptions = {
+  days: 30,
+  series: 1000,
+  intervalMs: 15_000,
+  seed: 1,
+  runs: 7,
+  senders: 4,
+  samplesPerRequest: 5000,
+  flushEveryMs: 24 * HOUR_MS,
+  liveSeries: 1000,
+  livePeriodMs: 100,
+  idleMs: 20_000,
+  noPrometheus: false,
+  promBlockDuration: '54h',
+  relTolerance: 1e-9,
+  walFsync: 'batch',
+  mochaArgs: [],
+  keepData: false,
+  quiet: false,
+};
+
+export type Target = 'pyramid' | 'raw' | 'prometheus';
+
+export interface TargetTiming {
+  /** Why there is no timing (endpoint missing, query failed, Prometheus absent). */
+  error?: string;
+  medianMs?: number;
+  p90Ms?: number;
+  minMs?: number;
+  maxMs?: number;
+  runsMs?: number[];
+  series?: number;
+  points?: number;
+  /** mocha: data.stats.rollup of the warm-up answer (stats=all), as the server reports it. */
+  rollupStats?: unknown;
+}
+
+export interface QueryReport {
+  name: string;
+  query: string;
+  startS: number;
+  endS: number;
+  stepS: number;
+  targets: Record<Target, TargetTiming>;
+  /** raw median / pyramid median (how much faster the pyramid is). */
+  speedupVsRaw?: number;
+  speedupVsPrometheus?: number;
+  agreement: { pair: string; agreement: Agreement }[];
+}
+
+export interface LatencyPhase {
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface Goal {
+  name: string;
+  /** undefined: not measurable in this run (why in `detail`). */
+  pass?: boolean;
+  detail: string;
+}
+
+export interface RollupBenchReport {
+  version: 1;
+  startedAt: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; node: string; loadAvg1Start: number; loadAvg1End: number };
+  scenario: { series: number; counters: number; gauges: number; days: number; intervalMs: number; samples: number; dataStart: string; dataEnd: string; seed: number; runs: number; senders: number; samplesPerRequest: number; walFsync: string; mochaArgs: string[] };
+  load: Omit<BackfillResult, 'latencyMs'> & { samplesPerSecond: number; requestP50Ms: number; requestP99Ms: number; serverCpuS?: number; serverSamplesIngested?: number };
+  compaction: { available: boolean; ms?: number; response?: string; serverCpuS?: number };
+  latency: { liveSeries: number; periodMs: number; idle?: LatencyPhase; compacting?: LatencyPhase; ratioP99?: number; retries: number; status429: number };
+  levels: { manifest?: LevelBytes[]; disk: LevelBytes[]; metrics: { metric: string; level: string; bytes: number }[]; rawBytes: number; levelBytes: number; levelsPctOfRaw?: number };
+  memory: { mochaPeakRssBytes: number };
+  prometheus: { skipped?: string; version?: string; promtoolRuns?: number; openMetricsBytes?: number; openMetricsMs?: number; promtoolMs?: number; blocks?: number; blockBytes?: number; startMs?: number; blockDuration?: string };
+  queries: QueryReport[];
+  goals: Goal[];
+  notes: string[];
+}
+
+function latencyPhase(xs: number[] | undefined): LatencyPhase | undefined {
+  if (xs === undefined || xs.length === 0) return undefined;
+  return { requests: xs.length, p50Ms: median(xs), p99Ms: percentile(xs, 99), maxMs: Math.max(...xs) };
+}
+
+export function rollupQueries(ds: RollupDataset): (RangeQuery & { name: string })[] {
+  // Aligned to the hour: the first evaluation's 1 h window holds the first hour of data.
+  const startS = (ds.startMs + HOUR_MS) / 1000;
+  const endS = ds.endMs / 1000;
+  return [
+    { name: `sum by (${GROUP_LABEL}) rate 1h`, query: `sum by (${GROUP_LABEL}) (rate(${COUNTER_METRIC}[1h]))`, startS, endS, stepS: 3600 },
+    { name: 'avg_over_time 1h', query: `avg_over_time(${GAUGE_METRIC}[1h])`, startS, endS, stepS: 3600 },
+  ];
+}
+
+/** The server's --help text ('' if it cannot be run), to pass only flags the build knows. */
+function serverHelp(cli: string): string {
+  try {
+    return execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch {
+    return '';
+  }
+}
+
+export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBenchReport> {
+  const startedAt = new Date().toISOString();
+  const loadAvg1Start = os.loadavg()[0]!;
+  const notes: string[] = [];
+  const say = (m: string) => note(m, o.quiet);
+  const endMs = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+  const scrapeCount = Math.round((o.days * 24 * HOUR_MS) / o.intervalMs);
+  const ds = new RollupDataset({ series: o.series, scrapeCount, intervalMs: o.intervalMs, seed: o.seed, endMs });
+  say(`data: ${ds.counterCount} counters + ${ds.gaugeCount} gauges x ${scrapeCount} samples (${o.days} d at ${o.intervalMs / 1000} s) = ${ds.sampleCount} samples, ${new Date(ds.startMs).toISOString()} .. ${new Date(ds.endMs).toISOString()}`);
+
+  // Compaction only when the harness asks (so the idle phase is idle and the compaction it times
+  // is the whole job), where the build has the flag.
+  const cli = o.cliPath ?? serverCliPath();
+  const background = serverHelp(cli).includes('--compaction-interval') && !o.mochaArgs.includes('--compaction-interval') ? ['--compaction-interval', '0'] : [];
+  const mochaArgs = ['--wal-fsync', o.walFsync, '--sample-age-max', '0', ...background, ...o.mochaArgs];
+  const mocha = await startServer({ args: mochaArgs, startTimeoutMs: 120_000, cliPath: cli });
+  if (background.length > 0) say('mocha runs with --compaction-interval 0: compaction only on POST /api/v1/admin/compact');
+  const mem = new MemSampler(mocha.pid);
+  mem.start();
+  say(`mocha pid ${mocha.pid} at ${mocha.url}, data in ${mocha.dataDir}`);
+  let prom: PrometheusOnBlocks | undefined;
+  const promWork = fs.mkdtempSync(path.join(os.tmpdir(), 'mocha-rollup-prom-'));
+  try {
+    // 1. Backfill.
+    const cpu0 = readCpuSeconds(mocha.pid);
+    const lp = new Progress('backfill mocha', ds.sampleCount, process.stderr, o.quiet);
+    const flushEveryScrapes = Math.max(1, Math.round(o.flushEveryMs / o.intervalMs));
+    const bf = await backfillMocha(mocha.url, ds, { senders: o.senders, samplesPerRequest: o.samplesPerRequest, flushEveryScrapes, onProgress: (n) => lp.update(n) });
+    lp.finish(bf.samples);
+    const cpu1 = readCpuSeconds(mocha.pid);
+    if (!bf.flushAvailable) notes.push('POST /api/v1/admin/flush answered 404: the backfill relied on the server flushing by itself (--memtable-bytes-max, --flush-interval).');
+    say(`backfill: ${bf.samples} samples in ${(bf.ms / 1000).toFixed(1)} s (${bf.flushes} flushes, ${(bf.flushMs / 1000).toFixed(1)} s of them)`);
+    const metricsAfterLoad = await scrapeServerMetrics(mocha.url).catch(() => new Map<string, number>());
+    const ingested = metricsAfterLoad.get('mocha_samples_ingested_total');
+    if (ingested !== undefined && ingested < bf.samples) notes.push(`mocha_samples_ingested_total is ${ingested}, below the ${bf.samples} samples acknowledged`);
+    const { latencyMs, ...bfRest } = bf;
+
+    // 2. Ingest latency idle, then while compacting.
+    const writer = new SteadyWriter(mocha.url, o.liveSeries, o.livePeriodMs);
+    writer.start();
+    await new Promise((r) => setTimeout(r, Math.min(3000, o.idleMs / 4))); // series creation, connection set-up
+    writer.phase = 'idle';
+    say(`steady writer: ${o.liveSeries} series every ${o.livePeriodMs} ms; idle for ${(o.idleMs / 1000).toFixed(0)} s`);
+    await new Promise((r) => setTimeout(r, o.idleMs));
+    writer.phase = 'compacting';
+    say('POST /api/v1/admin/compact');
+    const cpu2 = readCpuSeconds(mocha.pid);
+    let compaction: RollupBenchReport['compaction'];
+    try {
+      const c = await adminPost(mocha.url, '/api/v1/admin/compact');
+      const cpu3 = readCpuSeconds(mocha.pid);
+      compaction = c.available ? { available: true, ms: c.ms, response: c.body.slice(0, 2000), ...(cpu2 !== undefined && cpu3 !== undefined ? { serverCpuS: cpu3 - cpu2 } : {}) } : { available: false };
+    } finally {
+      writer.phase = 'after';
+      await writer.stop();
+    }
+    if (!compaction.available) {
+      notes.push('POST /api/v1/admin/compact answered 404: no compaction in this build, so no rollup levels, no "while compacting" latency, and the pyramid queries read raw data.');
+      say('compaction endpoint missing (404): levels and "while compacting" latency not measurable');
+    } else say(`compaction: ${(compaction.ms! / 1000).toFixed(1)} s`);
+    const idle = latencyPhase(writer.latencies.get('idle'));
+    const compacting = compaction.available ? latencyPhase(writer.latencies.get('compacting')) : undefined;
+    const latency: RollupBenchReport['latency'] = {
+      liveSeries: o.liveSeries,
+      periodMs: o.livePeriodMs,
+      ...(idle !== undefined ? { idle } : {}),
+      ...(compacting !== undefined ? { compacting } : {}),
+      ...(idle !== undefined && compacting !== undefined ? { ratioP99: compacting.p99Ms / idle.p99Ms } : {}),
+      retries: writer.stats.retries,
+      status429: writer.stats.status429,
+    };
+    if (compacting !== undefined && compacting.requests < 100) notes.push(`only ${compacting.requests} steady-writer requests fell inside the compaction: its p99 is close to its maximum`);
+
+    // 3. Bytes per level. The manifest may list segments whose files go once no reader holds them.
+    await adminPost(mocha.url, '/api/v1/admin/flush').catch(() => undefined);
+    const manifest = levelsFromManifest(mocha.dataDir);
+    const disk = levelsOnDisk(mocha.dataDir);
+    const metricsLevels = await levelsFromMetrics(mocha.url).catch(() => []);
+    const primary = manifest ?? disk;
+    const rawBytes = primary.find((l) => l.level === 'raw')?.bytes ?? 0;
+    const levelBytes = primary.filter((l) => l.level !== 'raw').reduce((a, l) => a + l.bytes, 0);
+    const levels: RollupBenchReport['levels'] = { ...(manifest !== undefined ? { manifest } : {}), disk, metrics: metricsLevels, rawBytes, levelBytes, ...(rawBytes > 0 ? { levelsPctOfRaw: (100 * levelBytes) / rawBytes } : {}) };
+    if (metricsLevels.length === 0) notes.push('no segment-bytes gauge with a `level` label in /metrics: bytes per level come from the manifest and the segment directories');
+    // The steady writer's data (rb_live_total, current time) is in raw segments too; it is small.
+
+    // 4. Prometheus.
+    const promReport: RollupBenchReport['prometheus'] = {};
+    const bins = findPrometheusBinaries();
+    if (o.noPrometheus) promReport.skipped = '--no-prometheus';
+    else if (bins.prometheus === undefined) promReport.skipped = 'prometheus binary not found (/usr/bin/prometheus or PATH; apt-get install -y prometheus)';
+    else if (bins.promtool === undefined) promReport.skipped = 'promtool not found (/usr/bin/promtool or PATH): remote write cannot take 30-day-old samples, so there is no route to load Prometheus';
+    else {
+      // One OpenMetrics file per block window, each given to promtool and deleted: promtool
+      // parses its whole input once per block, and 30 days of text would be ~10 GB at once.
+      const blocksDir = path.join(promWork, 'tsdb');
+      const omWriter = new OpenMetricsWriter(ds);
+      const windows = omWriter.windows(parseSimpleDurationMs(o.promBlockDuration)!);
+      const op = new Progress('openmetrics + promtool', ds.sampleCount, process.stderr, o.quiet);
+      let omBytes = 0;
+      let omMs = 0;
+      let promtoolMs = 0;
+      let done = 0;
+      say(`Prometheus: ${windows.length} OpenMetrics files of up to ${o.promBlockDuration}, each through promtool tsdb create-blocks-from openmetrics --max-block-duration=${o.promBlockDuration}`);
+      for (const w of windows) {
+        const omFile = path.join(promWork, 'window.om');
+        const om = omWriter.write(w.kFrom, w.kTo, omFile, (n) => op.update(done + n));
+        omBytes += om.bytes;
+        omMs += om.ms;
+        const pt = await promtoolCreateBlocks(bins.promtool, omFile, blocksDir, o.promBlockDuration);
+        promtoolMs += pt.ms;
+        fs.rmSync(omFile, { force: true });
+        done += om.samples;
+        op.update(done);
+      }
+      op.finish(done);
+      const blocks = countBlocks(blocksDir);
+      say(`OpenMetrics ${(omBytes / 1e9).toFixed(2)} GB written in ${(omMs / 1000).toFixed(1)} s; promtool ${(promtoolMs / 1000).toFixed(1)} s -> ${blocks.blocks} blocks, ${(blocks.bytes / 1e6).toFixed(1)} MB`);
+      prom = await startPrometheusOn(bins.prometheus, blocksDir, promWork, o.promBlockDuration);
+      Object.assign(promReport, { version: prom.version, openMetricsBytes: omBytes, openMetricsMs: omMs, promtoolMs, promtoolRuns: windows.length, blocks: blocks.blocks, blockBytes: blocks.bytes, startMs: prom.startMs, blockDuration: o.promBlockDuration });
+      say(`prometheus ${prom.version} pid ${prom.pid} ready in ${(prom.startMs / 1000).toFixed(1)} s`);
+    }
+    if (promReport.skipped !== undefined) say(`Prometheus skipped: ${promReport.skipped}`);
+
+    // 5. Queries.
+    const queries: QueryReport[] = [];
+    for (const q of rollupQueries(ds)) {
+      say(`query ${q.name}: ${q.query} over ${((q.endS - q.startS) / 86400).toFixed(1)} d, step ${q.stepS} s`);
+      const call: Record<Target, ((stats: boolean) => Promise<RangeAnswer>) | undefined> = {
+        pyramid: (stats) => queryRange(mocha.url, q, { resolution: 'auto', ...(stats ? { stats: 'all' } : {}) }),
+        raw: (stats) => queryRange(mocha.url, q, { resolution: 'raw', ...(stats ? { stats: 'all' } : {}) }),
+        prometheus: prom !== undefined ? () => queryRange(prom!.url, q) : undefined,
+      };
+      const targets: Record<Target, TargetTiming> = { pyramid: {}, raw: {}, prometheus: {} };
+      const answers = new Map<Target, RangeAnswer>();
+      const live: Target[] = [];
+      for (const t of ['pyramid', 'raw', 'prometheus'] as Target[]) {
+        const f = call[t];
+        if (f === undefined) {
+          targets[t].error = `skipped: ${promReport.skipped ?? 'not started'}`;
+          continue;
+        }
+        try {
+          // Warm-up, untimed; its answer is the one compared, its stats show the level used.
+          const a = await f(true);
+          answers.set(t, a);
+          targets[t].series = a.answer.series.length;
+          targets[t].points = a.answer.points;
+          if (t !== 'prometheus') {
+            const r = (a.stats as { rollup?: unknown } | undefined)?.rollup;
+            if (r !== undefined) targets[t].rollupStats = r;
+          }
+          live.push(t);
+        } catch (e) {
+          targets[t].error = (e as Error).message.slice(0, 500);
+          say(`  ${t}: FAILED: ${targets[t].error}`);
+        }
+      }
+      const levelsUsed = Array.isArray(targets.pyramid.rollupStats) ? (targets.pyramid.rollupStats as { level?: string }[]).filter((e) => e.level !== undefined && e.level !== 'raw').length : 0;
+      if (compaction.available && live.includes('pyramid') && Array.isArray(targets.pyramid.rollupStats) && levelsUsed === 0) notes.push(`${q.name}: resolution=auto read no rollup level (data.stats.rollup): the "pyramid" timings are raw reads`);
+      if (live.includes('pyramid') && targets.pyramid.rollupStats === undefined) notes.push(`${q.name}: the pyramid answer has no data.stats.rollup (stats=all): this build shows no level choice, so "pyramid" may be raw data`);
+      const ms = new Map<Target, number[]>(live.map((t) => [t, []]));
+      for (let i = 0; i < o.runs; i++) {
+        // Rotate the order run by run so machine noise hits every target alike.
+        for (let j = 0; j < live.length; j++) {
+          const t = live[(i + j) % live.length]!;
+          const t0 = performance.now();
+          try {
+            await call[t]!(false);
+            ms.get(t)!.push(performance.now() - t0);
+          } catch (e) {
+            targets[t].error = `run ${i + 1}: ${(e as Error).message.slice(0, 500)}`;
+          }
+        }
+      }
+      for (const t of live) {
+        const xs = ms.get(t)!;
+        if (xs.length === 0) continue;
+        Object.assign(targets[t], { medianMs: median(xs), p90Ms: percentile(xs, 90), minMs: Math.min(...xs), maxMs: Math.max(...xs), runsMs: xs.map((x) => Math.round(x * 10) / 10) });
+        say(`  ${t}: median ${median(xs).toFixed(1)} ms (${xs.length} runs)`);
+      }
+      const agreement: QueryReport['agreement'] = [];
+      const pairs: [Target, Target][] = [
+        ['pyramid', 'raw'],
+        ['pyramid', 'prometheus'],
+        ['raw', 'prometheus'],
+      ];
+      for (const [a, b] of pairs) {
+        const aa = answers.get(a);
+        const bb = answers.get(b);
+        if (aa === undefined || bb === undefined) continue;
+        const ag = compareAnswers(aa.answer, bb.answer, o.relTolerance);
+        // compare.ts words its examples as mocha (first) vs prometheus (second).
+        ag.examples = ag.examples.map((s) => s.replace(/mocha/g, a).replace(/prometheus/g, b));
+        agreement.push({ pair: `${a} vs ${b}`, agreement: ag });
+        if (!ag.agree) say(`  ${a} vs ${b} DISAGREE: ${ag.examples.slice(0, 2).join('; ')}`);
+      }
+      const pm = targets.pyramid.medianMs;
+      queries.push({
+        name: q.name,
+        query: q.query,
+        startS: q.startS,
+        endS: q.endS,
+        stepS: q.stepS,
+        targets,
+        ...(pm !== undefined && targets.raw.medianMs !== undefined ? { speedupVsRaw: targets.raw.medianMs / pm } : {}),
+        ...(pm !== undefined && targets.prometheus.medianMs !== undefined ? { speedupVsPrometheus: targets.prometheus.medianMs / pm } : {}),
+        agreement,
+      });
+    }
+
+    const goals = evaluateGoals(queries, levels, latency, compaction.available);
+    mem.stop();
+    return {
+      version: 1,
+      startedAt,
+      command: o.command ?? '',
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadAvg1Start, loadAvg1End: os.loadavg()[0]! },
+      scenario: {
+        series: ds.seriesCount,
+        counters: ds.counterCount,
+        gauges: ds.gaugeCount,
+        days: o.days,
+        intervalMs: o.intervalMs,
+        samples: ds.sampleCount,
+        dataStart: new Date(ds.startMs).toISOString(),
+        dataEnd: new Date(ds.endMs).toISOString(),
+        seed: o.seed,
+        runs: o.runs,
+        senders: o.senders,
+        samplesPerRequest: o.samplesPerRequest,
+        walFsync: o.walFsync,
+        mochaArgs,
+      },
+      load: {
+        ...bfRest,
+        samplesPerSecond: bf.samples / (bf.ms / 1000),
+        requestP50Ms: median(latencyMs),
+        requestP99Ms: percentile(latencyMs, 99),
+        ...(cpu0 !== undefined && cpu1 !== undefined ? { serverCpuS: cpu1 - cpu0 } : {}),
+        ...(ingested !== undefined ? { serverSamplesIngested: ingested } : {}),
+      },
+      compaction,
+      latency,
+      levels,
+      memory: { mochaPeakRssBytes: mem.peakBytes },
+      prometheus: promReport,
+      queries,
+      goals,
+      notes,
+    };
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- last mocha log lines ---\n${mocha.recentLogs().slice(-20).join('\n')}${prom !== undefined ? `\n--- prometheus ---\n${prom.logs().slice(-10).join('\n')}` : ''}`, { cause: e });
+  } finally {
+    mem.stop();
+    await mocha.stop();
+    if (prom !== undefined) await prom.stop();
+    if (o.keepData) note(`kept: mocha data ${mocha.dataDir}, prometheus ${promWork}`, o.quiet);
+    else {
+      fs.rmSync(mocha.dataDir, { recursive: true, force: true });
+      fs.rmSync(promWork, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Speed-up goal of the issue: the pyramid at least this many times faster than raw data. */
+export const SPEEDUP_VS_RAW_GOAL = 50;
+/** Rollup levels add at most this % of the raw bytes. */
+export const LEVELS_PCT_OF_RAW_GOAL = 30;
+/** Ingest p99 while compacting at most this many times the idle p99. */
+export const LATENCY_RATIO_GOAL = 2;
+
+export function evaluateGoals(queries: QueryReport[], levels: RollupBenchReport['levels'], latency: RollupBenchReport['latency'], compacted: boolean): Goal[] {
+  const goals: Goal[] = [];
+  for (const q of queries) {
+    const r = q.speedupVsRaw;
+    const noPyramid = !compacted;
+    if (noPyramid) {
+      // Without compaction there are no levels: "pyramid" and "raw" read the same data.
+      const why = 'no rollup levels in this build (compaction endpoint missing)';
+      goals.push({ name: `${q.name}: pyramid >= ${SPEEDUP_VS_RAW_GOAL}x faster than raw`, detail: `${why}; measured ${r?.toFixed(1) ?? '-'}x` });
+      goals.push({ name: `${q.name}: pyramid >= ${SPEEDUP_VS_RAW_GOAL}x faster than Prometheus`, detail: `${why}; measured ${q.speedupVsPrometheus?.toFixed(1) ?? '-'}x` });
+    }
+    if (!noPyramid) goals.push(
+      r === undefined
+        ? { name: `${q.name}: pyramid >= ${SPEEDUP_VS_RAW_GOAL}x faster than raw`, detail: `not measured: pyramid ${q.targets.pyramid.error ?? 'ok'}, raw ${q.targets.raw.error ?? 'ok'}` }
+        : { name: `${q.name}: pyramid >= ${SPEEDUP_VS_RAW_GOAL}x faster than raw`, pass: r >= SPEEDUP_VS_RAW_GOAL, detail: `${r.toFixed(1)}x` },
+    );
+    const p = q.speedupVsPrometheus;
+    // "faster than Prometheus by a larger factor": a larger factor than the raw goal (>= 50x).
+    if (!noPyramid) goals.push(
+      p === undefined
+        ? { name: `${q.name}: pyramid >= ${SPEEDUP_VS_RAW_GOAL}x faster than Prometheus`, detail: `not measured: ${q.targets.prometheus.error ?? q.targets.pyramid.error ?? 'no timing'}` }
+        : { name: `${q.name}: pyramid >= ${SPEEDUP_VS_RAW_GOAL}x faster than Prometheus`, pass: p >= SPEEDUP_VS_RAW_GOAL, detail: `${p.toFixed(1)}x` },
+    );
+    const bad = q.agreement.filter((a) => !a.agreement.agree).map((a) => a.pair);
+    goals.push({ name: `${q.name}: same answers (rel ${'1e-9'})`, ...(q.agreement.length > 0 ? { pass: bad.length === 0 } : {}), detail: q.agreement.length === 0 ? 'nothing to compare' : bad.length === 0 ? q.agreement.map((a) => a.pair).join(', ') + ' agree' : `differ: ${bad.join(', ')}` });
+  }
+  goals.push(
+    levels.levelsPctOfRaw === undefined || levels.levelBytes === 0
+      ? { name: `rollup levels <= ${LEVELS_PCT_OF_RAW_GOAL}% of raw bytes`, detail: compacted ? 'no level segments found after compaction' : 'no compaction in this build' }
+      : { name: `rollup levels <= ${LEVELS_PCT_OF_RAW_GOAL}% of raw bytes`, pass: levels.levelsPctOfRaw <= LEVELS_PCT_OF_RAW_GOAL, detail: `${levels.levelsPctOfRaw.toFixed(1)}%` },
+  );
+  goals.push(
+    latency.ratioP99 === undefined
+      ? { name: `ingest p99 while compacting <= ${LATENCY_RATIO_GOAL}x idle`, detail: compacted ? 'no requests measured' : 'no compaction in this build' }
+      : { name: `ingest p99 while compacting <= ${LATENCY_RATIO_GOAL}x idle`, pass: latency.ratioP99 <= LATENCY_RATIO_GOAL, detail: `${latency.ratioP99.toFixed(2)}x (${latency.compacting!.p99Ms.toFixed(1)} vs ${latency.idle!.p99Ms.toFixed(1)} ms)` },
+  );
+  return goals;
+}
