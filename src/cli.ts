@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pino } from 'pino';
 import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRetention, parseRollupLevels } from './rollup/levels.js';
-import { assertConstants, COMPACTION_INTERVAL_MS, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX } from './constants.js';
+import { assertConstants, COMPACTION_INTERVAL_MS, MEMTABLE_BYTES_MAX, PARTITION_MS, LOOKBACK_DELTA_MS, WAL_PENDING_BYTES_MAX, QUERY_SAMPLES_MAX } from './constants.js';
 import { HOST_IS_LITTLE_ENDIAN } from './model/samples.js';
 import { Engine } from './engine.js';
 import { buildServer } from './api/server.js';
@@ -35,6 +35,8 @@ Usage: npm start -- [flags]
                               the machine's memory within 64-512 MiB: ${SEGMENT_CACHE_BYTES_MAX_DEFAULT} here)
   --flush-interval DURATION   flush a non-empty memtable at least this often (default 2h)
   --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
+  --query-samples-max N       samples (or rollup buckets) one query may load, plus its output
+                              points; more is a 422 (default ${QUERY_SAMPLES_MAX})
   --rollup-levels LIST        rollup levels compaction builds per raw partition, finest first,
                               each a multiple of the previous (default ${DEFAULT_ROLLUP_LEVELS_TEXT}; none: no levels)
   --retention LIST            how long each level is kept, e.g. raw=15d,5m=90d,1h=2y,1d=inf;
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
       'wal-segment-bytes-max': { type: 'string' },
       'flush-interval': { type: 'string' },
       'lookback-delta': { type: 'string' },
+      'query-samples-max': { type: 'string' },
       'rollup-levels': { type: 'string', default: DEFAULT_ROLLUP_LEVELS_TEXT },
       retention: { type: 'string', default: '' },
       'compaction-interval': { type: 'string' },
@@ -132,7 +135,12 @@ async function main(): Promise<void> {
     ...(compactionSwapDelayMs > 0 ? { compactionSwapDelayMs } : {}),
   });
   const lookbackDeltaMs = values['lookback-delta'] !== undefined ? parseDurationParam(values['lookback-delta'], 'lookback-delta') : LOOKBACK_DELTA_MS;
-  const { app } = buildServer({ engine, logger, lookbackDeltaMs, limitsFor: (tenant) => policies.get(tenant), exemplars, dataDir });
+  let querySamplesMax: number | undefined;
+  if (values['query-samples-max'] !== undefined) {
+    querySamplesMax = Number(values['query-samples-max']);
+    if (!(Number.isSafeInteger(querySamplesMax) && querySamplesMax > 0)) throw new Error(`--query-samples-max must be a positive whole number, got ${JSON.stringify(values['query-samples-max'])}`);
+  }
+  const { app } = buildServer({ engine, logger, lookbackDeltaMs, ...(querySamplesMax !== undefined ? { querySamplesMax } : {}), limitsFor: (tenant) => policies.get(tenant), exemplars, dataDir });
   if (policies.tenants().length > 0) logger.info({ tenants: policies.tenants() }, 'per-tenant limits loaded');
   await app.listen({ host, port });
   logger.info({ dataDir, listen: `${host}:${port}` }, 'mocha-tsdb ready');

@@ -152,7 +152,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const t = params.get('timeout');
       if (t !== null && t !== '') timeoutMs = Math.min(timeoutMs, parseDurationParam(t, 'timeout'));
       return {
-        samplesMax: QUERY_SAMPLES_MAX,
+        samplesMax: opts.querySamplesMax ?? QUERY_SAMPLES_MAX,
         seriesMax: QUERY_SERIES_MAX,
         timeoutMs,
         signal: AbortSignal.timeout(timeoutMs),

@@ -24,6 +24,7 @@ export interface ServerOptions {
   /** Query limits; defaults in constants.ts. */
   queryTimeoutMs?: number;
   queryConcurrencyMax?: number;
+  querySamplesMax?: number;
   lookbackDeltaMs?: number;
   /** Per-tenant ingest limits; built-in defaults when absent. */
   limitsFor?: (tenant: string) => TenantLimits;

@@ -178,7 +178,9 @@ export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBench
   // is the whole job), where the build has the flag.
   const cli = o.cliPath ?? serverCliPath();
   const background = serverHelp(cli).includes('--compaction-interval') && !o.mochaArgs.includes('--compaction-interval') ? ['--compaction-interval', '0'] : [];
-  const mochaArgs = ['--wal-fsync', o.walFsync, '--sample-age-max', '0', ...background, ...o.mochaArgs];
+  // A raw 30-day query loads more than the default 50M samples: raise the bound where the build has the flag.
+  const samplesBound = serverHelp(cli).includes('--query-samples-max') && !o.mochaArgs.includes('--query-samples-max') ? ['--query-samples-max', '2000000000'] : [];
+  const mochaArgs = ['--wal-fsync', o.walFsync, '--sample-age-max', '0', ...background, ...samplesBound, ...o.mochaArgs];
   const mocha = await startServer({ args: mochaArgs, startTimeoutMs: 120_000, cliPath: cli });
   if (background.length > 0) say('mocha runs with --compaction-interval 0: compaction only on POST /api/v1/admin/compact');
   const mem = new MemSampler(mocha.pid);
