@@ -724,9 +724,9 @@ export class Engine {
       this.opts.logger.info({ segments: plan.expired.map((s) => `${s.tenant}/${s.name}`) }, 'dropped segments past their retention');
       return true;
     }
-    const work = plan.partitions.find((p) => !visited.has(partitionKey(p.tenant, p.partitionStartMs)));
+    const work = plan.partitions.find((p) => !visited.has(partitionKey(p.tenant, p.partitionStartMs, p.partitionEndMs)));
     if (work === undefined) return false;
-    visited.add(partitionKey(work.tenant, work.partitionStartMs));
+    visited.add(partitionKey(work.tenant, work.partitionStartMs, work.partitionEndMs));
     const started = performance.now();
     try {
       await this.compactPartition(work, summary);
@@ -744,7 +744,7 @@ export class Engine {
     return true;
   }
 
-  /** Merges one partition and/or builds its levels in a worker, then swaps the manifest. */
+  /** Merges one raw partition, or builds one day's levels, in a worker, then swaps the manifest. */
   private async compactPartition(work: PartitionWork, summary: CompactionSummary): Promise<void> {
     let seq = this.manifest.nextSegmentSeq;
     const input: CompactionTaskInput = {
@@ -774,7 +774,7 @@ export class Engine {
         summary.samplesOut += out.samplesOut;
         if (work.merge) this.statsCounters.compactionSamplesMerged += out.samplesIn;
         this.opts.logger.info(
-          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs) },
+          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, partitionEndMs: work.partitionEndMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs) },
           'compaction task done',
         );
       }
