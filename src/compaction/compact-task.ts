@@ -68,8 +68,10 @@ export interface CompactionTaskOutput {
   samplesOut: number;
   /** The largest number of decoded samples held by one batch (the memory bound in practice). */
   batchSamplesMax: number;
-  /** Record batches of encoded buckets any level writer held at once, at most (1: streaming). */
-  levelBatchesHeldMax: number;
+  /** Bytes of encoded buckets the level writers held at once, at most (about one record batch each: streaming). */
+  levelHeldBytesMax: number;
+  /** Bytes of buckets.arrow the level writers wrote. */
+  levelBucketsBytes: number;
   durationMs: number;
 }
 
@@ -152,10 +154,11 @@ export async function runCompactionTask(input: CompactionTaskInput): Promise<Com
       await writeBuiltSegment(dir, input.rawOutputName!, built);
       raw = built.meta;
     }
-    const levelBatchesHeldMax = levelOut?.batchesHeldMax ?? 0;
     const levels = levelOut !== undefined ? await levelOut.finish() : [];
+    const levelHeldBytesMax = levelOut?.heldBytesMax ?? 0;
+    const levelBucketsBytes = levelOut?.bytesWritten ?? 0;
     levelOut = undefined;
-    return { ...(raw !== undefined ? { raw } : {}), levels, seriesCount, samplesIn, samplesOut, batchSamplesMax, levelBatchesHeldMax, durationMs: performance.now() - started };
+    return { ...(raw !== undefined ? { raw } : {}), levels, seriesCount, samplesIn, samplesOut, batchSamplesMax, levelHeldBytesMax, levelBucketsBytes, durationMs: performance.now() - started };
   } catch (e) {
     await levelOut?.abort();
     throw e;

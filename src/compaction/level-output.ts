@@ -61,10 +61,17 @@ export class LevelOutputs {
     for (let i = 0; i < this.writers.length; i++) this.writers[i]!.add(labels, perLevel[i]!);
   }
 
-  /** Record batches held at once by any writer, at most (the memory bound, counted). */
-  get batchesHeldMax(): number {
+  /** Encoded bucket bytes held at once by the writers together, at most (the memory bound, counted per writer and summed). */
+  get heldBytesMax(): number {
     let m = 0;
-    for (const w of this.writers) m = Math.max(m, w.batchesHeldMax);
+    for (const w of this.writers) m += w.heldBytesMax;
+    return m;
+  }
+
+  /** Bytes the writers wrote to their buckets.arrow files. */
+  get bytesWritten(): number {
+    let m = 0;
+    for (const w of this.writers) m += w.bytesWrittenToFile;
     return m;
   }
 

@@ -292,9 +292,11 @@ export class LevelSegmentStreamWriter {
   private bytesWritten = 0;
   private crc = 0;
   private done = false;
-  /** Record batches held at once, at most (counting, for the memory-bound test): the one being built plus one being serialized. */
-  batchesHeldMax = 0;
-  private batchesHeld = 0;
+  /**
+   * The most bytes of encoded buckets this writer held at once (counted, for the memory-bound
+   * test): the batch being built, or a cut batch's serialized Arrow bytes before they go to the file.
+   */
+  heldBytesMax = 0;
 
   private constructor(
     private readonly segmentsDir: string,
@@ -340,14 +342,17 @@ export class LevelSegmentStreamWriter {
   add(labels: Labels, buckets: RollupBuckets): void {
     if (this.done) throw new Error('level writer used after finish');
     this.enc.add(labels, buckets);
+    if (this.enc.pendingBytes > this.heldBytesMax) this.heldBytesMax = this.enc.pendingBytes;
   }
 
   private writeBatch(batch: RecordBatch): void {
-    this.batchesHeld++;
-    if (this.batchesHeld > this.batchesHeldMax) this.batchesHeldMax = this.batchesHeld;
     this.arrow.write(batch);
     this.drain();
-    this.batchesHeld--;
+  }
+
+  /** Bytes of buckets.arrow written so far. */
+  get bytesWrittenToFile(): number {
+    return this.bytesWritten;
   }
 
   /** Moves what the Arrow writer has serialized to the file, fixing compressed length prefixes. */
@@ -360,6 +365,7 @@ export class LevelSegmentStreamWriter {
     const pieces = queue.splice(0, queue.length);
     let n = 0;
     for (const p of pieces) n += p.byteLength;
+    if (n > this.heldBytesMax) this.heldBytesMax = n;
     const bytes = new Uint8Array(n);
     let at = 0;
     for (const p of pieces) {
