@@ -103,9 +103,10 @@ export function buildLevelSegmentFiles(
   input: LevelSegmentInput,
   compression: SegmentCompression,
   blockBucketsMax: number,
+  batchBytesTarget: number = SAMPLES_BATCH_BYTES_TARGET,
 ): { meta: LevelSegmentMeta; files: Array<[string, Uint8Array]> } {
   const batches: RecordBatch[] = [];
-  const enc = new LevelSeriesEncoder(input, blockBucketsMax, (b) => batches.push(b));
+  const enc = new LevelSeriesEncoder(input, blockBucketsMax, (b) => batches.push(b), batchBytesTarget);
   for (const s of sortedSeries(input.series)) enc.add(s.labels, s.buckets);
   enc.cut();
   const bucketsBytes = arrowFileBytes(batches, compression);
