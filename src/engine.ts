@@ -15,7 +15,7 @@
 // - Readers take a reference to the current segment set. Each segment reader counts the sets
 //   that hold it; when the last one goes (replaced and no querier holds it), the reader is closed
 //   and, if compaction or retention removed its segment from the manifest, its directory deleted.
-// - Flushes and compaction steps (one partition merge, or one retention drop) run one at a time on
+// - Flushes and compaction steps (one partition merge, one day's level build, or one retention drop) run one at a time on
 //   one chain: each plans from the manifest it finds, allocates segment names from it, and swaps
 //   it (writeManifest) before the next starts. A crash at any point leaves the old or the new
 //   manifest; directories it does not list are removed at the next start.
@@ -666,9 +666,10 @@ export class Engine {
   }
 
   /**
-   * Compacts: drops segments past retention, merges each partition's raw segments into one and
-   * builds its rollup levels. force: every partition, also the ones the memtable may still
-   * write to (the admin call); otherwise only partitions that ended a flush interval ago.
+   * Compacts: drops segments past retention, merges each raw partition's segments into one and
+   * builds each day's rollup levels from all its raw segments (compaction/planner.ts). force:
+   * every partition and day, also the ones the memtable may still write to (the admin call);
+   * otherwise only partitions (days) that ended a flush interval ago.
    * Resolves when done; a partition that fails is logged, counted and left as it was.
    */
   compact(opts: { force?: boolean; tenant?: string } = {}): Promise<CompactionSummary> {
