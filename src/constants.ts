@@ -5,6 +5,16 @@ const MiB = 1024 * 1024;
 
 /** Raw partitions are 2 h wide, aligned to the Unix epoch, like Prometheus' head blocks. */
 export const PARTITION_MS = 2 * 60 * 60 * 1000;
+/**
+ * Level segments (rollups) cover one LEVEL PARTITION: a UTC day, built from every raw segment of
+ * the day's raw partitions (src/compaction/planner.ts). Per 2 h partition, per-series overhead
+ * (series/postings entries, one-bucket blocks) made the levels 131% (5m) / 30% (1h) / 25% (1d)
+ * of the raw bytes at 20k series; per day 56% / 6.4% / 2.7% (bench/micro/level-encoding.ts), and
+ * a 30-day query opens 30 level segments per level instead of 360. A multiple of PARTITION_MS and
+ * of every level width up to a day; a level wider than a day (say 7d) still gets one segment per
+ * day, holding partial buckets at the day edges, which readers join (rollup/buckets.ts concat).
+ */
+export const LEVEL_PARTITION_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Sample timestamps must lie within +-2^47 ms (about +-4,460 years around 1970). Ingest rejects
@@ -120,6 +130,7 @@ export function assertConstants(): void {
   if (!(MEMTABLE_TOTAL_BYTES_MAX > MEMTABLE_BYTES_MAX)) throw new Error('MEMTABLE_TOTAL_BYTES_MAX must exceed MEMTABLE_BYTES_MAX');
   if (!(REMOTE_WRITE_DECODED_BYTES_MAX >= REMOTE_WRITE_BODY_BYTES_MAX)) throw new Error('decoded limit must be >= body limit');
   if (PARTITION_MS % 60_000 !== 0) throw new Error('PARTITION_MS must be whole minutes');
+  if (LEVEL_PARTITION_MS % PARTITION_MS !== 0) throw new Error('LEVEL_PARTITION_MS must be a multiple of PARTITION_MS');
   // The largest series the label limits allow must fit in one decoded remote-write request.
   if (!(LABELS_PER_SERIES_MAX * (LABEL_NAME_BYTES_MAX + LABEL_VALUE_BYTES_MAX + 16) <= REMOTE_WRITE_DECODED_BYTES_MAX)) throw new Error('label limits exceed the decoded remote-write limit');
   if (!(WAL_SEGMENT_BYTES_MAX >= 2 * WAL_RECORD_BYTES_MAX)) throw new Error('WAL_SEGMENT_BYTES_MAX must hold at least two records of WAL_RECORD_BYTES_MAX');

@@ -15,7 +15,7 @@
 // - Readers take a reference to the current segment set. Each segment reader counts the sets
 //   that hold it; when the last one goes (replaced and no querier holds it), the reader is closed
 //   and, if compaction or retention removed its segment from the manifest, its directory deleted.
-// - Flushes and compaction steps (one partition merge, or one retention drop) run one at a time on
+// - Flushes and compaction steps (one partition merge, one day's level build, or one retention drop) run one at a time on
 //   one chain: each plans from the manifest it finds, allocates segment names from it, and swaps
 //   it (writeManifest) before the next starts. A crash at any point leaves the old or the new
 //   manifest; directories it does not list are removed at the next start.
@@ -662,9 +662,10 @@ export class Engine {
   }
 
   /**
-   * Compacts: drops segments past retention, merges each partition's raw segments into one and
-   * builds its rollup levels. force: every partition, also the ones the memtable may still
-   * write to (the admin call); otherwise only partitions that ended a flush interval ago.
+   * Compacts: drops segments past retention, merges each raw partition's segments into one and
+   * builds each day's rollup levels from all its raw segments (compaction/planner.ts). force:
+   * every partition and day, also the ones the memtable may still write to (the admin call);
+   * otherwise only partitions (days) that ended a flush interval ago.
    * Resolves when done; a partition that fails is logged, counted and left as it was.
    */
   compact(opts: { force?: boolean; tenant?: string } = {}): Promise<CompactionSummary> {
@@ -720,9 +721,9 @@ export class Engine {
       this.opts.logger.info({ segments: plan.expired.map((s) => `${s.tenant}/${s.name}`) }, 'dropped segments past their retention');
       return true;
     }
-    const work = plan.partitions.find((p) => !visited.has(partitionKey(p.tenant, p.partitionStartMs)));
+    const work = plan.partitions.find((p) => !visited.has(partitionKey(p.tenant, p.partitionStartMs, p.partitionEndMs)));
     if (work === undefined) return false;
-    visited.add(partitionKey(work.tenant, work.partitionStartMs));
+    visited.add(partitionKey(work.tenant, work.partitionStartMs, work.partitionEndMs));
     const started = performance.now();
     try {
       await this.compactPartition(work, summary);
@@ -740,7 +741,7 @@ export class Engine {
     return true;
   }
 
-  /** Merges one partition and/or builds its levels in a worker, then swaps the manifest. */
+  /** Merges one raw partition, or builds one day's levels, in a worker, then swaps the manifest. */
   private async compactPartition(work: PartitionWork, summary: CompactionSummary): Promise<void> {
     let seq = this.manifest.nextSegmentSeq;
     const input: CompactionTaskInput = {
@@ -770,7 +771,7 @@ export class Engine {
         summary.samplesOut += out.samplesOut;
         if (work.merge) this.statsCounters.compactionSamplesMerged += out.samplesIn;
         this.opts.logger.info(
-          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs) },
+          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, partitionEndMs: work.partitionEndMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs) },
           'compaction task done',
         );
       }

@@ -1,21 +1,25 @@
-// Compaction task: for one tenant and one raw partition [start, end), merges all its raw segments
-// (flush splits, out-of-order and backfilled data) into one raw segment, and builds the rollup
-// levels of the partition from the merged samples. A pure function of its input plus the files
-// it writes (new directories only: the engine swaps them into the manifest and deletes the
-// inputs); runs in a piscina worker (compact-worker.ts).
+// Compaction task, for one tenant, one of two kinds (the planner says which, planner.ts):
+// - merge: all raw segments of one raw partition [start, end) (flush splits, out-of-order and
+//   backfilled data) into one raw segment (rawOutputName);
+// - levels: the rollup level segments of one level partition (a UTC day) from all raw segments
+//   of the day's raw partitions (sources = their names).
+// A pure function of its input plus the files it writes (new directories only: the engine swaps
+// them into the manifest and deletes the inputs); runs in a piscina worker (compact-worker.ts).
 //
 // Merge rule: series by labels (k-way over the inputs, each in label order already), samples by
 // time; on equal timestamps the later input wins (inputs come oldest first, in manifest order =
 // segment sequence order) -- the querier's rule, so a query answers the same before and after.
-// Stale markers are kept bit for bit.
+// Stale markers are kept bit for bit. Inputs of different raw partitions hold disjoint times.
 //
 // Memory bound: series are read and merged in batches of at most seriesBatchMax series (default
-// COMPACTION_SERIES_BATCH_MAX) across all inputs, so decoded samples held at once are those of one
-// batch (inputs x batch series x samples per series). What is kept for the whole partition: the
-// labels of every series, the merged raw segment's ENCODED chunks (the Arrow files are assembled
-// at the end), and the rollup buckets of every series at every level (the level writer takes the
-// whole partition): for a 2 h partition at 5 m/1 h/1 d that is ~26 buckets (~3.4 KiB) per series
-// before encoding, against ~7.7 KiB of decoded raw samples per series at a 15 s interval.
+// COMPACTION_SERIES_BATCH_MAX) divided by the number of raw partitions read, so decoded samples
+// held at once are about one batch of 2 h partitions' worth (1024 series x 480 samples at 15 s).
+// A series' buckets are built from all its samples of the day at the finest level, coarsened for
+// the others, and appended to one streaming level writer per level (LevelSegmentStreamWriter),
+// which holds one record batch of ENCODED buckets (~1 MiB) and writes it out when full: the
+// day's decoded buckets are never held (100k series x 288 5m buckets x 132 B would be 3.8 GB).
+// What is kept for the whole partition: the labels of every series and, for a merge, the merged
+// raw segment's encoded chunks (the Arrow files are assembled at the end).
 import { performance } from 'node:perf_hooks';
 import { compareLabels, type Labels } from '../model/labels.js';
 import { buildBuckets, coarsen, type RollupBuckets } from '../rollup/buckets.js';
@@ -26,7 +30,7 @@ import { SegmentReader } from '../segment/reader.js';
 import { SegmentFilesBuilder, writeBuiltSegment, type SegmentMeta } from '../segment/writer.js';
 import { COMPACTION_SERIES_BATCH_MAX } from '../constants.js';
 import { mergeLastWins } from './merge.js';
-import { writeLevels, type LevelOutputMeta, type LevelSeriesBuckets } from './level-output.js';
+import { LevelOutputs, type LevelOutputMeta } from './level-output.js';
 
 export interface CompactionLevelSpec {
   /** Level name ("5m"). */
@@ -39,9 +43,10 @@ export interface CompactionLevelSpec {
 export interface CompactionTaskInput {
   dataDir: string;
   tenant: string;
+  /** The raw partition merged, or the level partition (day) whose levels are built. */
   partitionStartMs: number;
   partitionEndMs: number;
-  /** Raw segments of the partition, oldest first: on equal timestamps a later one wins. */
+  /** Raw segments read, oldest first: on equal timestamps a later one wins. Each lies inside the partition (a merge: is of the partition). */
   inputs: string[];
   /** Name of the merged raw segment to write; absent: the inputs stay as they are (levels only, built from all of them). */
   rawOutputName?: string;
@@ -49,6 +54,8 @@ export interface CompactionTaskInput {
   levels: CompactionLevelSpec[];
   compression?: SegmentCompression;
   seriesBatchMax?: number;
+  /** Encoded bytes at which level writers cut a record batch (tests lower it). */
+  levelBatchBytesTarget?: number;
 }
 
 export interface CompactionTaskOutput {
@@ -61,6 +68,10 @@ export interface CompactionTaskOutput {
   samplesOut: number;
   /** The largest number of decoded samples held by one batch (the memory bound in practice). */
   batchSamplesMax: number;
+  /** Bytes of encoded buckets the level writers held at once, at most (about one record batch each: streaming). */
+  levelHeldBytesMax: number;
+  /** Bytes of buckets.arrow the level writers wrote. */
+  levelBucketsBytes: number;
   durationMs: number;
 }
 
@@ -70,24 +81,35 @@ const TASK_BATCH_CACHE_BYTES = 32 * 1024 * 1024;
 export async function runCompactionTask(input: CompactionTaskInput): Promise<CompactionTaskOutput> {
   const started = performance.now();
   if (input.inputs.length === 0) throw new Error('compaction input: no segments');
-  const batchMax = input.seriesBatchMax ?? COMPACTION_SERIES_BATCH_MAX;
   const caches = { batchCache: new SegmentCache(TASK_BATCH_CACHE_BYTES), chunkCache: new SegmentCache(0) };
   const readers: SegmentReader[] = [];
+  let levelOut: LevelOutputs | undefined;
   try {
+    const partitions = new Set<number>();
     for (const name of input.inputs) {
       const r = await SegmentReader.open(segmentDir(input.dataDir, input.tenant, name), caches);
-      const m = r.meta;
-      if (m.tenant !== input.tenant || m.partitionStartMs !== input.partitionStartMs || m.partitionEndMs !== input.partitionEndMs) {
-        r.close();
-        throw new Error(`compaction input ${name}: tenant ${m.tenant} [${m.partitionStartMs}, ${m.partitionEndMs}) is not the partition compacted`);
-      }
       readers.push(r);
+      const m = r.meta;
+      const inside =
+        input.rawOutputName !== undefined
+          ? m.partitionStartMs === input.partitionStartMs && m.partitionEndMs === input.partitionEndMs
+          : m.partitionStartMs >= input.partitionStartMs && m.partitionEndMs <= input.partitionEndMs;
+      if (m.tenant !== input.tenant || !inside) {
+        throw new Error(`compaction input ${name}: tenant ${m.tenant} [${m.partitionStartMs}, ${m.partitionEndMs}) is not the partition compacted (a merge) nor inside it (levels)`);
+      }
+      partitions.add(m.partitionStartMs);
     }
+    // A day's series hold up to 12 raw partitions' samples: fewer series per batch.
+    const batchMax = Math.max(1, Math.ceil((input.seriesBatchMax ?? COMPACTION_SERIES_BATCH_MAX) / partitions.size));
+    const dir = tenantSegmentsDir(input.dataDir, input.tenant);
     const builder =
       input.rawOutputName !== undefined
         ? new SegmentFilesBuilder(input.rawOutputName, { tenant: input.tenant, level: 'raw', partitionStartMs: input.partitionStartMs, partitionEndMs: input.partitionEndMs }, input.compression ?? 'zstd')
         : undefined;
-    const levelSeries: LevelSeriesBuckets[][] = input.levels.map(() => []);
+    const sources = input.rawOutputName !== undefined ? [input.rawOutputName] : input.inputs;
+    if (input.levels.length > 0) {
+      levelOut = await LevelOutputs.open(dir, input, sources, input.levelBatchBytesTarget !== undefined ? { batchBytesTarget: input.levelBatchBytesTarget } : undefined);
+    }
     const pos = new Uint32Array(readers.length);
     let samplesIn = 0;
     let samplesOut = 0;
@@ -121,24 +143,25 @@ export async function runCompactionTask(input: CompactionTaskInput): Promise<Com
         samplesOut += merged.timestampsMs.length;
         seriesCount++;
         builder?.add({ labels: groups[g]!.labels, timestampsMs: merged.timestampsMs, values: merged.values });
-        if (input.levels.length > 0) {
-          const perLevel = buildLevels(merged.timestampsMs, merged.values, input.levels);
-          for (let i = 0; i < perLevel.length; i++) levelSeries[i]!.push({ labels: groups[g]!.labels, buckets: perLevel[i]! });
-        }
+        if (levelOut !== undefined && merged.timestampsMs.length > 0) levelOut.add(groups[g]!.labels, buildLevels(merged.timestampsMs, merged.values, input.levels));
       }
       samplesIn += batchSamples;
       if (batchSamples > batchSamplesMax) batchSamplesMax = batchSamples;
     }
-    const dir = tenantSegmentsDir(input.dataDir, input.tenant);
     let raw: SegmentMeta | undefined;
     if (builder !== undefined) {
       const built = builder.finish();
       await writeBuiltSegment(dir, input.rawOutputName!, built);
       raw = built.meta;
     }
-    const sources = input.rawOutputName !== undefined ? [input.rawOutputName] : input.inputs;
-    const levels = await writeLevels(dir, input, sources, levelSeries);
-    return { ...(raw !== undefined ? { raw } : {}), levels, seriesCount, samplesIn, samplesOut, batchSamplesMax, durationMs: performance.now() - started };
+    const levels = levelOut !== undefined ? await levelOut.finish() : [];
+    const levelHeldBytesMax = levelOut?.heldBytesMax ?? 0;
+    const levelBucketsBytes = levelOut?.bytesWritten ?? 0;
+    levelOut = undefined;
+    return { ...(raw !== undefined ? { raw } : {}), levels, seriesCount, samplesIn, samplesOut, batchSamplesMax, levelHeldBytesMax, levelBucketsBytes, durationMs: performance.now() - started };
+  } catch (e) {
+    await levelOut?.abort();
+    throw e;
   } finally {
     for (const r of readers) r.close();
   }

@@ -1,10 +1,10 @@
-// The level side of a compaction task: writes a partition's level segments
-// (segment/level-writer.ts does the format) and opens them for the engine.
+// The level side of a compaction task: streams a level partition's series into one level segment
+// per level (segment/level-writer.ts does the format) and opens them for the engine.
 import type { Labels } from '../model/labels.js';
 import type { RollupBuckets } from '../rollup/buckets.js';
 import { manifestEntryOf, type ManifestSegment } from '../segment/manifest.js';
 import type { SegmentCompression } from '../segment/codecs.js';
-import { writeLevelSegment } from '../segment/level-writer.js';
+import { LevelSegmentStreamWriter, type WriteLevelSegmentOptions } from '../segment/level-writer.js';
 import { LevelSegmentReader } from '../segment/level-reader.js';
 import type { LevelSource } from '../engine.js';
 
@@ -24,35 +24,77 @@ export function openLevelSource(dir: string): Promise<LevelSource> {
   return LevelSegmentReader.open(dir);
 }
 
-/**
- * Writes one level segment per level (series in label order, as the task produced them). A level
- * without any bucket (cannot happen for a partition with samples) is not written.
- */
-export async function writeLevels(
-  segmentsDir: string,
-  input: { tenant: string; partitionStartMs: number; partitionEndMs: number; levels: readonly { level: string; widthMs: number; name: string }[]; compression?: SegmentCompression },
-  sources: readonly string[],
-  series: readonly LevelSeriesBuckets[][],
-): Promise<LevelOutputMeta[]> {
-  const out: LevelOutputMeta[] = [];
-  for (let i = 0; i < input.levels.length; i++) {
-    const l = input.levels[i]!;
-    const list = series[i]!.filter((s) => s.buckets.length > 0);
-    if (list.length === 0) continue;
-    const meta = await writeLevelSegment(
-      segmentsDir,
-      l.name,
-      {
-        tenant: input.tenant,
-        level: { name: l.level, widthMs: l.widthMs },
-        partitionStartMs: input.partitionStartMs,
-        partitionEndMs: input.partitionEndMs,
-        sources: [...sources],
-        series: list,
-      },
-      input.compression !== undefined ? { compression: input.compression } : undefined,
-    );
-    out.push({ name: l.name, level: l.level, manifestEntry: manifestEntryOf(meta) });
+export interface LevelOutputInput {
+  tenant: string;
+  partitionStartMs: number;
+  partitionEndMs: number;
+  levels: readonly { level: string; widthMs: number; name: string }[];
+  compression?: SegmentCompression;
+}
+
+/** One streaming level writer per level: series go in, in label order, as the task merges them. */
+export class LevelOutputs {
+  private constructor(private readonly writers: LevelSegmentStreamWriter[], private readonly input: LevelOutputInput) {}
+
+  static async open(segmentsDir: string, input: LevelOutputInput, sources: readonly string[], opts?: Omit<WriteLevelSegmentOptions, 'compression'>): Promise<LevelOutputs> {
+    const writers: LevelSegmentStreamWriter[] = [];
+    try {
+      for (const l of input.levels) {
+        writers.push(
+          await LevelSegmentStreamWriter.create(
+            segmentsDir,
+            l.name,
+            { tenant: input.tenant, level: { name: l.level, widthMs: l.widthMs }, partitionStartMs: input.partitionStartMs, partitionEndMs: input.partitionEndMs, sources: [...sources] },
+            { ...opts, ...(input.compression !== undefined ? { compression: input.compression } : {}) },
+          ),
+        );
+      }
+    } catch (e) {
+      await Promise.all(writers.map((w) => w.abort()));
+      throw e;
+    }
+    return new LevelOutputs(writers, input);
   }
-  return out;
+
+  /** Appends one series' buckets at every level (perLevel[i] for input.levels[i]). */
+  add(labels: Labels, perLevel: readonly RollupBuckets[]): void {
+    for (let i = 0; i < this.writers.length; i++) this.writers[i]!.add(labels, perLevel[i]!);
+  }
+
+  /** Encoded bucket bytes held at once by the writers together, at most (the memory bound, counted per writer and summed). */
+  get heldBytesMax(): number {
+    let m = 0;
+    for (const w of this.writers) m += w.heldBytesMax;
+    return m;
+  }
+
+  /** Bytes the writers wrote to their buckets.arrow files. */
+  get bytesWritten(): number {
+    let m = 0;
+    for (const w of this.writers) m += w.bytesWrittenToFile;
+    return m;
+  }
+
+  /**
+   * Finishes every level segment. A level without any bucket (cannot happen for a partition with
+   * samples) is not written.
+   */
+  async finish(): Promise<LevelOutputMeta[]> {
+    const out: LevelOutputMeta[] = [];
+    for (let i = 0; i < this.writers.length; i++) {
+      const w = this.writers[i]!;
+      if (w.seriesCount === 0) {
+        await w.abort();
+        continue;
+      }
+      const meta = await w.finish();
+      out.push({ name: this.input.levels[i]!.name, level: this.input.levels[i]!.level, manifestEntry: manifestEntryOf(meta) });
+    }
+    return out;
+  }
+
+  /** Removes every level segment written or being written (the task failed). */
+  async abort(): Promise<void> {
+    await Promise.all(this.writers.map((w) => w.abort()));
+  }
 }

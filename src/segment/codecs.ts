@@ -68,9 +68,19 @@ const IPC_CONTINUATION = 0xffffffff;
  * are left alone.
  */
 export function fixCompressedLengthPrefixes(file: Uint8Array, type: CompressionType): void {
+  fixCompressedMessagePrefixes(file, ARROW_FILE_MAGIC_BYTES, type, false);
+}
+
+/**
+ * The same over a run of whole IPC messages starting at `start` (a streaming writer fixes each
+ * piece as it is written): with untilEnd, stops at the end of the bytes instead of requiring an
+ * end-of-stream marker.
+ */
+export function fixCompressedMessagePrefixes(file: Uint8Array, start: number, type: CompressionType, untilEnd: boolean): void {
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  let pos = ARROW_FILE_MAGIC_BYTES;
+  let pos = start;
   for (;;) {
+    if (untilEnd && pos === file.length) return;
     if (pos + 8 > file.length) throw new Error(`arrow file ends inside a message header at ${pos}`);
     if (view.getUint32(pos, true) !== IPC_CONTINUATION) throw new Error(`no IPC continuation marker at ${pos}`);
     const metaBytes = view.getInt32(pos + 4, true);

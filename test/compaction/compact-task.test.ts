@@ -8,7 +8,7 @@ import path from 'node:path';
 import { runCompactionTask, buildLevels } from '../../src/compaction/compact-task.js';
 import { mergeLastWins } from '../../src/compaction/merge.js';
 import { mergeRuns } from '../../src/engine.js';
-import { PARTITION_MS } from '../../src/constants.js';
+import { LEVEL_PARTITION_MS, PARTITION_MS } from '../../src/constants.js';
 import { labelsKey, type Labels } from '../../src/model/labels.js';
 import { STALE_NAN, isStaleAt } from '../../src/model/samples.js';
 import { buildBuckets, coarsen } from '../../src/rollup/buckets.js';
@@ -274,5 +274,100 @@ describe('buildLevels', () => {
     expect(Array.from(l1h!.sum)).toEqual(Array.from(direct.sum));
     expect(Array.from(l1h!.lastStaleT)).toEqual(Array.from(direct.lastStaleT));
     expect(l1d!.length).toBe(1);
+  });
+});
+
+describe('runCompactionTask: a day of levels', () => {
+  const DAY = P0 - (P0 % LEVEL_PARTITION_MS);
+
+  /** Series of raw partition k of the day: random gaps, a counter with resets, stale markers; not every series in every partition. */
+  function genPartition(rnd: () => number, k: number, seriesN: number): S[] {
+    const p = DAY + k * PARTITION_MS;
+    const out: S[] = [];
+    for (let i = 0; i < seriesN; i++) {
+      if (rnd() < 0.25) continue;
+      const ts: number[] = [];
+      for (let t = p + Math.floor(rnd() * 15_000); t < p + PARTITION_MS; t += 15_000) if (rnd() < 0.9) ts.push(t);
+      if (rnd() < 0.1) ts.unshift(p); // a sample exactly at the partition start
+      const uniq = [...new Set(ts)].sort((a, b) => a - b);
+      let v = rnd() * 100;
+      const values = uniq.map(() => {
+        v = rnd() < 0.02 ? 0 : v + rnd() * 10;
+        return rnd() < 0.01 ? STALE_NAN : v;
+      });
+      out.push({ labels: lbl(i % 2 ? 'c' : 'g', String(i).padStart(3, '0')), timestampsMs: Float64Array.from(uniq), values: Float64Array.from(values) });
+    }
+    return out;
+  }
+
+  it('builds one level segment per level for the whole day from every raw partition: buckets bit-exact buildBuckets of the day, sources = the inputs, one record batch in memory', async () => {
+    const rnd = mulberry32(2026);
+    const dataDir = tmp();
+    const names: string[] = [];
+    const day = new Map<string, { labels: Labels; ts: number[]; vs: number[] }>();
+    const parts = [0, 1, 2, 5, 6, 11]; // a day with holes
+    for (const k of parts) {
+      const series = genPartition(rnd, k, 40);
+      const name = segmentName('raw', DAY + k * PARTITION_MS, 10 + k);
+      await writeSegment(tenantSegmentsDir(dataDir, TENANT), name, { tenant: TENANT, level: 'raw', partitionStartMs: DAY + k * PARTITION_MS, partitionEndMs: DAY + (k + 1) * PARTITION_MS, series });
+      names.push(name);
+      for (const s of series) {
+        const key = labelsKey(s.labels);
+        const e = day.get(key) ?? { labels: s.labels, ts: [], vs: [] };
+        day.set(key, e);
+        e.ts.push(...s.timestampsMs);
+        e.vs.push(...s.values);
+      }
+    }
+    const levels = parseRollupLevels('5m,1h,1d');
+    const specs = levels.map((l, i) => ({ level: l.name, widthMs: l.widthMs, name: segmentName(l.name, DAY, 300 + i) }));
+    // A tiny batch target: the 5m level is written as many record batches.
+    const out = await runCompactionTask({ dataDir, tenant: TENANT, partitionStartMs: DAY, partitionEndMs: DAY + LEVEL_PARTITION_MS, inputs: names, levels: specs, seriesBatchMax: 7, levelBatchBytesTarget: 2048 });
+    expect(out.raw).toBeUndefined();
+    // Memory bound, counted: the writers never held more than about one batch each (the target
+    // plus one series' blocks, plus Arrow's framing), while they wrote many times that.
+    expect(out.levelHeldBytesMax).toBeLessThan(3 * (2048 + 8192));
+    expect(out.levelBucketsBytes, `held ${out.levelHeldBytesMax}`).toBeGreaterThan(5 * out.levelHeldBytesMax);
+    expect(out.seriesCount).toBe(day.size);
+    expect(out.levels.map((l) => l.name)).toEqual(specs.map((s) => s.name));
+    const dir = tenantSegmentsDir(dataDir, TENANT);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    for (let i = 0; i < levels.length; i++) {
+      expect(out.levels[i]!.manifestEntry).toMatchObject({ level: levels[i]!.name, partitionStartMs: DAY, partitionEndMs: DAY + LEVEL_PARTITION_MS, sources: names });
+      const r = await LevelSegmentReader.open(path.join(dir, specs[i]!.name));
+      try {
+        if (i === 0) expect(r.meta.bucketsBatchRows.length).toBeGreaterThan(3);
+        const got = await r.selectBuckets([newMatcher('=~', '__name__', '.+')], DAY - 86_400_000, DAY + 2 * 86_400_000);
+        expect(got.length).toBe(day.size);
+        for (const g of got) {
+          const m = day.get(g.key)!;
+          const want = buildLevels(Float64Array.from(m.ts), Float64Array.from(m.vs), levels)[i]!;
+          if (i === 0) expect(sameBits(buildBuckets(Float64Array.from(m.ts), Float64Array.from(m.vs), levels[0]!.widthMs).sum, want.sum)).toBe(true);
+          expect(g.buckets.length).toBe(want.length);
+          for (const f of ['endMs', 'sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstT', 'firstV', 'lastT', 'lastV', 'prevT', 'prevV', 'correction', 'lastStaleT'] as const) {
+            expect(sameBits(g.buckets[f], want[f]), `${g.key} ${levels[i]!.name} ${f}`).toBe(true);
+          }
+          expect(Array.from(g.buckets.count)).toEqual(Array.from(want.count));
+          expect(Array.from(g.buckets.resets)).toEqual(Array.from(want.resets));
+          expect(Array.from(g.buckets.changes)).toEqual(Array.from(want.changes));
+        }
+      } finally {
+        r.close();
+      }
+    }
+    // The 1d level of a day is one bucket per series (coarsened from the 5m ones).
+    const r1d = await LevelSegmentReader.open(path.join(dir, specs[2]!.name));
+    expect(r1d.meta.bucketCount).toBeLessThanOrEqual(2 * day.size);
+    r1d.close();
+  });
+
+  it('refuses a level input outside the day and leaves no level directory behind', async () => {
+    const dataDir = tmp();
+    const p = DAY + LEVEL_PARTITION_MS; // the next day
+    const name = segmentName('raw', p, 1);
+    const ts = Float64Array.from([p, p + 15_000]);
+    await writeSegment(tenantSegmentsDir(dataDir, TENANT), name, { tenant: TENANT, level: 'raw', partitionStartMs: p, partitionEndMs: p + PARTITION_MS, series: [{ labels: lbl('m', 'x'), timestampsMs: ts, values: ts }] });
+    await expect(runCompactionTask({ dataDir, tenant: TENANT, partitionStartMs: DAY, partitionEndMs: DAY + LEVEL_PARTITION_MS, inputs: [name], levels: [{ level: '5m', widthMs: 300_000, name: '5m-x-1' }] })).rejects.toThrow(/nor inside it/);
+    expect(fs.readdirSync(tenantSegmentsDir(dataDir, TENANT))).toEqual([name]);
   });
 });

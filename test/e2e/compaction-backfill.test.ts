@@ -1,14 +1,16 @@
 // Backfill, end to end: remote write of samples days and hours old lands in their own
-// partitions; compaction merges each partition and builds its levels; a second backfill into an
-// already compacted partition (older samples, and rewrites of existing timestamps) makes a new
-// raw segment there, and the next compaction merges it and rebuilds that partition's levels from
-// the merged data (their sources name the new raw segment), leaving the other partition alone.
+// partitions; compaction merges each partition and builds the levels of each day (level
+// partition) from all its raw segments; a second backfill into an already compacted partition
+// (older samples, and rewrites of existing timestamps) makes a new raw segment there, and the next
+// compaction merges it and rebuilds that day's levels from the merged data (their sources name the
+// new raw segment), leaving the other day alone. A range query over both days reads one level
+// segment per day.
 // Checked through queries (raw samples) and by reading the level segments the server wrote.
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodeRemoteWriteV1 } from '../../src/ingest/remote-write-encode.js';
-import { PARTITION_MS } from '../../src/constants.js';
+import { LEVEL_PARTITION_MS, PARTITION_MS } from '../../src/constants.js';
 import { readManifest, type ManifestSegment } from '../../src/segment/manifest.js';
 import { tenantSegmentsDir } from '../../src/segment/format.js';
 import { LevelSegmentReader } from '../../src/segment/level-reader.js';
@@ -57,22 +59,25 @@ async function checkRaw(url: string): Promise<void> {
   for (const [id, m] of model) expect(got.get(id)).toEqual([...m.entries()].sort((a, b) => a[0] - b[0]));
 }
 
-/** The partition's level segments hold exactly buildBuckets of the model's samples in the partition. */
+/** The level segments of the day holding p hold exactly buildBuckets of the model's samples in that day, built from all its raw segments. */
 async function checkLevels(dataDir: string, p: number, segments: ManifestSegment[]): Promise<void> {
-  const levels = segments.filter((s) => s.level !== 'raw' && s.partitionStartMs === p);
-  const raws = segments.filter((s) => s.level === 'raw' && s.partitionStartMs === p);
-  expect(raws.length).toBe(1);
+  const day = p - (p % LEVEL_PARTITION_MS);
+  const dayEnd = day + LEVEL_PARTITION_MS;
+  const levels = segments.filter((s) => s.level !== 'raw' && s.partitionStartMs === day);
+  const raws = segments.filter((s) => s.level === 'raw' && s.partitionStartMs >= day && s.partitionStartMs < dayEnd);
+  expect(raws.filter((s) => s.partitionStartMs === p).length).toBe(1);
   expect(levels.map((s) => s.level).sort()).toEqual(['1d', '1h', '5m']);
   for (const l of levels) {
+    expect(l.partitionEndMs).toBe(dayEnd);
     const r = await LevelSegmentReader.open(path.join(tenantSegmentsDir(dataDir, 'default'), l.name));
     try {
-      expect(r.sources).toEqual([raws[0]!.name]);
-      const got = await r.selectBuckets([newMatcher('=', '__name__', 'bf_total')], p - 86_400_000, p + PARTITION_MS + 86_400_000);
+      expect([...r.sources].sort()).toEqual(raws.map((x) => x.name).sort());
+      const got = await r.selectBuckets([newMatcher('=', '__name__', 'bf_total')], day - 86_400_000, dayEnd + 86_400_000);
       expect(got.length).toBe(model.size);
       for (const g of got) {
         const id = g.labels.find((x) => x.name === 'id')!.value;
-        const inP = [...model.get(id)!.entries()].filter(([t]) => t >= p && t < p + PARTITION_MS).sort((a, b) => a[0] - b[0]);
-        const want = buildBuckets(Float64Array.from(inP, (x) => x[0]), Float64Array.from(inP, (x) => x[1]), r.widthMs);
+        const inDay = [...model.get(id)!.entries()].filter(([t]) => t >= day && t < dayEnd).sort((a, b) => a[0] - b[0]);
+        const want = buildBuckets(Float64Array.from(inDay, (x) => x[0]), Float64Array.from(inDay, (x) => x[1]), r.widthMs);
         expect(Array.from(g.buckets.endMs)).toEqual(Array.from(want.endMs));
         expect(Array.from(g.buckets.count)).toEqual(Array.from(want.count));
         expect(Array.from(g.buckets.sum)).toEqual(Array.from(want.sum));
@@ -99,12 +104,15 @@ describe('backfill and compaction', () => {
     await write(server.url, 'a', minutes(DAYS_P, 90, 120), (t) => (t - DAYS_P) / 60_000);
     await post(server.url, '/api/v1/admin/flush');
     const first = await post(server.url, '/api/v1/admin/compact');
-    expect(first).toMatchObject({ partitions: 2, segmentsMerged: 2, rawSegmentsWritten: 1, levelSegmentsWritten: 6, failures: 0 });
+    // Work units: the days-old partition's merge, then one level build per day (two days).
+    expect(first).toMatchObject({ partitions: 3, segmentsMerged: 2, rawSegmentsWritten: 1, levelSegmentsWritten: 6, failures: 0 });
     let m = await readManifest(server.dataDir);
     await checkLevels(server.dataDir, DAYS_P, m.segments);
     await checkLevels(server.dataDir, HOURS_P, m.segments);
     await checkRaw(server.url);
-    const hoursBefore = m.segments.filter((s) => s.partitionStartMs === HOURS_P).map((s) => s.name).sort();
+    const hoursDay = HOURS_P - (HOURS_P % LEVEL_PARTITION_MS);
+    const inHoursDay = (s: ManifestSegment) => s.partitionStartMs >= hoursDay && s.partitionStartMs < hoursDay + LEVEL_PARTITION_MS;
+    const hoursBefore = m.segments.filter(inHoursDay).map((s) => s.name).sort();
 
     // Backfill into the compacted days-old partition: older samples, and rewrites.
     await write(server.url, 'a', minutes(DAYS_P, 0, 30), () => 1000);
@@ -112,11 +120,12 @@ describe('backfill and compaction', () => {
     await post(server.url, '/api/v1/admin/flush');
     await checkRaw(server.url);
     const second = await post(server.url, '/api/v1/admin/compact');
-    expect(second).toMatchObject({ partitions: 1, segmentsMerged: 2, rawSegmentsWritten: 1, levelSegmentsWritten: 3, levelSegmentsRemoved: 3, failures: 0 });
+    // The partition's merge, then its day's levels rebuilt (and the old ones removed).
+    expect(second).toMatchObject({ partitions: 2, segmentsMerged: 2, rawSegmentsWritten: 1, levelSegmentsWritten: 3, levelSegmentsRemoved: 3, failures: 0 });
     m = await readManifest(server.dataDir);
     await checkLevels(server.dataDir, DAYS_P, m.segments);
-    // The other partition was left alone.
-    expect(m.segments.filter((s) => s.partitionStartMs === HOURS_P).map((s) => s.name).sort()).toEqual(hoursBefore);
+    // The other day was left alone.
+    expect(m.segments.filter(inHoursDay).map((s) => s.name).sort()).toEqual(hoursBefore);
     await checkRaw(server.url);
     expect(fs.readdirSync(tenantSegmentsDir(server.dataDir, 'default')).sort()).toEqual(m.segments.map((s) => s.name).sort());
 
@@ -130,5 +139,23 @@ describe('backfill and compaction', () => {
     expect((await readManifest(server.dataDir)).segments.length).toBe(m.segments.length + 1);
     expect(await post(server.url, '/api/v1/admin/compact?tenant=default')).toMatchObject({ partitions: 1 });
     await checkRaw(server.url);
+
+    // A range query over several days reads one level segment per day (not one per raw
+    // partition), and answers as raw data does.
+    m = await readManifest(server.dataDir);
+    const raws = m.segments.filter((s) => s.level === 'raw');
+    const days = new Set(raws.map((s) => s.partitionStartMs - (s.partitionStartMs % LEVEL_PARTITION_MS)));
+    expect(days.size).toBe(2);
+    expect(new Set(raws.map((s) => s.partitionStartMs)).size).toBeGreaterThan(days.size);
+    const startS = Math.min(...days) / 1000;
+    const endS = (Math.max(...days) + LEVEL_PARTITION_MS) / 1000;
+    type RangeBody = { data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }>; stats?: { rollup?: Array<{ level: string; levelSegmentsRead: number; rawPiecesRead: number }> } } };
+    const q = (res: string) =>
+      promGet<RangeBody>(server.url, `/api/v1/query_range?query=${encodeURIComponent('sum(count_over_time(bf_total[1h]))')}&start=${startS}&end=${endS}&step=3600&stats=all&resolution=${res}`);
+    const fromLevel = await q('1h');
+    expect(fromLevel.body.data.stats?.rollup).toEqual([expect.objectContaining({ level: '1h', levelSegmentsRead: days.size, rawPiecesRead: 0 })]);
+    const fromRaw = await q('raw');
+    expect(fromLevel.body.data.result).toEqual(fromRaw.body.data.result);
+    expect(fromRaw.body.data.result[0]!.values.length).toBeGreaterThan(3);
   });
 });

@@ -5,13 +5,13 @@
 // - the manifest lists exactly the segment directories on disk, and each opens;
 // - every acknowledged sample is there once, with the value of its last acknowledged write
 //   (read back through a range selector);
-// - compaction resumes: a full run leaves one raw segment per partition (plus its levels), whose
+// - compaction resumes: a full run leaves one raw segment per partition (plus its day's levels), whose
 //   sample counts add up to exactly the distinct samples written (nothing doubled).
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodeRemoteWriteV1 } from '../../src/ingest/remote-write-encode.js';
-import { PARTITION_MS } from '../../src/constants.js';
+import { LEVEL_PARTITION_MS, PARTITION_MS } from '../../src/constants.js';
 import { readManifest } from '../../src/segment/manifest.js';
 import { tenantSegmentsDir } from '../../src/segment/format.js';
 import { mulberry32 } from '../helpers/prng.js';
@@ -104,7 +104,9 @@ describe('crash during compaction', () => {
       if (round === 0) {
         // Calibration: how long a whole run of this size takes here (with the delays).
         const t = Date.now();
-        expect((await post(server.url, '/api/v1/admin/compact')).body.data.partitions).toBe(PARTITIONS.length);
+        // Work units: a merge per partition, then a level build per day.
+        const days = new Set(PARTITIONS.map((p) => p - (p % LEVEL_PARTITION_MS)));
+        expect((await post(server.url, '/api/v1/admin/compact')).body.data.partitions).toBe(PARTITIONS.length + days.size);
         runMs = Date.now() - t;
         continue;
       }
@@ -131,12 +133,18 @@ describe('crash during compaction', () => {
     expect(raws.map((s) => s.partitionStartMs).sort()).toEqual([...PARTITIONS].sort());
     const distinct = [...model.values()].reduce((a, m2) => a + m2.size, 0);
     expect(raws.reduce((a, s) => a + s.sampleCount, 0)).toBe(distinct);
-    // And the default levels, once each, built from exactly that raw segment.
-    for (const r of raws) {
-      const levels = m.segments.filter((s) => s.level !== 'raw' && s.partitionStartMs === r.partitionStartMs);
+    // And the default levels, once each per day (level partition), built from exactly that day's raw segments.
+    const days = new Set(raws.map((r) => r.partitionStartMs - (r.partitionStartMs % LEVEL_PARTITION_MS)));
+    for (const day of days) {
+      const dayRaws = raws.filter((r) => r.partitionStartMs >= day && r.partitionStartMs < day + LEVEL_PARTITION_MS).map((r) => r.name).sort();
+      const levels = m.segments.filter((s) => s.level !== 'raw' && s.partitionStartMs === day);
       expect(levels.map((s) => s.level).sort()).toEqual(['1d', '1h', '5m']);
-      for (const l of levels) expect((l as { sources?: string[] }).sources).toEqual([r.name]);
+      for (const l of levels) {
+        expect(l.partitionEndMs).toBe(day + LEVEL_PARTITION_MS);
+        expect([...((l as { sources?: string[] }).sources ?? [])].sort()).toEqual(dayRaws);
+      }
     }
+    expect(m.segments.filter((s) => s.level !== 'raw').length).toBe(3 * days.size);
     await check(server.url);
     // A clean restart reads the same.
     expect(await server.stop()).toBe(0);

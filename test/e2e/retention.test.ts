@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import { encodeRemoteWriteV1 } from '../../src/ingest/remote-write-encode.js';
-import { PARTITION_MS } from '../../src/constants.js';
+import { LEVEL_PARTITION_MS, PARTITION_MS } from '../../src/constants.js';
 import { readManifest } from '../../src/segment/manifest.js';
 import { tenantSegmentsDir } from '../../src/segment/format.js';
 import { postRemoteWrite, promGet, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -58,7 +58,7 @@ describe('retention', () => {
     const body = (await res.json()) as { status: string; data: { segmentsExpired: number; failures: number; levelSegmentsWritten: number } };
     expect(body.status).toBe('success');
     expect(body.data.segmentsExpired).toBe(1);
-    // Levels of the old partition (1h, 1d) and of the recent one (5m, 1h, 1d).
+    // Levels of the old day (1h, 1d) and of the recent one (5m, 1h, 1d).
     expect(body.data.levelSegmentsWritten).toBe(5);
     expect(body.data.failures).toBe(0);
 
@@ -81,8 +81,10 @@ describe('retention', () => {
     const onDisk = fs.readdirSync(tenantSegmentsDir(server.dataDir, 'default'));
     for (const n of oldNames) expect(onDisk).not.toContain(n);
     expect(onDisk.sort()).toEqual(after.segments.map((s) => s.name).sort());
-    // The old partition's levels stay, naming the raw segment that is gone.
-    const oldLevels = after.segments.filter((s) => s.partitionStartMs === OLD_P);
+    // The old day's levels (one level partition: the UTC day) stay, naming the raw segment that is gone.
+    const oldDay = OLD_P - (OLD_P % LEVEL_PARTITION_MS);
+    const oldLevels = after.segments.filter((s) => s.partitionStartMs === oldDay);
+    for (const l of oldLevels) expect(l.partitionEndMs).toBe(oldDay + LEVEL_PARTITION_MS);
     expect(oldLevels.map((s) => s.level).sort()).toEqual(['1d', '1h']);
     for (const l of oldLevels) expect((l as { sources?: string[] }).sources).toEqual(oldNames);
 
