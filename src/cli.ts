@@ -37,7 +37,7 @@ Usage: npm start -- [flags]
   --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
   --query-samples-max N       samples (or rollup buckets) one query may load, plus its output
                               points; more is a 422 (default ${QUERY_SAMPLES_MAX})
-  --rollup-levels LIST        rollup levels compaction builds per raw partition, finest first,
+  --rollup-levels LIST        rollup levels compaction builds (one segment per UTC day), finest first,
                               each a multiple of the previous (default ${DEFAULT_ROLLUP_LEVELS_TEXT}; none: no levels)
   --retention LIST            how long each level is kept, e.g. raw=15d,5m=90d,1h=2y,1d=inf;
                               levels not named are kept forever (default: everything forever)
