@@ -26,7 +26,7 @@
 //   whose bound is >= the exemplar value.
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../../model/labels.js';
 import { STALE_NAN } from '../../model/samples.js';
-import { newSeriesRefMemo, type AppendBatch, type BatchSeries, type SeriesRefMemo } from '../../model/write.js';
+import { type AppendBatch, type BatchSeries, type SeriesRefMemo } from '../../model/write.js';
 import { RejectionTally, type ExemplarInput, type IngestRequest, type MetricMetadataInput, type MetricTypeName, type RejectReason } from '../pipeline.js';
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX } from '../../constants.js';
 import { LabelSetCache, type ValidatedLabels } from '../label-cache.js';
@@ -372,7 +372,21 @@ export class OtlpTranslator {
       const labels = k.labels(this.family);
       const key = k.key;
       if (raw !== undefined) {
-        const v: CachedPointSeries = { labels, key, nameBytesMax: 0, valueBytesMax: 0, refMemo: newSeriesRefMemo(), scope: this.cacheScope };
+        // Its own SeriesRefMemo (as label-cache.ts validatedLabels): the engine and the pipeline
+        // then read the memo from the object the batch already holds.
+        const v: CachedPointSeries & SeriesRefMemo & { refMemo: SeriesRefMemo | undefined } = {
+          labels,
+          key,
+          nameBytesMax: 0,
+          valueBytesMax: 0,
+          registry: undefined,
+          epoch: -1,
+          ref: 0,
+          labelLimitsPassed: undefined,
+          refMemo: undefined,
+          scope: this.cacheScope,
+        };
+        v.refMemo = v;
         pointSeriesCache.set(raw.dv, raw.start, raw.end, v, this.cacheSalt);
         series = v;
       } else series = { labels, key };
