@@ -2,8 +2,9 @@
 // Prometheus 3 serves, so either base URL works for an OTLP exporter).
 //
 // Bodies: application/x-protobuf or application/json, identity or gzip. The limit applies to the
-// decompressed bytes and is enforced while inflating, chunk by chunk: a gzip bomb costs at most
-// the limit in memory, never its full expansion. Answers are in the request's content type:
+// decompressed bytes and is enforced while inflating (chunk by chunk, or for small bodies in one
+// gunzipSync call bounded by maxOutputLength): a gzip bomb costs at most the limit in memory,
+// never its full expansion. Answers are in the request's content type:
 // 200 + ExportMetricsServiceResponse (partial_success when some points were rejected), 400 +
 // google.rpc.Status for an undecodable body (nothing stored), 413 over the limit, 415 for other
 // types or encodings, 429 + Retry-After under back-pressure (nothing stored, the sender retries).
