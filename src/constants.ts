@@ -51,6 +51,14 @@ export const REMOTE_WRITE_SNAPPY_SYNC_BYTES_MAX = 4 * MiB;
  */
 export const OTLP_BODY_BYTES_MAX = 20 * MiB;
 /**
+ * gzip OTLP bodies whose Content-Length is at most this are inflated in one zlib.gunzipSync call
+ * on the JS thread, bounded by OTLP_BODY_BYTES_MAX of output (a bomb stops there); longer or
+ * chunked bodies are inflated as they arrive in zlib's stream. The stream's per-chunk hand-offs
+ * to the libuv pool cost more CPU than the inflate itself on collector-sized bodies
+ * (bench/micro/gunzip-sync.ts).
+ */
+export const OTLP_GZIP_SYNC_BYTES_MAX = 512 * 1024;
+/**
  * Labels per series. Prometheus has no limit, Mimir defaults to 30; real series carry 5-25
  * (Kubernetes service discovery adds the most). 128 leaves room for those and stops label bombs.
  */

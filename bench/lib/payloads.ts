@@ -14,6 +14,7 @@ import { encodeExportMetricsRequest, OTLP_METRICS_PROTO, type OtlpMetricJson } f
 import { encodeRequestV2, encodeWriteRequestV1 } from '../../src/ingest/remote-write-encode.js';
 import { RemoteWriteDecoder } from '../../src/ingest/remote-write.js';
 import { RemoteWriteV2Decoder } from '../../src/ingest/remote-write-v2.js';
+import { batchSampleCount } from '../../src/model/write.js';
 import { mulberry32 } from './prng.js';
 
 /** One request's worth of data: parallel arrays, one sample per series. */
@@ -185,7 +186,7 @@ export const OTLP: PayloadFormat = {
   decoders: () => {
     const countSamples = (raw: Buffer) => {
       let n = 0;
-      for (const s of decodeOtlpMetrics(raw, 'protobuf').request.series) n += s.values.length;
+      n += batchSampleCount(decodeOtlpMetrics(raw, 'protobuf').request.batch!);
       return n;
     };
     const type = protobuf.parse(OTLP_METRICS_PROTO).root.lookupType('opentelemetry.proto.ExportMetricsServiceRequest');

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import protobuf from 'protobufjs';
 import { decodeOtlpMetrics } from '../../src/ingest/otlp/metrics.js';
 import { nanosWordsToMs, newAttrList, pushAttr, OtlpTranslator, type AttrList, type OtlpMetricKind } from '../../src/ingest/otlp/translate.js';
+import { batchSampleCount } from '../../src/model/write.js';
 import { generateOtlpRequests, OTLP_METRICS_PROTO } from '../lib/otlp-payload.js';
 
 function arg(name: string, dflt: number): number {
@@ -33,10 +34,10 @@ const protoBytes = payload.bodies.reduce((n, b) => n + b.length, 0);
 
 // Sanity: every decoder sees the whole payload.
 let checkSamples = 0;
-for (const b of payload.bodies) for (const s of decodeOtlpMetrics(b, 'protobuf').request.series) checkSamples += s.timestampsMs.length;
+for (const b of payload.bodies) checkSamples += batchSampleCount(decodeOtlpMetrics(b, 'protobuf').request.batch!);
 if (checkSamples !== payload.samples) throw new Error(`decoded ${checkSamples} samples, the generator made ${payload.samples}`);
 let checkJson = 0;
-for (const b of jsonBodies) for (const s of decodeOtlpMetrics(b, 'json').request.series) checkJson += s.timestampsMs.length;
+for (const b of jsonBodies) checkJson += batchSampleCount(decodeOtlpMetrics(b, 'json').request.batch!);
 if (checkJson !== payload.samples) throw new Error(`JSON path decoded ${checkJson} samples, the generator made ${payload.samples}`);
 
 // --- The same translation fed by protobufjs' decoded objects (what a schema-based decoder costs) --
@@ -98,7 +99,7 @@ function translateProtobufjs(body: Buffer): OtlpTranslator {
   return t;
 }
 let checkPbjs = 0;
-for (const b of payload.bodies) for (const s of translateProtobufjs(b).series) checkPbjs += s.timestampsMs.length;
+for (const b of payload.bodies) checkPbjs += batchSampleCount(translateProtobufjs(b).result().batch!);
 if (checkPbjs !== payload.samples) throw new Error(`protobufjs path translated ${checkPbjs} samples, the generator made ${payload.samples}`);
 
 let sink = 0;
@@ -106,7 +107,7 @@ const scenarios: Array<[string, () => void]> = [
   [
     'mocha protobuf: decode + translate -> IngestRequest',
     () => {
-      for (const b of payload.bodies) sink += decodeOtlpMetrics(b, 'protobuf').request.series.length;
+      for (const b of payload.bodies) sink += decodeOtlpMetrics(b, 'protobuf').request.batch!.series.length;
     },
   ],
   [
@@ -118,13 +119,13 @@ const scenarios: Array<[string, () => void]> = [
   [
     'protobufjs: Type.decode + the same translation',
     () => {
-      for (const b of payload.bodies) sink += translateProtobufjs(b).series.length;
+      for (const b of payload.bodies) sink += translateProtobufjs(b).result().batch!.series.length;
     },
   ],
   [
     'mocha JSON: JSON.parse + translate -> IngestRequest',
     () => {
-      for (const b of jsonBodies) sink += decodeOtlpMetrics(b, 'json').request.series.length;
+      for (const b of jsonBodies) sink += decodeOtlpMetrics(b, 'json').request.batch!.series.length;
     },
   ],
 ];

@@ -2,15 +2,16 @@
 // Prometheus 3 serves, so either base URL works for an OTLP exporter).
 //
 // Bodies: application/x-protobuf or application/json, identity or gzip. The limit applies to the
-// decompressed bytes and is enforced while inflating, chunk by chunk: a gzip bomb costs at most
-// the limit in memory, never its full expansion. Answers are in the request's content type:
+// decompressed bytes and is enforced while inflating (chunk by chunk, or for small bodies in one
+// gunzipSync call bounded by maxOutputLength): a gzip bomb costs at most the limit in memory,
+// never its full expansion. Answers are in the request's content type:
 // 200 + ExportMetricsServiceResponse (partial_success when some points were rejected), 400 +
 // google.rpc.Status for an undecodable body (nothing stored), 413 over the limit, 415 for other
 // types or encodings, 429 + Retry-After under back-pressure (nothing stored, the sender retries).
 import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MochaError } from '../errors.js';
-import { OTLP_BODY_BYTES_MAX } from '../constants.js';
+import { OTLP_BODY_BYTES_MAX, OTLP_GZIP_SYNC_BYTES_MAX } from '../constants.js';
 import type { IngestPipeline } from '../ingest/pipeline.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { decodeOtlpMetrics, encodeExportMetricsResponse, encodeRpcStatus, grpcCodeOf, type OtlpFormat } from '../ingest/otlp/metrics.js';
@@ -116,6 +117,11 @@ export function readOtlpBody(req: FastifyRequest, payload: NodeJS.ReadableStream
     return;
   }
 
+  const declared = Number(req.headers['content-length']);
+  if (Number.isSafeInteger(declared) && declared >= 0 && declared <= OTLP_GZIP_SYNC_BYTES_MAX) {
+    return readGzipSmall(payload, declared, bytesMax, finish, tooLarge);
+  }
+
   // gzip: inflate while reading; compressed bytes are bounded by the same limit (gzip never
   // makes real OTLP bodies larger than a few bytes over their size).
   const gunzip = zlib.createGunzip();
@@ -151,6 +157,50 @@ export function readOtlpBody(req: FastifyRequest, payload: NodeJS.ReadableStream
     if (!stopped) finish(null, Buffer.concat(chunks, bytes));
   });
   payload.pipe(gunzip);
+}
+
+/**
+ * A small gzip body (Content-Length <= OTLP_GZIP_SYNC_BYTES_MAX): read whole, then inflated in one
+ * synchronous call whose output is bounded by `bytesMax` (zlib stops there: a bomb costs at most
+ * the limit in memory, and a bounded time on the JS thread).
+ */
+function readGzipSmall(
+  payload: NodeJS.ReadableStream,
+  declared: number,
+  bytesMax: number,
+  finish: (err: Error | null, body?: Buffer) => void,
+  tooLarge: () => MochaError,
+): void {
+  const chunks: Buffer[] = [];
+  let compressed = 0;
+  let stopped = false;
+  const onData = (chunk: Buffer) => {
+    compressed += chunk.length;
+    // The HTTP parser holds a body to its Content-Length; this only guards the bound itself.
+    if (compressed <= declared) return void chunks.push(chunk);
+    stopped = true;
+    chunks.length = 0;
+    payload.removeListener('data', onData);
+    drainThen(payload, () => finish(new MochaError('BAD_OTLP', `body is longer than its Content-Length of ${declared} bytes`)));
+  };
+  payload.on('data', onData);
+  payload.on('error', (e: Error) => {
+    stopped = true;
+    finish(e);
+  });
+  payload.on('end', () => {
+    if (stopped) return;
+    const input = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, compressed);
+    let out: Buffer;
+    try {
+      out = zlib.gunzipSync(input, { maxOutputLength: bytesMax });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) return finish(tooLarge());
+      return finish(new MochaError('BAD_OTLP', `body is not valid gzip: ${(e as Error).message}`));
+    }
+    finish(null, out);
+  });
 }
 
 function sendOtlpError(reply: FastifyReply, format: OtlpFormat, e: unknown): FastifyReply {

@@ -434,9 +434,84 @@ export class LabelSetCache {
  * `young`; when it holds generationEntriesMax entries it becomes `old`; a hit in `old` moves up.
  * Each hash keeps one entry (a colliding insert replaces it).
  */
+/**
+ * One generation of SymbolHashLabelCache: an open-addressing table from hash to entry (the same
+ * layout as Generation, without bytes): a lookup reads one (hash, entry) slot pair, then the
+ * value. Why not a Map: hashes above 2^30 are heap numbers, and each Map.get chased buckets, key
+ * and entry objects through cold memory. Deleted entries keep their slot (the generation is
+ * dropped whole when it rotates).
+ */
+class SymbolGeneration {
+  /** Slot i is (hash, entry index + 1) at [2i, 2i + 1]; entry index + 1 = 0 marks an empty slot. */
+  private slots = new Int32Array(2 * SLOTS_INITIAL);
+  private slotShift = 32 - Math.log2(SLOTS_INITIAL);
+  private readonly values: Array<ValidatedLabels | undefined> = [];
+  /** Entries with a value. */
+  size = 0;
+
+  private find(h: number): number {
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
+    let i = Math.imul(h ^ SLOT_SEED, 0x9e3779b1) >>> this.slotShift;
+    for (;;) {
+      const e = slots[2 * i + 1]!;
+      if (e === 0) return -1;
+      if (slots[2 * i] === h) return e - 1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** `h` must be an int32 (callers pass hash | 0). */
+  get(h: number): ValidatedLabels | undefined {
+    const e = this.find(h);
+    return e < 0 ? undefined : this.values[e];
+  }
+
+  has(h: number): boolean {
+    return this.get(h) !== undefined;
+  }
+
+  delete(h: number): void {
+    const e = this.find(h);
+    if (e >= 0 && this.values[e] !== undefined) {
+      this.values[e] = undefined;
+      this.size--;
+    }
+  }
+
+  set(h: number, v: ValidatedLabels): void {
+    let e = this.find(h);
+    if (e < 0) {
+      e = this.values.length;
+      this.values.push(undefined);
+      // At most half full, so probe runs stay short.
+      if (2 * (e + 1) > this.slots.length >>> 1) this.rehash();
+      this.insertSlot(h, e);
+    }
+    if (this.values[e] === undefined) this.size++;
+    this.values[e] = v;
+  }
+
+  private insertSlot(h: number, e: number): void {
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
+    let i = Math.imul(h ^ SLOT_SEED, 0x9e3779b1) >>> this.slotShift;
+    while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+    slots[2 * i] = h;
+    slots[2 * i + 1] = e + 1;
+  }
+
+  private rehash(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    this.slotShift--;
+    for (let i = 1; i < old.length; i += 2) if (old[i] !== 0) this.insertSlot(old[i - 1]!, old[i]! - 1);
+  }
+}
+
 export class SymbolHashLabelCache {
-  private young = new Map<number, ValidatedLabels>();
-  private old = new Map<number, ValidatedLabels>();
+  private young = new SymbolGeneration();
+  private old = new SymbolGeneration();
   hits = 0;
   misses = 0;
   readonly bypasses = 0;
@@ -451,16 +526,17 @@ export class SymbolHashLabelCache {
 
   /** The entry for `hash` that `matches` accepts, or undefined (counted as a miss). */
   get(hash: number, matches: (v: ValidatedLabels) => boolean): ValidatedLabels | undefined {
-    let v = this.young.get(hash);
+    const h = hash | 0;
+    let v = this.young.get(h);
     if (v !== undefined && matches(v)) {
       this.hits++;
       return v;
     }
-    v = this.old.get(hash);
+    v = this.old.get(h);
     if (v !== undefined && matches(v)) {
       this.hits++;
-      this.old.delete(hash);
-      this.insert(hash, v);
+      this.old.delete(h);
+      this.insert(h, v);
       return v;
     }
     this.misses++;
@@ -468,20 +544,20 @@ export class SymbolHashLabelCache {
   }
 
   set(hash: number, v: ValidatedLabels): void {
-    this.insert(hash, v);
+    this.insert(hash | 0, v);
   }
 
-  private insert(hash: number, v: ValidatedLabels): void {
-    if (!this.young.has(hash) && this.young.size >= this.generationEntriesMax) {
+  private insert(h: number, v: ValidatedLabels): void {
+    if (!this.young.has(h) && this.young.size >= this.generationEntriesMax) {
       this.old = this.young;
-      this.young = new Map();
+      this.young = new SymbolGeneration();
     }
-    this.young.set(hash, v);
+    this.young.set(h, v);
   }
 
   clear(): void {
-    this.young = new Map();
-    this.old = new Map();
+    this.young = new SymbolGeneration();
+    this.old = new SymbolGeneration();
   }
 
   assertInvariants(): void {

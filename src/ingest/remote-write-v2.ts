@@ -168,14 +168,53 @@ const CTX_METADATA = 4;
 const REQUEST_FIELD_NAMES = ['', 'reserved', 'reserved', 'reserved', 'symbols', 'timeseries'];
 const TIMESERIES_FIELD_NAMES = ['', 'labels_refs', 'samples', 'histograms', 'exemplars', 'metadata'];
 
+/** Symbol scratch up to this many symbols is kept for the next request. */
+const SYMBOL_SCRATCH_MAX = 1 << 16;
+
+/**
+ * Per-symbol columns that consecutive requests reuse (a walker runs synchronously from start to
+ * finish, so one at a time fills them): growing five arrays from scratch per request was a
+ * steady stream of garbage. run() clears the parts a request reads before it writes them.
+ */
+class SymbolScratch {
+  start: Int32Array = new Int32Array(1024);
+  end: Int32Array = new Int32Array(1024);
+  flags = new Uint8Array(1024);
+  hashes = new Int32Array(1024);
+  strings: Array<string | undefined> = [];
+
+  /** Room for `n` symbols' flags and hashes (start/end grow as symbols are added). */
+  reserve(n: number): void {
+    if (this.flags.length < n) {
+      const cap = Math.max(n, this.flags.length * 2);
+      this.flags = new Uint8Array(cap);
+      this.hashes = new Int32Array(cap);
+    }
+  }
+
+  /** Gives up columns that grew past SYMBOL_SCRATCH_MAX (one huge request must not pin them). */
+  trim(): void {
+    if (this.start.length > SYMBOL_SCRATCH_MAX) {
+      this.start = new Int32Array(1024);
+      this.end = new Int32Array(1024);
+    }
+    if (this.flags.length > SYMBOL_SCRATCH_MAX) {
+      this.flags = new Uint8Array(1024);
+      this.hashes = new Int32Array(1024);
+    }
+    if (this.strings.length > SYMBOL_SCRATCH_MAX) this.strings = [];
+  }
+}
+const symbolScratch = new SymbolScratch();
+
 class RequestWalker extends ProtoCursor {
   private ctx = CTX_REQUEST;
   private seriesIndex = -1;
   private readonly dv: DataView;
 
   /** Symbol i is buf[symStart[i], symEnd[i]). */
-  private symStart: Int32Array = new Int32Array(64);
-  private symEnd: Int32Array = new Int32Array(64);
+  private symStart: Int32Array = symbolScratch.start;
+  private symEnd: Int32Array = symbolScratch.end;
   private symCount = 0;
   private symFlags!: Uint8Array;
   private symStrings!: Array<string | undefined>;
@@ -262,21 +301,33 @@ class RequestWalker extends ProtoCursor {
       this.fail(`symbols[0] must be the empty string, got ${this.quote(0)}`, this.symStart[0]! - 1);
     }
     if (this.symCount === 0 && tsRanges.length > 0) this.fail('symbols is empty: it must start with the empty string', 0);
-    this.symFlags = new Uint8Array(this.symCount);
-    this.symStrings = new Array<string | undefined>(this.symCount);
-    if (this.cache !== undefined) this.symHashes = new Int32Array(this.symCount);
-    for (let i = 0; i < tsRanges.length; i += 2) this.timeSeries(tsRanges[i]!, tsRanges[i + 1]!);
-    return this.finish();
+    const sc = symbolScratch;
+    sc.start = this.symStart;
+    sc.end = this.symEnd;
+    sc.reserve(this.symCount);
+    this.symFlags = sc.flags;
+    this.symFlags.fill(0, 0, this.symCount);
+    // Strings of an earlier request must not answer for this one's symbols.
+    if (sc.strings.length < this.symCount) sc.strings.length = this.symCount;
+    sc.strings.fill(undefined, 0, this.symCount);
+    this.symStrings = sc.strings;
+    this.symHashes = sc.hashes; // read only where symFlags has SYM_HASHED
+    try {
+      for (let i = 0; i < tsRanges.length; i += 2) this.timeSeries(tsRanges[i]!, tsRanges[i + 1]!);
+      return this.finish();
+    } finally {
+      sc.trim();
+    }
   }
 
   private addSymbol(start: number, end: number): void {
     if (this.symCount === this.symStart.length) {
       const s = new Int32Array(this.symCount * 2);
       s.set(this.symStart);
-      this.symStart = s;
+      this.symStart = symbolScratch.start = s;
       const e = new Int32Array(this.symCount * 2);
       e.set(this.symEnd);
-      this.symEnd = e;
+      this.symEnd = symbolScratch.end = e;
     }
     this.symStart[this.symCount] = start;
     this.symEnd[this.symCount++] = end;

@@ -7,7 +7,7 @@ import { MochaError } from '../../src/errors.js';
 import { decodeOtlpMetrics, encodeExportMetricsResponse, encodeRpcStatus } from '../../src/ingest/otlp/metrics.js';
 import { attrs, encodeExportMetricsRequest, generateOtlpRequests, msToNanos, OTLP_METRICS_PROTO, TEMPORALITY_CUMULATIVE, type OtlpMetricsRequestJson } from '../../bench/lib/otlp-payload.js';
 import { fieldBytes, fieldDouble, fieldVarint, tag } from './pb-builder.js';
-import { rowsOf } from './otlp-helpers.js';
+import { requestSeries, rowsOf } from './otlp-helpers.js';
 
 const T = 1_750_000_000_000;
 
@@ -57,7 +57,7 @@ describe('protobuf', () => {
     const p = generateOtlpRequests({ hosts: 3, hostsPerRequest: 3, rounds: 1 });
     const decoded = Req.toObject(Req.decode(p.bodies[0]!), { longs: String }) as { resourceMetrics: unknown[] };
     expect(decoded.resourceMetrics).toHaveLength(3);
-    expect(decodeOtlpMetrics(p.bodies[0]!, 'protobuf').request.series.reduce((n, s) => n + s.timestampsMs.length, 0)).toBe(p.samples);
+    expect(requestSeries(decodeOtlpMetrics(p.bodies[0]!, 'protobuf').request).reduce((n, s) => n + s.timestampsMs.length, 0)).toBe(p.samples);
   });
 
   test('every truncation of a valid body is refused with a byte offset, never half-decoded', () => {
@@ -143,7 +143,7 @@ describe('protobuf', () => {
   test('unknown fields are skipped; an empty body is an empty request', () => {
     const body = Buffer.concat([fieldVarint(99, 7), encodeExportMetricsRequest(SAMPLE), fieldBytes(1000, 'future')]);
     expect(rowsOf(decodeOtlpMetrics(body, 'protobuf').request)).toEqual(rowsOf(decodeOtlpMetrics(encodeExportMetricsRequest(SAMPLE), 'protobuf').request));
-    expect(decodeOtlpMetrics(Buffer.alloc(0), 'protobuf').request.series).toEqual([]);
+    expect(requestSeries(decodeOtlpMetrics(Buffer.alloc(0), 'protobuf').request)).toEqual([]);
   });
 
   test('packed and unpacked bucket counts and bounds read the same', () => {

@@ -6,6 +6,7 @@ import { labelsKey, labelsToRecord } from '../../src/model/labels.js';
 import { isStaleNaN } from '../../src/model/samples.js';
 import { encodeExportMetricsRequest, type OtlpMetricsRequestJson } from '../../bench/lib/otlp-payload.js';
 import type { IngestRequest } from '../../src/ingest/pipeline.js';
+import { seriesOfBatch, type AppendSeries } from '../../src/model/write.js';
 
 export interface Row {
   series: string;
@@ -23,9 +24,14 @@ export function seriesString(labels: Record<string, string>): string {
   return `${name ?? ''}{${parts.join(', ')}}`;
 }
 
+/** The request's series as per-series objects (the translator hands the pipeline one columnar batch). */
+export function requestSeries(req: IngestRequest): AppendSeries[] {
+  return req.batch !== undefined ? [...req.series, ...seriesOfBatch(req.batch)] : req.series;
+}
+
 export function rowsOf(req: IngestRequest): Row[] {
   const rows: Row[] = [];
-  for (const s of req.series) {
+  for (const s of requestSeries(req)) {
     expect(s.key).toBe(labelsKey(s.labels));
     for (let i = 1; i < s.labels.length; i++) expect(s.labels[i - 1]!.name < s.labels[i]!.name).toBe(true);
     for (let i = 0; i < s.timestampsMs.length; i++) {

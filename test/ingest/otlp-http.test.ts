@@ -76,4 +76,25 @@ describe('OTLP route under back-pressure and limits', () => {
     const r = await app.inject({ method: 'POST', url: '/v1/metrics', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, payload: over });
     expect(r.statusCode).toBe(413);
   });
+
+  test('gzip: the same limit whether a body is inflated in one call (small) or as it arrives (no Content-Length)', async () => {
+    const { app, target } = setup();
+    const { Readable } = await import('node:stream');
+    const zlib = await import('node:zlib');
+    const body = encodeExportMetricsRequest(REQ);
+    const padded = (n: number) => Buffer.concat([body, fieldBytes(1000, Buffer.alloc(n - body.length - 4))]);
+    const at = zlib.gzipSync(padded(4096));
+    const over = zlib.gzipSync(Buffer.concat([padded(4096), Buffer.alloc(1)]));
+    const headers = { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' };
+    // With a Content-Length (small bodies: one bounded gunzipSync).
+    expect((await app.inject({ method: 'POST', url: '/v1/metrics', headers, payload: at })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/v1/metrics', headers, payload: over })).statusCode).toBe(413);
+    const garbage = await app.inject({ method: 'POST', url: '/v1/metrics', headers, payload: at.subarray(0, at.length - 9) });
+    expect(garbage.statusCode).toBe(400);
+    // Streamed in small chunks without a Content-Length (zlib's stream).
+    const chunked = (b: Buffer) => Readable.from(Array.from({ length: Math.ceil(b.length / 7) }, (_, i) => b.subarray(i * 7, i * 7 + 7)));
+    expect((await app.inject({ method: 'POST', url: '/v1/metrics', headers, payload: chunked(at) })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/v1/metrics', headers, payload: chunked(over) })).statusCode).toBe(413);
+    expect(target.stored.map((s) => s.labels.find((l) => l.name === '__name__')!.value)).toEqual(['g', 'g']);
+  });
 });

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { decodeOtlpMetrics } from '../../src/ingest/otlp/metrics.js';
 import { attrs, encodeExportMetricsRequest, msToNanos, TEMPORALITY_CUMULATIVE, type OtlpMetricsRequestJson } from '../../bench/lib/otlp-payload.js';
 import { fieldBytes, fieldDouble, fieldDoubleBits, fieldVarint } from './pb-builder.js';
-import { rowsOf, type Row } from './otlp-helpers.js';
+import { requestSeries, rowsOf, type Row } from './otlp-helpers.js';
 
 const T = 1_750_000_000_000;
 
@@ -101,7 +101,7 @@ describe('OTLP number-point cache', () => {
     const body = encodeExportMetricsRequest(req);
     for (let i = 0; i < 2; i++) {
       const d = decodeOtlpMetrics(body, 'protobuf');
-      expect(d.request.series).toEqual([]);
+      expect(requestSeries(d.request)).toEqual([]);
       expect(d.request.rejected.byReason.get('invalid_labels')?.samples).toBe(1);
     }
   });

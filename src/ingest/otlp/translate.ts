@@ -26,7 +26,7 @@
 //   whose bound is >= the exemplar value.
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../../model/labels.js';
 import { STALE_NAN } from '../../model/samples.js';
-import { newSeriesRefMemo, type AppendSeries, type SeriesRefMemo } from '../../model/write.js';
+import { type AppendBatch, type BatchSeries, type SeriesRefMemo } from '../../model/write.js';
 import { RejectionTally, type ExemplarInput, type IngestRequest, type MetricMetadataInput, type MetricTypeName, type RejectReason } from '../pipeline.js';
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX } from '../../constants.js';
 import { LabelSetCache, type ValidatedLabels } from '../label-cache.js';
@@ -106,11 +106,61 @@ function stringHash(s: string): number {
   return h >>> 0;
 }
 
-/** Samples are handed out as views of shared chunks: one allocation per 4096 samples. */
-const SAMPLE_CHUNK = 4096;
+/** Scratch columns start at this many samples and double; kept up to SCRATCH_SAMPLES_MAX. */
+const SCRATCH_SAMPLES_INITIAL = 1024;
+const SCRATCH_SAMPLES_MAX = 1 << 16;
+
+/**
+ * The translator's sample columns, shared by consecutive requests: translation is synchronous, so
+ * one translator at a time fills them, and result() copies out exactly sized arrays. Series i of a
+ * request owns samples [offsets[i], offsets[i + 1]).
+ */
+class TranslateScratch {
+  timestamps = new Float64Array(SCRATCH_SAMPLES_INITIAL);
+  values = new Float64Array(SCRATCH_SAMPLES_INITIAL);
+  /** Per sample: its start timestamp in ms, 0 when it has none. */
+  starts = new Float64Array(SCRATCH_SAMPLES_INITIAL);
+  offsets = new Uint32Array(SCRATCH_SAMPLES_INITIAL + 1);
+
+  growSamples(used: number): void {
+    const cap = this.timestamps.length * 2;
+    const ts = new Float64Array(cap);
+    ts.set(this.timestamps.subarray(0, used));
+    const vs = new Float64Array(cap);
+    vs.set(this.values.subarray(0, used));
+    const st = new Float64Array(cap);
+    st.set(this.starts.subarray(0, used));
+    this.timestamps = ts;
+    this.values = vs;
+    this.starts = st;
+  }
+
+  growOffsets(used: number): void {
+    const grown = new Uint32Array(this.offsets.length * 2);
+    grown.set(this.offsets.subarray(0, used));
+    this.offsets = grown;
+  }
+
+  /** Gives up columns that grew past SCRATCH_SAMPLES_MAX (one huge request must not pin them). */
+  trim(): void {
+    if (this.timestamps.length > SCRATCH_SAMPLES_MAX) {
+      this.timestamps = new Float64Array(SCRATCH_SAMPLES_INITIAL);
+      this.values = new Float64Array(SCRATCH_SAMPLES_INITIAL);
+      this.starts = new Float64Array(SCRATCH_SAMPLES_INITIAL);
+    }
+    if (this.offsets.length > SCRATCH_SAMPLES_MAX + 1) this.offsets = new Uint32Array(SCRATCH_SAMPLES_INITIAL + 1);
+  }
+}
+const scratch = new TranslateScratch();
 
 export class OtlpTranslator {
-  readonly series: AppendSeries[] = [];
+  /** The request's series, in the order their samples are in the scratch columns. */
+  private readonly series: BatchSeries[] = [];
+  /** Samples written to the scratch columns. */
+  private samples = 0;
+  private anyStart = false;
+  /** result() was called: the scratch columns belong to the next translator. */
+  private done = false;
   readonly exemplars: ExemplarInput[] = [];
   readonly rejected = new RejectionTally();
   /** Data points seen, accepted or not (for partial_success and metrics). */
@@ -140,13 +190,6 @@ export class OtlpTranslator {
   private skipReason: RejectReason = 'unsupported_type';
   private skipMessage = '';
 
-  // Sample arrays
-  private valChunk = new Float64Array(SAMPLE_CHUNK);
-  private chunkUsed = 0;
-  private lastTimeMs = NaN;
-  private lastTimeArr = new Float64Array(1);
-  private lastStartMs = NaN;
-  private lastStartArr = new Float64Array(1);
   private readonly keys = new PointSeries();
 
   beginResource(attrs: AttrList): void {
@@ -195,16 +238,13 @@ export class OtlpTranslator {
     }
     const labels = withLabels(base, METRIC_NAME_LABEL, 'target_info');
     const key = labelsKey(labels);
-    this.lastTimeMs = NaN; // target_info has arrays of its own
-    const times: number[] = [];
     // Points years apart (garbage, or a replay) must not make thousands of samples: the step
     // grows so that at most TARGET_INFO_SAMPLES_MAX are written.
     const step = Math.max(TARGET_INFO_INTERVAL_MS, Math.ceil((this.resourceMaxMs - this.resourceMinMs) / TARGET_INFO_SAMPLES_MAX));
-    for (let t = this.resourceMinMs; t < this.resourceMaxMs; t += step) times.push(t);
-    times.push(this.resourceMaxMs);
-    const timestampsMs = Float64Array.from(times);
-    const values = new Float64Array(times.length).fill(1);
-    this.series.push({ labels, key, timestampsMs, values });
+    const series: BatchSeries = { labels, key };
+    this.emit(series, this.resourceMinMs, 1, -1);
+    for (let t = this.resourceMinMs + step; t < this.resourceMaxMs; t += step) this.sample(t, 1, -1);
+    if (this.resourceMaxMs > this.resourceMinMs) this.sample(this.resourceMaxMs, 1, -1);
     if (!this.metadataByFamily.has('target_info')) {
       this.metadataByFamily.set('target_info', { metricFamilyName: 'target_info', type: 'gauge', help: 'Target metadata', unit: '' });
     }
@@ -321,28 +361,39 @@ export class OtlpTranslator {
   ): void {
     this.dataPoints++;
     if (!this.acceptTime(timeMs, 1)) return;
-    let labels: Labels;
-    let key: string;
-    let memo: SeriesRefMemo | undefined;
+    let series: BatchSeries;
     if (cached !== undefined) {
-      labels = cached.labels;
-      key = cached.key;
-      memo = cached.refMemo;
+      // The cache entry is the batch's series as it is: no object per point on a hit.
+      series = cached;
     } else {
       const base = this.baseLabels(attrs, this.context);
       if (base instanceof Error) return this.rejectPoint(base, 1);
       const k = this.keys.reset(base, undefined);
-      labels = k.labels(this.family);
-      key = k.key;
+      const labels = k.labels(this.family);
+      const key = k.key;
       if (raw !== undefined) {
-        memo = newSeriesRefMemo();
-        const v: CachedPointSeries = { labels, key, nameBytesMax: 0, valueBytesMax: 0, refMemo: memo, scope: this.cacheScope };
+        // Its own SeriesRefMemo (as label-cache.ts validatedLabels): the engine and the pipeline
+        // then read the memo from the object the batch already holds.
+        const v: CachedPointSeries & SeriesRefMemo & { refMemo: SeriesRefMemo | undefined } = {
+          labels,
+          key,
+          nameBytesMax: 0,
+          valueBytesMax: 0,
+          registry: undefined,
+          epoch: -1,
+          ref: 0,
+          labelLimitsPassed: undefined,
+          refMemo: undefined,
+          scope: this.cacheScope,
+        };
+        v.refMemo = v;
         pointSeriesCache.set(raw.dv, raw.start, raw.end, v, this.cacheSalt);
-      }
+        series = v;
+      } else series = { labels, key };
     }
     const stale = (flags & FLAG_NO_RECORDED_VALUE) !== 0;
-    const s = this.emit(labels, key, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1, memo);
-    if (exemplars !== undefined) for (const e of exemplars) this.addExemplar(s, e);
+    this.emit(series, timeMs, stale ? STALE_NAN : value, this.isCounter && !stale ? startMs : -1);
+    if (exemplars !== undefined) for (const e of exemplars) this.addExemplar(series, e);
   }
 
   histogramPoint(
@@ -367,18 +418,18 @@ export class OtlpTranslator {
     const start = stale ? -1 : startMs;
     const f = this.family;
     const k = this.keys.reset(base, 'le');
-    if (sum !== undefined) this.emit(k.labels(`${f}_sum`), k.key, timeMs, stale ? STALE_NAN : sum, start);
-    this.emit(k.labels(`${f}_count`), k.key, timeMs, stale ? STALE_NAN : count, start);
+    if (sum !== undefined) this.emitNew(k.labels(`${f}_sum`), k.key, timeMs, stale ? STALE_NAN : sum, start);
+    this.emitNew(k.labels(`${f}_count`), k.key, timeMs, stale ? STALE_NAN : count, start);
     const bucketName = `${f}_bucket`;
     let cumulative = 0;
-    const buckets: Array<{ bound: number; series: AppendSeries }> | undefined = exemplars !== undefined && exemplars.length > 0 ? [] : undefined;
+    const buckets: Array<{ bound: number; series: BatchSeries }> | undefined = exemplars !== undefined && exemplars.length > 0 ? [] : undefined;
     for (let i = 0; i < n; i++) {
       cumulative += bucketCounts[i]!;
       const bound = bounds[i]!;
-      const s = this.emit(k.labels(bucketName, this.boundText(bound)), k.key, timeMs, stale ? STALE_NAN : cumulative, start);
+      const s = this.emitNew(k.labels(bucketName, this.boundText(bound)), k.key, timeMs, stale ? STALE_NAN : cumulative, start);
       buckets?.push({ bound, series: s });
     }
-    const inf = this.emit(k.labels(bucketName, '+Inf'), k.key, timeMs, stale ? STALE_NAN : count, start);
+    const inf = this.emitNew(k.labels(bucketName, '+Inf'), k.key, timeMs, stale ? STALE_NAN : count, start);
     if (buckets !== undefined) {
       buckets.push({ bound: Infinity, series: inf });
       buckets.sort((a, b) => a.bound - b.bound);
@@ -398,15 +449,30 @@ export class OtlpTranslator {
     const start = stale ? -1 : startMs;
     const f = this.family;
     const k = this.keys.reset(base, 'quantile');
-    this.emit(k.labels(`${f}_sum`), k.key, timeMs, stale ? STALE_NAN : sum, start);
-    this.emit(k.labels(`${f}_count`), k.key, timeMs, stale ? STALE_NAN : count, start);
+    this.emitNew(k.labels(`${f}_sum`), k.key, timeMs, stale ? STALE_NAN : sum, start);
+    this.emitNew(k.labels(`${f}_count`), k.key, timeMs, stale ? STALE_NAN : count, start);
     for (let i = 0; i < quantileCount; i++) {
-      this.emit(k.labels(f, this.boundText(quantiles[i]!)), k.key, timeMs, stale ? STALE_NAN : quantileValues[i]!, -1);
+      this.emitNew(k.labels(f, this.boundText(quantiles[i]!)), k.key, timeMs, stale ? STALE_NAN : quantileValues[i]!, -1);
     }
   }
 
+  /** The request for the pipeline: one columnar batch, copied out of the shared scratch columns. Call once. */
   result(): IngestRequest {
-    return { series: this.series, exemplars: this.exemplars, metadata: [...this.metadataByFamily.values()], rejected: this.rejected };
+    if (this.done) throw new Error('OtlpTranslator: result() called twice');
+    this.done = true;
+    const n = this.samples;
+    const count = this.series.length;
+    if (count + 1 > scratch.offsets.length) scratch.growOffsets(count);
+    scratch.offsets[count] = n;
+    const batch: AppendBatch = {
+      series: this.series,
+      offsets: scratch.offsets.slice(0, count + 1),
+      timestampsMs: scratch.timestamps.slice(0, n),
+      values: scratch.values.slice(0, n),
+      ...(this.anyStart ? { startTimestampsMs: scratch.starts.slice(0, n) } : {}),
+    };
+    scratch.trim();
+    return { series: [], batch, exemplars: this.exemplars, metadata: [...this.metadataByFamily.values()], rejected: this.rejected };
   }
 
   /** OTLP says points with time 0 SHOULD be rejected; they would land in 1970 otherwise. */
@@ -509,36 +575,36 @@ export class OtlpTranslator {
     return out;
   }
 
-  /**
-   * Appends one sample as its own AppendSeries; startMs < 0 means "no start timestamp". Typed
-   * arrays are the main cost per sample (each is an object the GC must trace), so timestamps and
-   * start timestamps are shared by consecutive samples that have the same ones (all series of a
-   * histogram point, usually all points of a metric): the pipeline and engine only read them.
-   */
-  private emit(labels: Labels, key: string, timeMs: number, value: number, startMs: number, refMemo?: SeriesRefMemo): AppendSeries {
-    if (this.chunkUsed === SAMPLE_CHUNK) {
-      this.valChunk = new Float64Array(SAMPLE_CHUNK);
-      this.chunkUsed = 0;
-    }
-    const i = this.chunkUsed++;
-    this.valChunk[i] = value;
-    if (timeMs !== this.lastTimeMs) {
-      this.lastTimeMs = timeMs;
-      this.lastTimeArr = Float64Array.of(timeMs);
-    }
-    let s: AppendSeries;
-    if (startMs >= 0) {
-      if (startMs !== this.lastStartMs) {
-        this.lastStartMs = startMs;
-        this.lastStartArr = Float64Array.of(startMs);
-      }
-      s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), startTimestampsMs: this.lastStartArr, refMemo };
-    } else s = { labels, key, timestampsMs: this.lastTimeArr, values: this.valChunk.subarray(i, i + 1), refMemo };
-    this.series.push(s);
+  /** Starts a series (labels built for this point) with one sample; see emit. */
+  private emitNew(labels: Labels, key: string, timeMs: number, value: number, startMs: number): BatchSeries {
+    const s: BatchSeries = { labels, key };
+    this.emit(s, timeMs, value, startMs);
     return s;
   }
 
-  private addExemplar(s: AppendSeries, e: OtlpExemplar): void {
+  /** Starts `series` in the batch with one sample; startMs < 0 means "no start timestamp". */
+  private emit(series: BatchSeries, timeMs: number, value: number, startMs: number): void {
+    if (this.done) throw new Error('OtlpTranslator: point after result()');
+    const i = this.series.length;
+    if (i >= scratch.offsets.length - 1) scratch.growOffsets(i);
+    scratch.offsets[i] = this.samples;
+    this.series.push(series);
+    this.sample(timeMs, value, startMs);
+  }
+
+  /** Appends a sample to the last series. */
+  private sample(timeMs: number, value: number, startMs: number): void {
+    const j = this.samples++;
+    if (j === scratch.timestamps.length) scratch.growSamples(j);
+    scratch.timestamps[j] = timeMs;
+    scratch.values[j] = value;
+    if (startMs > 0) {
+      scratch.starts[j] = startMs;
+      this.anyStart = true;
+    } else scratch.starts[j] = 0;
+  }
+
+  private addExemplar(s: BatchSeries, e: OtlpExemplar): void {
     const labels: Label[] = [];
     let chars = 0;
     if (e.spanId !== '') {
