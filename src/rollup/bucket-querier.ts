@@ -5,11 +5,12 @@
 //
 // The range (minTMs, maxTMs] (multiples of the width G) is split into pieces in time order:
 //   - a level segment of width G is used for the part of its partition [start, end) inside the
-//     range, but only if it is VALID there: every raw segment holding samples in [start, end)
-//     is one it was built from (named in `sources`; a source that expired by retention is simply
-//     gone, which is fine: the level then holds the only copy), and no memtable head holds
-//     samples there (checked on the sources' time bounds: per partition, not per series, so a
-//     late sample for any series sends the whole partition to raw until compaction rebuilds it);
+//     range, as far as it is VALID there: up to the last bucket boundary before the first sample
+//     of any raw source it was not built from (not named in `sources`: a memtable head, a newer
+//     raw segment; a source that expired by retention is simply gone, which is fine: the level
+//     then holds the only copy). Checked on the sources' time bounds, not per series, so a late
+//     sample for any series sends the rest of the partition after it to raw until compaction
+//     rebuilds the level (levelValidThroughMs);
 //   - everything else is one raw piece per gap, read like selectSeries (all raw sources merged,
 //     last write wins) and turned into buckets with buildBuckets().
 // A series' pieces are joined with concatAll(): partitions are [start, end) and buckets are
@@ -38,15 +39,39 @@ export interface RawSourceExtent {
 /** Raw samples of series matching all matchers with minTMs <= t <= maxTMs (Querier.selectSeries). */
 export type SelectRaw = (matchers: readonly Matcher[], minTMs: number, maxTMs: number, hints?: SelectHints) => Promise<SeriesData[]>;
 
-/** Whether a level segment covers everything the raw sources hold in its partition. */
-export function levelSourceValid(level: BucketSource, raw: readonly RawSourceExtent[]): boolean {
+/**
+ * The last sample time up to which a level segment answers exactly: partitionEndMs - 1 when every
+ * raw source holding samples in its partition is one it was built from; otherwise the last bucket
+ * boundary before the earliest sample of any other source there (a memtable head, a newer raw
+ * segment): buckets ending at or before that boundary hold only samples the level summarised, and
+ * the rest of the partition is read raw. Below partitionStartMs: nothing of it is usable. This
+ * keeps the usual dashboard case (today's level built by a forced compaction, new samples in the
+ * memtable since) reading the level up to the first new sample instead of a whole day raw.
+ */
+export function levelValidThroughMs(level: BucketSource, raw: readonly RawSourceExtent[]): number {
   const start = level.partitionStartMs;
   const end = level.partitionEndMs;
+  const G = level.widthMs;
+  let through = end - 1;
   for (const r of raw) {
     if (!(r.minTMs < end && r.maxTMs >= start)) continue;
-    if (r.name === undefined || !level.sources.includes(r.name)) return false;
+    if (r.name !== undefined && level.sources.includes(r.name)) continue;
+    // The largest multiple of G strictly below the source's first sample.
+    const cut = Math.ceil(r.minTMs / G) * G - G;
+    if (cut < through) through = cut;
   }
-  return true;
+  return through;
+}
+
+/** Whether a level segment covers everything the raw sources hold in its whole partition. */
+export function levelSourceValid(level: BucketSource, raw: readonly RawSourceExtent[]): boolean {
+  return levelValidThroughMs(level, raw) >= level.partitionEndMs - 1;
+}
+
+/** A level segment with the part of its partition it answers exactly (levelValidThroughMs). */
+interface UsableLevel {
+  readonly source: BucketSource;
+  readonly validThroughMs: number;
 }
 
 interface Piece {
@@ -70,17 +95,26 @@ export class BucketQuerier {
    * order, none overlapping another.
    */
   usableLevelSegments(level: RollupLevel, minTMs: number, maxTMs: number): BucketSource[] {
+    return this.usableLevels(level, minTMs, maxTMs).map((u) => u.source);
+  }
+
+  private usableLevels(level: RollupLevel, minTMs: number, maxTMs: number): UsableLevel[] {
     const raw = this.rawExtents();
-    const candidates = this.levels.filter(
-      (l) => l.widthMs === level.widthMs && l.partitionStartMs <= maxTMs && l.partitionEndMs - 1 > minTMs && l.partitionEndMs > l.partitionStartMs && levelSourceValid(l, raw),
-    );
-    candidates.sort((a, b) => a.partitionStartMs - b.partitionStartMs || b.partitionEndMs - a.partitionEndMs);
-    const out: BucketSource[] = [];
+    const candidates: UsableLevel[] = [];
+    for (const l of this.levels) {
+      if (!(l.widthMs === level.widthMs && l.partitionStartMs <= maxTMs && l.partitionEndMs - 1 > minTMs && l.partitionEndMs > l.partitionStartMs)) continue;
+      const validThroughMs = levelValidThroughMs(l, raw);
+      // Usable only if it answers some of (minTMs, maxTMs] past its partition's first instant.
+      if (validThroughMs <= l.partitionStartMs || validThroughMs <= minTMs) continue;
+      candidates.push({ source: l, validThroughMs });
+    }
+    candidates.sort((a, b) => a.source.partitionStartMs - b.source.partitionStartMs || b.source.partitionEndMs - a.source.partitionEndMs);
+    const out: UsableLevel[] = [];
     let takenEnd = -Infinity;
-    for (const l of candidates) {
-      if (l.partitionStartMs < takenEnd) continue;
-      out.push(l);
-      takenEnd = l.partitionEndMs;
+    for (const u of candidates) {
+      if (u.source.partitionStartMs < takenEnd) continue;
+      out.push(u);
+      takenEnd = u.source.partitionEndMs;
     }
     return out;
   }
@@ -104,9 +138,9 @@ export class BucketQuerier {
       if (raw.some((r) => r.minTMs <= toMs && r.maxTMs > fromMs)) pieces.push({ fromMs, toMs, level: undefined });
     };
     let cursor = minTMs;
-    for (const l of this.usableLevelSegments(level, minTMs, maxTMs)) {
+    for (const { source: l, validThroughMs } of this.usableLevels(level, minTMs, maxTMs)) {
       const from = Math.max(minTMs, l.partitionStartMs - 1);
-      const to = Math.min(maxTMs, l.partitionEndMs - 1);
+      const to = Math.min(maxTMs, validThroughMs);
       if (cursor < from) addRaw(cursor, from);
       pieces.push({ fromMs: from, toMs: to, level: l });
       cursor = to;

@@ -254,9 +254,13 @@ describe('level segments are used only where valid', () => {
     expect(r.resultType === 'matrix' && r.result[0]!.values[0]).toBeGreaterThan(1000);
   });
 
-  it('a memtable head holding samples in the partition sends it to raw; a head elsewhere does not', async () => {
+  it('a memtable head holding samples in the partition sends it to raw from its first sample on; a head elsewhere does not', async () => {
     const headInP1 = [series({ __name__: 'c_total', job: 'a' }, [[P1 + 30 * M + 7, 2]])];
     await check([source(seg0), source(seg1), source(headInP1)], ['seg-0', 'seg-1', undefined], [level0, level1], { levelSegmentsRead: 1, rawPiecesRead: 1 });
+    // A head whose first sample is past the partition's first hour: the level answers that hour
+    // (buckets ending at or before the last boundary before the head's first sample), raw the rest.
+    const headLateInP1 = [series({ __name__: 'c_total', job: 'a' }, [[P1 + H + 30 * M + 7, 2]])];
+    await check([source(seg0), source(seg1), source(headLateInP1)], ['seg-0', 'seg-1', undefined], [level0, level1], { levelSegmentsRead: 2, rawPiecesRead: 1 });
     const headLater = [series({ __name__: 'c_total', job: 'a' }, [[P1 + 3 * H, 5000]])];
     await check([source(seg0), source(seg1), source(headLater)], ['seg-0', 'seg-1', undefined], [level0, level1], { levelSegmentsRead: 2, rawPiecesRead: 0 });
   });
