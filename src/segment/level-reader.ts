@@ -14,11 +14,10 @@
 // times inside it and inside the series' and segment's bounds, uint32 fields in range, and
 // RollupBuckets.assertInvariants(); blocks of a series ascending. Anything else: SEGMENT_CORRUPT.
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { MochaError } from '../errors.js';
-import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
+import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
-import { RoaringBitmap32, selectPostings, type Bitmap, type PostingsIndex } from '../model/postings.js';
+import { selectPostings } from '../model/postings.js';
 import type { BucketBatch, BucketSource, SourceBuckets } from '../model/querier.js';
 import { copyBucketRows, RollupBuckets, sliceBuckets } from '../rollup/buckets.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
@@ -28,20 +27,19 @@ import { BUCKETS_FILE, LEVEL_BLOCK_BUCKETS_LIMIT, LEVEL_COLUMN_ENCODED_BYTES_MAX
 import { decodeLevelBlock, LEVEL_FIELD_COLUMNS, LEVEL_FIELDS } from './level-encoding.js';
 import { isLevelSegmentMeta, type LevelSegmentMeta } from './meta.js';
 import {
-  crcOfHandle,
   int32s,
   int64sAsNumbers,
   loadPostings,
   loadSeries,
+  openDataFile,
   readBatchBuffers,
   readChecked,
-  readFileBlocks,
   readSegmentMeta,
   uint32s,
   type BatchBlock,
-  type PostingEntry,
 } from './reader.js';
 import { bucketsSchema } from './schema.js';
+import { SeriesIndex, type PostingEntry } from './series-index.js';
 
 export interface LevelSegmentOpenOptions {
   /** Stream buckets.arrow through its CRC-32 at open (default true). */
@@ -73,7 +71,7 @@ interface DecodedBatch {
 
 const DECODED_BLOCK_OVERHEAD_BYTES = 1200;
 
-export class LevelSegmentReader implements BucketSource, PostingsIndex {
+export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   readonly name: string;
   readonly level: string;
   readonly widthMs: number;
@@ -82,7 +80,6 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
   readonly minTMs: number;
   readonly maxTMs: number;
   readonly sources: readonly string[];
-  private readonly keys: (string | undefined)[];
   private readonly batchFirstRow: Uint32Array;
   private readonly loading = new Map<number, Promise<DecodedBatch>>();
   private readonly cacheOwner = nextCacheOwner();
@@ -91,17 +88,18 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
   private constructor(
     readonly dir: string,
     readonly meta: LevelSegmentMeta,
-    private readonly labels: Labels[],
+    labels: Labels[],
     private readonly seriesMin: Float64Array,
     private readonly seriesMax: Float64Array,
     private readonly seriesBuckets: Uint32Array,
     private readonly seriesFirstBlock: Uint32Array,
     private readonly seriesBlocks: Uint32Array,
-    private readonly postingsByName: Map<string, Map<string, PostingEntry>>,
+    postingsByName: Map<string, Map<string, PostingEntry>>,
     private readonly handle: fs.FileHandle,
     private readonly blocks: readonly BatchBlock[],
     private readonly caches: { readonly batches: SegmentCache; readonly blocks: SegmentCache },
   ) {
+    super(labels, postingsByName);
     this.name = meta.name;
     this.level = meta.level;
     this.widthMs = meta.widthMs;
@@ -110,7 +108,6 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
     this.minTMs = meta.minTMs;
     this.maxTMs = meta.maxTMs;
     this.sources = meta.sources;
-    this.keys = new Array<string | undefined>(labels.length);
     this.batchFirstRow = new Uint32Array(meta.bucketsBatchRows.length + 1);
     for (let i = 0; i < meta.bucketsBatchRows.length; i++) this.batchFirstRow[i + 1] = this.batchFirstRow[i]! + meta.bucketsBatchRows[i]!;
   }
@@ -123,22 +120,8 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
     const postingsBytes = await readChecked(segmentDir, POSTINGS_FILE, meta);
     const series = loadSeries(seriesBytes, { ...meta, rowsTotal: meta.bucketCount, rowsPerUnitLimit: LEVEL_BLOCK_BUCKETS_LIMIT, rowsWhat: 'buckets' });
     const postings = loadPostings(postingsBytes, meta);
-    const file = path.join(segmentDir, BUCKETS_FILE);
-    let handle: fs.FileHandle;
+    const { handle, blocks } = await openDataFile(segmentDir, BUCKETS_FILE, meta, opts?.verifyChecksum ?? true, bucketsSchema, meta.bucketsBatchRows.length);
     try {
-      handle = await fs.open(file, 'r');
-    } catch (e) {
-      throw corrupt(`cannot open ${file}: ${(e as Error).message}`, BUCKETS_FILE);
-    }
-    try {
-      const expected = meta.files[BUCKETS_FILE]!;
-      const st = await handle.stat();
-      if (st.size !== expected.bytes) throw corrupt(`${BUCKETS_FILE} is ${st.size} bytes; meta.json says ${expected.bytes}`, BUCKETS_FILE);
-      if (opts?.verifyChecksum ?? true) {
-        const got = await crcOfHandle(handle, st.size);
-        if (got !== expected.crc32) throw corrupt(`${BUCKETS_FILE} checksum mismatch: crc32 ${got} != ${expected.crc32} in meta.json`, BUCKETS_FILE);
-      }
-      const blocks = await readFileBlocks(handle, BUCKETS_FILE, st.size, bucketsSchema, meta.bucketsBatchRows.length);
       const caches = { batches: opts?.batchCache ?? segmentBatchCache, blocks: opts?.blockCache ?? segmentChunkCache };
       const r = new LevelSegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.counts, series.firstChunk, series.chunkCounts, postings, handle, blocks, caches);
       r.assertInvariants();
@@ -151,61 +134,21 @@ export class LevelSegmentReader implements BucketSource, PostingsIndex {
 
   /** Series refs 0..n-1 in label order own contiguous block rows in ref order, never split across record batches. */
   assertInvariants(): void {
-    const n = this.labels.length;
-    if (n !== this.meta.seriesCount) throw corrupt(`series.arrow holds ${n} series; meta.json says ${this.meta.seriesCount}`, SERIES_FILE);
-    let row = 0;
-    let batch = 0;
-    for (let ref = 0; ref < n; ref++) {
-      if (this.seriesFirstBlock[ref] !== row) throw corrupt(`series ${ref}: first_chunk_row ${this.seriesFirstBlock[ref]} is not ${row}`, SERIES_FILE, ref);
-      const end = row + this.seriesBlocks[ref]!;
-      while (batch < this.meta.bucketsBatchRows.length && this.batchFirstRow[batch + 1]! <= row) batch++;
-      if (end > this.batchFirstRow[batch + 1]!) throw corrupt(`series ${ref}: block rows [${row}, ${end}) cross a record batch boundary`, SERIES_FILE, ref);
-      row = end;
-      if (ref > 0 && compareLabels(this.labels[ref - 1]!, this.labels[ref]!) >= 0) throw corrupt(`series ${ref}: labels not in strictly increasing order`, SERIES_FILE, ref);
-    }
-    if (row !== this.meta.blockCount) throw corrupt(`series.arrow covers ${row} blocks; meta.json says ${this.meta.blockCount}`, SERIES_FILE);
-  }
-
-  // PostingsIndex
-  allPostings(): Bitmap {
-    const b = new RoaringBitmap32();
-    b.addRange(0, this.labels.length);
-    return b;
-  }
-
-  labelValues(name: string): Iterable<string> {
-    return this.postingsByName.get(name)?.keys() ?? [];
-  }
-
-  postings(name: string, value: string): Bitmap | undefined {
-    const e = this.postingsByName.get(name)?.get(value);
-    if (e === undefined) return undefined;
-    if (e.bitmap === undefined) {
-      let bm: Bitmap;
-      try {
-        bm = RoaringBitmap32.deserialize(e.bytes, true);
-      } catch (err) {
-        throw corrupt(`postings ${name}=${JSON.stringify(value)}: bad roaring bitmap: ${(err as Error).message}`, POSTINGS_FILE);
-      }
-      const max = bm.isEmpty ? -1 : bm.maximum();
-      if (max >= this.labels.length) throw corrupt(`postings ${name}=${JSON.stringify(value)}: series ref ${max} >= series count ${this.labels.length}`, POSTINGS_FILE);
-      e.bitmap = bm;
-    }
-    return e.bitmap;
-  }
-
-  get seriesCount(): number {
-    return this.labels.length;
+    this.checkSeriesRows({
+      firstRow: this.seriesFirstBlock,
+      rowCount: this.seriesBlocks,
+      batchFirstRow: this.batchFirstRow,
+      batchCount: this.meta.bucketsBatchRows.length,
+      seriesCount: this.meta.seriesCount,
+      rowsTotal: this.meta.blockCount,
+      rowWhat: 'block',
+    });
   }
 
   labelsOf(ref: number): Labels {
     const l = this.labels[ref];
     if (l === undefined) throw new RangeError(`series ref ${ref} out of 0..${this.labels.length - 1}`);
     return l;
-  }
-
-  private keyOf(ref: number): string {
-    return (this.keys[ref] ??= labelsKey(this.labels[ref]!));
   }
 
   private assertOpen(): void {

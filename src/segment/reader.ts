@@ -17,9 +17,9 @@ import path from 'node:path';
 import { CompressionType, Message, MessageHeader, RecordBatchReader, tableFromIPC, type AsyncRecordBatchFileReader, type Data, type Schema, type Table } from 'apache-arrow';
 import lz4 from 'lz4-napi';
 import { MochaError } from '../errors.js';
-import { compareLabels, labelsKey, type Label, type Labels } from '../model/labels.js';
+import type { Label, Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
-import { RoaringBitmap32, selectPostings, type Bitmap, type PostingsIndex } from '../model/postings.js';
+import { selectPostings } from '../model/postings.js';
 import type { SeriesSource, SourceSeries } from '../model/querier.js';
 import { registerArrowCodecs } from './codecs.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
@@ -29,6 +29,7 @@ import { ByteSource, EncodingError, decodeTimestamps, decodeValues } from './enc
 import { CHUNK_ENCODED_BYTES_MAX, CHUNK_SAMPLES_LIMIT, META_FILE, META_FILE_BYTES_MAX, POSTINGS_FILE, SAMPLES_FILE, SERIES_FILE, SERIES_LABELS_MAX } from './format.js';
 import { isLevelSegmentMeta, parseSegmentMeta, type RawSegmentMeta, type SegmentMeta } from './meta.js';
 import { postingsSchema, samplesSchema, schemaSignature, seriesSchema } from './schema.js';
+import { SeriesIndex, type PostingEntry } from './series-index.js';
 
 export interface SegmentOpenOptions {
   /** Stream samples.arrow through its CRC-32 at open (default true). */
@@ -69,10 +70,7 @@ function corrupt(msg: string, file: string, row?: number): MochaError {
   return new MochaError('SEGMENT_CORRUPT', msg, row === undefined ? { file } : { file, row });
 }
 
-export interface PostingEntry {
-  bytes: Uint8Array;
-  bitmap?: Bitmap;
-}
+export type { PostingEntry } from './series-index.js';
 
 /** One chunk's samples, decoded; what the chunk cache keeps. Never written after decoding. */
 interface DecodedChunk {
@@ -97,10 +95,9 @@ interface DecodedBatch {
   bytes: number;
 }
 
-export class SegmentReader implements SeriesSource, PostingsIndex {
+export class SegmentReader extends SeriesIndex implements SeriesSource {
   readonly minTMs: number;
   readonly maxTMs: number;
-  private readonly keys: (string | undefined)[];
   private readonly batchFirstRow: Uint32Array;
   /** Batch loads in flight, shared by concurrent queries; close() waits for them. */
   private readonly loading = new Map<number, Promise<DecodedBatch>>();
@@ -112,19 +109,19 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
   private constructor(
     readonly dir: string,
     readonly meta: RawSegmentMeta,
-    private readonly labels: Labels[],
+    labels: Labels[],
     private readonly seriesMin: Float64Array,
     private readonly seriesMax: Float64Array,
     private readonly seriesFirstChunk: Uint32Array,
     private readonly seriesChunks: Uint32Array,
-    private readonly postingsByName: Map<string, Map<string, PostingEntry>>,
+    postingsByName: Map<string, Map<string, PostingEntry>>,
     private readonly samplesHandle: fs.FileHandle,
     private readonly blocks: readonly BatchBlock[],
     private readonly caches: { readonly batches: SegmentCache; readonly chunks: SegmentCache },
   ) {
+    super(labels, postingsByName);
     this.minTMs = meta.minTMs;
     this.maxTMs = meta.maxTMs;
-    this.keys = new Array<string | undefined>(labels.length);
     this.batchFirstRow = new Uint32Array(meta.samplesBatchRows.length + 1);
     for (let i = 0; i < meta.samplesBatchRows.length; i++) this.batchFirstRow[i + 1] = this.batchFirstRow[i]! + meta.samplesBatchRows[i]!;
   }
@@ -139,22 +136,8 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
     const series = loadSeries(seriesBytes, { ...meta, rowsTotal: meta.sampleCount, rowsPerUnitLimit: CHUNK_SAMPLES_LIMIT, rowsWhat: 'samples' });
     const postings = loadPostings(postingsBytes, meta);
 
-    const samplesPath = path.join(segmentDir, SAMPLES_FILE);
-    let handle: fs.FileHandle;
+    const { handle, blocks } = await openDataFile(segmentDir, SAMPLES_FILE, meta, opts?.verifySamplesChecksum ?? true, samplesSchema, meta.samplesBatchRows.length);
     try {
-      handle = await fs.open(samplesPath, 'r');
-    } catch (e) {
-      throw corrupt(`cannot open ${samplesPath}: ${(e as Error).message}`, SAMPLES_FILE);
-    }
-    try {
-      const expected = meta.files[SAMPLES_FILE]!;
-      const st = await handle.stat();
-      if (st.size !== expected.bytes) throw corrupt(`samples.arrow is ${st.size} bytes; meta.json says ${expected.bytes}`, SAMPLES_FILE);
-      if (opts?.verifySamplesChecksum ?? true) {
-        const got = await crcOfHandle(handle, st.size);
-        if (got !== expected.crc32) throw corrupt(`samples.arrow checksum mismatch: crc32 ${got} != ${expected.crc32} in meta.json`, SAMPLES_FILE);
-      }
-      const blocks = await readFileBlocks(handle, SAMPLES_FILE, st.size, samplesSchema, meta.samplesBatchRows.length);
       const caches = { batches: opts?.batchCache ?? segmentBatchCache, chunks: opts?.chunkCache ?? segmentChunkCache };
       const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, blocks, caches);
       r.assertInvariants();
@@ -167,55 +150,19 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
 
   /** Checks the structural invariants listed at the top; throws SEGMENT_CORRUPT. */
   assertInvariants(): void {
-    const n = this.labels.length;
-    if (n !== this.meta.seriesCount) throw corrupt(`series.arrow holds ${n} series; meta.json says ${this.meta.seriesCount}`, SERIES_FILE);
-    let row = 0;
-    let batch = 0;
-    for (let ref = 0; ref < n; ref++) {
-      if (this.seriesFirstChunk[ref] !== row) throw corrupt(`series ${ref}: first_chunk_row ${this.seriesFirstChunk[ref]} is not ${row}`, SERIES_FILE, ref);
-      const end = row + this.seriesChunks[ref]!;
-      while (batch < this.meta.samplesBatchRows.length && this.batchFirstRow[batch + 1]! <= row) batch++;
-      if (end > this.batchFirstRow[batch + 1]!) throw corrupt(`series ${ref}: chunk rows [${row}, ${end}) cross a record batch boundary`, SERIES_FILE, ref);
-      row = end;
-      if (ref > 0 && compareLabels(this.labels[ref - 1]!, this.labels[ref]!) >= 0) throw corrupt(`series ${ref}: labels not in strictly increasing order`, SERIES_FILE, ref);
-    }
-    if (row !== this.meta.chunkCount) throw corrupt(`series.arrow covers ${row} chunks; meta.json says ${this.meta.chunkCount}`, SERIES_FILE);
-  }
-
-  // PostingsIndex
-  allPostings(): Bitmap {
-    const b = new RoaringBitmap32();
-    b.addRange(0, this.labels.length);
-    return b;
-  }
-
-  labelValues(name: string): Iterable<string> {
-    return this.postingsByName.get(name)?.keys() ?? [];
-  }
-
-  postings(name: string, value: string): Bitmap | undefined {
-    const e = this.postingsByName.get(name)?.get(value);
-    if (e === undefined) return undefined;
-    if (e.bitmap === undefined) {
-      let bm: Bitmap;
-      try {
-        bm = RoaringBitmap32.deserialize(e.bytes, true);
-      } catch (err) {
-        throw corrupt(`postings ${name}=${JSON.stringify(value)}: bad roaring bitmap: ${(err as Error).message}`, POSTINGS_FILE);
-      }
-      const max = bm.isEmpty ? -1 : bm.maximum();
-      if (max >= this.labels.length) throw corrupt(`postings ${name}=${JSON.stringify(value)}: series ref ${max} >= series count ${this.labels.length}`, POSTINGS_FILE);
-      e.bitmap = bm;
-    }
-    return e.bitmap;
+    this.checkSeriesRows({
+      firstRow: this.seriesFirstChunk,
+      rowCount: this.seriesChunks,
+      batchFirstRow: this.batchFirstRow,
+      batchCount: this.meta.samplesBatchRows.length,
+      seriesCount: this.meta.seriesCount,
+      rowsTotal: this.meta.chunkCount,
+      rowWhat: 'chunk',
+    });
   }
 
   labelsOf(ref: number): Labels {
     return this.labels[ref]!;
-  }
-
-  private keyOf(ref: number): string {
-    return (this.keys[ref] ??= labelsKey(this.labels[ref]!));
   }
 
   async select(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<SourceSeries[]> {
@@ -264,11 +211,6 @@ export class SegmentReader implements SeriesSource, PostingsIndex {
       if (s !== undefined) out.push(s);
     }
     return out;
-  }
-
-  /** Series in the segment: refs are 0..seriesCount-1, in label order. */
-  get seriesCount(): number {
-    return this.labels.length;
   }
 
   /**
@@ -650,6 +592,41 @@ export async function readBatchBuffers(handle: fs.FileHandle, blk: BatchBlock, r
     return await Promise.all(header.buffers.map(({ offset, length }) => bodyBuffer(body, offset, length, type)));
   } catch (e) {
     throw bad(`cannot decompress: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Opens the segment's data file (samples.arrow or buckets.arrow) for positional reads: checks its
+ * size and (with verifyChecksum) its CRC-32 against meta.json, streamed, and reads the Arrow
+ * footer's batch blocks. The handle is closed again when a check fails.
+ */
+export async function openDataFile(
+  segmentDir: string,
+  file: string,
+  meta: Pick<SegmentMeta, 'files'>,
+  verifyChecksum: boolean,
+  schema: Schema,
+  expectedBatches: number,
+): Promise<{ handle: fs.FileHandle; blocks: BatchBlock[] }> {
+  const filePath = path.join(segmentDir, file);
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(filePath, 'r');
+  } catch (e) {
+    throw corrupt(`cannot open ${filePath}: ${(e as Error).message}`, file);
+  }
+  try {
+    const expected = meta.files[file]!;
+    const st = await handle.stat();
+    if (st.size !== expected.bytes) throw corrupt(`${file} is ${st.size} bytes; meta.json says ${expected.bytes}`, file);
+    if (verifyChecksum) {
+      const got = await crcOfHandle(handle, st.size);
+      if (got !== expected.crc32) throw corrupt(`${file} checksum mismatch: crc32 ${got} != ${expected.crc32} in meta.json`, file);
+    }
+    return { handle, blocks: await readFileBlocks(handle, file, st.size, schema, expectedBatches) };
+  } catch (e) {
+    await handle.close();
+    throw e;
   }
 }
 
