@@ -22,7 +22,6 @@ import { crc32 } from './crc32.js';
 import { ByteSink, TIMESTAMP_ABS_MAX_MS } from './encoding/index.js';
 import {
   BUCKETS_FILE,
-  META_FILE,
   LEVEL_BLOCK_BUCKETS_MAX,
   LEVEL_SOURCES_MAX,
   POSTINGS_FILE,
@@ -32,12 +31,11 @@ import {
   SEGMENT_SERIES_MAX,
   SERIES_FILE,
   SERIES_LABELS_MAX,
-  TMP_SUFFIX,
 } from './format.js';
 import { decodeLevelBlock, encodeLevelBlock, LEVEL_FIELDS } from './level-encoding.js';
 import { checkLevelSources, isLevelName, parseSegmentMeta, type LevelSegmentMeta } from './meta.js';
 import { bucketsSchema } from './schema.js';
-import { buildPostingsBatch, buildSeriesBatch, fsyncDir, writeFileDurable } from './writer.js';
+import { makeSegmentTmpDir, publishSegmentDir, seriesAndPostingsFiles } from './writer.js';
 
 export interface LevelSeriesInput {
   labels: Labels;
@@ -225,21 +223,11 @@ class LevelSeriesEncoder {
   finishFiles(name: string, compression: SegmentCompression, bucketsBytes: number, bucketsCrc: number, insert: (files: Array<[string, Uint8Array]>) => void): { meta: LevelSegmentMeta; files: Array<[string, Uint8Array]> } {
     const n = this.series.length;
     if (n === 0) throw new Error('a level segment needs at least one bucket');
-    const seriesBytes = arrowFileBytes(
-      [
-        buildSeriesBatch(
-          this.series,
-          BigInt64Array.from(this.seriesMin, BigInt),
-          BigInt64Array.from(this.seriesMax, BigInt),
-          Uint32Array.from(this.seriesBuckets),
-          Uint32Array.from(this.seriesFirstBlock),
-          Uint32Array.from(this.seriesBlocks),
-        ),
-      ],
+    const { seriesBytes, postingsBytes, labelPairCount } = seriesAndPostingsFiles(
+      this.series,
+      { mins: this.seriesMin, maxs: this.seriesMax, units: this.seriesBuckets, firstRow: this.seriesFirstBlock, rowCount: this.seriesBlocks },
       compression,
     );
-    const postings = buildPostingsBatch(this.series);
-    const postingsBytes = arrowFileBytes([postings.batch], compression);
     const fileMeta: LevelSegmentMeta['files'] = {
       [SERIES_FILE]: { bytes: seriesBytes.length, crc32: crc32(seriesBytes) },
       [BUCKETS_FILE]: { bytes: bucketsBytes, crc32: bucketsCrc },
@@ -263,7 +251,7 @@ class LevelSeriesEncoder {
       files: fileMeta,
       compression,
       bucketsBatchRows: this.batchRows,
-      labelPairCount: postings.rows,
+      labelPairCount,
       sources: this.sources,
     };
     // Pair assertion: what we write must pass the reader's checks.
@@ -316,10 +304,7 @@ export class LevelSegmentStreamWriter {
   }
 
   static async create(segmentsDir: string, name: string, input: Omit<LevelSegmentInput, 'series'>, opts?: WriteLevelSegmentOptions): Promise<LevelSegmentStreamWriter> {
-    const tmpDir = path.join(segmentsDir, name) + TMP_SUFFIX;
-    await fs.mkdir(segmentsDir, { recursive: true });
-    await fs.rm(tmpDir, { recursive: true, force: true });
-    await fs.mkdir(tmpDir);
+    const tmpDir = await makeSegmentTmpDir(segmentsDir, name);
     const fd = fsSync.openSync(path.join(tmpDir, BUCKETS_FILE), 'w');
     try {
       return new LevelSegmentStreamWriter(segmentsDir, name, tmpDir, fd, input, opts?.compression ?? 'zstd', opts?.blockBucketsMax ?? LEVEL_BLOCK_BUCKETS_MAX, opts?.batchBytesTarget ?? SAMPLES_BATCH_BYTES_TARGET);
@@ -393,13 +378,7 @@ export class LevelSegmentStreamWriter {
     fsSync.fsyncSync(this.fd);
     fsSync.closeSync(this.fd);
     const { meta, files } = this.enc.finishFiles(this.name, this.compression, this.bytesWritten, this.crc, () => undefined);
-    for (const [file, bytes] of files) await writeFileDurable(path.join(this.tmpDir, file), bytes);
-    await writeFileDurable(path.join(this.tmpDir, META_FILE), Buffer.from(JSON.stringify(meta, null, 2) + '\n'));
-    await fsyncDir(this.tmpDir);
-    const finalDir = path.join(this.segmentsDir, this.name);
-    await fs.rm(finalDir, { recursive: true, force: true });
-    await fs.rename(this.tmpDir, finalDir);
-    await fsyncDir(this.segmentsDir);
+    await publishSegmentDir(this.segmentsDir, this.name, this.tmpDir, files, meta);
     return meta;
   }
 

@@ -69,16 +69,30 @@ export async function writeSegment(segmentsDir: string, name: string, input: Seg
  * the directory, renames it to `<name>` and fsyncs the parent (raw and level segments alike).
  */
 export async function writeSegmentDir(segmentsDir: string, name: string, files: ReadonlyArray<[string, Uint8Array]>, meta: object): Promise<void> {
-  const finalDir = path.join(segmentsDir, name);
-  const tmpDir = finalDir + TMP_SUFFIX;
+  const tmpDir = await makeSegmentTmpDir(segmentsDir, name);
+  await publishSegmentDir(segmentsDir, name, tmpDir, files, meta);
+}
+
+/** Creates an empty `<segmentsDir>/<name>.tmp/` (removing a leftover one); returns its path. */
+export async function makeSegmentTmpDir(segmentsDir: string, name: string): Promise<string> {
+  const tmpDir = path.join(segmentsDir, name) + TMP_SUFFIX;
   await fs.mkdir(segmentsDir, { recursive: true });
   await fs.rm(tmpDir, { recursive: true, force: true });
   await fs.mkdir(tmpDir);
+  return tmpDir;
+}
+
+/**
+ * Writes files and meta.json into tmpDir (which may hold files written already), fsyncs them and
+ * the directory, renames it to `<segmentsDir>/<name>` and fsyncs the parent.
+ */
+export async function publishSegmentDir(segmentsDir: string, name: string, tmpDir: string, files: ReadonlyArray<[string, Uint8Array]>, meta: object): Promise<void> {
   for (const [file, bytes] of files) await writeFileDurable(path.join(tmpDir, file), bytes);
   await writeFileDurable(path.join(tmpDir, META_FILE), Buffer.from(JSON.stringify(meta, null, 2) + '\n'));
   await fsyncDir(tmpDir);
   // Names come from the manifest's nextSegmentSeq, never reused by a live segment: a directory
   // already there is a leftover of a flush that failed before its manifest swap.
+  const finalDir = path.join(segmentsDir, name);
   await fs.rm(finalDir, { recursive: true, force: true });
   await fs.rename(tmpDir, finalDir);
   await fsyncDir(segmentsDir);
@@ -218,24 +232,11 @@ export class SegmentFilesBuilder {
     const samplesBytes = arrowFileBytes(this.batches, compression);
     this.batches.length = 0;
 
-    // series.arrow
-    const seriesBytes = arrowFileBytes(
-      [
-        buildSeriesBatch(
-          this.series,
-          BigInt64Array.from(this.seriesMin, BigInt),
-          BigInt64Array.from(this.seriesMax, BigInt),
-          Uint32Array.from(this.seriesSamples),
-          Uint32Array.from(this.seriesFirstChunk),
-          Uint32Array.from(this.seriesChunks),
-        ),
-      ],
+    const { seriesBytes, postingsBytes, labelPairCount } = seriesAndPostingsFiles(
+      this.series,
+      { mins: this.seriesMin, maxs: this.seriesMax, units: this.seriesSamples, firstRow: this.seriesFirstChunk, rowCount: this.seriesChunks },
       compression,
     );
-
-    // postings.arrow
-    const postings = buildPostingsBatch(this.series);
-    const postingsBytes = arrowFileBytes([postings.batch], compression);
 
     const files: Array<[string, Uint8Array]> = [
       [SERIES_FILE, seriesBytes],
@@ -264,7 +265,7 @@ export class SegmentFilesBuilder {
       files: fileMeta,
       compression,
       samplesBatchRows: this.batchRows,
-      labelPairCount: postings.rows,
+      labelPairCount,
     };
     return { meta, files };
   }
@@ -353,6 +354,41 @@ class PairCheck {
  * series.arrow's record batch. Level segments reuse it: min/max times of what the series holds,
  * "samples" = its buckets, "chunks" = its blocks of buckets.arrow.
  */
+/** Per-series numbers of series.arrow, in series order (ref order). */
+export interface SeriesColumns {
+  mins: readonly number[];
+  maxs: readonly number[];
+  /** Samples (raw) or buckets (level) of each series. */
+  units: readonly number[];
+  /** First data row (chunk or block) and data rows of each series. */
+  firstRow: readonly number[];
+  rowCount: readonly number[];
+}
+
+/** series.arrow and postings.arrow of series in label order, encoded (raw and level segments alike). */
+export function seriesAndPostingsFiles(
+  series: ReadonlyArray<{ labels: Labels }>,
+  cols: SeriesColumns,
+  compression: SegmentCompression,
+): { seriesBytes: Uint8Array; postingsBytes: Uint8Array; labelPairCount: number } {
+  const seriesBytes = arrowFileBytes(
+    [
+      buildSeriesBatch(
+        series,
+        BigInt64Array.from(cols.mins, BigInt),
+        BigInt64Array.from(cols.maxs, BigInt),
+        Uint32Array.from(cols.units),
+        Uint32Array.from(cols.firstRow),
+        Uint32Array.from(cols.rowCount),
+      ),
+    ],
+    compression,
+  );
+  const postings = buildPostingsBatch(series);
+  const postingsBytes = arrowFileBytes([postings.batch], compression);
+  return { seriesBytes, postingsBytes, labelPairCount: postings.rows };
+}
+
 export function buildSeriesBatch(
   series: ReadonlyArray<{ labels: Labels }>,
   mins: BigInt64Array,
