@@ -21,6 +21,7 @@ import { selectPostings } from '../model/postings.js';
 import type { BucketBatch, BucketSource, SourceBuckets } from '../model/querier.js';
 import { copyBucketRows, RollupBuckets, sliceBuckets } from '../rollup/buckets.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
+import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
 import { EncodingError } from './encoding/index.js';
 import { BUCKETS_FILE, LEVEL_BLOCK_BUCKETS_LIMIT, LEVEL_COLUMN_ENCODED_BYTES_MAX, META_FILE, POSTINGS_FILE, SERIES_FILE } from './format.js';
@@ -81,7 +82,7 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   readonly maxTMs: number;
   readonly sources: readonly string[];
   private readonly batchFirstRow: Uint32Array;
-  private readonly loading = new Map<number, Promise<DecodedBatch>>();
+  private readonly batches: BatchLoader<DecodedBatch>;
   private readonly cacheOwner = nextCacheOwner();
   private closed = false;
 
@@ -108,8 +109,8 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     this.minTMs = meta.minTMs;
     this.maxTMs = meta.maxTMs;
     this.sources = meta.sources;
-    this.batchFirstRow = new Uint32Array(meta.bucketsBatchRows.length + 1);
-    for (let i = 0; i < meta.bucketsBatchRows.length; i++) this.batchFirstRow[i + 1] = this.batchFirstRow[i]! + meta.bucketsBatchRows[i]!;
+    this.batches = new BatchLoader(meta.bucketsBatchRows, caches.batches, this.cacheOwner, (b) => this.readBatch(b));
+    this.batchFirstRow = this.batches.firstRow;
   }
 
   static async open(segmentDir: string, opts?: LevelSegmentOpenOptions): Promise<LevelSegmentReader> {
@@ -246,14 +247,7 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   }
 
   private batchOfRow(row: number): number {
-    let lo = 0;
-    let hi = this.meta.bucketsBatchRows.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.batchFirstRow[mid]! <= row) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return this.batches.batchOfRow(row);
   }
 
   /**
@@ -336,24 +330,7 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
 
   /** Record batch b of buckets.arrow, decompressed and validated: from the cache, a load in flight, or the file. */
   private loadBatch(b: number): Promise<DecodedBatch> | DecodedBatch {
-    const cached = this.caches.batches.get<DecodedBatch>(this.cacheOwner, b);
-    if (cached !== undefined) return cached;
-    let run = this.loading.get(b);
-    if (run === undefined) {
-      run = this.readBatch(b).then(
-        (batch) => {
-          this.loading.delete(b);
-          if (!this.closed) this.caches.batches.set(this.cacheOwner, b, batch, batch.bytes);
-          return batch;
-        },
-        (e: unknown) => {
-          this.loading.delete(b);
-          throw e;
-        },
-      );
-      this.loading.set(b, run);
-    }
-    return run;
+    return this.batches.load(b);
   }
 
   private async readBatch(b: number): Promise<DecodedBatch> {
@@ -405,11 +382,8 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.caches.batches.dropOwner(this.cacheOwner);
+    this.batches.close(this.handle);
     this.caches.blocks.dropOwner(this.cacheOwner);
-    void Promise.allSettled([...this.loading.values()])
-      .then(() => this.handle.close())
-      .catch(() => undefined);
   }
 }
 

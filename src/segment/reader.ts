@@ -21,6 +21,7 @@ import type { Label, Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
 import type { SeriesSource, SourceSeries } from '../model/querier.js';
+import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
 import { zstdDecompress } from './zstd-sync.js';
@@ -99,8 +100,7 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
   readonly minTMs: number;
   readonly maxTMs: number;
   private readonly batchFirstRow: Uint32Array;
-  /** Batch loads in flight, shared by concurrent queries; close() waits for them. */
-  private readonly loading = new Map<number, Promise<DecodedBatch>>();
+  private readonly batches: BatchLoader<DecodedBatch>;
   private readonly cacheOwner = nextCacheOwner();
   /** Matchers (with a regex) -> selected refs, oldest first; see refsOf. */
   private readonly refsMemo = new Map<string, Uint32Array>();
@@ -122,8 +122,8 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     super(labels, postingsByName);
     this.minTMs = meta.minTMs;
     this.maxTMs = meta.maxTMs;
-    this.batchFirstRow = new Uint32Array(meta.samplesBatchRows.length + 1);
-    for (let i = 0; i < meta.samplesBatchRows.length; i++) this.batchFirstRow[i + 1] = this.batchFirstRow[i]! + meta.samplesBatchRows[i]!;
+    this.batches = new BatchLoader(meta.samplesBatchRows, caches.batches, this.cacheOwner, (b) => this.readBatch(b));
+    this.batchFirstRow = this.batches.firstRow;
   }
 
   static async open(segmentDir: string, opts?: SegmentOpenOptions): Promise<SegmentReader> {
@@ -250,14 +250,7 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
   }
 
   private batchOfRow(row: number): number {
-    let lo = 0;
-    let hi = this.meta.samplesBatchRows.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.batchFirstRow[mid]! <= row) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return this.batches.batchOfRow(row);
   }
 
   /**
@@ -356,25 +349,7 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
 
   /** Record batch b of samples.arrow, decompressed and validated: from the cache, a load in flight, or the file. */
   private loadBatch(b: number): Promise<DecodedBatch> | DecodedBatch {
-    const cached = this.caches.batches.get<DecodedBatch>(this.cacheOwner, b);
-    if (cached !== undefined) return cached;
-    let run = this.loading.get(b);
-    if (run === undefined) {
-      run = this.readBatch(b).then(
-        (batch) => {
-          this.loading.delete(b);
-          // A reader closed meanwhile has dropped its entries; do not add one back.
-          if (!this.closed) this.caches.batches.set(this.cacheOwner, b, batch, batch.bytes);
-          return batch;
-        },
-        (e: unknown) => {
-          this.loading.delete(b);
-          throw e;
-        },
-      );
-      this.loading.set(b, run);
-    }
-    return run;
+    return this.batches.load(b);
   }
 
   /**
@@ -420,13 +395,9 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.caches.batches.dropOwner(this.cacheOwner);
+    this.batches.close(this.samplesHandle);
     this.caches.chunks.dropOwner(this.cacheOwner);
     this.refsMemo.clear();
-    // After any in-flight batch read.
-    void Promise.allSettled([...this.loading.values()])
-      .then(() => this.samplesHandle.close())
-      .catch(() => undefined);
   }
 }
 
