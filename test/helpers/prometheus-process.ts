@@ -1,11 +1,13 @@
 // Starts a real Prometheus (the `prometheus` binary on PATH, e.g. Debian's 2.42) for
 // differential tests: remote-write receiver on, a temporary TSDB directory, no scrape targets,
 // an ephemeral loopback port. Resolves once /-/ready answers 200.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, launchPrometheus, prometheusVersion } from '../../bench/lib/prometheus-launch.js';
+
+export { prometheusVersion };
 
 export interface PrometheusProcess {
   readonly url: string;
@@ -23,26 +25,6 @@ export function prometheusBinary(): string | undefined {
   const r = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' });
   const p = r.status === 0 ? r.stdout.trim() : '';
   return p !== '' ? p : undefined;
-}
-
-/** "2.42.0+ds" from `prometheus --version`. */
-export function prometheusVersion(bin: string): string {
-  const out = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return /version (\S+)/.exec(out)?.[1] ?? 'unknown';
-}
-
-/** Log lines kept for error messages. */
-const LOG_LINES_MAX = 200;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPrometheus(
@@ -75,47 +57,11 @@ export async function startPrometheus(
     '--log.level=warn',
     ...(opts.extraArgs ?? []),
   ];
-  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const onData = (chunk: Buffer) => {
-    lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
-    if (lines.length > LOG_LINES_MAX) lines.splice(0, lines.length - LOG_LINES_MAX);
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // A test worker that exits without calling stop() (a failed beforeAll, a killed run) must not
-  // leave a Prometheus behind.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.off('exit', killOnExit);
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`prometheus exited with ${child.exitCode} before ready:\n${lines.join('\n')}`);
-    }
-    try {
-      const res = await fetch(`${url}/-/ready`);
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus not ready in time:\n${lines.join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url, pid: child.pid!, version, dir, logs: () => [...lines], stop };
+  const p = await launchPrometheus(bin, args, port, {
+    readyTimeoutMs: opts.startTimeoutMs ?? 30_000,
+    pollMs: 50,
+    notReadyWhat: 'in time',
+    afterStop: () => fs.rmSync(dir, { recursive: true, force: true }),
+  });
+  return { url: p.url, pid: p.pid, version, dir, logs: p.logs, stop: p.stop };
 }

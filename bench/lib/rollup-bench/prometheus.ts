@@ -2,12 +2,11 @@
 // (`promtool tsdb create-blocks-from openmetrics`), then Prometheus starts on that directory with a
 // retention long enough to keep them. Either binary missing: the caller skips Prometheus and
 // prints why.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { dirBytes, which } from '../paths.js';
-import { prometheusVersion } from '../../../test/helpers/prometheus-process.js';
+import { freePort, launchPrometheus, prometheusVersion } from '../prometheus-launch.js';
 
 export interface PromtoolResult {
   ms: number;
@@ -72,17 +71,6 @@ export interface PrometheusOnBlocks {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts Prometheus on an existing TSDB directory (no scrape targets) and waits for /-/ready. */
 /**
  * maxBlockDuration: Prometheus' own (hidden) --storage.tsdb.max-block-duration, set to the blocks'
@@ -106,44 +94,6 @@ export async function startPrometheusOn(bin: string, dataDir: string, workDir: s
     '--log.level=warn',
   ];
   const t0 = performance.now();
-  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const onData = (c: Buffer) => {
-    lines.push(...c.toString('utf8').split('\n').filter((l) => l !== ''));
-    if (lines.length > LINES_MAX) lines.splice(0, lines.length - LINES_MAX);
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.off('exit', killOnExit);
-  };
-  const deadline = performance.now() + readyTimeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`prometheus exited with ${child.exitCode} before ready:\n${lines.join('\n')}`);
-    }
-    try {
-      const res = await fetch(`${url}/-/ready`);
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (performance.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus not ready within ${readyTimeoutMs} ms:\n${lines.join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, pid: child.pid!, version, startMs: performance.now() - t0, logs: () => [...lines], stop };
+  const p = await launchPrometheus(bin, args, port, { readyTimeoutMs, pollMs: 100, notReadyWhat: `within ${readyTimeoutMs} ms` });
+  return { url: p.url, pid: p.pid, version, startMs: performance.now() - t0, logs: p.logs, stop: p.stop };
 }
