@@ -82,8 +82,21 @@ export interface AdminResult {
 /** POSTs an admin endpoint; a 404 is reported (available: false), other non-2xx statuses throw. */
 export async function adminPost(baseUrl: string, path: string, timeoutMs = 6 * 60 * 60 * 1000): Promise<AdminResult> {
   const t = performance.now();
-  const res = await fetch(new URL(path, baseUrl), { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
-  const body = await res.text();
+  // node:http, not fetch: fetch (undici) gives up after 300 s without response headers, and a
+  // 30-day compaction on a loaded machine takes longer than that.
+  const url = new URL(path, baseUrl);
+  const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', timeout: timeoutMs }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      r.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`POST ${path}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+  const body = res.body;
   const ms = performance.now() - t;
   if (res.status === 404) return { available: false, status: 404, ms, body };
   if (res.status < 200 || res.status >= 300) throw new Error(`POST ${path} answered ${res.status}: ${body.slice(0, 500)}`);
