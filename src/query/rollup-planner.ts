@@ -23,7 +23,9 @@
 import { MochaError } from '../errors.js';
 import { dropMetricName, getLabel, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
 import type { Querier } from '../model/querier.js';
-import { evalRollupGrid, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable } from '../rollup/eval.js';
+import { edgeRawRange, evalRollupEdgeGrid, evalRollupEdgeWindow, evalRollupGrid, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable, servableWithEdge, type RollupGrid } from '../rollup/eval.js';
+import { BucketAccumulator } from '../rollup/buckets.js';
+import type { SeriesBuckets, SeriesData } from '../model/querier.js';
 import { RAW_LEVEL, type RollupLevel } from '../rollup/levels.js';
 import { looksLikeCounterName, possibleNonCounterInfo } from './annotations.js';
 import type { Call, Expr, MatrixSelector, VectorSelector } from './ast.js';
@@ -42,6 +44,11 @@ export interface RollupPlanEntry {
   readonly level: string;
   /** Why raw samples were read (absent when a level was). */
   readonly reason?: string;
+  /**
+   * Edge extension (a range that is not a multiple of the level's width, e.g. `$__rate_interval`):
+   * windows whose first bucket was split with raw samples, and the raw reads that took.
+   */
+  readonly edge?: { readonly windowsFromRaw: number; readonly rawReads: number };
   /** Level segments read, and time pieces read from raw samples (a raw read is one piece). */
   readonly levelSegmentsRead: number;
   readonly rawPiecesRead: number;
@@ -78,6 +85,8 @@ interface Choice {
   /** Bucket range to select: (minTMs, maxTMs], multiples of the level's width. */
   readonly minTMs: number;
   readonly maxTMs: number;
+  /** Served by edge extension (servableWithEdge): the range is not a multiple of the width. */
+  readonly edge?: boolean;
 }
 
 function rawChoice(reason: string): Choice {
@@ -101,9 +110,12 @@ function choose(ctx: EvalContext, fn: string, rangeMs: number, vs: VectorSelecto
   const auto = plan.resolution === RESOLUTION_AUTO;
   const candidates = auto ? [...levels].reverse() : levels.filter((l) => l.name === plan.resolution);
   let reason = auto ? 'not aligned to any level' : `not aligned to ${plan.resolution} buckets`;
-  for (const level of candidates) {
+  // Whole buckets first (coarsest level); then edge extension (coarsest level), which may need
+  // the raw samples of some windows' first bucket.
+  const tries = [...candidates.map((level) => ({ level, edge: false })), ...candidates.map((level) => ({ level, edge: true }))];
+  for (const { level, edge } of tries) {
     const G = level.widthMs;
-    if (!servable(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G)) continue;
+    if (!(edge ? servableWithEdge(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G) : servable(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G))) continue;
     // Window functions have aligned window starts; tail functions and selectors only need
     // buckets from the one holding the first window's start.
     const minTMs = Math.floor((firstMs - rangeMs) / G) * G;
@@ -112,7 +124,7 @@ function choose(ctx: EvalContext, fn: string, rangeMs: number, vs: VectorSelecto
       reason = 'no level segments in range';
       continue;
     }
-    return { level, minTMs, maxTMs };
+    return { level, minTMs, maxTMs, edge };
   }
   return rawChoice(reason);
 }
@@ -135,14 +147,23 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
     return undefined;
   }
   const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
-  ctx.rollupPlan.record({ expr: exprToString(call), level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
+  const edgeGrids = choice.edge === true ? await edgeExtendedGrids(ctx, vs, fn, ms.rangeMs, sel.series, choice.level.widthMs) : undefined;
+  ctx.rollupPlan.record({
+    expr: exprToString(call),
+    level: choice.level.name,
+    ...(edgeGrids !== undefined ? { edge: { windowsFromRaw: edgeGrids.windowsFromRaw, rawReads: edgeGrids.rawReads } } : {}),
+    levelSegmentsRead: sel.levelSegmentsRead,
+    rawPiecesRead: sel.rawPiecesRead + (edgeGrids?.rawReads ?? 0),
+  });
   const keepName = keepsMetricName(fn);
   const checksCounterName = fn === 'rate' || fn === 'increase';
   const out: StepSeries[] = [];
   const seen = new Set<string>();
-  for (const s of sel.series) {
+  for (let i = 0; i < sel.series.length; i++) {
+    const s = sel.series[i]!;
     ctx.checkCancel();
-    const col = gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, keepName ? s.labels : dropMetricName(s.labels));
+    const labels = keepName ? s.labels : dropMetricName(s.labels);
+    const col = edgeGrids !== undefined ? columnOf(ctx, edgeGrids.grids[i]!, labels) : gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, labels);
     if (col === undefined) continue;
     if (checksCounterName) {
       // As the raw path (eval-range-functions.ts): per input series with output.
@@ -174,6 +195,88 @@ export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): 
     if (col !== undefined) out.push(col);
   }
   return out;
+}
+
+/** Raw reads of edge buckets are per evaluation step up to this many distinct steps, else one read of the whole range. */
+const EDGE_RAW_STEP_READS_MAX = 64;
+
+/**
+ * Edge-extended grids (servableWithEdge) of every selected series, with the windows whose first
+ * bucket the level cannot split filled from raw samples: one raw read per such evaluation step
+ * (its edge bucket only) when there are few, else one read over all of them.
+ */
+async function edgeExtendedGrids(
+  ctx: EvalContext,
+  vs: VectorSelector,
+  fn: string,
+  rangeMs: number,
+  series: readonly SeriesBuckets[],
+  widthMs: number,
+): Promise<{ grids: RollupGrid[]; windowsFromRaw: number; rawReads: number }> {
+  const n = ctx.stepCount;
+  const pinned = vs.at !== undefined;
+  const baseMs = pinned ? ctx.selectorTimeMs(vs.at, 0, 0) : ctx.startMs;
+  const stepMs = pinned || n === 1 ? 0 : ctx.stepMs;
+  const steps = pinned ? 1 : n;
+  const endOf = (k: number): number => baseMs + k * stepMs - vs.offsetMs;
+  const grids = series.map((s) => {
+    ctx.checkCancel();
+    return evalRollupEdgeGrid(s.buckets, fn, rangeMs, baseMs, stepMs, steps, vs.offsetMs);
+  });
+  const pendingSteps = new Set<number>();
+  let windowsFromRaw = 0;
+  for (const g of grids) {
+    for (const k of g.needsRaw) pendingSteps.add(k);
+    windowsFromRaw += g.needsRaw.length;
+  }
+  let rawReads = 0;
+  if (pendingSteps.size > 0) {
+    const byKey = new Map<string, number>();
+    series.forEach((s, i) => byKey.set(labelsKey(s.labels), i));
+    const acc = new BucketAccumulator();
+    const fill = (loaded: readonly SeriesData[], onlyStep?: number): void => {
+      for (const raw of loaded) {
+        const i = byKey.get(labelsKey(raw.labels));
+        if (i === undefined) continue; // a series with no bucket in range has no window to fill
+        const g = grids[i]!;
+        for (const k of g.needsRaw) {
+          if (onlyStep !== undefined && k !== onlyStep) continue;
+          const v = evalRollupEdgeWindow(series[i]!.buckets, fn, endOf(k), rangeMs, acc, raw);
+          if (typeof v === 'number') {
+            g.values[k] = v;
+            g.present[k] = 1;
+          }
+        }
+      }
+    };
+    if (pendingSteps.size <= EDGE_RAW_STEP_READS_MAX) {
+      for (const k of [...pendingSteps].sort((a, b) => a - b)) {
+        const r = edgeRawRange(widthMs, endOf(k), rangeMs);
+        fill(await ctx.select(vs, r.afterMs, r.throughMs), k);
+        rawReads++;
+      }
+    } else {
+      const ks = [...pendingSteps].sort((a, b) => a - b);
+      const first = edgeRawRange(widthMs, endOf(ks[0]!), rangeMs);
+      const last = edgeRawRange(widthMs, endOf(ks[ks.length - 1]!), rangeMs);
+      fill(await ctx.select(vs, Math.min(first.afterMs, last.afterMs), Math.max(first.throughMs, last.throughMs)));
+      rawReads++;
+    }
+  }
+  // With @ every step reads the one window: spread it over the grid.
+  const out: RollupGrid[] = pinned
+    ? grids.map((g) => ({ values: new Float64Array(n).fill(g.values[0]!), present: new Uint8Array(n).fill(g.present[0]!) }))
+    : grids;
+  return { grids: out, windowsFromRaw, rawReads };
+}
+
+/** A grid as an output column; undefined when no step has a value. */
+function columnOf(ctx: EvalContext, grid: RollupGrid, labels: StepSeries['labels']): StepSeries | undefined {
+  if (!grid.present.includes(1)) return undefined;
+  const col = ctx.allocStepSeries(labels);
+  col.values.set(grid.values);
+  col.present.set(grid.present);
+  return col;
 }
 
 /** fn over the series' buckets at every step of ctx's grid; undefined when no step has a value. */

@@ -10,14 +10,17 @@
 // need t aligned but not r; so do plain selectors, for any lookback.
 //
 // windowResult() answers from any accumulator holding exactly the window's samples in order, so
-// a planner may also serve an UNALIGNED window from a level by adding the raw samples of the
-// partial buckets at both ends around the level's whole buckets (tested; not what servable()
-// answers, which is whether the level alone suffices).
+// a window whose END is aligned but whose range is not (Grafana's `$__rate_interval` = step +
+// scrape interval) is served by "edge extension" (servableWithEdge, evalRollupEdgeWindow): the
+// whole buckets of the window plus the part of the first bucket after the window start, taken
+// from the bucket's stored last samples when they are all that part holds, else from the raw
+// samples of that one bucket (the planner reads them for the series and steps that need them).
 //
 // "Exact" means bit-identical except where buckets.ts says "up to summation order" (sum_over_time,
 // avg_over_time, stddev/stdvar_over_time, and rate/increase of counters with resets when values
 // are not integers); the bounds are in buckets.ts' header.
 import { extrapolate, rangeSeconds } from '../query/eval-range-functions.js';
+import { isStaleAt } from '../model/samples.js';
 import { BucketAccumulator, type RollupBuckets } from './buckets.js';
 
 /** Plain instant-vector selector (`m`, with the lookback as the "range") in servable() and evalRollupGrid(). */
@@ -69,6 +72,88 @@ export function servable(fn: string, rangeMs: number, stepMs: number, startMs: n
   // Window functions also need the window start on a boundary.
   if (WINDOW_FUNCTIONS.has(fn) && !isMultiple(rangeMs, G)) return false;
   return true;
+}
+
+/**
+ * Whether a level of width G answers a WINDOW function whose windows end on bucket boundaries
+ * but whose range is NOT a multiple of G, by "edge extension" (evalRollupEdgeWindow): the window
+ * (t - r, t] is the whole buckets ending in (e, t] plus the part after t - r of the bucket ending
+ * at e = ceil((t - r) / G) * G. That part is known exactly from the bucket when it is empty, the
+ * whole bucket, or only the bucket's last sample (the bucket keeps its last two samples' times
+ * and values) -- which is the case for Grafana's `$__rate_interval` (= step + one scrape
+ * interval) over regular scrapes: the edge is one scrape interval long and holds one sample.
+ * Where the edge holds more than the last sample after t - r, the answer needs the raw samples
+ * of that edge (evalRollupEdgeWindow returns EDGE_NEEDS_RAW; the planner reads them).
+ */
+export function servableWithEdge(fn: string, rangeMs: number, stepMs: number, startMs: number, offsetMs: number, G: number): boolean {
+  if (!(Number.isInteger(G) && G > 0)) return false;
+  if (!WINDOW_FUNCTIONS.has(fn)) return false;
+  if (!(rangeMs > 0) || !Number.isFinite(rangeMs)) return false;
+  if (!isMultiple(startMs - offsetMs, G)) return false;
+  if (!(stepMs === 0 || (stepMs > 0 && isMultiple(stepMs, G)))) return false;
+  return !isMultiple(rangeMs, G); // aligned ranges are servable() without raw edges
+}
+
+/** evalRollupEdgeWindow's answer when the edge bucket cannot tell which samples follow t - r. */
+export const EDGE_NEEDS_RAW: unique symbol = Symbol('rollup edge needs raw samples');
+
+/**
+ * What bucket i (which starts before startMs and ends after it) holds after startMs: 'none',
+ * 'whole' (every sample is after startMs), 'last' (only the last sample), or 'unknown' (the last
+ * two samples are both after startMs and there are more: which of the others are is not stored).
+ */
+function edgePart(b: RollupBuckets, i: number, startMs: number): 'none' | 'whole' | 'last' | 'unknown' {
+  const n = b.count[i]!;
+  if (n === 0) return 'none'; // only stale markers: nothing for a range function
+  if (b.firstT[i]! > startMs) return 'whole';
+  if (!(b.lastT[i]! > startMs)) return 'none';
+  // first <= startMs < last: with two samples that is the last one alone; with more, the
+  // second-to-last tells whether anything between first and last is after startMs.
+  if (n === 2 || !(b.prevT[i]! > startMs)) return 'last';
+  return 'unknown';
+}
+
+/**
+ * fn (a window function) over (endMs - rangeMs, endMs] with endMs a multiple of the width and
+ * rangeMs not (servableWithEdge): the partial first bucket from the bucket's stored samples when
+ * they suffice, else from rawEdge -- the series' raw samples (stale markers included, which are
+ * skipped) covering at least (endMs - rangeMs, edge bucket end] -- or EDGE_NEEDS_RAW without it.
+ */
+export function evalRollupEdgeWindow(
+  b: RollupBuckets,
+  fn: string,
+  endMs: number,
+  rangeMs: number,
+  acc: BucketAccumulator = new BucketAccumulator(),
+  rawEdge?: { readonly timestampsMs: Float64Array; readonly values: Float64Array },
+): number | undefined | typeof EDGE_NEEDS_RAW {
+  if (!WINDOW_FUNCTIONS.has(fn)) throw new Error(`rollup: ${fn}() is not a window function`);
+  assertAligned(b, endMs, rangeMs, false);
+  const g = b.widthMs;
+  const startMs = endMs - rangeMs;
+  const edgeEndMs = Math.ceil(startMs / g) * g;
+  acc.reset();
+  let lo = firstEndAfter(b, startMs);
+  if (lo < b.length && b.endMs[lo] === edgeEndMs && edgeEndMs > startMs) {
+    const part = edgePart(b, lo, startMs);
+    if (part === 'whole') acc.addBucket(b, lo);
+    else if (part === 'last') acc.addSample(b.lastT[lo]!, b.lastV[lo]!);
+    else if (part === 'unknown') {
+      if (rawEdge === undefined) return EDGE_NEEDS_RAW;
+      const ts = rawEdge.timestampsMs;
+      const vs = rawEdge.values;
+      let j = 0;
+      while (j < ts.length && ts[j]! <= startMs) j++;
+      for (; j < ts.length && ts[j]! <= edgeEndMs; j++) {
+        if (isStaleAt(vs, j)) continue;
+        acc.addSample(ts[j]!, vs[j]!);
+      }
+    }
+    lo++;
+  }
+  const hi = firstEndAfter(b, endMs);
+  for (let i = lo; i < hi; i++) acc.addBucket(b, i);
+  return windowResult(acc, fn, endMs, rangeMs);
 }
 
 /** First index i with endMs[i] > x. */
@@ -254,4 +339,33 @@ export function evalRollupGrid(b: RollupBuckets, fn: string, rangeMs: number, st
     present[k] = 1;
   }
   return { values, present };
+}
+
+/** An edge-extended grid (servableWithEdge): values where the level sufficed, and the steps that need raw edges. */
+export interface RollupEdgeGrid extends RollupGrid {
+  /** Step indices k whose edge bucket needs the raw samples of (t_k - rangeMs, edge end]. */
+  readonly needsRaw: number[];
+}
+
+/** As evalRollupGrid for a window function on a servableWithEdge() grid. */
+export function evalRollupEdgeGrid(b: RollupBuckets, fn: string, rangeMs: number, startMs: number, stepMs: number, stepCount: number, offsetMs: number): RollupEdgeGrid {
+  const values = new Float64Array(stepCount);
+  const present = new Uint8Array(stepCount);
+  const needsRaw: number[] = [];
+  const acc = new BucketAccumulator();
+  for (let k = 0; k < stepCount; k++) {
+    const v = evalRollupEdgeWindow(b, fn, startMs + k * stepMs - offsetMs, rangeMs, acc);
+    if (v === EDGE_NEEDS_RAW) needsRaw.push(k);
+    else if (v !== undefined) {
+      values[k] = v;
+      present[k] = 1;
+    }
+  }
+  return { values, present, needsRaw };
+}
+
+/** The raw time range (exclusive start, inclusive end) whose samples the edge of the window ending at endMs needs. */
+export function edgeRawRange(widthMs: number, endMs: number, rangeMs: number): { afterMs: number; throughMs: number } {
+  const afterMs = endMs - rangeMs;
+  return { afterMs, throughMs: Math.ceil(afterMs / widthMs) * widthMs };
 }

@@ -71,6 +71,9 @@ const QUERIES = [
   'last_over_time(temp[10m] offset 5m)',
   'rate(temp[30m])', // "might not be a counter" infos on every path
   'quantile_over_time(0.9, temp[15m])', // raw on every path
+  // Grafana's $__rate_interval at a 5 m step (step + scrape interval): edge extension on 5m.
+  'sum by (grp) (rate(req_total[5m15s]))',
+  'avg_over_time(temp[5m40s])', // edges holding several samples: raw edge reads
 ];
 
 describe('rollup resolution over HTTP', () => {

@@ -14,7 +14,7 @@ import { describe, expect, test } from 'vitest';
 import { isStaleAt, STALE_NAN } from '../../src/model/samples.js';
 import { rangeQuery } from '../../src/query/engine.js';
 import { BucketAccumulator, buildBuckets, coarsen, concat, type RollupBuckets } from '../../src/rollup/buckets.js';
-import { evalRollupGrid, evalRollupWindow, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable, windowResult } from '../../src/rollup/eval.js';
+import { EDGE_NEEDS_RAW, evalRollupEdgeWindow, evalRollupGrid, evalRollupWindow, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable, servableWithEdge, windowResult } from '../../src/rollup/eval.js';
 import { labelsFromRecord } from '../../src/model/labels.js';
 import { MemoryQuerier } from '../helpers/memory-querier.js';
 import { mulberry32 } from '../helpers/prng.js';
@@ -267,6 +267,53 @@ describe('unaligned windows: raw samples for the ragged edges, the level for the
       ),
       { numRuns: 60, seed: 0xed9e, endOnFailure: true },
     );
+  });
+});
+
+describe('edge extension: window end aligned, range not a multiple of G', () => {
+  // evalRollupEdgeWindow: the level's whole buckets plus the part of the first bucket after the
+  // window start, from the bucket's stored last samples when they suffice, else from raw edge
+  // samples (or EDGE_NEEDS_RAW without them).
+  test('every window function matches raw, from the level alone or with raw edge samples', async () => {
+    let fromLevel = 0;
+    let needRaw = 0;
+    await fc.assert(
+      fc.asyncProperty(seriesSpec, fc.constantFrom(MIN, 5 * MIN), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 5 * MIN - 1 }), async (spec, G, wholeBuckets, edgeMs) => {
+        const rangeMs = wholeBuckets * G + (edgeMs % G === 0 ? 1 : edgeMs % G);
+        expect(servableWithEdge('rate', rangeMs, G, T0, 0, G)).toBe(true);
+        expect(servable('rate', rangeMs, G, T0, 0, G)).toBe(false);
+        const { ts, vs } = samplesOf(spec, G);
+        const querier = new MemoryQuerier([{ labels: labelsFromRecord({ __name__: 'm' }), timestampsMs: ts, values: vs }]);
+        const level = buildBuckets(ts, vs, G);
+        const acc = new BucketAccumulator();
+        const startMs = Math.floor((ts.length > 0 ? ts[0]! : T0) / G) * G - 2 * G;
+        const endMs = Math.ceil((ts.length > 0 ? ts[ts.length - 1]! : T0) / G) * G + rangeMs + 2 * G;
+        for (const fn of ROLLUP_FUNCTIONS) {
+          if (!servableWithEdge(fn, rangeMs, G, startMs, 0, G)) continue; // tail functions: servable() already
+          const res = await rangeQuery(querier, rawQuery(fn, rangeMs, 0), startMs, endMs, G);
+          if (res.resultType !== 'matrix') throw new Error('expected a matrix');
+          const raw = new Map<number, number>();
+          const r0 = res.result[0];
+          if (r0 !== undefined) r0.timestampsMs.forEach((t, i) => raw.set(t, r0.values[i]!));
+          for (let t = startMs; t <= endMs; t += G) {
+            const want = raw.get(t);
+            const alone = evalRollupEdgeWindow(level, fn, t, rangeMs, acc);
+            const withRaw = evalRollupEdgeWindow(level, fn, t, rangeMs, acc, { timestampsMs: ts, values: vs });
+            expect(withRaw === EDGE_NEEDS_RAW, 'raw edge samples always suffice').toBe(false);
+            for (const got of alone === EDGE_NEEDS_RAW ? [withRaw] : [alone, withRaw]) {
+              const g = got as number | undefined;
+              const ok = want === undefined || g === undefined ? want === g : sameValue(fn, want, g);
+              expect(ok, `${fn}[${rangeMs}ms] at ${t - T0} (G ${G}): raw ${want}, edge ${g}`).toBe(true);
+            }
+            if (alone === EDGE_NEEDS_RAW) needRaw++;
+            else if (want !== undefined) fromLevel++;
+          }
+        }
+      }),
+      { numRuns: 150, seed: 0xed6e, endOnFailure: true },
+    );
+    expect(fromLevel).toBeGreaterThan(100);
+    expect(needRaw).toBeGreaterThan(100);
   });
 });
 

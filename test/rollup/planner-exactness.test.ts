@@ -213,6 +213,21 @@ const ALIGNED_TEMPLATES = [
   'max_over_time(m[R] @ A)',
   'rate(c_total[R] @ A offset O)',
   'm @ A',
+  // Window functions over ranges that are not a multiple of G (edge extension): R3 is whole
+  // buckets plus one 15 s scrape interval (Grafana's $__rate_interval), R2 anything.
+  'rate(c_total[R3])',
+  'sum by (x) (increase({__name__=~"m|c_total"}[R3]))',
+  'avg_over_time(m[R3] offset O)',
+  'stddev_over_time(m[R3])',
+  'count_over_time(m[R2]) + max_over_time(m[R2])',
+  'min_over_time(m[R2] @ A)',
+  'sum_over_time(m[R2])',
+  'changes(m[R2]) + resets(c_total[R2])',
+  'delta(m[R2])',
+  'first_over_time(m[R3])',
+  // R4: whole buckets and a bit over half a bucket: the edge often holds more than the bucket's last sample.
+  'rate(c_total[R4])',
+  'sum_over_time(m[R4]) + changes(m[R4])',
   'max_over_time(rate(c_total[R])[Q:G])',
   'avg_over_time(sum(m)[Q:G])',
   // No exact rollup: raw, whatever the grid.
@@ -259,6 +274,9 @@ const querySpec: fc.Arbitrary<QuerySpec> = fc.record({
 function queryText(q: QuerySpec, G: number): string {
   return q.template
     .replace(/R2\]/g, `${q.unalignedRangeMs}ms]`)
+    .replace(/R3\]/g, `${q.rangeBuckets * G + 15 * S}ms]`)
+    .replace(/R3 /g, `${q.rangeBuckets * G + 15 * S}ms `)
+    .replace(/R4\]/g, `${q.rangeBuckets * G + G / 2 + 7 * S}ms]`)
     .replace(/\[R\]/g, `[${q.rangeBuckets * G}ms]`)
     .replace(/\[R /g, `[${q.rangeBuckets * G}ms `)
     .replace(/\bO\b/g, `${q.offsetBuckets * G}ms`)
@@ -270,6 +288,8 @@ describe('random series and queries: level answers equal raw answers', () => {
   it('auto and forced levels against raw', async () => {
     let levelUsed = 0;
     let entries = 0;
+    let edgeFromLevel = 0;
+    let edgeWithRaw = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(seriesSpec, { minLength: 1, maxLength: 4 }), fc.array(querySpec, { minLength: 1, maxLength: 6 }), fc.integer({ min: 0, max: 7 }), async (specs, queries, skipMask) => {
         const data = seriesOf(specs);
@@ -289,11 +309,20 @@ describe('random series and queries: level answers equal raw answers', () => {
           expect(d, `${text} ${mode} start ${start - T0} step ${step} resolution=${resolution}: ${d}`).toBeUndefined();
           levelUsed += levelReads(other);
           entries += other.result?.stats?.rollup.length ?? 0;
+          for (const e of other.result?.stats?.rollup ?? []) {
+            if (e.edge === undefined) continue;
+            if (e.edge.windowsFromRaw === 0) edgeFromLevel++;
+            else edgeWithRaw++;
+          }
         }
       }),
       { numRuns: 250, seed: 0x91a7, endOnFailure: true },
     );
-    // Most aligned selections read a level.
+    // Most aligned selections read a level; edge extension ran both from the level alone and
+    // with raw edge samples.
     expect(levelUsed).toBeGreaterThan(entries / 4);
+    console.log(`edge extension: ${edgeFromLevel} from the level alone, ${edgeWithRaw} with raw edges`);
+    expect(edgeFromLevel).toBeGreaterThan(10);
+    expect(edgeWithRaw).toBeGreaterThan(0); // deterministic cases in planner.test.ts
   });
 });

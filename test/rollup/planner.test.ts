@@ -91,7 +91,6 @@ describe('the planner chooses the coarsest exact level', () => {
     const { entries } = await plan(querier(), 'rate(c_total[1h])', { start: T0 + D + 30 * S, end: T0 + 2 * D, step: H });
     expect(entries).toEqual([{ expr: 'rate(c_total[1h])', level: 'raw', reason: 'not aligned to any level', levelSegmentsRead: 0, rawPiecesRead: 1 }]);
     expect(await levelOf('rate(c_total[1h])', { ...DAY2, step: 90 * S })).toEqual(['raw']);
-    expect(await levelOf('rate(c_total[61m])', DAY2)).toEqual(['raw']);
     for (const q of [
       'quantile_over_time(0.5, m[1h])',
       'mad_over_time(m[1h])',
@@ -109,6 +108,32 @@ describe('the planner chooses the coarsest exact level', () => {
     // Readers of sample times and range-vector results read raw samples.
     expect(await levelOf('timestamp(m)', DAY2)).toEqual(['raw']);
     expect(await levelOf('m[1h]', { start: T0 + D })).toEqual(['raw']);
+  });
+
+  it('serves ranges that are not a multiple of the width by edge extension, with raw samples only where the edge bucket needs them', async () => {
+    // Samples every 15 s at 3 s past: a window (t - 1h15s, t] takes from the bucket ending at
+    // t - 1h only its last sample (at t - 1h - 12 s), which the bucket stores.
+    const cases: [string, { start: number; end?: number; step?: number }, string, number][] = [
+      ['rate(c_total[1h15s])', DAY2, '1h', 0],
+      ['sum by (job) (increase(c_total[30m15s]))', { ...DAY2, step: 30 * M }, '5m', 0],
+      ['avg_over_time(m[1h15s] offset 1h)', DAY2, '1h', 0],
+      [`stddev_over_time(m[1h15s] @ ${(T0 + D + 5 * H) / 1000})`, DAY2, '1h', 0],
+      // The edge of 61m holds four samples: every window's edge is read raw (25 reads, one per step).
+      ['rate(c_total[61m])', DAY2, '1h', 25],
+      // 288 steps need raw edges: one raw read of the whole range instead of one per step.
+      ['sum_over_time(m[5m40s])', { ...DAY2, step: 5 * M }, '5m', 289],
+    ];
+    for (const [query, at, level, windowsFromRaw] of cases) {
+      const { entries, result } = await plan(querier(), query, at);
+      expect(entries.map((e) => e.level), query).toEqual([level]);
+      expect(entries[0]!.edge?.windowsFromRaw, query).toBe(windowsFromRaw);
+      expect(entries[0]!.edge?.rawReads, query).toBe(windowsFromRaw === 0 ? 0 : windowsFromRaw <= 64 ? windowsFromRaw : 1);
+      const raw = await rangeQuery(querier(), query, at.start, at.end!, at.step!, { resolution: 'raw' });
+      expect(result.resultType === 'matrix' && result.result.length > 0, query).toBe(true);
+      expect(sameAnswer(raw, result), query).toBeUndefined();
+    }
+    // Whole buckets of a finer level beat an edge on a coarser one.
+    expect(await levelOf('rate(c_total[65m])', DAY2)).toEqual(['5m']);
   });
 
   it('resolution=raw, a forced level, and an unknown resolution', async () => {
