@@ -120,6 +120,7 @@ function queryData(result: QueryResult): string {
     expr: e.expr,
     level: e.level,
     ...(e.reason !== undefined ? { reason: e.reason } : {}),
+    ...(e.edge !== undefined ? { edge: { windowsFromRaw: e.edge.windowsFromRaw, rawReads: e.edge.rawReads } } : {}),
     levelSegmentsRead: e.levelSegmentsRead,
     rawPiecesRead: e.rawPiecesRead,
   }));

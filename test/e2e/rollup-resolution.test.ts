@@ -27,6 +27,7 @@ interface PlanEntry {
   reason?: string;
   levelSegmentsRead: number;
   rawPiecesRead: number;
+  edge?: { windowsFromRaw: number; rawReads: number };
 }
 interface QueryBody {
   status: string;
@@ -130,6 +131,10 @@ describe('rollup resolution over HTTP', () => {
       for (const e of forced5m.data.stats!.rollup) {
         expect(e.level, query).toBe(exact ? '5m' : 'raw');
         if (exact) expect(e).toMatchObject({ levelSegmentsRead: 0 });
+        // Edge extension is reported: one-scrape edges from the level alone, longer ones with raw edge reads.
+        if (query.includes('[5m15s]')) expect(e.edge, query).toEqual({ windowsFromRaw: 0, rawReads: 0 });
+        else if (query.includes('[5m40s]')) expect(e.edge!.windowsFromRaw, query).toBeGreaterThan(0);
+        else expect(e.edge, query).toBeUndefined();
       }
     }
     // Hourly windows on an hourly grid read 1h buckets when forced; 5m buckets are exact too.
