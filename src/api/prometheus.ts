@@ -120,7 +120,7 @@ function queryData(result: QueryResult): string {
     expr: e.expr,
     level: e.level,
     ...(e.reason !== undefined ? { reason: e.reason } : {}),
-    ...(e.edge !== undefined ? { edge: { windowsFromRaw: e.edge.windowsFromRaw, rawReads: e.edge.rawReads } } : {}),
+    ...(e.edge !== undefined ? { edge: { windowsFromRaw: e.edge.windowsFromRaw, rawReads: e.edge.rawReads, ...(e.edge.rawTail === true ? { rawTail: true } : {}) } } : {}),
     levelSegmentsRead: e.levelSegmentsRead,
     rawPiecesRead: e.rawPiecesRead,
   }));

@@ -21,10 +21,23 @@
 // documents. Each decision is recorded as a RollupPlanEntry (stats=all / explain=true, and the
 // mocha_query_selections_total counter).
 import { MochaError } from '../errors.js';
-import { dropMetricName, getLabel, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
+import { compareLabels, dropMetricName, getLabel, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
 import type { Querier } from '../model/querier.js';
-import { edgeRawRange, evalRollupEdgeGrid, evalRollupEdgeWindow, evalRollupGrid, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable, servableWithEdge, type RollupGrid } from '../rollup/eval.js';
-import { BucketAccumulator } from '../rollup/buckets.js';
+import {
+  edgeRawRange,
+  evalRollupEdgeGrid,
+  evalRollupEdgeWindow,
+  evalRollupGrid,
+  PLAIN_SELECTOR,
+  rawTailStartMs,
+  ROLLUP_FUNCTIONS,
+  servable,
+  servableWithEdge,
+  servableWithRawTail,
+  type RawSamples,
+  type RollupGrid,
+} from '../rollup/eval.js';
+import { BucketAccumulator, buildBuckets } from '../rollup/buckets.js';
 import type { SeriesBuckets, SeriesData } from '../model/querier.js';
 import { RAW_LEVEL, type RollupLevel } from '../rollup/levels.js';
 import { looksLikeCounterName, possibleNonCounterInfo } from './annotations.js';
@@ -48,7 +61,7 @@ export interface RollupPlanEntry {
    * Edge extension (a range that is not a multiple of the level's width, e.g. `$__rate_interval`):
    * windows whose first bucket was split with raw samples, and the raw reads that took.
    */
-  readonly edge?: { readonly windowsFromRaw: number; readonly rawReads: number };
+  readonly edge?: { readonly windowsFromRaw: number; readonly rawReads: number; readonly rawTail?: true };
   /** Level segments read, and time pieces read from raw samples (a raw read is one piece). */
   readonly levelSegmentsRead: number;
   readonly rawPiecesRead: number;
@@ -87,6 +100,8 @@ interface Choice {
   readonly maxTMs: number;
   /** Served by edge extension (servableWithEdge): the range is not a multiple of the width. */
   readonly edge?: boolean;
+  /** Edge extension plus raw samples after the last boundary (servableWithRawTail): one window ending off a boundary. */
+  readonly rawTail?: boolean;
 }
 
 function rawChoice(reason: string): Choice {
@@ -111,20 +126,28 @@ function choose(ctx: EvalContext, fn: string, rangeMs: number, vs: VectorSelecto
   const candidates = auto ? [...levels].reverse() : levels.filter((l) => l.name === plan.resolution);
   let reason = auto ? 'not aligned to any level' : `not aligned to ${plan.resolution} buckets`;
   // Whole buckets first (coarsest level); then edge extension (coarsest level), which may need
-  // the raw samples of some windows' first bucket.
-  const tries = [...candidates.map((level) => ({ level, edge: false })), ...candidates.map((level) => ({ level, edge: true }))];
-  for (const { level, edge } of tries) {
+  // the raw samples of some windows' first bucket; then, for one window ending off a boundary,
+  // edge extension plus a raw tail.
+  type Kind = 'whole' | 'edge' | 'rawTail';
+  const kinds: Kind[] = ['whole', 'edge', 'rawTail'];
+  const fits: Record<Kind, (G: number) => boolean> = {
+    whole: (G) => servable(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G),
+    edge: (G) => servableWithEdge(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G),
+    rawTail: (G) => servableWithRawTail(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G),
+  };
+  const tries = kinds.flatMap((kind) => candidates.map((level) => ({ level, kind })));
+  for (const { level, kind } of tries) {
     const G = level.widthMs;
-    if (!(edge ? servableWithEdge(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G) : servable(fn, rangeMs, stepMs, baseMs, vs.offsetMs, G))) continue;
+    if (!fits[kind](G)) continue;
     // Window functions have aligned window starts; tail functions and selectors only need
     // buckets from the one holding the first window's start.
     const minTMs = Math.floor((firstMs - rangeMs) / G) * G;
-    const maxTMs = lastMs;
+    const maxTMs = kind === 'rawTail' ? rawTailStartMs(G, lastMs) : lastMs;
     if (auto && (q.levelSegmentsOverlapping?.(level, minTMs, maxTMs) ?? 0) === 0) {
       reason = 'no level segments in range';
       continue;
     }
-    return { level, minTMs, maxTMs, edge };
+    return { level, minTMs, maxTMs, edge: kind !== 'whole', rawTail: kind === 'rawTail' };
   }
   return rawChoice(reason);
 }
@@ -147,20 +170,26 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
     return undefined;
   }
   const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
-  const edgeGrids = choice.edge === true ? await edgeExtendedGrids(ctx, vs, fn, ms.rangeMs, sel.series, choice.level.widthMs) : undefined;
+  let series = sel.series;
+  let rawTails: (RawSamples | undefined)[] | undefined;
+  if (choice.rawTail === true) ({ series, rawTails } = await withRawTails(ctx, vs, sel.series, choice.level.widthMs, choice.maxTMs));
+  const edgeGrids = choice.edge === true ? await edgeExtendedGrids(ctx, vs, fn, ms.rangeMs, series, choice.level.widthMs, rawTails) : undefined;
+  const tailReads = rawTails !== undefined ? 1 : 0;
   ctx.rollupPlan.record({
     expr: exprToString(call),
     level: choice.level.name,
-    ...(edgeGrids !== undefined ? { edge: { windowsFromRaw: edgeGrids.windowsFromRaw, rawReads: edgeGrids.rawReads } } : {}),
+    ...(edgeGrids !== undefined
+      ? { edge: { windowsFromRaw: edgeGrids.windowsFromRaw, rawReads: edgeGrids.rawReads + tailReads, ...(tailReads > 0 ? { rawTail: true as const } : {}) } }
+      : {}),
     levelSegmentsRead: sel.levelSegmentsRead,
-    rawPiecesRead: sel.rawPiecesRead + (edgeGrids?.rawReads ?? 0),
+    rawPiecesRead: sel.rawPiecesRead + (edgeGrids?.rawReads ?? 0) + tailReads,
   });
   const keepName = keepsMetricName(fn);
   const checksCounterName = fn === 'rate' || fn === 'increase';
   const out: StepSeries[] = [];
   const seen = new Set<string>();
-  for (let i = 0; i < sel.series.length; i++) {
-    const s = sel.series[i]!;
+  for (let i = 0; i < series.length; i++) {
+    const s = series[i]!;
     ctx.checkCancel();
     const labels = keepName ? s.labels : dropMetricName(s.labels);
     const col = edgeGrids !== undefined ? columnOf(ctx, edgeGrids.grids[i]!, labels) : gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, labels);
@@ -197,6 +226,34 @@ export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): 
   return out;
 }
 
+/**
+ * The raw samples after the last boundary (tailStartMs, the selection's end) up to the one
+ * window's end, per series: one raw read. Series that have samples only there join the
+ * selection with no buckets (in label order, as selections are).
+ */
+async function withRawTails(
+  ctx: EvalContext,
+  vs: VectorSelector,
+  selected: readonly SeriesBuckets[],
+  widthMs: number,
+  tailStartMs: number,
+): Promise<{ series: SeriesBuckets[]; rawTails: (RawSamples | undefined)[] }> {
+  const endMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, 0);
+  const loaded = await ctx.select(vs, tailStartMs, endMs);
+  const byKey = new Map<string, SeriesData>();
+  for (const s of loaded) byKey.set(labelsKey(s.labels), s);
+  const series = [...selected];
+  const known = new Set(selected.map((s) => labelsKey(s.labels)));
+  let added = false;
+  for (const [key, s] of byKey) {
+    if (known.has(key)) continue;
+    series.push({ labels: s.labels, buckets: buildBuckets(new Float64Array(0), new Float64Array(0), widthMs) });
+    added = true;
+  }
+  if (added) series.sort((a, b) => compareLabels(a.labels, b.labels));
+  return { series, rawTails: series.map((s) => byKey.get(labelsKey(s.labels))) };
+}
+
 /** Raw reads of edge buckets are per evaluation step up to this many distinct steps, else one read of the whole range. */
 const EDGE_RAW_STEP_READS_MAX = 64;
 
@@ -212,6 +269,7 @@ async function edgeExtendedGrids(
   rangeMs: number,
   series: readonly SeriesBuckets[],
   widthMs: number,
+  rawTails?: readonly (RawSamples | undefined)[],
 ): Promise<{ grids: RollupGrid[]; windowsFromRaw: number; rawReads: number }> {
   const n = ctx.stepCount;
   const pinned = vs.at !== undefined;
@@ -219,9 +277,12 @@ async function edgeExtendedGrids(
   const stepMs = pinned || n === 1 ? 0 : ctx.stepMs;
   const steps = pinned ? 1 : n;
   const endOf = (k: number): number => baseMs + k * stepMs - vs.offsetMs;
-  const grids = series.map((s) => {
+  // With a raw tail, every series passes one (empty where it has no samples there).
+  const noSamples: RawSamples = { timestampsMs: new Float64Array(0), values: new Float64Array(0) };
+  const tailOf = (i: number): RawSamples | undefined => (rawTails === undefined ? undefined : (rawTails[i] ?? noSamples));
+  const grids = series.map((s, i) => {
     ctx.checkCancel();
-    return evalRollupEdgeGrid(s.buckets, fn, rangeMs, baseMs, stepMs, steps, vs.offsetMs);
+    return evalRollupEdgeGrid(s.buckets, fn, rangeMs, baseMs, stepMs, steps, vs.offsetMs, tailOf(i));
   });
   const pendingSteps = new Set<number>();
   let windowsFromRaw = 0;
@@ -241,7 +302,7 @@ async function edgeExtendedGrids(
         const g = grids[i]!;
         for (const k of g.needsRaw) {
           if (onlyStep !== undefined && k !== onlyStep) continue;
-          const v = evalRollupEdgeWindow(series[i]!.buckets, fn, endOf(k), rangeMs, acc, raw);
+          const v = evalRollupEdgeWindow(series[i]!.buckets, fn, endOf(k), rangeMs, acc, raw, tailOf(i));
           if (typeof v === 'number') {
             g.values[k] = v;
             g.present[k] = 1;

@@ -94,6 +94,34 @@ export function servableWithEdge(fn: string, rangeMs: number, stepMs: number, st
   return !isMultiple(rangeMs, G); // aligned ranges are servable() without raw edges
 }
 
+/**
+ * Whole buckets a single window must span before a level is read for it with a raw tail
+ * (servableWithRawTail): the coarsest level with at least this many, so that the two raw edges
+ * (up to a bucket each) stay small next to the buckets (30 d -> 1h, 1 d -> 5m; 2 h: raw).
+ */
+export const RAW_TAIL_WHOLE_BUCKETS_MIN = 48;
+
+/**
+ * Whether ONE window (an instant query or `@`: stepMs 0) whose END is not a bucket boundary --
+ * `increase(x[30d])` at "now" in a Grafana stat panel -- is served from a level of width G with
+ * the raw samples after the last boundary before the end (the "raw tail", usually still in the
+ * memtable): the whole buckets in between from the level, the first partial bucket as in edge
+ * extension. Window functions only, when the window spans RAW_TAIL_WHOLE_BUCKETS_MIN whole buckets.
+ */
+export function servableWithRawTail(fn: string, rangeMs: number, stepMs: number, startMs: number, offsetMs: number, G: number): boolean {
+  if (!(Number.isInteger(G) && G > 0)) return false;
+  if (!WINDOW_FUNCTIONS.has(fn) || stepMs !== 0) return false;
+  if (!(rangeMs > 0) || !Number.isFinite(rangeMs)) return false;
+  const endMs = startMs - offsetMs;
+  if (!Number.isFinite(endMs) || isMultiple(endMs, G)) return false; // servable() / servableWithEdge()
+  return Math.floor(endMs / G) - Math.ceil((endMs - rangeMs) / G) >= RAW_TAIL_WHOLE_BUCKETS_MIN;
+}
+
+/** Last bucket boundary at or before tMs: a window's raw tail is (rawTailStartMs, tMs]. */
+export function rawTailStartMs(widthMs: number, tMs: number): number {
+  return Math.floor(tMs / widthMs) * widthMs;
+}
+
 /** evalRollupEdgeWindow's answer when the edge bucket cannot tell which samples follow t - r. */
 export const EDGE_NEEDS_RAW: unique symbol = Symbol('rollup edge needs raw samples');
 
@@ -113,11 +141,31 @@ function edgePart(b: RollupBuckets, i: number, startMs: number): 'none' | 'whole
   return 'unknown';
 }
 
+/** Raw samples of one series (stale markers included; they are skipped). */
+export interface RawSamples {
+  readonly timestampsMs: Float64Array;
+  readonly values: Float64Array;
+}
+
+/** Adds the non-stale samples of raw with afterMs < t <= throughMs to acc, in order. */
+function addRawRange(acc: BucketAccumulator, raw: RawSamples, afterMs: number, throughMs: number): void {
+  const ts = raw.timestampsMs;
+  const vs = raw.values;
+  let j = 0;
+  while (j < ts.length && ts[j]! <= afterMs) j++;
+  for (; j < ts.length && ts[j]! <= throughMs; j++) {
+    if (isStaleAt(vs, j)) continue;
+    acc.addSample(ts[j]!, vs[j]!);
+  }
+}
+
 /**
- * fn (a window function) over (endMs - rangeMs, endMs] with endMs a multiple of the width and
- * rangeMs not (servableWithEdge): the partial first bucket from the bucket's stored samples when
- * they suffice, else from rawEdge -- the series' raw samples (stale markers included, which are
- * skipped) covering at least (endMs - rangeMs, edge bucket end] -- or EDGE_NEEDS_RAW without it.
+ * fn (a window function) over (endMs - rangeMs, endMs] (servableWithEdge / servableWithRawTail):
+ * the partial first bucket from the bucket's stored samples when they suffice, else from rawEdge
+ * -- the series' raw samples covering at least (endMs - rangeMs, edge bucket end] -- or
+ * EDGE_NEEDS_RAW without it; the whole buckets up to the last boundary at or before endMs; and,
+ * when endMs is not a boundary, rawTail's samples after that boundary (required then; a series
+ * without samples there passes an empty one).
  */
 export function evalRollupEdgeWindow(
   b: RollupBuckets,
@@ -125,34 +173,31 @@ export function evalRollupEdgeWindow(
   endMs: number,
   rangeMs: number,
   acc: BucketAccumulator = new BucketAccumulator(),
-  rawEdge?: { readonly timestampsMs: Float64Array; readonly values: Float64Array },
+  rawEdge?: RawSamples,
+  rawTail?: RawSamples,
 ): number | undefined | typeof EDGE_NEEDS_RAW {
   if (!WINDOW_FUNCTIONS.has(fn)) throw new Error(`rollup: ${fn}() is not a window function`);
-  assertAligned(b, endMs, rangeMs, false);
   const g = b.widthMs;
+  const tailStartMs = rawTailStartMs(g, endMs);
+  if (tailStartMs !== endMs && rawTail === undefined) assertAligned(b, endMs, rangeMs, false);
   const startMs = endMs - rangeMs;
   const edgeEndMs = Math.ceil(startMs / g) * g;
   acc.reset();
   let lo = firstEndAfter(b, startMs);
-  if (lo < b.length && b.endMs[lo] === edgeEndMs && edgeEndMs > startMs) {
+  // (A window inside one bucket's raw tail takes nothing from the bucket: edgeEndMs > tailStartMs.)
+  if (lo < b.length && b.endMs[lo] === edgeEndMs && edgeEndMs > startMs && edgeEndMs <= tailStartMs) {
     const part = edgePart(b, lo, startMs);
     if (part === 'whole') acc.addBucket(b, lo);
     else if (part === 'last') acc.addSample(b.lastT[lo]!, b.lastV[lo]!);
     else if (part === 'unknown') {
       if (rawEdge === undefined) return EDGE_NEEDS_RAW;
-      const ts = rawEdge.timestampsMs;
-      const vs = rawEdge.values;
-      let j = 0;
-      while (j < ts.length && ts[j]! <= startMs) j++;
-      for (; j < ts.length && ts[j]! <= edgeEndMs; j++) {
-        if (isStaleAt(vs, j)) continue;
-        acc.addSample(ts[j]!, vs[j]!);
-      }
+      addRawRange(acc, rawEdge, startMs, Math.min(edgeEndMs, endMs));
     }
     lo++;
   }
-  const hi = firstEndAfter(b, endMs);
+  const hi = firstEndAfter(b, tailStartMs);
   for (let i = lo; i < hi; i++) acc.addBucket(b, i);
+  if (rawTail !== undefined && tailStartMs < endMs) addRawRange(acc, rawTail, Math.max(tailStartMs, startMs), endMs);
   return windowResult(acc, fn, endMs, rangeMs);
 }
 
@@ -347,14 +392,14 @@ export interface RollupEdgeGrid extends RollupGrid {
   readonly needsRaw: number[];
 }
 
-/** As evalRollupGrid for a window function on a servableWithEdge() grid. */
-export function evalRollupEdgeGrid(b: RollupBuckets, fn: string, rangeMs: number, startMs: number, stepMs: number, stepCount: number, offsetMs: number): RollupEdgeGrid {
+/** As evalRollupGrid for a window function on a servableWithEdge() grid, or servableWithRawTail() with the series' raw tail. */
+export function evalRollupEdgeGrid(b: RollupBuckets, fn: string, rangeMs: number, startMs: number, stepMs: number, stepCount: number, offsetMs: number, rawTail?: RawSamples): RollupEdgeGrid {
   const values = new Float64Array(stepCount);
   const present = new Uint8Array(stepCount);
   const needsRaw: number[] = [];
   const acc = new BucketAccumulator();
   for (let k = 0; k < stepCount; k++) {
-    const v = evalRollupEdgeWindow(b, fn, startMs + k * stepMs - offsetMs, rangeMs, acc);
+    const v = evalRollupEdgeWindow(b, fn, startMs + k * stepMs - offsetMs, rangeMs, acc, undefined, rawTail);
     if (v === EDGE_NEEDS_RAW) needsRaw.push(k);
     else if (v !== undefined) {
       values[k] = v;

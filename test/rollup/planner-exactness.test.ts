@@ -228,6 +228,10 @@ const ALIGNED_TEMPLATES = [
   // R4: whole buckets and a bit over half a bucket: the edge often holds more than the bucket's last sample.
   'rate(c_total[R4])',
   'sum_over_time(m[R4]) + changes(m[R4])',
+  // RL: long windows (>= 48 buckets); at an unaligned instant: level + raw tail.
+  'increase(c_total[RL])',
+  'avg_over_time(m[RL]) + count_over_time(m[RL])',
+  'stddev_over_time(m[RL] offset O)',
   'max_over_time(rate(c_total[R])[Q:G])',
   'avg_over_time(sum(m)[Q:G])',
   // No exact rollup: raw, whatever the grid.
@@ -277,6 +281,8 @@ function queryText(q: QuerySpec, G: number): string {
     .replace(/R3\]/g, `${q.rangeBuckets * G + 15 * S}ms]`)
     .replace(/R3 /g, `${q.rangeBuckets * G + 15 * S}ms `)
     .replace(/R4\]/g, `${q.rangeBuckets * G + G / 2 + 7 * S}ms]`)
+    .replace(/RL\]/g, `${(48 + q.rangeBuckets) * G + 15 * S}ms]`)
+    .replace(/RL /g, `${(48 + q.rangeBuckets) * G + 15 * S}ms `)
     .replace(/\[R\]/g, `[${q.rangeBuckets * G}ms]`)
     .replace(/\[R /g, `[${q.rangeBuckets * G}ms `)
     .replace(/\bO\b/g, `${q.offsetBuckets * G}ms`)
@@ -290,6 +296,7 @@ describe('random series and queries: level answers equal raw answers', () => {
     let entries = 0;
     let edgeFromLevel = 0;
     let edgeWithRaw = 0;
+    let rawTails = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(seriesSpec, { minLength: 1, maxLength: 4 }), fc.array(querySpec, { minLength: 1, maxLength: 6 }), fc.integer({ min: 0, max: 7 }), async (specs, queries, skipMask) => {
         const data = seriesOf(specs);
@@ -311,6 +318,7 @@ describe('random series and queries: level answers equal raw answers', () => {
           entries += other.result?.stats?.rollup.length ?? 0;
           for (const e of other.result?.stats?.rollup ?? []) {
             if (e.edge === undefined) continue;
+            if (e.edge.rawTail === true) rawTails++;
             if (e.edge.windowsFromRaw === 0) edgeFromLevel++;
             else edgeWithRaw++;
           }
@@ -321,8 +329,9 @@ describe('random series and queries: level answers equal raw answers', () => {
     // Most aligned selections read a level; edge extension ran both from the level alone and
     // with raw edge samples.
     expect(levelUsed).toBeGreaterThan(entries / 4);
-    console.log(`edge extension: ${edgeFromLevel} from the level alone, ${edgeWithRaw} with raw edges`);
+    console.log(`edge extension: ${edgeFromLevel} from the level alone, ${edgeWithRaw} with raw edges, ${rawTails} with a raw tail`);
     expect(edgeFromLevel).toBeGreaterThan(10);
     expect(edgeWithRaw).toBeGreaterThan(0); // deterministic cases in planner.test.ts
+    expect(rawTails).toBeGreaterThan(0);
   });
 });

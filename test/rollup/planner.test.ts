@@ -136,6 +136,40 @@ describe('the planner chooses the coarsest exact level', () => {
     expect(await levelOf('rate(c_total[65m])', DAY2)).toEqual(['5m']);
   });
 
+  it('serves one long window ending off a boundary (an instant query at "now") from a level plus a raw tail', async () => {
+    // 1d at 17 s before the end of day 2: 1h has 23 whole buckets (< 48), 5m has 287.
+    const t = T0 + 2 * D - 17 * S;
+    const cases: [string, string][] = [
+      ['increase(c_total[1d])', '5m'],
+      ['sum by (job) (rate(c_total[50h]))', '1h'],
+      ['avg_over_time(m[1d]) - min_over_time(m[1d])', '5m'],
+      [`count_over_time(m[1d] @ ${t / 1000})`, '5m'],
+    ];
+    for (const [query, level] of cases) {
+      const { entries, result } = await plan(querier(), query, { start: t });
+      for (const e of entries) {
+        expect(e.level, query).toBe(level);
+        expect(e.edge?.rawTail, query).toBe(true);
+      }
+      const raw = await instantQuery(querier(), query, t, { resolution: 'raw' });
+      if (raw.resultType !== 'vector' || result.resultType !== 'vector') throw new Error(`${query}: expected vectors`);
+      expect(result.result.length, query).toBeGreaterThan(0);
+      expect(result.result.map((x) => labelsKey(x.labels)), query).toEqual(raw.result.map((x) => labelsKey(x.labels)));
+      raw.result.forEach((x, i) => expect(valuesEqual(result.result[i]!.v, x.v), `${query}: ${x.v} vs ${result.result[i]!.v}`).toBe(true));
+    }
+    // Short windows stay raw: 2 h has 23 whole 5m buckets.
+    expect(await levelOf('increase(c_total[2h])', { start: t })).toEqual(['raw']);
+    // A series whose only samples are in the raw tail is answered too.
+    const late = [...DATA, series({ __name__: 'c_total', job: 'late' }, [[t - 10 * S, 1], [t - 5 * S, 4]])];
+    const q = new MemoryQuerier(late, { rollup: { levels: LEVELS, levelSources: memoryLevelSources(DATA, LEVELS, PARTITION_MS) } });
+    const r = await instantQuery(q, 'increase(c_total[1d])', t, { stats: true });
+    expect(r.stats!.rollup[0]!.edge?.rawTail).toBe(true);
+    expect(r.resultType === 'vector' ? r.result.map((x) => getLabel(x.labels, 'job')) : []).toEqual(['a', 'late']);
+    const rRaw = await instantQuery(q, 'increase(c_total[1d])', t, { resolution: 'raw' });
+    if (r.resultType !== 'vector' || rRaw.resultType !== 'vector') throw new Error('expected vectors');
+    expect(r.result.map((x) => x.v)).toEqual(rRaw.result.map((x) => x.v));
+  });
+
   it('resolution=raw, a forced level, and an unknown resolution', async () => {
     expect(await levelOf('rate(c_total[1h])', DAY2, { resolution: 'raw' })).toEqual(['raw']);
     expect(await levelOf('rate(c_total[1h])', DAY2, { resolution: '5m' })).toEqual(['5m']);
