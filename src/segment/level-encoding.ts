@@ -70,12 +70,20 @@ export const M_SAME = 3; // pred u8: bit-identical to predictor pred
 export const M_MASKED = 4; // pred u8, bitmap ceil(n/8) (bit i set: value i = predictor i), encodeValues of the others
 export const M_OFFSET = 5; // presence u8, [bitmap], int sequence of the offsets of the present values (time fields)
 export const M_DIFF = 6; // pred u8, K u8, npatch varint, PFOR of mantissa differences, patches (see encodeDiff)
+export const M_ULP = 7; // pred u8, npatch varint, PFOR of ulp differences from the predictor, patches (see encodeUlp)
+export const M_RATIO = 8; // pred u8, K u8, div u8, npatch varint, PFOR of integer differences, PFOR of ulp residuals, patches (see encodeRatio)
 
 /** Predictors beyond the field indices 0..17. */
 export const P_SUM_OVER_COUNT = 64; // sum / count (IEEE division)
 export const P_PREV_LAST = 65; // lastV of the previous bucket of the block (bucket 0: its own lastV)
 export const P_COUNT_MID = 66; // count * ((firstV + lastV) / 2): a linear counter's sum
 export const P_KAHAN_OVER_COUNT = 67; // (sum + sumC) / count
+export const P_ZERO = 68; // +0 (no prediction)
+export const P_M2_RAMP = 69; // m2 of count values evenly spaced from firstV to lastV: (lastV - firstV)^2 * count * (count + 1) / (12 * (count - 1)), count >= 2 (else 0)
+
+// Divisor kinds of M_RATIO: the scale of bucket i is 10^K times
+export const DIV_ONE = 0; // 1
+export const DIV_COUNT = 1; // count[i]
 
 // Int sequences (M_OFFSET payload): a tag byte, then
 export const INTS_VALUES = 0; // encodeValues (decimal deltas: good for drifting offsets)
@@ -105,6 +113,22 @@ const DIFF_PREDICTORS: Partial<Record<LevelField, number[]>> = {
   max: [FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('firstV')!],
   sum: [P_COUNT_MID],
   correction: [FIELD_INDEX.get('lastV')!],
+};
+
+/** Predictors tried with M_ULP (a few ulps off a computed value): Welford's mean is sum/count but for rounding. */
+const ULP_PREDICTORS: Partial<Record<LevelField, number[]>> = {
+  mean: [P_SUM_OVER_COUNT, P_KAHAN_OVER_COUNT],
+};
+
+/**
+ * Predictors and divisor kinds tried with M_RATIO (value = integer / scale, plus a few ulps):
+ * sums of decimals are decimals but for the rounding of each addition, and m2 of decimals with
+ * K digits is (n * sum(m^2) - (sum m)^2) / (n * 10^2K), an integer over count * 10^2K.
+ */
+const RATIO_PREDICTORS: Partial<Record<LevelField, { preds: number[]; div: number; kScale: number }>> = {
+  sum: { preds: [P_COUNT_MID, P_ZERO], div: DIV_ONE, kScale: 1 },
+  correction: { preds: [P_ZERO], div: DIV_ONE, kScale: 1 },
+  m2: { preds: [P_M2_RAMP, P_ZERO], div: DIV_COUNT, kScale: 2 },
 };
 
 const CANON_NAN_LO = 0;
@@ -161,6 +185,7 @@ export function encodeLevelBlock(b: RollupBuckets, start: number, n: number, sin
   const count = b.count.subarray(start, start + n);
   const endMs = b.endMs.subarray(start, start + n);
   const lastT = b.lastT.subarray(start, start + n);
+  let k0: number | undefined; // the samples' decimal digits (M_RATIO), computed once when first needed
   for (let c = 1; c < LEVEL_FIELDS.length; c++) {
     const f = LEVEL_FIELDS[c]!;
     const col = asF64(fieldArray(b, f), start, n);
@@ -225,6 +250,16 @@ export function encodeLevelBlock(b: RollupBuckets, start: number, n: number, sin
       consider();
     }
     for (const p of DIFF_PREDICTORS[f] ?? []) if (encodeDiff(sink, p, col, w, predictorColumn(p, cols, n))) consider();
+    for (const p of ULP_PREDICTORS[f] ?? []) if (encodeUlp(sink, p, col, w, predictorColumn(p, cols, n))) consider();
+    const ratio = RATIO_PREDICTORS[f];
+    if (ratio !== undefined) {
+      if (k0 === undefined) k0 = blockDecimalExponent(cols, n);
+      const K = k0 * ratio.kScale;
+      if (k0 >= 0 && K <= RATIO_EXPONENT_MAX) {
+        const scales = ratioScales(ratio.div, K, cols[1]!, n);
+        for (const p of ratio.preds) if (encodeRatio(sink, p, K, ratio.div, col, w, predictorColumn(p, cols, n), scales)) consider();
+      }
+    }
     if (TIME_FIELDS.has(f)) encodeOffsets(sink, f, col, w, count, endMs, lastT, g, () => consider());
     sink.pushByte(M_PLAIN);
     encodeValues(sink, col, 0, n);
@@ -302,6 +337,21 @@ function predictorColumn(p: number, cols: Float64Array[], n: number): Float64Arr
       const out = new Float64Array(n);
       if (n > 0) out[0] = last[0]!;
       out.set(last.subarray(0, n - 1), 1);
+      return out;
+    }
+    case P_ZERO:
+      return new Float64Array(n);
+    case P_M2_RAMP: {
+      const c = col('count');
+      const a = col('firstV');
+      const z = col('lastV');
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const k = c[i]!;
+        if (k < 2) continue;
+        const d = z[i]! - a[i]!;
+        out[i] = (d * d * k * (k + 1)) / (12 * (k - 1));
+      }
       return out;
     }
     case P_COUNT_MID: {
@@ -635,8 +685,265 @@ function decodeCell(f: LevelField, cell: { bytes: Uint8Array; start: number; end
       decodeDiff(src, col, w, predictorColumn(p, cols, n), at);
       break;
     }
+    case M_ULP: {
+      const p = src.readByte('predictor');
+      const allowed = ULP_PREDICTORS[f] ?? [];
+      if (!allowed.includes(p)) throw new EncodingError(`ulp predictor ${p} is not one of ${allowed.join(', ') || 'none'}`, at);
+      decodeUlp(src, col, w, predictorColumn(p, cols, n), at);
+      break;
+    }
+    case M_RATIO: {
+      const p = src.readByte('predictor');
+      const ratio = RATIO_PREDICTORS[f];
+      if (ratio === undefined || !ratio.preds.includes(p)) throw new EncodingError(`ratio predictor ${p} is not one of ${ratio?.preds.join(', ') ?? 'none'}`, at);
+      decodeRatio(src, col, w, predictorColumn(p, cols, n), cols[1]!, at);
+      break;
+    }
     default:
       throw new EncodingError(`unknown cell mode ${mode}`, at);
   }
   if (src.pos !== cell.end) throw new EncodingError(`${cell.end - src.pos} bytes left over`, src.pos);
+}
+
+// ---- M_ULP and M_RATIO: a value as a few ulps off a computed one --------------------------------
+
+/** Largest |ulp difference| the writer stores (bigger ones are patches). */
+const ULP_DIFF_ABS_MAX = 2 ** 31;
+/** K of M_RATIO: 10^K for K up to 36 (m2 of values with up to 18 decimals). */
+export const RATIO_EXPONENT_MAX = 2 * DECIMAL_EXPONENT_MAX;
+/** The double nearest 10^k (parsed, so correctly rounded also past 10^22). */
+const P10X = Array.from({ length: RATIO_EXPONENT_MAX + 1 }, (_, k) => Number(`1e${k}`));
+const TWO32 = 4294967296;
+
+/**
+ * ulps from the double with words (bLo, bHi) to the one with (vLo, vHi): the difference of the
+ * magnitude bits when both have the same sign, else NaN (so is a difference past ULP_DIFF_ABS_MAX).
+ */
+function ulpDiff(vLo: number, vHi: number, bLo: number, bHi: number): number {
+  if ((vHi ^ bHi) >>> 31 !== 0) return NaN;
+  const r = ((vHi & 0x7fffffff) - (bHi & 0x7fffffff)) * TWO32 + (vLo - bLo);
+  return Math.abs(r) <= ULP_DIFF_ABS_MAX ? r : NaN;
+}
+
+/** Adds r ulps to the magnitude of the double in words w[2i], w[2i+1] (its sign kept); false if the magnitude leaves [0, 2^63). */
+function addUlps(w: Uint32Array, i: number, r: number): boolean {
+  if (r === 0) return true;
+  const hi = w[2 * i + 1]!;
+  let lo = w[2 * i]! + r;
+  const carry = Math.floor(lo / TWO32);
+  lo -= carry * TWO32;
+  const mag = (hi & 0x7fffffff) + carry;
+  if (mag < 0 || mag > 0x7fffffff) return false;
+  w[2 * i] = lo;
+  w[2 * i + 1] = (mag | (hi & 0x80000000)) >>> 0;
+  return true;
+}
+
+function pushPatches(sink: ByteSink, w: Uint32Array, patches: number[]): void {
+  let last = 0;
+  for (const i of patches) {
+    sink.pushVarint(i - last);
+    last = i;
+    sink.ensure(8);
+    const b = sink.bytes;
+    let at = sink.length;
+    for (const word of [w[2 * i]!, w[2 * i + 1]!]) {
+      b[at++] = word & 0xff;
+      b[at++] = (word >>> 8) & 0xff;
+      b[at++] = (word >>> 16) & 0xff;
+      b[at++] = word >>> 24;
+    }
+    sink.length = at;
+  }
+}
+
+let patchIndex = new Uint32Array(64);
+let patchWords = new Uint32Array(128);
+let patchMark = new Uint8Array(512);
+
+/** Reads npatch patches (index deltas and raw bits) into patchIndex/patchWords and marks them in patchMark[0..n). */
+function readPatches(src: ByteSource, npatch: number, n: number): void {
+  if (patchIndex.length < npatch) {
+    patchIndex = new Uint32Array(npatch);
+    patchWords = new Uint32Array(2 * npatch);
+  }
+  if (patchMark.length < n) patchMark = new Uint8Array(n);
+  patchMark.fill(0, 0, n);
+  let idx = 0;
+  for (let j = 0; j < npatch; j++) {
+    const pAt = src.pos;
+    const delta = src.readVarint('patch index');
+    idx += delta;
+    if (idx >= n || (j > 0 && delta === 0)) throw new EncodingError(`bad patch index ${idx}; count is ${n} and indices must increase`, pAt);
+    src.need(8, 'patch value');
+    const b = src.bytes;
+    const q = src.pos;
+    patchIndex[j] = idx;
+    patchWords[2 * j] = (b[q]! | (b[q + 1]! << 8) | (b[q + 2]! << 16) | (b[q + 3]! << 24)) >>> 0;
+    patchWords[2 * j + 1] = (b[q + 4]! | (b[q + 5]! << 8) | (b[q + 6]! << 16) | (b[q + 7]! << 24)) >>> 0;
+    patchMark[idx] = 1;
+    src.pos = q + 8;
+  }
+}
+
+function applyPatches(w: Uint32Array, npatch: number): void {
+  for (let j = 0; j < npatch; j++) {
+    const i = patchIndex[j]!;
+    w[2 * i] = patchWords[2 * j]!;
+    w[2 * i + 1] = patchWords[2 * j + 1]!;
+  }
+}
+
+const ulpScratch = new Float64Array(1);
+const ulpScratchWords = new Uint32Array(ulpScratch.buffer);
+
+/**
+ * M_ULP: value i = predictor i plus r_i ulps (same sign; r_i PFOR packed). Rows where that does
+ * not hold (a NaN/Inf predictor, a sign change, -0 vs +0, more than 2^31 ulps) are patches with
+ * their raw bits, their slot repeating the previous r. False when more than n/4 rows are patches.
+ */
+function encodeUlp(sink: ByteSink, p: number, col: Float64Array, w: Uint32Array, pred: Float64Array): boolean {
+  const n = col.length;
+  const r = new Float64Array(n);
+  const pw = words(pred);
+  const patches: number[] = [];
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const d = Number.isFinite(pred[i]!) && Number.isFinite(col[i]!) ? ulpDiff(w[2 * i]!, w[2 * i + 1]!, pw[2 * i]!, pw[2 * i + 1]!) : NaN;
+    if (d !== d) {
+      patches.push(i);
+      if (patches.length > n / 4) return false;
+      r[i] = prev;
+    } else r[i] = prev = d;
+  }
+  sink.pushByte(M_ULP);
+  sink.pushByte(p);
+  sink.pushVarint(patches.length);
+  encodePfor(sink, r, 0, n);
+  pushPatches(sink, w, patches);
+  return true;
+}
+
+function decodeUlp(src: ByteSource, col: Float64Array, w: Uint32Array, pred: Float64Array, at: number): void {
+  const n = col.length;
+  const npatch = src.readCount('patch count', n);
+  intScratch = grow(intScratch, n);
+  const r = intScratch;
+  decodePfor(src, r, 0, n);
+  readPatches(src, npatch, n);
+  col.set(pred.subarray(0, n));
+  for (let i = 0; i < n; i++) {
+    if (patchMark[i] === 1) continue;
+    if (!addUlps(w, i, r[i]!)) throw new EncodingError(`bucket ${i}: ${r[i]} ulps off the predictor leave the float64 range`, at);
+  }
+  applyPatches(w, npatch);
+}
+
+/** Largest decimal exponent among the finite first_v and last_v of the block (the samples' digits), or -1 if none is a decimal. */
+function blockDecimalExponent(cols: Float64Array[], n: number): number {
+  let K = -1;
+  for (const c of [cols[FIELD_INDEX.get('firstV')!]!, cols[FIELD_INDEX.get('lastV')!]!]) {
+    for (let i = 0; i < n; i++) {
+      const v = c[i]!;
+      if (v === 0 || !Number.isFinite(v)) continue;
+      const k = decimalExponent(v);
+      if (k < 0) return -1; // not decimals: M_RATIO would patch everything
+      if (k > K) K = k;
+    }
+  }
+  return K < 0 ? 0 : K;
+}
+
+/** Scale of each bucket for M_RATIO: 10^K times 1 or count (uint32 counts, so exact below 2^53 / 10^K ... and deterministic anyway: one IEEE product). */
+function ratioScales(div: number, K: number, count: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n);
+  const p = P10X[K]!;
+  for (let i = 0; i < n; i++) out[i] = div === DIV_COUNT ? count[i]! * p : p;
+  return out;
+}
+
+/** round(x) when |x| <= 2^50 - 1, else 0 (never -0). */
+function ratioInt(x: number): number {
+  if (!(Math.abs(x) <= DECIMAL_MANTISSA_ABS_MAX)) return 0;
+  const m = Math.round(x);
+  return m === 0 ? 0 : m;
+}
+
+/**
+ * M_RATIO: value i = (N_i / s_i) plus r_i ulps, with s_i the bucket's scale (10^K, or count *
+ * 10^K), N_i = ratioInt(pred_i * s_i) + d_i an integer with |N_i| <= 2^50 - 1; d and r are PFOR
+ * packed. Sums of decimals are decimals within a few ulps (each addition rounds), m2 of decimals
+ * an integer over count * 10^2K within a few ulps. Patches as in M_ULP.
+ */
+function encodeRatio(sink: ByteSink, p: number, K: number, div: number, col: Float64Array, w: Uint32Array, pred: Float64Array, scales: Float64Array): boolean {
+  const n = col.length;
+  const d = new Float64Array(n);
+  const r = new Float64Array(n);
+  const patches: number[] = [];
+  let prevD = 0;
+  let prevR = 0;
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    const s = scales[i]!;
+    let ok = Number.isFinite(v) && s > 0 && !Object.is(v, -0);
+    let N = 0;
+    let ulps = NaN;
+    if (ok) {
+      N = Math.round(v * s);
+      ok = Math.abs(N) <= DECIMAL_MANTISSA_ABS_MAX;
+    }
+    if (ok) {
+      ulpScratch[0] = N / s;
+      ulps = ulpDiff(w[2 * i]!, w[2 * i + 1]!, ulpScratchWords[0]!, ulpScratchWords[1]!);
+      ok = ulps === ulps;
+    }
+    if (!ok) {
+      patches.push(i);
+      if (patches.length > n / 4) return false;
+      d[i] = prevD;
+      r[i] = prevR;
+      continue;
+    }
+    d[i] = prevD = N - ratioInt(pred[i]! * s);
+    r[i] = prevR = ulps === 0 ? 0 : ulps;
+  }
+  sink.pushByte(M_RATIO);
+  sink.pushByte(p);
+  sink.pushByte(K);
+  sink.pushByte(div);
+  sink.pushVarint(patches.length);
+  encodePfor(sink, d, 0, n);
+  encodePfor(sink, r, 0, n);
+  pushPatches(sink, w, patches);
+  return true;
+}
+
+let ratioScratch: Float64Array = new Float64Array(512);
+
+function decodeRatio(src: ByteSource, col: Float64Array, w: Uint32Array, pred: Float64Array, count: Float64Array, at: number): void {
+  const n = col.length;
+  const kAt = src.pos;
+  const K = src.readByte('exponent');
+  if (K > RATIO_EXPONENT_MAX) throw new EncodingError(`too big exponent; got ${K}; cannot exceed ${RATIO_EXPONENT_MAX}`, kAt);
+  const div = src.readByte('divisor kind');
+  if (div !== DIV_ONE && div !== DIV_COUNT) throw new EncodingError(`unknown divisor kind ${div}`, kAt + 1);
+  const npatch = src.readCount('patch count', n);
+  intScratch = grow(intScratch, n);
+  ratioScratch = grow(ratioScratch, n);
+  const d = intScratch;
+  const r = ratioScratch;
+  decodePfor(src, d, 0, n);
+  decodePfor(src, r, 0, n);
+  readPatches(src, npatch, n);
+  const p10 = P10X[K]!;
+  for (let i = 0; i < n; i++) {
+    if (patchMark[i] === 1) continue;
+    const s = div === DIV_COUNT ? count[i]! * p10 : p10;
+    const N = ratioInt(pred[i]! * s) + d[i]!;
+    if (!(Math.abs(N) <= DECIMAL_MANTISSA_ABS_MAX)) throw new EncodingError(`too big integer at bucket ${i}; got ${N}; cannot exceed ${DECIMAL_MANTISSA_ABS_MAX}`, at);
+    if (!(s > 0)) throw new EncodingError(`bucket ${i} has scale ${s}; a ratio needs a positive one (count 0?)`, at);
+    col[i] = N / s;
+    if (!addUlps(w, i, r[i]!)) throw new EncodingError(`bucket ${i}: ${r[i]} ulps off leave the float64 range`, at);
+  }
+  applyPatches(w, npatch);
 }
