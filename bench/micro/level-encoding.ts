@@ -24,6 +24,7 @@ import { registerArrowCodecs } from '../../src/segment/codecs.js';
 import { BUCKETS_FILE } from '../../src/segment/format.js';
 import { buildLevelSegmentFiles } from '../../src/segment/level-writer.js';
 import { decodeLevelBlock, encodeLevelBlock, LEVEL_FIELD_COLUMNS, LEVEL_FIELDS } from '../../src/segment/level-encoding.js';
+import * as v1 from './level-encoding-v1.js';
 import { buildSegmentFiles, type SegmentSeriesInput } from '../../src/segment/writer.js';
 import { ByteSink } from '../../src/segment/encoding/index.js';
 import { zstdCompressSync } from '../../src/segment/zstd-sync.js';
@@ -217,7 +218,51 @@ function fieldBreakdown(series: SeriesSamples[], level: { name: string; widthMs:
     const m = c === 0 ? 'timestamp chunk' : [...modes[c]!].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${MODE_NAMES[k] ?? k}:${v}`).join(' ');
     console.log(`| ${LEVEL_FIELD_COLUMNS[f]} | ${(sinks[c]!.length / buckets).toFixed(3)} | ${(zsizes[c]! / buckets).toFixed(3)} | ${m} |`);
   });
-  console.log(`${level.name} encode: ${((encodeMs * 1e6) / buckets).toFixed(0)} ns/bucket, decode: ${((decodeMs * 1e6) / buckets).toFixed(0)} ns/bucket`);
+  console.log(`${level.name} encode: ${((encodeMs * 1e6) / buckets).toFixed(0)} ns/bucket, decode: ${((decodeMs * 1e6) / buckets).toFixed(0)} ns/bucket (one pass, noisy; side by side below)`);
+  sideBySide(level, all);
+}
+
+/**
+ * Encode and decode time of the current cells vs the v1 encoder (bench/micro/level-encoding-v1.ts,
+ * frozen before the M_ULP/M_RATIO modes), in alternating rounds over the same blocks; medians.
+ */
+function sideBySide(level: { name: string; widthMs: number }, all: RollupBuckets[]): void {
+  const ROUNDS = 7;
+  const impls = [
+    { name: 'v1', enc: v1.encodeLevelBlock, dec: v1.decodeLevelBlock },
+    { name: 'current', enc: encodeLevelBlock, dec: decodeLevelBlock },
+  ];
+  const times = impls.map(() => ({ enc: [] as number[], dec: [] as number[], bytes: 0 }));
+  let buckets = 0;
+  for (const b of all) buckets += b.length;
+  for (let round = 0; round < ROUNDS; round++) {
+    impls.forEach((impl, k) => {
+      const sinks = LEVEL_FIELDS.map(() => new ByteSink(1 << 16));
+      const cells: Array<{ n: number; at: number[]; end: number[] }> = [];
+      const t0 = performance.now();
+      for (const b of all) {
+        for (let start = 0; start < b.length; start += 288) {
+          const n = Math.min(288, b.length - start);
+          const at = sinks.map((s) => s.length);
+          impl.enc(b, start, n, sinks);
+          cells.push({ n, at, end: sinks.map((s) => s.length) });
+        }
+      }
+      const t1 = performance.now();
+      for (const c of cells) impl.dec(sinks.map((s, f) => ({ bytes: s.bytes, start: c.at[f]!, end: c.end[f]! })), c.n, level.widthMs);
+      const t2 = performance.now();
+      times[k]!.enc.push(t1 - t0);
+      times[k]!.dec.push(t2 - t1);
+      times[k]!.bytes = sinks.reduce((a, s) => a + s.length, 0);
+    });
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const ns = (ms: number) => ((ms * 1e6) / buckets).toFixed(0);
+  const [a, b] = times;
+  console.log(
+    `${level.name} side by side (median of ${ROUNDS}): encode v1 ${ns(median(a!.enc))} / current ${ns(median(b!.enc))} ns/bucket (x${(median(b!.enc) / median(a!.enc)).toFixed(2)}), ` +
+      `decode v1 ${ns(median(a!.dec))} / current ${ns(median(b!.dec))} ns/bucket (x${(median(b!.dec) / median(a!.dec)).toFixed(2)}); cells before zstd v1 ${(a!.bytes / buckets).toFixed(2)} / current ${(b!.bytes / buckets).toFixed(2)} B/bucket`,
+  );
 }
 
 registerArrowCodecs();

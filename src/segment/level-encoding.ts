@@ -250,14 +250,15 @@ export function encodeLevelBlock(b: RollupBuckets, start: number, n: number, sin
       consider();
     }
     for (const p of DIFF_PREDICTORS[f] ?? []) if (encodeDiff(sink, p, col, w, predictorColumn(p, cols, n))) consider();
-    for (const p of ULP_PREDICTORS[f] ?? []) if (encodeUlp(sink, p, col, w, predictorColumn(p, cols, n))) consider();
+    const ulpPreds = ULP_PREDICTORS[f];
+    if (ulpPreds !== undefined && encodeUlp(sink, ulpPreds, col, w, cols)) consider();
     const ratio = RATIO_PREDICTORS[f];
     if (ratio !== undefined) {
       if (k0 === undefined) k0 = blockDecimalExponent(cols, n);
       const K = k0 * ratio.kScale;
       if (k0 >= 0 && K <= RATIO_EXPONENT_MAX) {
         const scales = ratioScales(ratio.div, K, cols[1]!, n);
-        for (const p of ratio.preds) if (encodeRatio(sink, p, K, ratio.div, col, w, predictorColumn(p, cols, n), scales)) consider();
+        if (encodeRatio(sink, ratio.preds, K, ratio.div, col, w, cols, scales)) consider();
       }
     }
     if (TIME_FIELDS.has(f)) encodeOffsets(sink, f, col, w, count, endMs, lastT, g, () => consider());
@@ -797,30 +798,48 @@ function applyPatches(w: Uint32Array, npatch: number): void {
 const ulpScratch = new Float64Array(1);
 const ulpScratchWords = new Uint32Array(ulpScratch.buffer);
 
+/** Rough PFOR cost of integers xs (bits of their zigzag): picks the predictor to encode, so only one PFOR block is built. */
+function intsCost(xs: Float64Array): number {
+  let bits = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    bits += x === 0 ? 0 : 1 + Math.log2(Math.abs(x));
+  }
+  return bits;
+}
+
 /**
  * M_ULP: value i = predictor i plus r_i ulps (same sign; r_i PFOR packed). Rows where that does
  * not hold (a NaN/Inf predictor, a sign change, -0 vs +0, more than 2^31 ulps) are patches with
- * their raw bits, their slot repeating the previous r. False when more than n/4 rows are patches.
+ * their raw bits, their slot repeating the previous r. Of the predictors ps, the one with the
+ * smallest differences is used. False when more than n/4 rows are patches.
  */
-function encodeUlp(sink: ByteSink, p: number, col: Float64Array, w: Uint32Array, pred: Float64Array): boolean {
+function encodeUlp(sink: ByteSink, ps: number[], col: Float64Array, w: Uint32Array, cols: Float64Array[]): boolean {
   const n = col.length;
-  const r = new Float64Array(n);
-  const pw = words(pred);
-  const patches: number[] = [];
-  let prev = 0;
-  for (let i = 0; i < n; i++) {
-    const d = Number.isFinite(pred[i]!) && Number.isFinite(col[i]!) ? ulpDiff(w[2 * i]!, w[2 * i + 1]!, pw[2 * i]!, pw[2 * i + 1]!) : NaN;
-    if (d !== d) {
-      patches.push(i);
-      if (patches.length > n / 4) return false;
-      r[i] = prev;
-    } else r[i] = prev = d;
+  let best: { p: number; r: Float64Array; patches: number[]; cost: number } | undefined;
+  for (const p of ps) {
+    const pred = predictorColumn(p, cols, n);
+    const r = new Float64Array(n);
+    const pw = words(pred);
+    const patches: number[] = [];
+    let prev = 0;
+    for (let i = 0; i < n; i++) {
+      const d = Number.isFinite(pred[i]!) && Number.isFinite(col[i]!) ? ulpDiff(w[2 * i]!, w[2 * i + 1]!, pw[2 * i]!, pw[2 * i + 1]!) : NaN;
+      if (d !== d) {
+        patches.push(i);
+        r[i] = prev;
+      } else r[i] = prev = d;
+    }
+    if (patches.length > n / 4) continue;
+    const cost = intsCost(r) + 64 * patches.length;
+    if (best === undefined || cost < best.cost) best = { p, r, patches, cost };
   }
+  if (best === undefined) return false;
   sink.pushByte(M_ULP);
-  sink.pushByte(p);
-  sink.pushVarint(patches.length);
-  encodePfor(sink, r, 0, n);
-  pushPatches(sink, w, patches);
+  sink.pushByte(best.p);
+  sink.pushVarint(best.patches.length);
+  encodePfor(sink, best.r, 0, n);
+  pushPatches(sink, w, best.patches);
   return true;
 }
 
@@ -871,17 +890,18 @@ function ratioInt(x: number): number {
 
 /**
  * M_RATIO: value i = (N_i / s_i) plus r_i ulps, with s_i the bucket's scale (10^K, or count *
- * 10^K), N_i = ratioInt(pred_i * s_i) + d_i an integer with |N_i| <= 2^50 - 1; d and r are PFOR
- * packed. Sums of decimals are decimals within a few ulps (each addition rounds), m2 of decimals
- * an integer over count * 10^2K within a few ulps. Patches as in M_ULP.
+ * 10^K), N_i = ratioInt(pred_i * s_i) + d_i an integer with |N_i| <= 2^50 - 1; d is PFOR packed,
+ * r too unless all are 0 (then a flag byte says so). Sums of decimals are decimals within a few
+ * ulps (each addition rounds), m2 of decimals an integer over count * 10^2K within a few ulps.
+ * Patches as in M_ULP; of the predictors ps, the one with the smallest d is used.
  */
-function encodeRatio(sink: ByteSink, p: number, K: number, div: number, col: Float64Array, w: Uint32Array, pred: Float64Array, scales: Float64Array): boolean {
+function encodeRatio(sink: ByteSink, ps: number[], K: number, div: number, col: Float64Array, w: Uint32Array, cols: Float64Array[], scales: Float64Array): boolean {
   const n = col.length;
-  const d = new Float64Array(n);
+  const ints = new Float64Array(n);
   const r = new Float64Array(n);
   const patches: number[] = [];
-  let prevD = 0;
   let prevR = 0;
+  let rAllZero = true;
   for (let i = 0; i < n; i++) {
     const v = col[i]!;
     const s = scales[i]!;
@@ -900,23 +920,44 @@ function encodeRatio(sink: ByteSink, p: number, K: number, div: number, col: Flo
     if (!ok) {
       patches.push(i);
       if (patches.length > n / 4) return false;
-      d[i] = prevD;
+      ints[i] = NaN; // a patch: its d slot repeats the previous d
       r[i] = prevR;
       continue;
     }
-    d[i] = prevD = N - ratioInt(pred[i]! * s);
+    ints[i] = N;
     r[i] = prevR = ulps === 0 ? 0 : ulps;
+    if (prevR !== 0) rAllZero = false;
+  }
+  let best: { p: number; d: Float64Array; cost: number } | undefined;
+  for (const p of ps) {
+    const pred = predictorColumn(p, cols, n);
+    const d = new Float64Array(n);
+    let prevD = 0;
+    for (let i = 0; i < n; i++) {
+      const N = ints[i]!;
+      d[i] = N === N ? (prevD = N - ratioInt(pred[i]! * scales[i]!)) : prevD;
+    }
+    const cost = intsCost(d);
+    if (best === undefined || cost < best.cost) best = { p, d, cost };
   }
   sink.pushByte(M_RATIO);
-  sink.pushByte(p);
+  sink.pushByte(best!.p);
   sink.pushByte(K);
   sink.pushByte(div);
   sink.pushVarint(patches.length);
-  encodePfor(sink, d, 0, n);
-  encodePfor(sink, r, 0, n);
+  encodePfor(sink, best!.d, 0, n);
+  if (rAllZero) sink.pushByte(ULPS_ZERO);
+  else {
+    sink.pushByte(ULPS_PFOR);
+    encodePfor(sink, r, 0, n);
+  }
   pushPatches(sink, w, patches);
   return true;
 }
+
+/** M_RATIO's ulp residuals: */
+export const ULPS_ZERO = 0; // all 0 (nothing follows)
+export const ULPS_PFOR = 1; // a PFOR block of n integers follows
 
 let ratioScratch: Float64Array = new Float64Array(512);
 
@@ -933,7 +974,11 @@ function decodeRatio(src: ByteSource, col: Float64Array, w: Uint32Array, pred: F
   const d = intScratch;
   const r = ratioScratch;
   decodePfor(src, d, 0, n);
-  decodePfor(src, r, 0, n);
+  const rAt = src.pos;
+  const rTag = src.readByte('ulp residual tag');
+  if (rTag === ULPS_PFOR) decodePfor(src, r, 0, n);
+  else if (rTag === ULPS_ZERO) r.fill(0, 0, n);
+  else throw new EncodingError(`unknown ulp residual tag ${rTag}`, rAt);
   readPatches(src, npatch, n);
   const p10 = P10X[K]!;
   for (let i = 0; i < n; i++) {
