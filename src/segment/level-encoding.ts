@@ -71,6 +71,7 @@ export const M_MASKED = 4; // pred u8, bitmap ceil(n/8) (bit i set: value i = pr
 export const M_OFFSET = 5; // presence u8, [bitmap], int sequence of the offsets of the present values (time fields)
 export const M_DIFF = 6; // pred u8, K u8, npatch varint, PFOR of mantissa differences, patches (see encodeDiff)
 export const M_ULP = 7; // pred u8, npatch varint, PFOR of ulp differences from the predictor, patches (see encodeUlp)
+export const M_SCALED = 9; // E zigzag varint, npatch varint, PFOR of integers k (value = k * 2^E), patches (see encodeScaled)
 export const M_RATIO = 8; // pred u8, K u8, div u8, npatch varint, PFOR of integer differences, PFOR of ulp residuals, patches (see encodeRatio)
 
 /** Predictors beyond the field indices 0..17. */
@@ -84,6 +85,13 @@ export const P_M2_RAMP = 69; // m2 of count values evenly spaced from firstV to 
 // Divisor kinds of M_RATIO: the scale of bucket i is 10^K times
 export const DIV_ONE = 0; // 1
 export const DIV_COUNT = 1; // count[i]
+/**
+ * count[i], and the integer N is c_i + count[i] * q_i with the residue c_i = -(M_i mod count)^2
+ * mod count and M_i = ratioInt(sum[i] * 10^(K/2)): for m2 of decimals, N = n sum(m^2) - M^2 with M
+ * the samples' mantissa sum, so only q = (N - c) / n is stored (log2(n) bits fewer). K even,
+ * count[i] < 2^26 (so the square is exact).
+ */
+export const DIV_COUNT_RESIDUE = 2;
 
 // Int sequences (M_OFFSET payload): a tag byte, then
 export const INTS_VALUES = 0; // encodeValues (decimal deltas: good for drifting offsets)
@@ -128,7 +136,7 @@ const ULP_PREDICTORS: Partial<Record<LevelField, number[]>> = {
 const RATIO_PREDICTORS: Partial<Record<LevelField, { preds: number[]; div: number; kScale: number }>> = {
   sum: { preds: [P_COUNT_MID, P_ZERO], div: DIV_ONE, kScale: 1 },
   correction: { preds: [P_ZERO], div: DIV_ONE, kScale: 1 },
-  m2: { preds: [P_M2_RAMP, P_ZERO], div: DIV_COUNT, kScale: 2 },
+  m2: { preds: [P_M2_RAMP, P_ZERO], div: DIV_COUNT_RESIDUE, kScale: 2 },
 };
 
 const CANON_NAN_LO = 0;
@@ -249,6 +257,7 @@ export function encodeLevelBlock(b: RollupBuckets, start: number, n: number, sin
       encodeValues(sink, rest, 0, rest.length);
       consider();
     }
+    if (f === 'sumC' && encodeScaled(sink, col, w)) consider();
     for (const p of DIFF_PREDICTORS[f] ?? []) if (encodeDiff(sink, p, col, w, predictorColumn(p, cols, n))) consider();
     const ulpPreds = ULP_PREDICTORS[f];
     if (ulpPreds !== undefined && encodeUlp(sink, ulpPreds, col, w, cols)) consider();
@@ -258,7 +267,8 @@ export function encodeLevelBlock(b: RollupBuckets, start: number, n: number, sin
       const K = k0 * ratio.kScale;
       if (k0 >= 0 && K <= RATIO_EXPONENT_MAX) {
         const scales = ratioScales(ratio.div, K, cols[1]!, n);
-        if (encodeRatio(sink, ratio.preds, K, ratio.div, col, w, cols, scales)) consider();
+        if (ratio.div === DIV_COUNT_RESIDUE && encodeRatio(sink, ratio.preds, K, DIV_COUNT_RESIDUE, col, w, cols, scales)) consider();
+        else if (encodeRatio(sink, ratio.preds, K, ratio.div === DIV_COUNT_RESIDUE ? DIV_COUNT : ratio.div, col, w, cols, scales)) consider();
       }
     }
     if (TIME_FIELDS.has(f)) encodeOffsets(sink, f, col, w, count, endMs, lastT, g, () => consider());
@@ -686,6 +696,10 @@ function decodeCell(f: LevelField, cell: { bytes: Uint8Array; start: number; end
       decodeDiff(src, col, w, predictorColumn(p, cols, n), at);
       break;
     }
+    case M_SCALED:
+      if (f !== 'sumC') throw new EncodingError('scaled mode on a field other than sum_c', at);
+      decodeScaled(src, col, w, at);
+      break;
     case M_ULP: {
       const p = src.readByte('predictor');
       const allowed = ULP_PREDICTORS[f] ?? [];
@@ -697,7 +711,10 @@ function decodeCell(f: LevelField, cell: { bytes: Uint8Array; start: number; end
       const p = src.readByte('predictor');
       const ratio = RATIO_PREDICTORS[f];
       if (ratio === undefined || !ratio.preds.includes(p)) throw new EncodingError(`ratio predictor ${p} is not one of ${ratio?.preds.join(', ') ?? 'none'}`, at);
-      decodeRatio(src, col, w, predictorColumn(p, cols, n), cols[1]!, at);
+      const div = cell.bytes[src.pos + 1]; // after K; checked again (and its absence reported) by decodeRatio
+      const divs = ratio.div === DIV_COUNT_RESIDUE ? [DIV_COUNT, DIV_COUNT_RESIDUE] : [ratio.div];
+      if (src.pos + 1 < cell.end && !divs.includes(div!)) throw new EncodingError(`divisor kind ${div} is not one of ${divs.join(', ')}`, at);
+      decodeRatio(src, col, w, predictorColumn(p, cols, n), cols[1]!, cols[FIELD_INDEX.get('sum')!]!, at);
       break;
     }
     default:
@@ -877,7 +894,7 @@ function blockDecimalExponent(cols: Float64Array[], n: number): number {
 function ratioScales(div: number, K: number, count: Float64Array, n: number): Float64Array {
   const out = new Float64Array(n);
   const p = P10X[K]!;
-  for (let i = 0; i < n; i++) out[i] = div === DIV_COUNT ? count[i]! * p : p;
+  for (let i = 0; i < n; i++) out[i] = div === DIV_ONE ? p : count[i]! * p;
   return out;
 }
 
@@ -928,6 +945,21 @@ function encodeRatio(sink: ByteSink, ps: number[], K: number, div: number, col: 
     r[i] = prevR = ulps === 0 ? 0 : ulps;
     if (prevR !== 0) rAllZero = false;
   }
+  if (div === DIV_COUNT_RESIDUE) {
+    // N = c + count * q: keep q (and give up if a bucket's N is not of that form).
+    if (K % 2 !== 0) return false;
+    const count = cols[1]!;
+    const sum = cols[FIELD_INDEX.get('sum')!]!;
+    for (let i = 0; i < n; i++) {
+      const N = ints[i]!;
+      if (N !== N) continue;
+      const c = countResidue(sum[i]!, count[i]!, K);
+      const q = (N - c) / count[i]!;
+      if (c < 0 || !Number.isInteger(q)) return false;
+      ints[i] = q;
+    }
+  }
+  const p10 = P10X[K]!;
   let best: { p: number; d: Float64Array; cost: number } | undefined;
   for (const p of ps) {
     const pred = predictorColumn(p, cols, n);
@@ -935,7 +967,7 @@ function encodeRatio(sink: ByteSink, ps: number[], K: number, div: number, col: 
     let prevD = 0;
     for (let i = 0; i < n; i++) {
       const N = ints[i]!;
-      d[i] = N === N ? (prevD = N - ratioInt(pred[i]! * scales[i]!)) : prevD;
+      d[i] = N === N ? (prevD = N - ratioInt(pred[i]! * (div === DIV_COUNT_RESIDUE ? p10 : scales[i]!))) : prevD;
     }
     const cost = intsCost(d);
     if (best === undefined || cost < best.cost) best = { p, d, cost };
@@ -959,15 +991,25 @@ function encodeRatio(sink: ByteSink, ps: number[], K: number, div: number, col: 
 export const ULPS_ZERO = 0; // all 0 (nothing follows)
 export const ULPS_PFOR = 1; // a PFOR block of n integers follows
 
+/** c = -(M mod n)^2 mod n with M = ratioInt(sum * 10^(K/2)), in [0, n); -1 when n is not in [1, 2^26) or sum * 10^(K/2) is past 2^50. */
+function countResidue(sum: number, n: number, K: number): number {
+  if (!(n >= 1 && n < 2 ** 26)) return -1;
+  const x = sum * P10X[K / 2]!;
+  if (!(Math.abs(x) <= DECIMAL_MANTISSA_ABS_MAX)) return -1;
+  const m = ((Math.round(x) % n) + n) % n;
+  return (n - ((m * m) % n)) % n;
+}
+
 let ratioScratch: Float64Array = new Float64Array(512);
 
-function decodeRatio(src: ByteSource, col: Float64Array, w: Uint32Array, pred: Float64Array, count: Float64Array, at: number): void {
+function decodeRatio(src: ByteSource, col: Float64Array, w: Uint32Array, pred: Float64Array, count: Float64Array, sum: Float64Array, at: number): void {
   const n = col.length;
   const kAt = src.pos;
   const K = src.readByte('exponent');
   if (K > RATIO_EXPONENT_MAX) throw new EncodingError(`too big exponent; got ${K}; cannot exceed ${RATIO_EXPONENT_MAX}`, kAt);
   const div = src.readByte('divisor kind');
-  if (div !== DIV_ONE && div !== DIV_COUNT) throw new EncodingError(`unknown divisor kind ${div}`, kAt + 1);
+  if (div !== DIV_ONE && div !== DIV_COUNT && div !== DIV_COUNT_RESIDUE) throw new EncodingError(`unknown divisor kind ${div}`, kAt + 1);
+  if (div === DIV_COUNT_RESIDUE && K % 2 !== 0) throw new EncodingError(`residue divisor with odd exponent ${K}`, kAt);
   const npatch = src.readCount('patch count', n);
   intScratch = grow(intScratch, n);
   ratioScratch = grow(ratioScratch, n);
@@ -983,12 +1025,97 @@ function decodeRatio(src: ByteSource, col: Float64Array, w: Uint32Array, pred: F
   const p10 = P10X[K]!;
   for (let i = 0; i < n; i++) {
     if (patchMark[i] === 1) continue;
-    const s = div === DIV_COUNT ? count[i]! * p10 : p10;
-    const N = ratioInt(pred[i]! * s) + d[i]!;
+    const s = div === DIV_ONE ? p10 : count[i]! * p10;
+    let N: number;
+    if (div === DIV_COUNT_RESIDUE) {
+      const c = countResidue(sum[i]!, count[i]!, K);
+      if (c < 0) throw new EncodingError(`bucket ${i}: no residue (count ${count[i]} not in 1..2^26 or sum not a decimal)`, at);
+      N = c + count[i]! * (ratioInt(pred[i]! * p10) + d[i]!);
+    } else N = ratioInt(pred[i]! * s) + d[i]!;
     if (!(Math.abs(N) <= DECIMAL_MANTISSA_ABS_MAX)) throw new EncodingError(`too big integer at bucket ${i}; got ${N}; cannot exceed ${DECIMAL_MANTISSA_ABS_MAX}`, at);
     if (!(s > 0)) throw new EncodingError(`bucket ${i} has scale ${s}; a ratio needs a positive one (count 0?)`, at);
     col[i] = N / s;
     if (!addUlps(w, i, r[i]!)) throw new EncodingError(`bucket ${i}: ${r[i]} ulps off leave the float64 range`, at);
+  }
+  applyPatches(w, npatch);
+}
+
+// ---- M_SCALED: integers times one power of two --------------------------------------------------
+
+/** Exponents E of M_SCALED: 2^E is a normal double, so k * 2^E is exact whenever the value is. */
+const SCALED_EXPONENT_MIN = -1000;
+const SCALED_EXPONENT_MAX = 1000;
+
+/** Exponent of the lowest set bit of finite nonzero x's significand (x = odd integer * 2^result). */
+function lowestBitExponent(lo: number, hi: number): number {
+  const ex = (hi >>> 20) & 0x7ff;
+  const base = ex === 0 ? -1074 : ex - 1075;
+  if (lo !== 0) return base + (31 - Math.clz32(lo & -lo));
+  const mhi = (hi & 0xfffff) | (ex === 0 ? 0 : 0x100000);
+  return base + 32 + (31 - Math.clz32(mhi & -mhi));
+}
+
+/**
+ * M_SCALED: value i = k_i * 2^E (k integers, |k| <= 2^50 - 1, PFOR packed). A Kahan compensation
+ * is a sum of the exact rounding errors of the additions, multiples of the smallest ulp of the
+ * samples: a few significant bits in a float64. NaN, Inf and -0 are patches (at most n/4).
+ */
+function encodeScaled(sink: ByteSink, col: Float64Array, w: Uint32Array): boolean {
+  const n = col.length;
+  let E = Infinity;
+  let top = -Infinity;
+  let patchCount = 0;
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    if (!Number.isFinite(v) || Object.is(v, -0)) {
+      patchCount++;
+      continue;
+    }
+    if (v === 0) continue;
+    const e = lowestBitExponent(w[2 * i]!, w[2 * i + 1]!);
+    if (e < E) E = e;
+    const t = Math.floor(Math.log2(Math.abs(v)));
+    if (t > top) top = t;
+  }
+  if (patchCount > n / 4) return false;
+  if (E === Infinity) E = 0;
+  if (E < SCALED_EXPONENT_MIN || E > SCALED_EXPONENT_MAX || top - E > 49) return false;
+  const inv = 2 ** -E;
+  const k = new Float64Array(n);
+  const patches: number[] = [];
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    if (!Number.isFinite(v) || Object.is(v, -0)) {
+      patches.push(i);
+      k[i] = prev;
+      continue;
+    }
+    const x = v * inv;
+    if (!(Number.isInteger(x) && Math.abs(x) <= DECIMAL_MANTISSA_ABS_MAX)) return false;
+    k[i] = prev = x === 0 ? 0 : x;
+  }
+  sink.pushByte(M_SCALED);
+  sink.pushZigzag(E);
+  sink.pushVarint(patches.length);
+  encodePfor(sink, k, 0, n);
+  pushPatches(sink, w, patches);
+  return true;
+}
+
+function decodeScaled(src: ByteSource, col: Float64Array, w: Uint32Array, at: number): void {
+  const n = col.length;
+  const eAt = src.pos;
+  const E = src.readZigzag('exponent');
+  if (!(E >= SCALED_EXPONENT_MIN && E <= SCALED_EXPONENT_MAX)) throw new EncodingError(`exponent ${E} outside ${SCALED_EXPONENT_MIN}..${SCALED_EXPONENT_MAX}`, eAt);
+  const npatch = src.readCount('patch count', n);
+  decodePfor(src, col, 0, n);
+  readPatches(src, npatch, n);
+  const scale = 2 ** E;
+  for (let i = 0; i < n; i++) {
+    const k = col[i]!;
+    if (!(Math.abs(k) <= DECIMAL_MANTISSA_ABS_MAX)) throw new EncodingError(`too big integer at bucket ${i}; got ${k}; cannot exceed ${DECIMAL_MANTISSA_ABS_MAX}`, at);
+    col[i] = k * scale;
   }
   applyPatches(w, npatch);
 }
