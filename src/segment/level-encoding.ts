@@ -927,6 +927,7 @@ function encodeRatio(sink: ByteSink, ps: number[], K: number, div: number, col: 
     let ulps = NaN;
     if (ok) {
       N = Math.round(v * s);
+      if (N === 0) N = 0; // -0 (a tiny negative value) would not survive PFOR: the base is +0 and the value a patch
       ok = Math.abs(N) <= DECIMAL_MANTISSA_ABS_MAX;
     }
     if (ok) {
