@@ -6,7 +6,11 @@
 //   - times are stored as offsets inside their bucket, which regular scrapes make constant;
 //   - min/max/prevV/firstV are usually bit-identical to another value field (a counter's min is
 //     its first sample, its max the last), and mean is usually sum/count exactly;
-//   - all-zero (sumC, correction, m2 of constant series) and all-NaN columns cost one byte.
+//   - all-zero (sumC, correction, m2 of constant series) and all-NaN columns cost one byte;
+//   - (cell version 2) what is a computed value but for float rounding is stored as the exact
+//     part plus ulps: mean as ulps off sum/count (M_ULP), sums of decimal samples as an integer
+//     over 10^K plus ulps and m2 as (n sum(m^2) - M^2) / (n 10^2K) plus ulps (M_RATIO), and the
+//     Kahan compensation sumC as small integers times one power of two (M_SCALED).
 //
 // Every mode reproduces the input bits exactly (NaN payloads, -0, Inf): the writer encodes each
 // block, decodes it again and compares all bits (pair assertion), so an unexact choice can only
@@ -80,6 +84,7 @@ export const P_PREV_LAST = 65; // lastV of the previous bucket of the block (buc
 export const P_COUNT_MID = 66; // count * ((firstV + lastV) / 2): a linear counter's sum
 export const P_KAHAN_OVER_COUNT = 67; // (sum + sumC) / count
 export const P_ZERO = 68; // +0 (no prediction)
+export const P_HALF_PAIRS_MEAN = 70; // (count - 1) * mean / 2: a gauge's correction (about half of its steps go down, each adding the value before it)
 export const P_M2_RAMP = 69; // m2 of count values evenly spaced from firstV to lastV: (lastV - firstV)^2 * count * (count + 1) / (12 * (count - 1)), count >= 2 (else 0)
 
 // Divisor kinds of M_RATIO: the scale of bucket i is 10^K times
@@ -135,7 +140,7 @@ const ULP_PREDICTORS: Partial<Record<LevelField, number[]>> = {
  */
 const RATIO_PREDICTORS: Partial<Record<LevelField, { preds: number[]; div: number; kScale: number }>> = {
   sum: { preds: [P_COUNT_MID, P_ZERO], div: DIV_ONE, kScale: 1 },
-  correction: { preds: [P_ZERO], div: DIV_ONE, kScale: 1 },
+  correction: { preds: [P_ZERO, P_HALF_PAIRS_MEAN], div: DIV_ONE, kScale: 1 },
   m2: { preds: [P_M2_RAMP, P_ZERO], div: DIV_COUNT_RESIDUE, kScale: 2 },
 };
 
@@ -352,6 +357,13 @@ function predictorColumn(p: number, cols: Float64Array[], n: number): Float64Arr
     }
     case P_ZERO:
       return new Float64Array(n);
+    case P_HALF_PAIRS_MEAN: {
+      const c = col('count');
+      const m = col('mean');
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = ((c[i]! - 1) * m[i]!) / 2;
+      return out;
+    }
     case P_M2_RAMP: {
       const c = col('count');
       const a = col('firstV');
