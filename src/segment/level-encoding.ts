@@ -85,7 +85,9 @@ export const P_COUNT_MID = 66; // count * ((firstV + lastV) / 2): a linear count
 export const P_KAHAN_OVER_COUNT = 67; // (sum + sumC) / count
 export const P_ZERO = 68; // +0 (no prediction)
 export const P_HALF_PAIRS_MEAN = 70; // (count - 1) * mean / 2: a gauge's correction (about half of its steps go down, each adding the value before it)
-export const P_M2_RAMP = 69; // m2 of count values evenly spaced from firstV to lastV: (lastV - firstV)^2 * count * (count + 1) / (12 * (count - 1)), count >= 2 (else 0)
+export const P_M2_RAMP = 69;
+export const P_PAIRS = 71; // count - 1 (0 if count is 0): changes of a series that moves every scrape
+export const P_HALF_PAIRS = 72; // (count - 1) / 2 (0 if count is 0): resets of a gauge (about half of its steps go down) // m2 of count values evenly spaced from firstV to lastV: (lastV - firstV)^2 * count * (count + 1) / (12 * (count - 1)), count >= 2 (else 0)
 
 // Divisor kinds of M_RATIO: the scale of bucket i is 10^K times
 export const DIV_ONE = 0; // 1
@@ -126,6 +128,8 @@ const DIFF_PREDICTORS: Partial<Record<LevelField, number[]>> = {
   max: [FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('firstV')!],
   sum: [P_COUNT_MID],
   correction: [FIELD_INDEX.get('lastV')!],
+  resets: [P_HALF_PAIRS],
+  changes: [P_PAIRS],
 };
 
 /** Predictors tried with M_ULP (a few ulps off a computed value): Welford's mean is sum/count but for rounding. */
@@ -357,6 +361,13 @@ function predictorColumn(p: number, cols: Float64Array[], n: number): Float64Arr
     }
     case P_ZERO:
       return new Float64Array(n);
+    case P_PAIRS:
+    case P_HALF_PAIRS: {
+      const c = col('count');
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = c[i]! >= 1 ? (p === P_PAIRS ? c[i]! - 1 : (c[i]! - 1) / 2) : 0;
+      return out;
+    }
     case P_HALF_PAIRS_MEAN: {
       const c = col('count');
       const m = col('mean');
