@@ -276,8 +276,7 @@ export function encodeLevelBlock(b: RollupBuckets, start: number, n: number, sin
       const K = k0 * ratio.kScale;
       if (k0 >= 0 && K <= RATIO_EXPONENT_MAX) {
         const scales = ratioScales(ratio.div, K, cols[1]!, n);
-        if (ratio.div === DIV_COUNT_RESIDUE && encodeRatio(sink, ratio.preds, K, DIV_COUNT_RESIDUE, col, w, cols, scales)) consider();
-        else if (encodeRatio(sink, ratio.preds, K, ratio.div === DIV_COUNT_RESIDUE ? DIV_COUNT : ratio.div, col, w, cols, scales)) consider();
+        if (encodeRatio(sink, ratio.preds, K, ratio.div, col, w, cols, scales)) consider();
       }
     }
     if (TIME_FIELDS.has(f)) encodeOffsets(sink, f, col, w, count, endMs, lastT, g, () => consider());
@@ -970,18 +969,24 @@ function encodeRatio(sink: ByteSink, ps: number[], K: number, div: number, col: 
     if (prevR !== 0) rAllZero = false;
   }
   if (div === DIV_COUNT_RESIDUE) {
-    // N = c + count * q: keep q (and give up if a bucket's N is not of that form).
-    if (K % 2 !== 0) return false;
+    // N = c + count * q: keep q, or (some bucket's N not of that form) fall back to div 1, whose scales are the same.
     const count = cols[1]!;
     const sum = cols[FIELD_INDEX.get('sum')!]!;
-    for (let i = 0; i < n; i++) {
+    const qs = new Float64Array(n);
+    let fits = K % 2 === 0;
+    for (let i = 0; i < n && fits; i++) {
       const N = ints[i]!;
-      if (N !== N) continue;
+      if (N !== N) {
+        qs[i] = NaN;
+        continue;
+      }
       const c = countResidue(sum[i]!, count[i]!, K);
       const q = (N - c) / count[i]!;
-      if (c < 0 || !Number.isInteger(q)) return false;
-      ints[i] = q;
+      if (c < 0 || !Number.isInteger(q)) fits = false;
+      qs[i] = q;
     }
+    if (fits) ints.set(qs);
+    else div = DIV_COUNT;
   }
   const p10 = P10X[K]!;
   let best: { p: number; d: Float64Array; cost: number } | undefined;
