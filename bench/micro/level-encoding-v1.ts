@@ -1,0 +1,645 @@
+// FROZEN copy of src/segment/level-encoding.ts as of commit 4a5b993 (before the M_ULP / M_RATIO cell
+// modes): the baseline that bench/micro/level-encoding.ts times the current encoder against, side
+// by side in one process. Not used by the server.
+// Encoding of rollup buckets (rollup/buckets.ts) in a level segment's buckets.arrow: a block is a
+// run of up to LEVEL_BLOCK_BUCKETS_MAX buckets of one series; each of its 18 fields becomes one
+// cell (one Binary column per field), encoded with the chunk encoders of encoding/ plus a few
+// "column modes" that make what is redundant between fields cost (almost) nothing:
+//
+//   - times are stored as offsets inside their bucket, which regular scrapes make constant;
+//   - min/max/prevV/firstV are usually bit-identical to another value field (a counter's min is
+//     its first sample, its max the last), and mean is usually sum/count exactly;
+//   - all-zero (sumC, correction, m2 of constant series) and all-NaN columns cost one byte.
+//
+// Every mode reproduces the input bits exactly (NaN payloads, -0, Inf): the writer encodes each
+// block, decodes it again and compares all bits (pair assertion), so an unexact choice can only
+// fail the write, never store a different bucket. docs/format/level.md documents every byte.
+import type { RollupBuckets } from '../../src/rollup/buckets.js';
+import { RollupBuckets as Buckets } from '../../src/rollup/buckets.js';
+import { ByteSink, ByteSource, DECIMAL_EXPONENT_MAX, DECIMAL_MANTISSA_ABS_MAX, EncodingError, decodePfor, decodeTimestamps, decodeValues, encodePfor, encodeTimestamps, encodeValues } from '../../src/segment/encoding/index.js';
+
+/** The fields of RollupBuckets in cell (column) order: a mode may refer only to earlier fields. */
+export const LEVEL_FIELDS = [
+  'endMs',
+  'count',
+  'lastV',
+  'firstV',
+  'prevV',
+  'min',
+  'max',
+  'sum',
+  'sumC',
+  'mean',
+  'm2',
+  'correction',
+  'resets',
+  'changes',
+  'firstT',
+  'lastT',
+  'prevT',
+  'lastStaleT',
+] as const;
+export type LevelField = (typeof LEVEL_FIELDS)[number];
+/** Arrow column name of each field (snake case). */
+export const LEVEL_FIELD_COLUMNS: Record<LevelField, string> = {
+  endMs: 'end_ms',
+  count: 'count',
+  lastV: 'last_v',
+  firstV: 'first_v',
+  prevV: 'prev_v',
+  min: 'min',
+  max: 'max',
+  sum: 'sum',
+  sumC: 'sum_c',
+  mean: 'mean',
+  m2: 'm2',
+  correction: 'correction',
+  resets: 'resets',
+  changes: 'changes',
+  firstT: 'first_t',
+  lastT: 'last_t',
+  prevT: 'prev_t',
+  lastStaleT: 'last_stale_t',
+};
+const FIELD_INDEX = new Map<LevelField, number>(LEVEL_FIELDS.map((f, i) => [f, i]));
+const UINT32_FIELDS = new Set<LevelField>(['count', 'resets', 'changes']);
+const TIME_FIELDS = new Set<LevelField>(['firstT', 'lastT', 'prevT', 'lastStaleT']);
+
+// Cell modes (first byte of every cell except end_ms, which is a timestamp chunk of bucket indices).
+export const M_PLAIN = 0; // encodeValues of the n values (uint32 fields as float64)
+export const M_ZERO = 1; // every value is +0
+export const M_NAN = 2; // every value is the canonical NaN 0x7ff8000000000000
+export const M_SAME = 3; // pred u8: bit-identical to predictor pred
+export const M_MASKED = 4; // pred u8, bitmap ceil(n/8) (bit i set: value i = predictor i), encodeValues of the others
+export const M_OFFSET = 5; // presence u8, [bitmap], int sequence of the offsets of the present values (time fields)
+export const M_DIFF = 6; // pred u8, K u8, npatch varint, PFOR of mantissa differences, patches (see encodeDiff)
+
+/** Predictors beyond the field indices 0..17. */
+export const P_SUM_OVER_COUNT = 64; // sum / count (IEEE division)
+export const P_PREV_LAST = 65; // lastV of the previous bucket of the block (bucket 0: its own lastV)
+export const P_COUNT_MID = 66; // count * ((firstV + lastV) / 2): a linear counter's sum
+export const P_KAHAN_OVER_COUNT = 67; // (sum + sumC) / count
+
+// Int sequences (M_OFFSET payload): a tag byte, then
+export const INTS_VALUES = 0; // encodeValues (decimal deltas: good for drifting offsets)
+export const INTS_PFOR = 1; // PFOR of the integers themselves (frame of reference: good for jitter)
+
+// Presence kinds of M_OFFSET: which rows hold a time (the others are the canonical NaN).
+export const PRESENT_ALL = 0;
+export const PRESENT_MASK = 1; // a bitmap follows (bit i set: present)
+export const PRESENT_COUNT_GE1 = 2; // rows with count >= 1
+export const PRESENT_COUNT_GE2 = 3; // rows with count >= 2
+
+/** Predictors tried for each value field with M_SAME / M_MASKED (bit-identical), earlier fields only. */
+const PREDICTORS: Partial<Record<LevelField, number[]>> = {
+  firstV: [FIELD_INDEX.get('lastV')!, P_PREV_LAST],
+  prevV: [FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('firstV')!],
+  min: [FIELD_INDEX.get('firstV')!, FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('prevV')!],
+  max: [FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('firstV')!, FIELD_INDEX.get('prevV')!],
+  sum: [FIELD_INDEX.get('firstV')!],
+  mean: [P_SUM_OVER_COUNT, P_KAHAN_OVER_COUNT, FIELD_INDEX.get('firstV')!],
+};
+
+/** Predictors tried with M_DIFF (close in decimal mantissas): a counter's prevV is lastV minus one step, etc. */
+const DIFF_PREDICTORS: Partial<Record<LevelField, number[]>> = {
+  firstV: [P_PREV_LAST, FIELD_INDEX.get('lastV')!],
+  prevV: [FIELD_INDEX.get('lastV')!],
+  min: [FIELD_INDEX.get('firstV')!, FIELD_INDEX.get('lastV')!],
+  max: [FIELD_INDEX.get('lastV')!, FIELD_INDEX.get('firstV')!],
+  sum: [P_COUNT_MID],
+  correction: [FIELD_INDEX.get('lastV')!],
+};
+
+const CANON_NAN_LO = 0;
+const CANON_NAN_HI = 0x7ff80000;
+
+function fieldArray(b: RollupBuckets, f: LevelField): Float64Array | Uint32Array {
+  return b[f];
+}
+
+/** 64-bit words of a float column (a copy for uint32 fields, converted to float64). */
+function asF64(a: Float64Array | Uint32Array, start: number, n: number): Float64Array {
+  if (a instanceof Float64Array) return a.subarray(start, start + n);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = a[start + i]!;
+  return out;
+}
+
+function words(a: Float64Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
+}
+
+/** Time offset of value t inside bucket i (integer), by field. */
+function timeOffset(f: LevelField, t: number, endMs: number, widthMs: number, lastT: number): number {
+  switch (f) {
+    case 'firstT':
+      return t - (endMs - widthMs);
+    case 'prevT':
+      return lastT - t;
+    default:
+      return endMs - t; // lastT, lastStaleT
+  }
+}
+
+function timeFromOffset(f: LevelField, off: number, endMs: number, widthMs: number, lastT: number): number {
+  switch (f) {
+    case 'firstT':
+      return endMs - widthMs + off;
+    case 'prevT':
+      return lastT - off;
+    default:
+      return endMs - off;
+  }
+}
+
+/** Encodes buckets [start, start+n) of b as 18 cells (one per LEVEL_FIELDS entry) into sinks. */
+export function encodeLevelBlock(b: RollupBuckets, start: number, n: number, sinks: ByteSink[]): void {
+  if (n < 1) throw new Error('encodeLevelBlock: empty block');
+  const g = b.widthMs;
+  // end_ms: bucket indices k = endMs / G as a timestamp chunk (regular runs: a few bytes).
+  const ks = new Float64Array(n);
+  for (let i = 0; i < n; i++) ks[i] = b.endMs[start + i]! / g;
+  encodeTimestamps(sinks[0]!, ks, 0, n);
+  const cols: Float64Array[] = [ks];
+  const count = b.count.subarray(start, start + n);
+  const endMs = b.endMs.subarray(start, start + n);
+  const lastT = b.lastT.subarray(start, start + n);
+  for (let c = 1; c < LEVEL_FIELDS.length; c++) {
+    const f = LEVEL_FIELDS[c]!;
+    const col = asF64(fieldArray(b, f), start, n);
+    cols.push(col);
+    const sink = sinks[c]!;
+    const w = words(col);
+    let allZero = true;
+    let allNaN = true;
+    for (let i = 0; i < n; i++) {
+      const lo = w[2 * i]!;
+      const hi = w[2 * i + 1]!;
+      if (lo !== 0 || hi !== 0) allZero = false;
+      if (lo !== CANON_NAN_LO || hi !== CANON_NAN_HI) allNaN = false;
+    }
+    if (allZero) {
+      sink.pushByte(M_ZERO);
+      continue;
+    }
+    if (allNaN) {
+      sink.pushByte(M_NAN);
+      continue;
+    }
+    const at = sink.length;
+    let best: Uint8Array | undefined;
+    const consider = (): void => {
+      const bytes = sink.bytes.slice(at, sink.length);
+      if (best === undefined || bytes.length < best.length) best = bytes;
+      sink.length = at;
+    };
+    // Predictors: whole-column equality (M_SAME) or a mask of equal rows (M_MASKED).
+    for (const p of PREDICTORS[f] ?? []) {
+      const pred = predictorColumn(p, cols, n);
+      const pw = words(pred);
+      let equal = 0;
+      const mask = new Uint8Array((n + 7) >>> 3);
+      for (let i = 0; i < n; i++) {
+        if (w[2 * i] === pw[2 * i] && w[2 * i + 1] === pw[2 * i + 1]) {
+          equal++;
+          mask[i >>> 3]! |= 1 << (i & 7);
+        }
+      }
+      if (equal === n) {
+        sink.pushByte(M_SAME);
+        sink.pushByte(p);
+        consider();
+        break;
+      }
+      if (equal === 0) continue;
+      sink.pushByte(M_MASKED);
+      sink.pushByte(p);
+      sink.pushBytes(mask);
+      const rest = new Float64Array(n - equal);
+      const rw = words(rest);
+      let k = 0;
+      for (let i = 0; i < n; i++) {
+        if ((mask[i >>> 3]! & (1 << (i & 7))) !== 0) continue;
+        rw[2 * k] = w[2 * i]!;
+        rw[2 * k + 1] = w[2 * i + 1]!;
+        k++;
+      }
+      encodeValues(sink, rest, 0, rest.length);
+      consider();
+    }
+    for (const p of DIFF_PREDICTORS[f] ?? []) if (encodeDiff(sink, p, col, w, predictorColumn(p, cols, n))) consider();
+    if (TIME_FIELDS.has(f)) encodeOffsets(sink, f, col, w, count, endMs, lastT, g, () => consider());
+    sink.pushByte(M_PLAIN);
+    encodeValues(sink, col, 0, n);
+    consider();
+    sink.pushBytes(best!);
+  }
+}
+
+/** Tries M_OFFSET for a time field: only when every absent row is the canonical NaN and every offset is exact. */
+function encodeOffsets(
+  sink: ByteSink,
+  f: LevelField,
+  col: Float64Array,
+  w: Uint32Array,
+  count: Uint32Array,
+  endMs: Float64Array,
+  lastT: Float64Array,
+  g: number,
+  consider: () => void,
+): void {
+  const n = col.length;
+  const present = new Uint8Array(n);
+  let nPresent = 0;
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    if (v === v) {
+      present[i] = 1;
+      nPresent++;
+    } else if (w[2 * i] !== CANON_NAN_LO || w[2 * i + 1] !== CANON_NAN_HI) return; // a NaN payload: plain keeps it
+  }
+  if (nPresent === 0) return; // M_NAN covers it
+  const offsets = new Float64Array(nPresent);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    if (present[i] === 0) continue;
+    const t = col[i]!;
+    const off = timeOffset(f, t, endMs[i]!, g, lastT[i]!);
+    // Exact only for integers well inside float64's integer range, and never -0.
+    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(t) || Object.is(t, -0)) return;
+    const back = timeFromOffset(f, off, endMs[i]!, g, lastT[i]!);
+    if (back !== t || Object.is(back, -0)) return;
+    offsets[k++] = off;
+  }
+  let kind = PRESENT_MASK;
+  if (nPresent === n) kind = PRESENT_ALL;
+  else if (matchesCount(present, count, 1)) kind = PRESENT_COUNT_GE1;
+  else if (matchesCount(present, count, 2)) kind = PRESENT_COUNT_GE2;
+  sink.pushByte(M_OFFSET);
+  sink.pushByte(kind);
+  if (kind === PRESENT_MASK) {
+    const mask = new Uint8Array((n + 7) >>> 3);
+    for (let i = 0; i < n; i++) if (present[i] === 1) mask[i >>> 3]! |= 1 << (i & 7);
+    sink.pushBytes(mask);
+  }
+  encodeInts(sink, offsets);
+  consider();
+}
+
+/** The predictor column p for a block: a field decoded earlier, or one computed from them. */
+function predictorColumn(p: number, cols: Float64Array[], n: number): Float64Array {
+  const col = (f: LevelField) => cols[FIELD_INDEX.get(f)!]!;
+  switch (p) {
+    case P_SUM_OVER_COUNT:
+      return sumOverCount(col('sum'), col('count'));
+    case P_KAHAN_OVER_COUNT: {
+      const sum = col('sum');
+      const c = col('sumC');
+      const k = col('count');
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = (sum[i]! + c[i]!) / k[i]!;
+      return out;
+    }
+    case P_PREV_LAST: {
+      const last = col('lastV');
+      const out = new Float64Array(n);
+      if (n > 0) out[0] = last[0]!;
+      out.set(last.subarray(0, n - 1), 1);
+      return out;
+    }
+    case P_COUNT_MID: {
+      const c = col('count');
+      const a = col('firstV');
+      const z = col('lastV');
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = c[i]! * ((a[i]! + z[i]!) / 2);
+      return out;
+    }
+    default:
+      return cols[p]!;
+  }
+}
+
+const P10 = Array.from({ length: DECIMAL_EXPONENT_MAX + 1 }, (_, k) => 10 ** k);
+
+/** Smallest k with v === m / 10^k for an integer |m| <= DECIMAL_MANTISSA_ABS_MAX, or -1 (NaN, Inf, -0, too many digits). */
+function decimalExponent(v: number): number {
+  if (!Number.isFinite(v) || Object.is(v, -0)) return -1;
+  for (let k = 0; k <= DECIMAL_EXPONENT_MAX; k++) {
+    const scaled = v * P10[k]!;
+    if (Math.abs(scaled) > DECIMAL_MANTISSA_ABS_MAX) return -1;
+    const m = Math.round(scaled);
+    if (m / P10[k]! === v) return k;
+  }
+  return -1;
+}
+
+/** The predictor's mantissa at exponent K: round(p * 10^K) when finite and in range, else 0. */
+function predMantissa(p: number, K: number): number {
+  const scaled = p * P10[K]!;
+  if (!(Math.abs(scaled) <= DECIMAL_MANTISSA_ABS_MAX)) return 0;
+  const m = Math.round(scaled);
+  return m === 0 ? 0 : m; // no -0
+}
+
+/**
+ * M_DIFF: values v_i = m_i / 10^K with m_i = predMantissa(pred_i, K) + d_i; the d_i are PFOR
+ * packed. Values that are not such decimals (NaN, Inf, -0, too many digits) are patches with their
+ * raw bits (a patched row's slot repeats the previous d). Returns false if more than n/4 rows
+ * would be patches or nothing is decimal.
+ */
+function encodeDiff(sink: ByteSink, p: number, col: Float64Array, w: Uint32Array, pred: Float64Array): boolean {
+  const n = col.length;
+  let K = 0;
+  let decimals = 0;
+  for (let i = 0; i < n; i++) {
+    const k = decimalExponent(col[i]!);
+    if (k < 0) continue;
+    decimals++;
+    if (k > K) K = k;
+  }
+  if (decimals === 0 || n - decimals > n / 4) return false;
+  const d = new Float64Array(n);
+  const patches: number[] = [];
+  const scale = P10[K]!;
+  let prevD = 0;
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    const m = Math.round(v * scale);
+    const ok = Number.isFinite(v) && !Object.is(v, -0) && Math.abs(m) <= DECIMAL_MANTISSA_ABS_MAX && m / scale === v;
+    const mp = predMantissa(pred[i]!, K);
+    if (!ok) {
+      patches.push(i);
+      d[i] = prevD;
+      continue;
+    }
+    d[i] = prevD = m - mp;
+  }
+  if (patches.length > n / 4) return false;
+  sink.pushByte(M_DIFF);
+  sink.pushByte(p);
+  sink.pushByte(K);
+  sink.pushVarint(patches.length);
+  encodePfor(sink, d, 0, n);
+  let last = 0;
+  for (const i of patches) {
+    sink.pushVarint(i - last);
+    last = i;
+    sink.ensure(8);
+    const b = sink.bytes;
+    let at = sink.length;
+    for (const word of [w[2 * i]!, w[2 * i + 1]!]) {
+      b[at++] = word & 0xff;
+      b[at++] = (word >>> 8) & 0xff;
+      b[at++] = (word >>> 16) & 0xff;
+      b[at++] = word >>> 24;
+    }
+    sink.length = at;
+  }
+  return true;
+}
+
+function decodeDiff(src: ByteSource, col: Float64Array, w: Uint32Array, pred: Float64Array, at: number): void {
+  const n = col.length;
+  const kAt = src.pos;
+  const K = src.readByte('decimal exponent');
+  if (K > DECIMAL_EXPONENT_MAX) throw new EncodingError(`too big decimal exponent; got ${K}; cannot exceed ${DECIMAL_EXPONENT_MAX}`, kAt);
+  const patches = src.readCount('patch count', n);
+  intScratch = grow(intScratch, n);
+  const d = intScratch;
+  decodePfor(src, d, 0, n);
+  const scale = P10[K]!;
+  for (let i = 0; i < n; i++) {
+    const m = predMantissa(pred[i]!, K) + d[i]!;
+    if (!(Math.abs(m) <= DECIMAL_MANTISSA_ABS_MAX)) throw new EncodingError(`too big decimal mantissa at bucket ${i}; got ${m}; cannot exceed ${DECIMAL_MANTISSA_ABS_MAX}`, at);
+    col[i] = m / scale;
+  }
+  let idx = 0;
+  for (let j = 0; j < patches; j++) {
+    const pAt = src.pos;
+    const delta = src.readVarint('patch index');
+    idx += delta;
+    if (idx >= n || (j > 0 && delta === 0)) throw new EncodingError(`bad patch index ${idx}; count is ${n} and indices must increase`, pAt);
+    src.need(8, 'patch value');
+    const b = src.bytes;
+    const q = src.pos;
+    w[2 * idx] = (b[q]! | (b[q + 1]! << 8) | (b[q + 2]! << 16) | (b[q + 3]! << 24)) >>> 0;
+    w[2 * idx + 1] = (b[q + 4]! | (b[q + 5]! << 8) | (b[q + 6]! << 16) | (b[q + 7]! << 24)) >>> 0;
+    src.pos = q + 8;
+  }
+}
+
+/** Appends the smaller of INTS_VALUES and INTS_PFOR for integers xs (|x| < 2^50). */
+function encodeInts(sink: ByteSink, xs: Float64Array): void {
+  const at = sink.length;
+  sink.pushByte(INTS_VALUES);
+  encodeValues(sink, xs, 0, xs.length);
+  const valuesBytes = sink.bytes.slice(at, sink.length);
+  sink.length = at;
+  let small = true;
+  for (let i = 0; i < xs.length; i++) if (!(Math.abs(xs[i]!) <= DECIMAL_MANTISSA_ABS_MAX)) small = false;
+  if (small) {
+    sink.pushByte(INTS_PFOR);
+    encodePfor(sink, xs, 0, xs.length);
+    if (sink.length - at <= valuesBytes.length) return;
+    sink.length = at;
+  }
+  sink.pushBytes(valuesBytes);
+}
+
+function decodeInts(src: ByteSource, out: Float64Array): void {
+  const at = src.pos;
+  const tag = src.readByte('int sequence tag');
+  if (tag === INTS_VALUES) {
+    const got = decodeValues(src, out, 0, out.length);
+    if (got !== out.length) throw new EncodingError(`${got} integers; expected ${out.length}`, at);
+  } else if (tag === INTS_PFOR) {
+    decodePfor(src, out, 0, out.length);
+  } else throw new EncodingError(`unknown int sequence tag ${tag}`, at);
+}
+
+function matchesCount(present: Uint8Array, count: Uint32Array, min: number): boolean {
+  for (let i = 0; i < present.length; i++) if ((present[i] === 1) !== count[i]! >= min) return false;
+  return true;
+}
+
+function sumOverCount(sum: Float64Array, count: Float64Array): Float64Array {
+  const out = new Float64Array(sum.length);
+  for (let i = 0; i < sum.length; i++) out[i] = sum[i]! / count[i]!;
+  return out;
+}
+
+// Scratch reused across blocks (one thread decodes one block at a time): the uint32 fields as
+// float64 (count is a predictor input), offsets and PFOR slots. Float fields decode straight
+// into the RollupBuckets' own arrays.
+const UINT_SCRATCH = new Map<LevelField, Float64Array<ArrayBufferLike>>([
+  ['count', new Float64Array(512)],
+  ['resets', new Float64Array(512)],
+  ['changes', new Float64Array(512)],
+]);
+let endScratch: Float64Array = new Float64Array(512);
+let intScratch: Float64Array = new Float64Array(512);
+
+function grow(a: Float64Array, n: number): Float64Array {
+  return a.length >= n ? a : new Float64Array(Math.max(n, a.length * 2));
+}
+
+/**
+ * Decodes one block's 18 cells (cells[c] = [bytes, start, end)) of n buckets of width widthMs.
+ * Throws EncodingError on malformed input; the caller checks the invariants of the result.
+ */
+export function decodeLevelBlock(cells: ReadonlyArray<{ bytes: Uint8Array; start: number; end: number }>, n: number, widthMs: number): RollupBuckets {
+  const out = new Buckets(widthMs, n);
+  const cols: Float64Array[] = [];
+  // end_ms
+  {
+    const cell = cells[0]!;
+    const src = new ByteSource(cell.bytes, cell.start, cell.end);
+    endScratch = grow(endScratch, n);
+    const ks = endScratch.subarray(0, n);
+    const got = decodeTimestamps(src, ks, 0, n);
+    if (got !== n) throw new EncodingError(`end_ms holds ${got} buckets; the block has ${n}`, cell.start);
+    if (src.pos !== cell.end) throw new EncodingError(`end_ms: ${cell.end - src.pos} bytes left over`, src.pos);
+    const ends = out.endMs;
+    for (let i = 0; i < n; i++) {
+      const e = ks[i]! * widthMs;
+      if (!(Math.abs(e) <= Number.MAX_SAFE_INTEGER)) throw new EncodingError(`end_ms: bucket ${i} ends past 2^53 ms`, cell.start);
+      ends[i] = e;
+    }
+    cols.push(ks);
+  }
+  for (let c = 1; c < FIELD_COUNT; c++) {
+    const f = LEVEL_FIELDS[c]!;
+    const cell = cells[c]!;
+    const isUint = UINT32_FIELDS.has(f);
+    let col: Float64Array;
+    if (isUint) {
+      let scratch = UINT_SCRATCH.get(f)!;
+      if (scratch.length < n) UINT_SCRATCH.set(f, (scratch = grow(scratch, n)));
+      col = scratch.subarray(0, n);
+    } else col = out[f as FloatField];
+    try {
+      decodeCell(f, cell, col, cols, out, n, widthMs);
+    } catch (e) {
+      if (e instanceof EncodingError) throw new EncodingError(`${LEVEL_FIELD_COLUMNS[f]}: ${e.message}`, e.offset);
+      throw e;
+    }
+    cols.push(col);
+    if (isUint) {
+      const dst = out[f as 'count' | 'resets' | 'changes'];
+      for (let i = 0; i < n; i++) {
+        const v = col[i]!;
+        if (v >>> 0 !== v) throw new EncodingError(`${LEVEL_FIELD_COLUMNS[f]}: bucket ${i} holds ${v}, not a uint32`, cell.start);
+        dst[i] = v;
+      }
+    }
+  }
+  return out;
+}
+
+type FloatField = Exclude<LevelField, 'endMs' | 'count' | 'resets' | 'changes'>;
+const FIELD_COUNT = LEVEL_FIELDS.length;
+
+/** Decodes one cell into col (n values); cols holds the fields decoded before (predictors). */
+function decodeCell(f: LevelField, cell: { bytes: Uint8Array; start: number; end: number }, col: Float64Array, cols: Float64Array[], out: RollupBuckets, n: number, widthMs: number): void {
+  const src = new ByteSource(cell.bytes, cell.start, cell.end);
+  const at = src.pos;
+  const w = words(col);
+  const mode = src.readByte('cell mode');
+  switch (mode) {
+    case M_PLAIN: {
+      const got = decodeValues(src, col, 0, n);
+      if (got !== n) throw new EncodingError(`plain cell holds ${got} values; expected ${n}`, at);
+      break;
+    }
+    case M_ZERO:
+      col.fill(0);
+      break;
+    case M_NAN:
+      for (let i = 0; i < n; i++) {
+        w[2 * i] = CANON_NAN_LO;
+        w[2 * i + 1] = CANON_NAN_HI;
+      }
+      break;
+    case M_SAME:
+    case M_MASKED: {
+      const p = src.readByte('predictor');
+      const allowed = PREDICTORS[f] ?? [];
+      if (!allowed.includes(p)) throw new EncodingError(`predictor ${p} is not one of ${allowed.join(', ') || 'none'}`, at);
+      const pw = words(predictorColumn(p, cols, n));
+      if (mode === M_SAME) {
+        w.set(pw);
+        break;
+      }
+      const maskBytes = (n + 7) >>> 3;
+      src.need(maskBytes, 'mask');
+      const mask = cell.bytes.subarray(src.pos, src.pos + maskBytes);
+      src.pos += maskBytes;
+      let equal = 0;
+      for (let i = 0; i < n; i++) if ((mask[i >>> 3]! & (1 << (i & 7))) !== 0) equal++;
+      if (n % 8 !== 0 && mask[maskBytes - 1]! >>> n % 8 !== 0) throw new EncodingError(`mask bits set past the block's ${n} buckets`, at);
+      if (equal === 0 || equal === n) throw new EncodingError(`masked cell with ${equal} of ${n} rows predicted`, at);
+      const got = decodeValues(src, col, 0, n - equal); // the others, packed at the front ...
+      if (got !== n - equal) throw new EncodingError(`masked cell holds ${got} values; expected ${n - equal}`, at);
+      // ... then spread back to front so no packed value is overwritten before it is moved.
+      let k = n - equal - 1;
+      for (let i = n - 1; i >= 0; i--) {
+        if ((mask[i >>> 3]! & (1 << (i & 7))) !== 0) {
+          w[2 * i] = pw[2 * i]!;
+          w[2 * i + 1] = pw[2 * i + 1]!;
+        } else {
+          w[2 * i] = w[2 * k]!;
+          w[2 * i + 1] = w[2 * k + 1]!;
+          k--;
+        }
+      }
+      break;
+    }
+    case M_OFFSET: {
+      if (!TIME_FIELDS.has(f)) throw new EncodingError('offset mode on a field that is not a time', at);
+      const kind = src.readByte('presence');
+      const count = cols[1]!;
+      let mask: Uint8Array | undefined;
+      if (kind === PRESENT_MASK) {
+        const maskBytes = (n + 7) >>> 3;
+        src.need(maskBytes, 'presence mask');
+        mask = cell.bytes.subarray(src.pos, src.pos + maskBytes);
+        src.pos += maskBytes;
+      } else if (kind !== PRESENT_ALL && kind !== PRESENT_COUNT_GE1 && kind !== PRESENT_COUNT_GE2) throw new EncodingError(`unknown presence kind ${kind}`, at);
+      const min = kind === PRESENT_COUNT_GE1 ? 1 : 2;
+      const present = (i: number): boolean => (kind === PRESENT_ALL ? true : kind === PRESENT_MASK ? (mask![i >>> 3]! & (1 << (i & 7))) !== 0 : count[i]! >= min);
+      let nPresent = 0;
+      for (let i = 0; i < n; i++) if (present(i)) nPresent++;
+      if (nPresent === 0) throw new EncodingError('offset cell with no value present', at);
+      intScratch = grow(intScratch, nPresent);
+      const offsets = intScratch.subarray(0, nPresent);
+      decodeInts(src, offsets);
+      // time = base + sign * offset (see timeOffset).
+      const base = f === 'prevT' ? out.lastT : out.endMs;
+      const sign = f === 'firstT' ? 1 : -1;
+      const shift = f === 'firstT' ? -widthMs : 0;
+      let k = 0;
+      for (let i = 0; i < n; i++) {
+        if (!present(i)) {
+          w[2 * i] = CANON_NAN_LO;
+          w[2 * i + 1] = CANON_NAN_HI;
+          continue;
+        }
+        const off = offsets[k++]!;
+        if (!(Math.floor(off) === off && Math.abs(off) <= Number.MAX_SAFE_INTEGER)) throw new EncodingError(`offset ${off} of bucket ${i} is not an integer`, at);
+        col[i] = base[i]! + shift + sign * off;
+      }
+      break;
+    }
+    case M_DIFF: {
+      const p = src.readByte('predictor');
+      const allowed = DIFF_PREDICTORS[f] ?? [];
+      if (!allowed.includes(p)) throw new EncodingError(`difference predictor ${p} is not one of ${allowed.join(', ') || 'none'}`, at);
+      decodeDiff(src, col, w, predictorColumn(p, cols, n), at);
+      break;
+    }
+    default:
+      throw new EncodingError(`unknown cell mode ${mode}`, at);
+  }
+  if (src.pos !== cell.end) throw new EncodingError(`${cell.end - src.pos} bytes left over`, src.pos);
+}
