@@ -23,7 +23,7 @@
 import { MochaError } from '../errors.js';
 import { dropMetricName, getLabel, labelsKey, METRIC_NAME_LABEL } from '../model/labels.js';
 import type { Querier } from '../model/querier.js';
-import { evalRollupGrid, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable } from '../rollup/eval.js';
+import { evalRollupGrid, PLAIN_SELECTOR, ROLLUP_FUNCTIONS, servable, type RollupGrid } from '../rollup/eval.js';
 import { RAW_LEVEL, type RollupLevel } from '../rollup/levels.js';
 import { looksLikeCounterName, possibleNonCounterInfo } from './annotations.js';
 import type { Call, Expr, MatrixSelector, VectorSelector } from './ast.js';
@@ -140,9 +140,10 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
   const checksCounterName = fn === 'rate' || fn === 'increase';
   const out: StepSeries[] = [];
   const seen = new Set<string>();
+  const scratch = scratchGrid(ctx);
   for (const s of sel.series) {
     ctx.checkCancel();
-    const col = gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, keepName ? s.labels : dropMetricName(s.labels));
+    const col = gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, keepName ? s.labels : dropMetricName(s.labels), scratch);
     if (col === undefined) continue;
     if (checksCounterName) {
       // As the raw path (eval-range-functions.ts): per input series with output.
@@ -168,12 +169,18 @@ export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): 
   const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
   ctx.rollupPlan.record({ expr: exprToString(vs), level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
   const out: StepSeries[] = [];
+  const scratch = scratchGrid(ctx);
   for (const s of sel.series) {
     ctx.checkCancel();
-    const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s.buckets, s.labels);
+    const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s.buckets, s.labels, scratch);
     if (col !== undefined) out.push(col);
   }
   return out;
+}
+
+/** One grid's worth of values and presence, reused for every series of a selector (copied into each output column). */
+function scratchGrid(ctx: EvalContext): RollupGrid {
+  return { values: new Float64Array(ctx.stepCount), present: new Uint8Array(ctx.stepCount) };
 }
 
 /** fn over the series' buckets at every step of ctx's grid; undefined when no step has a value. */
@@ -184,6 +191,7 @@ function gridColumn(
   rangeMs: number,
   buckets: Parameters<typeof evalRollupGrid>[0],
   labels: StepSeries['labels'],
+  scratch: RollupGrid,
 ): StepSeries | undefined {
   const n = ctx.stepCount;
   const pinned = vs.at !== undefined;
@@ -197,7 +205,7 @@ function gridColumn(
     col.present.fill(1);
     return col;
   }
-  const grid = evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs);
+  const grid = evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs, scratch);
   let any = false;
   for (let k = 0; k < n; k++) {
     if (grid.present[k] === 1) {
