@@ -539,16 +539,15 @@ function checkRuns(ranges: readonly BucketRange[], widthMs: number): void {
 export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widthMs: number): RollupBuckets[] {
   const out: RollupBuckets[] = new Array<RollupBuckets>(series.length);
   const sizes = new Float64Array(series.length);
-  let total = 0;
   for (let i = 0; i < series.length; i++) {
     const runs = series[i]!;
     if (runs.length === 0) throw new Error('rollup join: a series without runs');
     checkRuns(runs, widthMs);
-    if (runs.length === 1) continue;
-    sizes[i] = joinedLength(runs);
-    total += regionBytes(sizes[i]!);
+    if (runs.length > 1) sizes[i] = joinedLength(runs);
   }
-  const buffer = total > 0 ? new ArrayBuffer(total) : undefined;
+  // Buffers of about JOIN_BUFFER_BYTES, each shared by consecutive series: few allocations, and
+  // none so large that the allocator maps (and the kernel zeroes) fresh pages at every query.
+  let buffer: ArrayBuffer | undefined;
   let at = 0;
   for (let i = 0; i < series.length; i++) {
     const runs = series[i]!;
@@ -558,13 +557,21 @@ export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widt
       continue;
     }
     const n = sizes[i]!;
-    const b = new RollupBuckets(widthMs, n, n > 0 ? { buffer: buffer!, byteOffset: at } : undefined);
-    at += regionBytes(n);
+    const bytes = regionBytes(n);
+    if (buffer === undefined || at + bytes > buffer.byteLength) {
+      let chunk = 0;
+      for (let j = i; j < series.length && (chunk === 0 || chunk + regionBytes(sizes[j]!) <= JOIN_BUFFER_BYTES); j++) chunk += regionBytes(sizes[j]!);
+      buffer = new ArrayBuffer(chunk);
+      at = 0;
+    }
+    const b = new RollupBuckets(widthMs, n, { buffer, byteOffset: at });
+    at += bytes;
     joinRangesInto(runs, b);
     out[i] = b;
   }
   return out;
 }
+const JOIN_BUFFER_BYTES = 1 << 20;
 
 /** Buckets [lo, hi) of b as a run of its own (a copy). */
 export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBuckets {

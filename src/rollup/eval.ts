@@ -217,6 +217,69 @@ function windowResultOf(acc: BucketAccumulator, code: number, endMs: number, ran
   throw new Error(`rollup: unhandled function code ${code}`);
 }
 
+/**
+ * windowResultOf() of an accumulator holding just bucket i of b (a window of one bucket, e.g.
+ * rate(m[1h]) from the 1 h level), read from the columns it needs: addBucket() into an empty
+ * accumulator copies the fields and sets the mean's and m2's compensations to 0, hence the "+ 0"
+ * below, which keeps even a -0 mean as windowResultOf() gives it.
+ */
+function bucketResultOf(b: RollupBuckets, i: number, code: number, endMs: number, rangeMs: number): number | undefined {
+  const n = b.count[i]!;
+  if (n === 0) return undefined;
+  switch (code) {
+    case F_COUNT:
+      return n;
+    case F_SUM: {
+      const sum = b.sum[i]!;
+      return sum === Infinity || sum === -Infinity ? sum : sum + b.sumC[i]!;
+    }
+    case F_AVG: {
+      const sum = b.sum[i]!;
+      if (sum === Infinity || sum === -Infinity) {
+        const mean = b.mean[i]! + 0;
+        return Number.isFinite(mean) ? mean : sum;
+      }
+      return sum / n + b.sumC[i]! / n;
+    }
+    case F_MIN:
+      return b.min[i];
+    case F_MAX:
+      return b.max[i];
+    case F_STDVAR:
+      return (b.m2[i]! + 0) / n;
+    case F_STDDEV:
+      return Math.sqrt((b.m2[i]! + 0) / n);
+    case F_FIRST:
+      return b.firstV[i];
+    case F_LAST:
+      return b.lastV[i];
+    case F_TS_LAST:
+      return b.lastT[i]! / 1000;
+    case F_PRESENT:
+      return 1;
+    case F_IRATE:
+    case F_IDELTA:
+      return n < 2 ? undefined : instantValue(b.prevT[i]!, b.prevV[i]!, b.lastT[i]!, b.lastV[i]!, code === F_IRATE);
+    case F_TS_FIRST:
+      return b.firstT[i]! / 1000;
+    case F_RESETS:
+      return b.resets[i];
+    case F_CHANGES:
+      return b.changes[i];
+    case F_RATE:
+    case F_INCREASE:
+    case F_DELTA: {
+      if (n < 2) return undefined;
+      const isCounter = code !== F_DELTA;
+      const firstV = b.firstV[i]!;
+      let result = b.lastV[i]! - firstV;
+      if (isCounter) result += b.correction[i]!;
+      return extrapolate(result, n, b.firstT[i]!, firstV, b.lastT[i]!, endMs - rangeMs, endMs, rangeSeconds(rangeMs), isCounter, code === F_RATE);
+    }
+  }
+  throw new Error(`rollup: unhandled function code ${code}`);
+}
+
 /** Index of the last bucket ending at or before tMs that holds a non-stale sample; -1 if none. */
 function lastWithSample(b: RollupBuckets, before: number): number {
   let j = before - 1;
@@ -321,9 +384,13 @@ export function evalRollupGrid(b: RollupBuckets, fn: string, rangeMs: number, st
       if (hi < lo) hi = lo;
       while (hi < len && ends[hi]! <= t) hi++;
       if (hi === lo) continue;
-      acc.reset();
-      for (let i = lo; i < hi; i++) acc.addBucket(b, i);
-      const v = windowResultOf(acc, code, t, rangeMs);
+      let v: number | undefined;
+      if (hi === lo + 1) v = bucketResultOf(b, lo, code, t, rangeMs);
+      else {
+        acc.reset();
+        for (let i = lo; i < hi; i++) acc.addBucket(b, i);
+        v = windowResultOf(acc, code, t, rangeMs);
+      }
       if (v === undefined) continue;
       values[k] = v;
       present[k] = 1;
