@@ -162,7 +162,7 @@ export const segmentChunkCache = new SegmentCache(SEGMENT_CACHE_BYTES_MAX_DEFAUL
 export const LEVEL_CACHE_BYTES_MAX_DEFAULT = defaultSegmentCacheBytesMax(os.totalmem());
 export const segmentLevelCache = new SegmentCache(LEVEL_CACHE_BYTES_MAX_DEFAULT);
 
-/** For /metrics: bytes held, bound, entries, hits, misses and evictions of both shared caches. */
-export function segmentCacheStats(): { batches: SegmentCacheStats; chunks: SegmentCacheStats } {
-  return { batches: segmentBatchCache.stats(), chunks: segmentChunkCache.stats() };
+/** For /metrics: bytes held, bound, entries, hits, misses and evictions of the shared caches. */
+export function segmentCacheStats(): { batches: SegmentCacheStats; chunks: SegmentCacheStats; levels: SegmentCacheStats } {
+  return { batches: segmentBatchCache.stats(), chunks: segmentChunkCache.stats(), levels: segmentLevelCache.stats() };
 }
