@@ -249,8 +249,9 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     const budget = { bytes: this.caches.blocks.stats().bytesMax / 2 };
     for (let k = 0; k < toLoad.length; k++) {
       const b = toLoad[k]!;
-      // Another query may have decoded (part of) it while this one waited.
-      let d = this.caches.blocks.get<LevelBatchBuckets>(this.cacheOwner, b) ?? decoded.get(b);
+      // (A query that started decoding the same batch meanwhile may have cached it too: the
+      // later set replaces the earlier, both right.)
+      let d = decoded.get(b);
       if (d === undefined) {
         d = this.newBatchBuckets(b, loaded[k]!);
         if (!this.closed && budget.bytes >= d.bytes) {
