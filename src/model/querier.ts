@@ -66,6 +66,12 @@ export interface BucketSelection {
   /** Level segments read, and time pieces computed from raw samples instead (for stats/explain). */
   readonly levelSegmentsRead: number;
   readonly rawPiecesRead: number;
+  /**
+   * Optional: gives the memory the series' buckets were joined into back for reuse by later
+   * selections. Call it once (more calls do nothing) when nothing reads the buckets any more;
+   * without the call they are simply garbage collected.
+   */
+  readonly release?: () => void;
 }
 
 /** A series' buckets as one level segment holds them (keyed like SourceSeries). */

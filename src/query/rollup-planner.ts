@@ -141,19 +141,24 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
   const out: StepSeries[] = [];
   const seen = new Set<string>();
   const scratch = scratchGrid(ctx);
-  for (const s of sel.series) {
-    ctx.checkCancel();
-    const col = gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, keepName ? s.labels : dropMetricName(s.labels), scratch);
-    if (col === undefined) continue;
-    if (checksCounterName) {
-      // As the raw path (eval-range-functions.ts): per input series with output.
-      const metricName = getLabel(s.labels, METRIC_NAME_LABEL);
-      if (metricName !== '' && !looksLikeCounterName(metricName)) ctx.annotations.add(possibleNonCounterInfo(metricName, ms.pos.start));
+  try {
+    for (const s of sel.series) {
+      ctx.checkCancel();
+      const col = gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, keepName ? s.labels : dropMetricName(s.labels), scratch);
+      if (col === undefined) continue;
+      if (checksCounterName) {
+        // As the raw path (eval-range-functions.ts): per input series with output.
+        const metricName = getLabel(s.labels, METRIC_NAME_LABEL);
+        if (metricName !== '' && !looksLikeCounterName(metricName)) ctx.annotations.add(possibleNonCounterInfo(metricName, ms.pos.start));
+      }
+      const key = labelsKey(col.labels);
+      if (seen.has(key)) throw new MochaError('QUERY_EXECUTION', 'vector cannot contain metrics with the same labelset');
+      seen.add(key);
+      out.push(col);
     }
-    const key = labelsKey(col.labels);
-    if (seen.has(key)) throw new MochaError('QUERY_EXECUTION', 'vector cannot contain metrics with the same labelset');
-    seen.add(key);
-    out.push(col);
+  } finally {
+    // The output columns hold copies: the buckets' memory can go to the next selection.
+    sel.release?.();
   }
   return out;
 }
@@ -170,10 +175,14 @@ export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): 
   ctx.rollupPlan.record({ expr: exprToString(vs), level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
   const out: StepSeries[] = [];
   const scratch = scratchGrid(ctx);
-  for (const s of sel.series) {
-    ctx.checkCancel();
-    const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s.buckets, s.labels, scratch);
-    if (col !== undefined) out.push(col);
+  try {
+    for (const s of sel.series) {
+      ctx.checkCancel();
+      const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s.buckets, s.labels, scratch);
+      if (col !== undefined) out.push(col);
+    }
+  } finally {
+    sel.release?.();
   }
   return out;
 }

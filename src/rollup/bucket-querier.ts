@@ -24,7 +24,7 @@ import { MochaError } from '../errors.js';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import type { BucketSelection, BucketSource, SelectHints, SeriesBuckets, SeriesData } from '../model/querier.js';
-import { buildBuckets, joinSeriesRuns, type BucketRange, type RollupBuckets } from './buckets.js';
+import { buildBuckets, joinSeriesRuns, releaseJoinBuffers, type BucketRange, type RollupBuckets } from './buckets.js';
 import type { RollupLevel } from './levels.js';
 
 /** A raw source as the validity check sees it. */
@@ -174,9 +174,11 @@ export class BucketQuerier {
     // All series joined at once into one buffer (joinSeriesRuns); a series read from one piece
     // is a view of the source's rows (read only, like everything a selection returns).
     const entries = [...runsByKey.values()];
+    const pooled: ArrayBuffer[] = [];
     const joined = joinSeriesRuns(
       entries.map((e) => e.runs),
       G,
+      pooled,
     );
     const series: SeriesBuckets[] = entries.map((e, i) => ({ labels: e.labels, buckets: joined[i]! }));
     // Pieces come in time order and each in label order, so the keys are usually in label order
@@ -186,7 +188,7 @@ export class BucketQuerier {
     if (!sorted) series.sort((a, b) => compareLabels(a.labels, b.labels));
     let levelSegmentsRead = 0;
     for (const p of pieces) if (p.level !== undefined) levelSegmentsRead++;
-    return { series, levelSegmentsRead, rawPiecesRead: pieces.length - levelSegmentsRead };
+    return { series, levelSegmentsRead, rawPiecesRead: pieces.length - levelSegmentsRead, release: () => releaseJoinBuffers(pooled) };
   }
 
   /** One piece's series: row ranges of level buckets, or buckets built from raw samples. */

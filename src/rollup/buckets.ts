@@ -536,7 +536,7 @@ function checkRuns(ranges: readonly BucketRange[], widthMs: number): void {
  * result then shares its values with the run's struct, so callers must not write to it.
  * Every series needs at least one run.
  */
-export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widthMs: number): RollupBuckets[] {
+export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widthMs: number, pooled?: ArrayBuffer[]): RollupBuckets[] {
   const out: RollupBuckets[] = new Array<RollupBuckets>(series.length);
   const sizes = new Float64Array(series.length);
   for (let i = 0; i < series.length; i++) {
@@ -545,8 +545,10 @@ export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widt
     checkRuns(runs, widthMs);
     if (runs.length > 1) sizes[i] = joinedLength(runs);
   }
-  // Buffers of about JOIN_BUFFER_BYTES, each shared by consecutive series: few allocations, and
-  // none so large that the allocator maps (and the kernel zeroes) fresh pages at every query.
+  // Buffers of JOIN_BUFFER_BYTES, each shared by consecutive series (a series bigger than that
+  // gets one of its own): few allocations, reused through the pool when the caller passes
+  // `pooled` and gives them back (releaseJoinBuffers). Every byte a struct covers is written
+  // by the join, so a reused buffer shows nothing of its earlier contents.
   let buffer: ArrayBuffer | undefined;
   let at = 0;
   for (let i = 0; i < series.length; i++) {
@@ -559,9 +561,11 @@ export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widt
     const n = sizes[i]!;
     const bytes = regionBytes(n);
     if (buffer === undefined || at + bytes > buffer.byteLength) {
-      let chunk = 0;
-      for (let j = i; j < series.length && (chunk === 0 || chunk + regionBytes(sizes[j]!) <= JOIN_BUFFER_BYTES); j++) chunk += regionBytes(sizes[j]!);
-      buffer = new ArrayBuffer(chunk);
+      if (bytes <= JOIN_BUFFER_BYTES) {
+        // A pool-sized buffer: from the pool when a finished query gave one back.
+        buffer = joinPool.pop() ?? new ArrayBuffer(JOIN_BUFFER_BYTES);
+        pooled?.push(buffer);
+      } else buffer = new ArrayBuffer(bytes);
       at = 0;
     }
     const b = new RollupBuckets(widthMs, n, { buffer, byteOffset: at });
@@ -572,6 +576,23 @@ export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widt
   return out;
 }
 const JOIN_BUFFER_BYTES = 1 << 20;
+
+/**
+ * Join buffers given back by finished selections (releaseJoinBuffers), reused by the next
+ * joins: a 30-day query joins ~50 MB, and fresh buffers every time cost page faults and, as
+ * external memory, full garbage collections. At most JOIN_POOL_BUFFERS_MAX are kept.
+ */
+const joinPool: ArrayBuffer[] = [];
+const JOIN_POOL_BUFFERS_MAX = 64;
+
+/**
+ * Gives join buffers (the `pooled` list of joinSeriesRuns) back for reuse. Only once nothing
+ * reads the joined buckets any more: the next join overwrites them.
+ */
+export function releaseJoinBuffers(buffers: ArrayBuffer[]): void {
+  for (const b of buffers) if (b.byteLength === JOIN_BUFFER_BYTES && joinPool.length < JOIN_POOL_BUFFERS_MAX && !joinPool.includes(b)) joinPool.push(b);
+  buffers.length = 0;
+}
 
 /** Buckets [lo, hi) of b as a run of its own (a copy). */
 export function sliceBuckets(b: RollupBuckets, lo: number, hi: number): RollupBuckets {

@@ -3,7 +3,7 @@
 // (the binary-search path the exactness tests check against raw); and joinSeriesRuns (every
 // series' runs joined at once, in shared buffers or as views) gives what concatAll gives.
 import { describe, expect, test } from 'vitest';
-import { buildBuckets, concatAll, joinSeriesRuns, RollupBuckets, type BucketRange } from '../../src/rollup/buckets.js';
+import { buildBuckets, concatAll, joinSeriesRuns, releaseJoinBuffers, RollupBuckets, type BucketRange } from '../../src/rollup/buckets.js';
 import { evalRollupGrid, evalRollupWindow, ROLLUP_FUNCTIONS, servable } from '../../src/rollup/eval.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { bucketsDiff, genSamples, LEVEL_SHAPES } from '../segment/level-helpers.js';
@@ -111,6 +111,34 @@ describe('joinSeriesRuns', () => {
       joined[i]!.assertInvariants();
     });
     expect(series.some((r) => r.length === 1) && series.some((r) => r.length > 1)).toBe(true);
+  });
+
+  test('buffers given back are reused, and a reused buffer shows nothing of the earlier join', () => {
+    const rnd = mulberry32(5);
+    const G = 300_000;
+    const make = (shift: number): BucketRange[][] =>
+      Array.from({ length: 30 }, (_, s) => {
+        const { timestampsMs, values } = genSamples(LEVEL_SHAPES[(s + shift) % LEVEL_SHAPES.length]!, T0, T0 + DAY, 15_000, rnd);
+        const cut = T0 + Math.floor(rnd() * DAY);
+        let k = 0;
+        while (k < timestampsMs.length && timestampsMs[k]! < cut) k++;
+        const a = buildBuckets(timestampsMs.subarray(0, k), values.subarray(0, k), G);
+        const b = buildBuckets(timestampsMs.subarray(k), values.subarray(k), G);
+        return [{ buckets: a, lo: 0, hi: a.length }, { buckets: b, lo: 0, hi: b.length }].filter((r) => r.hi > 0);
+      }).filter((runs) => runs.length > 1);
+    const first = make(0);
+    const pooled1: ArrayBuffer[] = [];
+    joinSeriesRuns(first, G, pooled1);
+    expect(pooled1.length).toBeGreaterThan(0);
+    const given = [...pooled1];
+    releaseJoinBuffers(pooled1);
+    expect(pooled1).toEqual([]);
+    const second = make(3);
+    const pooled2: ArrayBuffer[] = [];
+    const joined = joinSeriesRuns(second, G, pooled2);
+    expect(pooled2.some((b) => given.includes(b))).toBe(true);
+    second.forEach((runs, i) => expect(bucketsDiff(joined[i]!, concatAll(runs)), `series ${i}`).toBeUndefined());
+    releaseJoinBuffers(pooled2);
   });
 
   test('refuses overlapping runs, as concatAll does', () => {
