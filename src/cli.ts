@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Flags and start-up: `npm start -- --help` lists the flags. One process, one data directory,
 // one port for every protocol.
-import { SEGMENT_CACHE_BYTES_MAX_DEFAULT, segmentBatchCache, segmentChunkCache } from './segment/cache.js';
+import { SEGMENT_CACHE_BYTES_MAX_DEFAULT, segmentBatchCache, segmentChunkCache, segmentLevelCache } from './segment/cache.js';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -30,8 +30,9 @@ Usage: npm start -- [flags]
                               at least 1.5 GiB)
   --wal-pending-bytes-max BYTES  answer writes with 429 while more bytes than this wait to be
                               written to the WAL (default ${WAL_PENDING_BYTES_MAX})
-  --segment-cache-bytes-max BYTES  bound of each of the two segment read caches (decompressed
-                              batches, decoded chunks) shared by all queries (default 1/16 of
+  --segment-cache-bytes-max BYTES  bound of each of the three segment read caches (decompressed
+                              batches, decoded chunks, decoded rollup level blocks: apart, so
+                              raw reads never evict the levels) shared by all queries (default 1/16 of
                               the machine's memory within 64-512 MiB: ${SEGMENT_CACHE_BYTES_MAX_DEFAULT} here)
   --flush-interval DURATION   flush a non-empty memtable at least this often (default 2h)
   --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
   if (segmentCacheBytesMax !== undefined) {
     segmentBatchCache.setBytesMax(segmentCacheBytesMax);
     segmentChunkCache.setBytesMax(segmentCacheBytesMax);
+    segmentLevelCache.setBytesMax(segmentCacheBytesMax);
   }
   // Limits are validated before anything is opened: a typo stops the start with its flag or file named.
   const policies = TenantPolicies.fromFlags(values as Record<string, string | boolean | undefined>, values['limits-file']);

@@ -1,6 +1,7 @@
 // Micro-benchmark of reading a level over many segments, as the rollup planner does for a long
 // query: LevelSegmentReader.selectBuckets (one RollupBuckets per series and segment) against
-// selectBucketBatch (one per segment), and the cost of allocating a RollupBuckets itself.
+// selectBucketBatch (one per segment, copied) and selectBucketRuns (row ranges of the cached
+// decoded batches, no copy), and the cost of allocating a RollupBuckets itself.
 //
 // Data: SERIES counters scraped every 60 s, in DAYS one-day level segments of 1 h buckets
 // (--layout day, 24 buckets per series and segment) or 12*DAYS two-hour segments of 5 m buckets
@@ -67,14 +68,20 @@ async function writeData(dir: string): Promise<string[]> {
   return dirs;
 }
 
-async function pass(readers: LevelSegmentReader[], batch: boolean): Promise<{ ms: number; buckets: number }> {
+type Mode = 'selectBuckets' | 'selectBucketBatch' | 'selectBucketRuns';
+const MODES: Mode[] = ['selectBuckets', 'selectBucketBatch', 'selectBucketRuns'];
+
+async function pass(readers: LevelSegmentReader[], mode: Mode): Promise<{ ms: number; buckets: number }> {
   const lo = DAY0;
   const hi = DAY0 + DAYS * DAY_MS;
   let buckets = 0;
   const t0 = performance.now();
   for (const r of readers) {
-    if (batch) buckets += (await r.selectBucketBatch([], lo, hi)).buckets.length;
-    else for (const s of await r.selectBuckets([], lo, hi)) buckets += s.buckets.length;
+    if (mode === 'selectBucketBatch') buckets += (await r.selectBucketBatch([], lo, hi)).buckets.length;
+    else if (mode === 'selectBucketRuns') {
+      const runs = await r.selectBucketRuns([], lo, hi);
+      for (let i = 0; i < runs.labels.length; i++) buckets += runs.hi[i]! - runs.lo[i]!;
+    } else for (const s of await r.selectBuckets([], lo, hi)) buckets += s.buckets.length;
   }
   return { ms: performance.now() - t0, buckets };
 }
@@ -105,21 +112,21 @@ async function main(): Promise<void> {
     for (const mode of ['warm', 'cold'] as const) {
       const opts = mode === 'warm' ? { blockCache: new SegmentCache(4 << 30) } : { blockCache: new SegmentCache(0) };
       const readers = await Promise.all(dirs.map((d) => LevelSegmentReader.open(d, { ...opts, batchCache: new SegmentCache(4 << 30), verifyChecksum: false })));
-      await pass(readers, true); // fill caches
-      const times: Record<string, number[]> = { selectBuckets: [], selectBucketBatch: [] };
+      await pass(readers, 'selectBucketBatch'); // fill caches
+      const times: Record<Mode, number[]> = { selectBuckets: [], selectBucketBatch: [], selectBucketRuns: [] };
       let counted = 0;
       for (let rep = 0; rep < REPS; rep++) {
-        // Alternate the order so neither always runs right after a GC-heavy pass.
-        for (const batch of rep % 2 === 0 ? [false, true] : [true, false]) {
+        // Rotate the order so none always runs right after a GC-heavy pass.
+        for (let j = 0; j < MODES.length; j++) {
+          const m = MODES[(rep + j) % MODES.length]!;
           (globalThis as { gc?: () => void }).gc?.();
-          const r = await pass(readers, batch);
-          times[batch ? 'selectBucketBatch' : 'selectBuckets']!.push(r.ms);
+          const r = await pass(readers, m);
+          times[m].push(r.ms);
           counted = r.buckets;
         }
       }
-      const a = median(times.selectBuckets!);
-      const b = median(times.selectBucketBatch!);
-      console.log(`${mode}: selectBuckets ${a.toFixed(1)} ms, selectBucketBatch ${b.toFixed(1)} ms (x${(a / b).toFixed(1)}), ${counted} buckets per pass, medians of ${REPS}`);
+      const [a, b, c] = MODES.map((m) => median(times[m]));
+      console.log(`${mode}: selectBuckets ${a!.toFixed(1)} ms, selectBucketBatch ${b!.toFixed(1)} ms, selectBucketRuns ${c!.toFixed(1)} ms, ${counted} buckets per pass, medians of ${REPS}`);
       for (const r of readers) r.close();
     }
   } finally {

@@ -145,6 +145,7 @@ function registerEngineMetrics(m: MetricsRegistry, engine: Engine): void {
     return [
       [{ cache: 'batches' }, pick(s.batches)],
       [{ cache: 'chunks' }, pick(s.chunks)],
+      [{ cache: 'levels' }, pick(s.levels)],
     ];
   };
   m.gauge('mocha_segment_cache_bytes', 'Bytes held by the segment read caches (decompressed batches, decoded chunks).', perCache((c) => c.bytes));

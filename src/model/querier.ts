@@ -66,6 +66,12 @@ export interface BucketSelection {
   /** Level segments read, and time pieces computed from raw samples instead (for stats/explain). */
   readonly levelSegmentsRead: number;
   readonly rawPiecesRead: number;
+  /**
+   * Optional: gives the memory the series' buckets were joined into back for reuse by later
+   * selections. Call it once (more calls do nothing) when nothing reads the buckets any more;
+   * without the call they are simply garbage collected.
+   */
+  readonly release?: () => void;
 }
 
 /** A series' buckets as one level segment holds them (keyed like SourceSeries). */
@@ -100,6 +106,24 @@ export interface BucketSource {
    * costs seconds over 1k series x 360 partitions, where one per segment costs nothing.
    */
   selectBucketBatch?(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketBatch>;
+  /**
+   * Optional, preferred over selectBucketBatch: the same rows without a copy, as row ranges of
+   * structs the source keeps (its decoded-block cache): READ ONLY.
+   */
+  selectBucketRuns?(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketRuns>;
+}
+
+/**
+ * The buckets of selectBuckets as row ranges: series i (labels[i], keys[i]) has rows
+ * [lo[i], hi[i]) (non-empty) of buckets[i], a struct shared with the source and other queries
+ * (never written to); in label order.
+ */
+export interface BucketRuns {
+  readonly labels: readonly Labels[];
+  readonly keys: readonly string[];
+  readonly buckets: readonly RollupBuckets[];
+  readonly lo: Uint32Array;
+  readonly hi: Uint32Array;
 }
 
 /**

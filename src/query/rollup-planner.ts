@@ -170,41 +170,47 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
     return undefined;
   }
   const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
-  let series = sel.series;
-  let rawTails: (RawSamples | undefined)[] | undefined;
-  if (choice.rawTail === true) ({ series, rawTails } = await withRawTails(ctx, vs, sel.series, choice.level.widthMs, choice.maxTMs));
-  const edgeGrids = choice.edge === true ? await edgeExtendedGrids(ctx, vs, fn, ms.rangeMs, series, choice.level.widthMs, rawTails) : undefined;
-  const tailReads = rawTails !== undefined ? 1 : 0;
-  ctx.rollupPlan.record({
-    expr: exprToString(call),
-    level: choice.level.name,
-    ...(edgeGrids !== undefined
-      ? { edge: { windowsFromRaw: edgeGrids.windowsFromRaw, rawReads: edgeGrids.rawReads + tailReads, ...(tailReads > 0 ? { rawTail: true as const } : {}) } }
-      : {}),
-    levelSegmentsRead: sel.levelSegmentsRead,
-    rawPiecesRead: sel.rawPiecesRead + (edgeGrids?.rawReads ?? 0) + tailReads,
-  });
-  const keepName = keepsMetricName(fn);
-  const checksCounterName = fn === 'rate' || fn === 'increase';
-  const out: StepSeries[] = [];
-  const seen = new Set<string>();
-  for (let i = 0; i < series.length; i++) {
-    const s = series[i]!;
-    ctx.checkCancel();
-    const labels = keepName ? s.labels : dropMetricName(s.labels);
-    const col = edgeGrids !== undefined ? columnOf(ctx, edgeGrids.grids[i]!, labels) : gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, labels);
-    if (col === undefined) continue;
-    if (checksCounterName) {
-      // As the raw path (eval-range-functions.ts): per input series with output.
-      const metricName = getLabel(s.labels, METRIC_NAME_LABEL);
-      if (metricName !== '' && !looksLikeCounterName(metricName)) ctx.annotations.add(possibleNonCounterInfo(metricName, ms.pos.start));
+  try {
+    let series = sel.series;
+    let rawTails: (RawSamples | undefined)[] | undefined;
+    if (choice.rawTail === true) ({ series, rawTails } = await withRawTails(ctx, vs, sel.series, choice.level.widthMs, choice.maxTMs));
+    const edgeGrids = choice.edge === true ? await edgeExtendedGrids(ctx, vs, fn, ms.rangeMs, series, choice.level.widthMs, rawTails) : undefined;
+    const tailReads = rawTails !== undefined ? 1 : 0;
+    ctx.rollupPlan.record({
+      expr: exprToString(call),
+      level: choice.level.name,
+      ...(edgeGrids !== undefined
+        ? { edge: { windowsFromRaw: edgeGrids.windowsFromRaw, rawReads: edgeGrids.rawReads + tailReads, ...(tailReads > 0 ? { rawTail: true as const } : {}) } }
+        : {}),
+      levelSegmentsRead: sel.levelSegmentsRead,
+      rawPiecesRead: sel.rawPiecesRead + (edgeGrids?.rawReads ?? 0) + tailReads,
+    });
+    const keepName = keepsMetricName(fn);
+    const checksCounterName = fn === 'rate' || fn === 'increase';
+    const out: StepSeries[] = [];
+    const seen = new Set<string>();
+    const scratch = scratchGrid(ctx);
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      ctx.checkCancel();
+      const labels = keepName ? s.labels : dropMetricName(s.labels);
+      const col = edgeGrids !== undefined ? columnOf(ctx, edgeGrids.grids[i]!, labels) : gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, labels, scratch);
+      if (col === undefined) continue;
+      if (checksCounterName) {
+        // As the raw path (eval-range-functions.ts): per input series with output.
+        const metricName = getLabel(s.labels, METRIC_NAME_LABEL);
+        if (metricName !== '' && !looksLikeCounterName(metricName)) ctx.annotations.add(possibleNonCounterInfo(metricName, ms.pos.start));
+      }
+      const key = labelsKey(col.labels);
+      if (seen.has(key)) throw new MochaError('QUERY_EXECUTION', 'vector cannot contain metrics with the same labelset');
+      seen.add(key);
+      out.push(col);
     }
-    const key = labelsKey(col.labels);
-    if (seen.has(key)) throw new MochaError('QUERY_EXECUTION', 'vector cannot contain metrics with the same labelset');
-    seen.add(key);
-    out.push(col);
+    return out;
+  } finally {
+    // The output columns hold copies: the buckets' memory can go to the next selection.
+    sel.release?.();
   }
-  return out;
 }
 
 /** A plain instant vector selector from a level; undefined (decision recorded) for the raw path. */
@@ -218,10 +224,15 @@ export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): 
   const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
   ctx.rollupPlan.record({ expr: exprToString(vs), level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
   const out: StepSeries[] = [];
-  for (const s of sel.series) {
-    ctx.checkCancel();
-    const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s.buckets, s.labels);
-    if (col !== undefined) out.push(col);
+  const scratch = scratchGrid(ctx);
+  try {
+    for (const s of sel.series) {
+      ctx.checkCancel();
+      const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s.buckets, s.labels, scratch);
+      if (col !== undefined) out.push(col);
+    }
+  } finally {
+    sel.release?.();
   }
   return out;
 }
@@ -340,6 +351,11 @@ function columnOf(ctx: EvalContext, grid: RollupGrid, labels: StepSeries['labels
   return col;
 }
 
+/** One grid's worth of values and presence, reused for every series of a selector (copied into each output column). */
+function scratchGrid(ctx: EvalContext): RollupGrid {
+  return { values: new Float64Array(ctx.stepCount), present: new Uint8Array(ctx.stepCount) };
+}
+
 /** fn over the series' buckets at every step of ctx's grid; undefined when no step has a value. */
 function gridColumn(
   ctx: EvalContext,
@@ -348,6 +364,7 @@ function gridColumn(
   rangeMs: number,
   buckets: Parameters<typeof evalRollupGrid>[0],
   labels: StepSeries['labels'],
+  scratch: RollupGrid,
 ): StepSeries | undefined {
   const n = ctx.stepCount;
   const pinned = vs.at !== undefined;
@@ -361,7 +378,7 @@ function gridColumn(
     col.present.fill(1);
     return col;
   }
-  const grid = evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs);
+  const grid = evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs, scratch);
   let any = false;
   for (let k = 0; k < n; k++) {
     if (grid.present[k] === 1) {

@@ -13,7 +13,7 @@
 //     rebuilds the level (levelValidThroughMs);
 //   - everything else is one raw piece per gap, read like selectSeries (all raw sources merged,
 //     last write wins) and turned into buckets with buildBuckets().
-// A series' pieces are joined with concatAll(): partitions are [start, end) and buckets are
+// A series' pieces are joined with joinSeriesRuns() (concatAll() of every series at once): partitions are [start, end) and buckets are
 // (kG, (k+1)G], so the bucket holding a partition's `end` is split between two pieces and the
 // merge of the two partial buckets is exact (buckets.ts). Pieces never share a sample time.
 //
@@ -24,7 +24,7 @@ import { MochaError } from '../errors.js';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import type { BucketSelection, BucketSource, SelectHints, SeriesBuckets, SeriesData } from '../model/querier.js';
-import { buildBuckets, concatAll, type BucketRange, type RollupBuckets } from './buckets.js';
+import { buildBuckets, joinSeriesRuns, releaseJoinBuffers, type BucketRange, type RollupBuckets } from './buckets.js';
 import type { RollupLevel } from './levels.js';
 
 /** A raw source as the validity check sees it. */
@@ -171,16 +171,24 @@ export class BucketQuerier {
         throw new MochaError('QUERY_TOO_MANY_SAMPLES', `query processing would load too many samples into memory (limit ${hints.samplesMax})`);
       }
     }
-    const series: SeriesBuckets[] = [];
-    for (const { labels, runs } of runsByKey.values()) {
-      const only = runs.length === 1 ? runs[0]! : undefined;
-      const whole = only !== undefined && only.lo === 0 && only.hi === only.buckets.length;
-      series.push({ labels, buckets: whole ? only.buckets : concatAll(runs) });
-    }
-    series.sort((a, b) => compareLabels(a.labels, b.labels));
+    // All series joined at once into one buffer (joinSeriesRuns); a series read from one piece
+    // is a view of the source's rows (read only, like everything a selection returns).
+    const entries = [...runsByKey.values()];
+    const pooled: ArrayBuffer[] = [];
+    const joined = joinSeriesRuns(
+      entries.map((e) => e.runs),
+      G,
+      pooled,
+    );
+    const series: SeriesBuckets[] = entries.map((e, i) => ({ labels: e.labels, buckets: joined[i]! }));
+    // Pieces come in time order and each in label order, so the keys are usually in label order
+    // already (checked in one pass before sorting).
+    let sorted = true;
+    for (let i = 1; i < series.length && sorted; i++) if (compareLabels(series[i - 1]!.labels, series[i]!.labels) > 0) sorted = false;
+    if (!sorted) series.sort((a, b) => compareLabels(a.labels, b.labels));
     let levelSegmentsRead = 0;
     for (const p of pieces) if (p.level !== undefined) levelSegmentsRead++;
-    return { series, levelSegmentsRead, rawPiecesRead: pieces.length - levelSegmentsRead };
+    return { series, levelSegmentsRead, rawPiecesRead: pieces.length - levelSegmentsRead, release: () => releaseJoinBuffers(pooled) };
   }
 
   /** One piece's series: row ranges of level buckets, or buckets built from raw samples. */
@@ -192,6 +200,14 @@ export class BucketQuerier {
         if (s.timestampsMs.length === 0) continue;
         const b = buildBuckets(s.timestampsMs, s.values, G);
         out.push({ key: (s as { key?: string }).key ?? labelsKey(s.labels), labels: s.labels, range: { buckets: b, lo: 0, hi: b.length } });
+      }
+      return out;
+    }
+    if (level.selectBucketRuns !== undefined) {
+      const runs = await level.selectBucketRuns(matchers, p.fromMs, p.toMs);
+      for (let i = 0; i < runs.labels.length; i++) {
+        const range = withinRange(runs.buckets[i]!, runs.lo[i]!, runs.hi[i]!, p.fromMs, p.toMs);
+        if (range.hi > range.lo) out.push({ key: runs.keys[i]!, labels: runs.labels[i]!, range });
       }
       return out;
     }

@@ -85,6 +85,13 @@ export const BUCKET_BYTES = 15 * 8 + 3 * 4;
 /** Up to this many buckets, RollupBuckets' columns are separate arrays (V8 keeps arrays of <= 64 bytes in the heap). */
 const IN_HEAP_LENGTH_MAX = 8;
 
+/**
+ * Where a RollupBuckets' columns live when not in a fresh buffer of their own: a region of a
+ * shared buffer (laid out as a buffer of its own would be), or rows of another struct (views,
+ * no copy: the two share their values).
+ */
+export type BucketsLayout = { readonly buffer: ArrayBuffer; readonly byteOffset: number } | { readonly rowsOf: RollupBuckets; readonly lo: number };
+
 /** Struct of arrays: bucket i of one series at width widthMs. Invariants: assertInvariants(). */
 export class RollupBuckets {
   readonly endMs: Float64Array;
@@ -109,16 +116,56 @@ export class RollupBuckets {
   constructor(
     readonly widthMs: number,
     readonly length: number,
+    /**
+     * Optional: lay the columns out in bytes [byteOffset, byteOffset + length * BUCKET_BYTES) of
+     * this buffer instead of a fresh one (byteOffset a multiple of 8): many series' structs in
+     * one allocation (joinSeriesRuns), each as if it had a buffer of its own.
+     */
+    into?: BucketsLayout,
   ) {
     if (!(Number.isInteger(widthMs) && widthMs > 0)) throw new Error(`rollup width must be a positive whole number of ms, got ${widthMs}`);
+    if (into !== undefined && 'rowsOf' in into) {
+      // Views of rows [lo, lo + length) of another struct's columns: no copy.
+      const src = into.rowsOf;
+      const lo = into.lo;
+      if (!(Number.isInteger(lo) && lo >= 0 && lo + length <= src.length)) throw new Error(`rollup buckets: rows [${lo}, ${lo + length}) outside 0..${src.length}`);
+      if (src.widthMs !== widthMs) throw new Error(`rollup buckets: a view of width ${widthMs} of buckets of width ${src.widthMs}`);
+      const f = (a: Float64Array) => new Float64Array(a.buffer, a.byteOffset + lo * 8, length);
+      const u = (a: Uint32Array) => new Uint32Array(a.buffer, a.byteOffset + lo * 4, length);
+      this.endMs = f(src.endMs);
+      this.sum = f(src.sum);
+      this.sumC = f(src.sumC);
+      this.mean = f(src.mean);
+      this.m2 = f(src.m2);
+      this.min = f(src.min);
+      this.max = f(src.max);
+      this.firstT = f(src.firstT);
+      this.firstV = f(src.firstV);
+      this.lastT = f(src.lastT);
+      this.lastV = f(src.lastV);
+      this.prevT = f(src.prevT);
+      this.prevV = f(src.prevV);
+      this.correction = f(src.correction);
+      this.lastStaleT = f(src.lastStaleT);
+      this.count = u(src.count);
+      this.resets = u(src.resets);
+      this.changes = u(src.changes);
+      return;
+    }
+    if (into !== undefined) {
+      if (!(into.byteOffset % 8 === 0 && into.byteOffset >= 0 && into.byteOffset + length * BUCKET_BYTES <= into.buffer.byteLength)) {
+        throw new Error(`rollup buckets: ${length} buckets do not fit the buffer at byte ${into.byteOffset}`);
+      }
+    }
     // The 18 columns are views of ONE buffer (15 float64 columns first, so every view is
     // aligned, then 3 uint32): V8 allocates each typed array's backing store separately and
     // slowly, and a level read makes a struct per series and segment (bench/micro/level-select.ts:
     // 24 buckets ~5x faster). Only up to IN_HEAP_LENGTH_MAX buckets are the columns arrays of
     // their own: V8 keeps such small arrays (<= 64 bytes) inside the heap, cheaper than any buffer.
-    const buffer = length > IN_HEAP_LENGTH_MAX ? new ArrayBuffer(length * BUCKET_BYTES) : undefined;
-    const f64 = (k: number) => (buffer === undefined ? new Float64Array(length) : new Float64Array(buffer, k * length * 8, length));
-    const u32 = (k: number) => (buffer === undefined ? new Uint32Array(length) : new Uint32Array(buffer, length * (15 * 8 + k * 4), length));
+    const buffer = into !== undefined ? into.buffer : length > IN_HEAP_LENGTH_MAX ? new ArrayBuffer(length * BUCKET_BYTES) : undefined;
+    const base = into !== undefined ? into.byteOffset : 0;
+    const f64 = (k: number) => (buffer === undefined ? new Float64Array(length) : new Float64Array(buffer, base + k * length * 8, length));
+    const u32 = (k: number) => (buffer === undefined ? new Uint32Array(length) : new Uint32Array(buffer, base + length * (15 * 8 + k * 4), length));
     this.endMs = f64(0);
     this.sum = f64(1);
     this.sumC = f64(2);
@@ -459,6 +506,12 @@ export function concatAll(runs: readonly (RollupBuckets | BucketRange)[]): Rollu
   const ranges = runs.map((r): BucketRange => (r instanceof RollupBuckets ? { buckets: r, lo: 0, hi: r.length } : r));
   const widthMs = ranges[0]!.buckets.widthMs;
   if (ranges.length === 1 && runs[0] instanceof RollupBuckets) return runs[0];
+  checkRuns(ranges, widthMs);
+  return joinRanges(ranges, widthMs);
+}
+
+/** concatAll's checks: one width, rows inside their structs, each run after the previous one. */
+function checkRuns(ranges: readonly BucketRange[], widthMs: number): void {
   let prev: BucketRange | undefined;
   for (const r of ranges) {
     const b = r.buckets;
@@ -473,7 +526,72 @@ export function concatAll(runs: readonly (RollupBuckets | BucketRange)[]): Rollu
     }
     prev = r;
   }
-  return joinRanges(ranges, widthMs);
+}
+
+/**
+ * concatAll() of every series' runs at once (series[i] -> result[i]), the results sharing ONE
+ * buffer: a long query joins ~30 partitions' runs for each of thousands of series, and a
+ * buffer per series (an allocation V8 makes slowly, and external memory that drives GC) cost
+ * more than the copy. A series with a single run gets a view of its rows (no copy): the
+ * result then shares its values with the run's struct, so callers must not write to it.
+ * Every series needs at least one run.
+ */
+export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widthMs: number, pooled?: ArrayBuffer[]): RollupBuckets[] {
+  const out: RollupBuckets[] = new Array<RollupBuckets>(series.length);
+  const sizes = new Float64Array(series.length);
+  for (let i = 0; i < series.length; i++) {
+    const runs = series[i]!;
+    if (runs.length === 0) throw new Error('rollup join: a series without runs');
+    checkRuns(runs, widthMs);
+    if (runs.length > 1) sizes[i] = joinedLength(runs);
+  }
+  // Buffers of JOIN_BUFFER_BYTES, each shared by consecutive series (a series bigger than that
+  // gets one of its own): few allocations, reused through the pool when the caller passes
+  // `pooled` and gives them back (releaseJoinBuffers). Every byte a struct covers is written
+  // by the join, so a reused buffer shows nothing of its earlier contents.
+  let buffer: ArrayBuffer | undefined;
+  let at = 0;
+  for (let i = 0; i < series.length; i++) {
+    const runs = series[i]!;
+    if (runs.length === 1) {
+      const r = runs[0]!;
+      out[i] = r.lo === 0 && r.hi === r.buckets.length ? r.buckets : new RollupBuckets(widthMs, r.hi - r.lo, { rowsOf: r.buckets, lo: r.lo });
+      continue;
+    }
+    const n = sizes[i]!;
+    const bytes = regionBytes(n);
+    if (buffer === undefined || at + bytes > buffer.byteLength) {
+      if (bytes <= JOIN_BUFFER_BYTES) {
+        // A pool-sized buffer: from the pool when a finished query gave one back.
+        buffer = joinPool.pop() ?? new ArrayBuffer(JOIN_BUFFER_BYTES);
+        pooled?.push(buffer);
+      } else buffer = new ArrayBuffer(bytes);
+      at = 0;
+    }
+    const b = new RollupBuckets(widthMs, n, { buffer, byteOffset: at });
+    at += bytes;
+    joinRangesInto(runs, b);
+    out[i] = b;
+  }
+  return out;
+}
+const JOIN_BUFFER_BYTES = 1 << 20;
+
+/**
+ * Join buffers given back by finished selections (releaseJoinBuffers), reused by the next
+ * joins: a 30-day query joins ~50 MB, and fresh buffers every time cost page faults and, as
+ * external memory, full garbage collections. At most JOIN_POOL_BUFFERS_MAX are kept.
+ */
+const joinPool: ArrayBuffer[] = [];
+const JOIN_POOL_BUFFERS_MAX = 64;
+
+/**
+ * Gives join buffers (the `pooled` list of joinSeriesRuns) back for reuse. Only once nothing
+ * reads the joined buckets any more: the next join overwrites them.
+ */
+export function releaseJoinBuffers(buffers: ArrayBuffer[]): void {
+  for (const b of buffers) if (b.byteLength === JOIN_BUFFER_BYTES && joinPool.length < JOIN_POOL_BUFFERS_MAX && !joinPool.includes(b)) joinPool.push(b);
+  buffers.length = 0;
 }
 
 /** Buckets [lo, hi) of b as a run of its own (a copy). */
@@ -520,6 +638,18 @@ export function copyBucketRows(out: RollupBuckets, to: number, b: RollupBuckets,
  * bucket continued, is merged through the accumulator -- the same arithmetic as regroup().
  */
 function joinRanges(runs: readonly BucketRange[], widthMs: number): RollupBuckets {
+  const out = new RollupBuckets(widthMs, joinedLength(runs));
+  joinRangesInto(runs, out);
+  return out;
+}
+
+/** Bytes of n buckets' columns in a shared buffer, rounded up so the next region's float64 columns stay aligned. */
+function regionBytes(n: number): number {
+  return Math.ceil((n * BUCKET_BYTES) / 8) * 8;
+}
+
+/** Buckets of the join of runs (checked by checkRuns): a bucket split between two runs counts once. */
+function joinedLength(runs: readonly BucketRange[]): number {
   let total = 0;
   let lastEnd = NaN;
   for (const r of runs) {
@@ -528,8 +658,12 @@ function joinRanges(runs: readonly BucketRange[], widthMs: number): RollupBucket
     if (r.buckets.endMs[r.lo] === lastEnd) total--;
     lastEnd = r.buckets.endMs[r.hi - 1]!;
   }
-  const out = new RollupBuckets(widthMs, total);
-  const acc = new BucketAccumulator();
+  return total;
+}
+
+/** joinRanges into out, of joinedLength(runs) buckets. */
+function joinRangesInto(runs: readonly BucketRange[], out: RollupBuckets): void {
+  const acc = joinAcc;
   let w = 0;
   for (const r of runs) {
     const b = r.buckets;
@@ -547,8 +681,8 @@ function joinRanges(runs: readonly BucketRange[], widthMs: number): RollupBucket
     copyBucketRows(out, w, b, lo, n);
     w += n;
   }
-  return out;
 }
+const joinAcc = new BucketAccumulator();
 
 function regroup(runs: readonly RollupBuckets[], widthMs: number): RollupBuckets {
   return regroupRanges(

@@ -244,14 +244,62 @@ export function evalRollupWindow(b: RollupBuckets, fn: string, endMs: number, ra
  * for the ragged edges of an unaligned window and a level's buckets for the aligned middle.
  */
 export function windowResult(acc: BucketAccumulator, fn: string, endMs: number, rangeMs: number): number | undefined {
+  const code = FN_CODES.get(fn);
+  if (code === undefined) throw new Error(`rollup: unhandled function ${fn}()`);
+  return windowResultOf(acc, code, endMs, rangeMs);
+}
+
+// Functions as small integers for the per-window switch (a switch on strings compares them one by one).
+const F_COUNT = 0;
+const F_SUM = 1;
+const F_AVG = 2;
+const F_MIN = 3;
+const F_MAX = 4;
+const F_STDVAR = 5;
+const F_STDDEV = 6;
+const F_FIRST = 7;
+const F_LAST = 8;
+const F_TS_LAST = 9;
+const F_PRESENT = 10;
+const F_IRATE = 11;
+const F_IDELTA = 12;
+const F_TS_FIRST = 13;
+const F_RESETS = 14;
+const F_CHANGES = 15;
+const F_RATE = 16;
+const F_INCREASE = 17;
+const F_DELTA = 18;
+const FN_CODES: ReadonlyMap<string, number> = new Map([
+  ['count_over_time', F_COUNT],
+  ['sum_over_time', F_SUM],
+  ['avg_over_time', F_AVG],
+  ['min_over_time', F_MIN],
+  ['max_over_time', F_MAX],
+  ['stdvar_over_time', F_STDVAR],
+  ['stddev_over_time', F_STDDEV],
+  ['first_over_time', F_FIRST],
+  ['last_over_time', F_LAST],
+  ['ts_of_last_over_time', F_TS_LAST],
+  ['present_over_time', F_PRESENT],
+  ['irate', F_IRATE],
+  ['idelta', F_IDELTA],
+  ['ts_of_first_over_time', F_TS_FIRST],
+  ['resets', F_RESETS],
+  ['changes', F_CHANGES],
+  ['rate', F_RATE],
+  ['increase', F_INCREASE],
+  ['delta', F_DELTA],
+]);
+
+function windowResultOf(acc: BucketAccumulator, code: number, endMs: number, rangeMs: number): number | undefined {
   const n = acc.count;
   if (n === 0) return undefined;
-  switch (fn) {
-    case 'count_over_time':
+  switch (code) {
+    case F_COUNT:
       return n;
-    case 'sum_over_time':
+    case F_SUM:
       return acc.sum === Infinity || acc.sum === -Infinity ? acc.sum : acc.sum + acc.sumC;
-    case 'avg_over_time': {
+    case F_AVG: {
       if (acc.sum === Infinity || acc.sum === -Infinity) {
         // Raw switches to an incremental mean once a running sum overflows: with finite values
         // it stays finite, which the merged Welford mean is too (up to rounding). An infinite
@@ -261,42 +309,105 @@ export function windowResult(acc: BucketAccumulator, fn: string, endMs: number, 
       }
       return acc.sum / n + acc.sumC / n;
     }
-    case 'min_over_time':
+    case F_MIN:
       return acc.min;
-    case 'max_over_time':
+    case F_MAX:
       return acc.max;
-    case 'stdvar_over_time':
+    case F_STDVAR:
       return (acc.m2 + acc.m2C) / n;
-    case 'stddev_over_time':
+    case F_STDDEV:
       return Math.sqrt((acc.m2 + acc.m2C) / n);
-    case 'first_over_time':
+    case F_FIRST:
       return acc.firstV;
-    case 'last_over_time':
+    case F_LAST:
       return acc.lastV;
-    case 'ts_of_last_over_time':
+    case F_TS_LAST:
       return acc.lastT / 1000;
-    case 'present_over_time':
+    case F_PRESENT:
       return 1;
-    case 'irate':
-    case 'idelta':
-      return n < 2 ? undefined : instantValue(acc.prevT, acc.prevV, acc.lastT, acc.lastV, fn === 'irate');
-    case 'ts_of_first_over_time':
+    case F_IRATE:
+    case F_IDELTA:
+      return n < 2 ? undefined : instantValue(acc.prevT, acc.prevV, acc.lastT, acc.lastV, code === F_IRATE);
+    case F_TS_FIRST:
       return acc.firstT / 1000;
-    case 'resets':
+    case F_RESETS:
       return acc.resets;
-    case 'changes':
+    case F_CHANGES:
       return acc.changes;
-    case 'rate':
-    case 'increase':
-    case 'delta': {
+    case F_RATE:
+    case F_INCREASE:
+    case F_DELTA: {
       if (n < 2) return undefined;
-      const isCounter = fn !== 'delta';
+      const isCounter = code !== F_DELTA;
       let result = acc.lastV - acc.firstV;
       if (isCounter) result += acc.correction;
-      return extrapolate(result, n, acc.firstT, acc.firstV, acc.lastT, endMs - rangeMs, endMs, rangeSeconds(rangeMs), isCounter, fn === 'rate');
+      return extrapolate(result, n, acc.firstT, acc.firstV, acc.lastT, endMs - rangeMs, endMs, rangeSeconds(rangeMs), isCounter, code === F_RATE);
     }
   }
-  throw new Error(`rollup: unhandled function ${fn}()`);
+  throw new Error(`rollup: unhandled function code ${code}`);
+}
+
+/**
+ * windowResultOf() of an accumulator holding just bucket i of b (a window of one bucket, e.g.
+ * rate(m[1h]) from the 1 h level), read from the columns it needs: addBucket() into an empty
+ * accumulator copies the fields and sets the mean's and m2's compensations to 0, hence the "+ 0"
+ * below, which keeps even a -0 mean as windowResultOf() gives it.
+ */
+function bucketResultOf(b: RollupBuckets, i: number, code: number, endMs: number, rangeMs: number): number | undefined {
+  const n = b.count[i]!;
+  if (n === 0) return undefined;
+  switch (code) {
+    case F_COUNT:
+      return n;
+    case F_SUM: {
+      const sum = b.sum[i]!;
+      return sum === Infinity || sum === -Infinity ? sum : sum + b.sumC[i]!;
+    }
+    case F_AVG: {
+      const sum = b.sum[i]!;
+      if (sum === Infinity || sum === -Infinity) {
+        const mean = b.mean[i]! + 0;
+        return Number.isFinite(mean) ? mean : sum;
+      }
+      return sum / n + b.sumC[i]! / n;
+    }
+    case F_MIN:
+      return b.min[i];
+    case F_MAX:
+      return b.max[i];
+    case F_STDVAR:
+      return (b.m2[i]! + 0) / n;
+    case F_STDDEV:
+      return Math.sqrt((b.m2[i]! + 0) / n);
+    case F_FIRST:
+      return b.firstV[i];
+    case F_LAST:
+      return b.lastV[i];
+    case F_TS_LAST:
+      return b.lastT[i]! / 1000;
+    case F_PRESENT:
+      return 1;
+    case F_IRATE:
+    case F_IDELTA:
+      return n < 2 ? undefined : instantValue(b.prevT[i]!, b.prevV[i]!, b.lastT[i]!, b.lastV[i]!, code === F_IRATE);
+    case F_TS_FIRST:
+      return b.firstT[i]! / 1000;
+    case F_RESETS:
+      return b.resets[i];
+    case F_CHANGES:
+      return b.changes[i];
+    case F_RATE:
+    case F_INCREASE:
+    case F_DELTA: {
+      if (n < 2) return undefined;
+      const isCounter = code !== F_DELTA;
+      const firstV = b.firstV[i]!;
+      let result = b.lastV[i]! - firstV;
+      if (isCounter) result += b.correction[i]!;
+      return extrapolate(result, n, b.firstT[i]!, firstV, b.lastT[i]!, endMs - rangeMs, endMs, rangeSeconds(rangeMs), isCounter, code === F_RATE);
+    }
+  }
+  throw new Error(`rollup: unhandled function code ${code}`);
 }
 
 /** Index of the last bucket ending at or before tMs that holds a non-stale sample; -1 if none. */
@@ -370,12 +481,52 @@ export interface RollupGrid {
 
 /**
  * fn (a ROLLUP_FUNCTIONS member, or PLAIN_SELECTOR with rangeMs = lookback) at the selector
- * times startMs + k*stepMs - offsetMs, k < stepCount; the grid must pass servable().
+ * times startMs + k*stepMs - offsetMs, k < stepCount; the grid must pass servable(). `into`:
+ * arrays of at least stepCount to write to instead of fresh ones (present is cleared first).
  */
-export function evalRollupGrid(b: RollupBuckets, fn: string, rangeMs: number, startMs: number, stepMs: number, stepCount: number, offsetMs: number): RollupGrid {
-  const values = new Float64Array(stepCount);
-  const present = new Uint8Array(stepCount);
-  const acc = new BucketAccumulator();
+export function evalRollupGrid(b: RollupBuckets, fn: string, rangeMs: number, startMs: number, stepMs: number, stepCount: number, offsetMs: number, into?: RollupGrid): RollupGrid {
+  let values: Float64Array;
+  let present: Uint8Array;
+  if (into !== undefined) {
+    if (!(into.values.length >= stepCount && into.present.length >= stepCount)) throw new Error(`rollup grid: ${into.values.length} slots for ${stepCount} steps`);
+    values = into.values;
+    present = into.present;
+    present.fill(0, 0, stepCount);
+  } else {
+    values = new Float64Array(stepCount);
+    present = new Uint8Array(stepCount);
+  }
+  const acc = gridAcc;
+  const g = b.widthMs;
+  const code = FN_CODES.get(fn);
+  if (WINDOW_FUNCTIONS.has(fn) && code !== undefined && stepMs > 0 && stepCount > 0 && isMultiple(stepMs, g)) {
+    // Ascending aligned windows: the buckets of window k are rows [lo, hi), both bounds only
+    // move forward (the same rows evalRollupWindow finds by binary search).
+    assertAligned(b, startMs - offsetMs, rangeMs, true);
+    const ends = b.endMs;
+    const len = b.length;
+    let lo = 0;
+    let hi = 0;
+    for (let k = 0; k < stepCount; k++) {
+      const t = startMs + k * stepMs - offsetMs;
+      const from = t - rangeMs;
+      while (lo < len && ends[lo]! <= from) lo++;
+      if (hi < lo) hi = lo;
+      while (hi < len && ends[hi]! <= t) hi++;
+      if (hi === lo) continue;
+      let v: number | undefined;
+      if (hi === lo + 1) v = bucketResultOf(b, lo, code, t, rangeMs);
+      else {
+        acc.reset();
+        for (let i = lo; i < hi; i++) acc.addBucket(b, i);
+        v = windowResultOf(acc, code, t, rangeMs);
+      }
+      if (v === undefined) continue;
+      values[k] = v;
+      present[k] = 1;
+    }
+    return { values, present };
+  }
   for (let k = 0; k < stepCount; k++) {
     const t = startMs + k * stepMs - offsetMs;
     const v = fn === PLAIN_SELECTOR ? evalRollupSelector(b, t, rangeMs) : evalRollupWindow(b, fn, t, rangeMs, acc);
@@ -414,3 +565,5 @@ export function edgeRawRange(widthMs: number, endMs: number, rangeMs: number): {
   const afterMs = endMs - rangeMs;
   return { afterMs, throughMs: Math.ceil(afterMs / widthMs) * widthMs };
 }
+
+const gridAcc = new BucketAccumulator();

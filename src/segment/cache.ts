@@ -152,7 +152,17 @@ export const SEGMENT_CACHE_BYTES_MAX_DEFAULT = defaultSegmentCacheBytesMax(os.to
 export const segmentBatchCache = new SegmentCache(SEGMENT_CACHE_BYTES_MAX_DEFAULT);
 export const segmentChunkCache = new SegmentCache(SEGMENT_CACHE_BYTES_MAX_DEFAULT);
 
-/** For /metrics: bytes held, bound, entries, hits, misses and evictions of both shared caches. */
-export function segmentCacheStats(): { batches: SegmentCacheStats; chunks: SegmentCacheStats } {
-  return { batches: segmentBatchCache.stats(), chunks: segmentChunkCache.stats() };
+/**
+ * Decoded rollup level blocks (segment/level-reader.ts), apart from the raw caches above: a raw
+ * query over 30 days decodes more than any bound of those and would evict the pyramid's few
+ * blocks, so that the dashboard's next (rollup) query decoded its level segments again. Same
+ * derived default bound as each of the other two (1/16 of memory, 64..512 MiB): the 1 h level of
+ * 30 days of 1000 series is ~95 MB decoded.
+ */
+export const LEVEL_CACHE_BYTES_MAX_DEFAULT = defaultSegmentCacheBytesMax(os.totalmem());
+export const segmentLevelCache = new SegmentCache(LEVEL_CACHE_BYTES_MAX_DEFAULT);
+
+/** For /metrics: bytes held, bound, entries, hits, misses and evictions of the shared caches. */
+export function segmentCacheStats(): { batches: SegmentCacheStats; chunks: SegmentCacheStats; levels: SegmentCacheStats } {
+  return { batches: segmentBatchCache.stats(), chunks: segmentChunkCache.stats(), levels: segmentLevelCache.stats() };
 }

@@ -570,50 +570,7 @@ function grow(a: Float64Array, n: number): Float64Array {
  */
 export function decodeLevelBlock(cells: ReadonlyArray<{ bytes: Uint8Array; start: number; end: number }>, n: number, widthMs: number): RollupBuckets {
   const out = new Buckets(widthMs, n);
-  const cols: Float64Array[] = [];
-  // end_ms
-  {
-    const cell = cells[0]!;
-    const src = new ByteSource(cell.bytes, cell.start, cell.end);
-    endScratch = grow(endScratch, n);
-    const ks = endScratch.subarray(0, n);
-    const got = decodeTimestamps(src, ks, 0, n);
-    if (got !== n) throw new EncodingError(`end_ms holds ${got} buckets; the block has ${n}`, cell.start);
-    if (src.pos !== cell.end) throw new EncodingError(`end_ms: ${cell.end - src.pos} bytes left over`, src.pos);
-    const ends = out.endMs;
-    for (let i = 0; i < n; i++) {
-      const e = ks[i]! * widthMs;
-      if (!(Math.abs(e) <= Number.MAX_SAFE_INTEGER)) throw new EncodingError(`end_ms: bucket ${i} ends past 2^53 ms`, cell.start);
-      ends[i] = e;
-    }
-    cols.push(ks);
-  }
-  for (let c = 1; c < FIELD_COUNT; c++) {
-    const f = LEVEL_FIELDS[c]!;
-    const cell = cells[c]!;
-    const isUint = UINT32_FIELDS.has(f);
-    let col: Float64Array;
-    if (isUint) {
-      let scratch = UINT_SCRATCH.get(f)!;
-      if (scratch.length < n) UINT_SCRATCH.set(f, (scratch = grow(scratch, n)));
-      col = scratch.subarray(0, n);
-    } else col = out[f as FloatField];
-    try {
-      decodeCell(f, cell, col, cols, out, n, widthMs);
-    } catch (e) {
-      if (e instanceof EncodingError) throw new EncodingError(`${LEVEL_FIELD_COLUMNS[f]}: ${e.message}`, e.offset);
-      throw e;
-    }
-    cols.push(col);
-    if (isUint) {
-      const dst = out[f as 'count' | 'resets' | 'changes'];
-      for (let i = 0; i < n; i++) {
-        const v = col[i]!;
-        if (v >>> 0 !== v) throw new EncodingError(`${LEVEL_FIELD_COLUMNS[f]}: bucket ${i} holds ${v}, not a uint32`, cell.start);
-        dst[i] = v;
-      }
-    }
-  }
+  decodeLevelBlockInto(cells, n, widthMs, out);
   return out;
 }
 
@@ -1147,4 +1104,61 @@ function decodeScaled(src: ByteSource, col: Float64Array, w: Uint32Array, at: nu
     col[i] = k * scale;
   }
   applyPatches(w, npatch);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-side additions (level reader, pyramid-read): decoding into a struct the caller owns.
+// These only call decodeCell; the cell format is the one above.
+
+/**
+ * decodeLevelBlock into `out`, a struct of exactly n buckets of width widthMs that the caller
+ * reuses (the level reader decodes every block into one scratch struct, checks it, and copies
+ * it into the record batch's decoded struct: no allocation per block). Same checks and errors
+ * as decodeLevelBlock; on an error `out` holds garbage.
+ */
+export function decodeLevelBlockInto(cells: ReadonlyArray<{ bytes: Uint8Array; start: number; end: number }>, n: number, widthMs: number, out: RollupBuckets): void {
+  if (out.length !== n || out.widthMs !== widthMs) throw new Error(`decodeLevelBlockInto: a struct of ${out.length} buckets of ${out.widthMs} ms for ${n} of ${widthMs} ms`);
+  const cols: Float64Array[] = [];
+  {
+    const cell = cells[0]!;
+    const src = new ByteSource(cell.bytes, cell.start, cell.end);
+    endScratch = grow(endScratch, n);
+    const ks = endScratch.subarray(0, n);
+    const got = decodeTimestamps(src, ks, 0, n);
+    if (got !== n) throw new EncodingError(`end_ms holds ${got} buckets; the block has ${n}`, cell.start);
+    if (src.pos !== cell.end) throw new EncodingError(`end_ms: ${cell.end - src.pos} bytes left over`, src.pos);
+    const ends = out.endMs;
+    for (let i = 0; i < n; i++) {
+      const e = ks[i]! * widthMs;
+      if (!(Math.abs(e) <= Number.MAX_SAFE_INTEGER)) throw new EncodingError(`end_ms: bucket ${i} ends past 2^53 ms`, cell.start);
+      ends[i] = e;
+    }
+    cols.push(ks);
+  }
+  for (let c = 1; c < FIELD_COUNT; c++) {
+    const f = LEVEL_FIELDS[c]!;
+    const cell = cells[c]!;
+    const isUint = UINT32_FIELDS.has(f);
+    let col: Float64Array;
+    if (isUint) {
+      let scratch = UINT_SCRATCH.get(f)!;
+      if (scratch.length < n) UINT_SCRATCH.set(f, (scratch = grow(scratch, n)));
+      col = scratch.subarray(0, n);
+    } else col = out[f as FloatField];
+    try {
+      decodeCell(f, cell, col, cols, out, n, widthMs);
+    } catch (e) {
+      if (e instanceof EncodingError) throw new EncodingError(`${LEVEL_FIELD_COLUMNS[f]}: ${e.message}`, e.offset);
+      throw e;
+    }
+    cols.push(col);
+    if (isUint) {
+      const dst = out[f as 'count' | 'resets' | 'changes'];
+      for (let i = 0; i < n; i++) {
+        const v = col[i]!;
+        if (v >>> 0 !== v) throw new EncodingError(`${LEVEL_FIELD_COLUMNS[f]}: bucket ${i} holds ${v}, not a uint32`, cell.start);
+        dst[i] = v;
+      }
+    }
+  }
 }

@@ -18,14 +18,14 @@ import { MochaError } from '../errors.js';
 import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
-import type { BucketBatch, BucketSource, SourceBuckets } from '../model/querier.js';
-import { copyBucketRows, RollupBuckets, sliceBuckets } from '../rollup/buckets.js';
-import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
+import type { BucketBatch, BucketRuns, BucketSource, SourceBuckets } from '../model/querier.js';
+import { BUCKET_BYTES, copyBucketRows, RollupBuckets, sliceBuckets } from '../rollup/buckets.js';
+import { nextCacheOwner, segmentBatchCache, segmentLevelCache, type SegmentCache } from './cache.js';
 import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
 import { EncodingError } from './encoding/index.js';
 import { BUCKETS_FILE, LEVEL_BLOCK_BUCKETS_LIMIT, LEVEL_COLUMN_ENCODED_BYTES_MAX, META_FILE, POSTINGS_FILE, SERIES_FILE } from './format.js';
-import { decodeLevelBlock, LEVEL_FIELD_COLUMNS, LEVEL_FIELDS } from './level-encoding.js';
+import { decodeLevelBlockInto, LEVEL_FIELD_COLUMNS, LEVEL_FIELDS } from './level-encoding.js';
 import { isLevelSegmentMeta, type LevelSegmentMeta } from './meta.js';
 import {
   int32s,
@@ -47,7 +47,7 @@ export interface LevelSegmentOpenOptions {
   verifyChecksum?: boolean;
   /** Where decompressed record batches are kept (default: the shared segmentBatchCache). */
   batchCache?: SegmentCache;
-  /** Where decoded blocks are kept (default: the shared segmentChunkCache). */
+  /** Where decoded record batches are kept (default: the shared segmentLevelCache, which raw reads do not use). */
   blockCache?: SegmentCache;
 }
 
@@ -70,7 +70,8 @@ interface DecodedBatch {
   bytes: number;
 }
 
-const DECODED_BLOCK_OVERHEAD_BYTES = 1200;
+/** Heap bytes of a decoded batch beyond its buckets: the struct's 18 views and the object. */
+const BATCH_BUCKETS_OVERHEAD_BYTES = 4096;
 
 export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   readonly name: string;
@@ -123,7 +124,7 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     const postings = loadPostings(postingsBytes, meta);
     const { handle, blocks } = await openDataFile(segmentDir, BUCKETS_FILE, meta, opts?.verifyChecksum ?? true, bucketsSchema, meta.bucketsBatchRows.length);
     try {
-      const caches = { batches: opts?.batchCache ?? segmentBatchCache, blocks: opts?.blockCache ?? segmentChunkCache };
+      const caches = { batches: opts?.batchCache ?? segmentBatchCache, blocks: opts?.blockCache ?? segmentLevelCache };
       const r = new LevelSegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.counts, series.firstChunk, series.chunkCounts, postings, handle, blocks, caches);
       r.assertInvariants();
       return r;
@@ -174,24 +175,42 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   /**
    * Series matching all matchers, each with its buckets overlapping (minTMs, maxTMs] (endMs >
    * minTMs and endMs - widthMs < maxTMs), ascending endMs; series without one are left out; in
-   * label order. The buckets are fresh arrays owned by the caller. Rows of selectBucketBatch
+   * label order. The buckets are fresh arrays owned by the caller. Rows of selectBucketRuns
    * (one selection rule), each series copied to a struct of its own.
    */
   async selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<SourceBuckets[]> {
-    const batch = await this.selectBucketBatch(matchers, minTMs, maxTMs);
+    const runs = await this.selectBucketRuns(matchers, minTMs, maxTMs);
     const out: SourceBuckets[] = [];
-    for (let i = 0; i < batch.labels.length; i++) {
-      out.push({ labels: batch.labels[i]!, key: batch.keys[i]!, buckets: sliceBuckets(batch.buckets, batch.offsets[i]!, batch.offsets[i + 1]!) });
+    for (let i = 0; i < runs.labels.length; i++) {
+      out.push({ labels: runs.labels[i]!, key: runs.keys[i]!, buckets: sliceBuckets(runs.buckets[i]!, runs.lo[i]!, runs.hi[i]!) });
     }
     return out;
   }
 
   /**
    * The buckets of selectBuckets for all selected series in ONE RollupBuckets: series i
-   * (labels[i], keys[i]) has rows [offsets[i], offsets[i + 1]). Rows are copied from the decoded
-   * (cached) blocks, so a series costs no typed-array allocation once its blocks are cached.
+   * (labels[i], keys[i]) has rows [offsets[i], offsets[i + 1]). A copy the caller owns, of the
+   * rows selectBucketRuns hands out.
    */
   async selectBucketBatch(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketBatch> {
+    const runs = await this.selectBucketRuns(matchers, minTMs, maxTMs);
+    const n = runs.labels.length;
+    const offsets = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + runs.hi[i]! - runs.lo[i]!;
+    const out = new RollupBuckets(this.widthMs, offsets[n]!);
+    for (let i = 0; i < n; i++) copyBucketRows(out, offsets[i]!, runs.buckets[i]!, runs.lo[i]!, runs.hi[i]! - runs.lo[i]!);
+    return { labels: runs.labels, keys: runs.keys, offsets, buckets: out };
+  }
+
+  /**
+   * The buckets of selectBuckets without a copy: series i has rows [lo[i], hi[i]) of
+   * buckets[i], the decoded record batch its blocks are in (shared with the cache and other
+   * queries: read only). A record batch's blocks are decoded into one struct, block by block as
+   * selections need them, and that struct is cached whole in the level cache
+   * (segmentLevelCache unless opened with another): a warm read allocates nothing per series or
+   * bucket, and a cold one one struct per record batch.
+   */
+  async selectBucketRuns(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketRuns> {
     this.assertOpen();
     const g = this.widthMs;
     // Buckets overlapping (minTMs, maxTMs] end in (minTMs, maxTMs + G).
@@ -214,97 +233,136 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     }
     const labels: Labels[] = [];
     const keys: string[] = [];
-    if (wanted.length === 0) return { labels, keys, offsets: new Uint32Array(1), buckets: new RollupBuckets(g, 0) };
-    const loaded = await Promise.all(batchList.map((b) => this.loadBatch(b)));
+    if (wanted.length === 0) return { labels, keys, buckets: [], lo: new Uint32Array(0), hi: new Uint32Array(0) };
+    // Decoded batches from the cache; the record batches only where a needed block is not decoded yet.
+    const decoded = new Map<number, LevelBatchBuckets>();
+    for (const b of batchList) {
+      const d = this.caches.blocks.get<LevelBatchBuckets>(this.cacheOwner, b);
+      if (d !== undefined) decoded.set(b, d);
+    }
+    const toLoad = batchList.filter((b) => {
+      const d = decoded.get(b);
+      return d === undefined || this.missingBlocks(d, b, wanted, endLo, endHi);
+    });
+    const loaded = await Promise.all(toLoad.map((b) => this.loadBatch(b)));
     this.assertOpen();
-    const byIndex = new Map<number, DecodedBatch>();
-    for (let k = 0; k < batchList.length; k++) byIndex.set(batchList[k]!, loaded[k]!);
     const budget = { bytes: this.caches.blocks.stats().bytesMax / 2 };
-    // Row runs (block, lo, hi) of every selected series in order; series k owns runs [runStart[k], runStart[k+1]).
-    const runs: RunList = { blocks: [], lo: [], hi: [] };
-    const seriesRows: number[] = [];
-    let total = 0;
+    for (let k = 0; k < toLoad.length; k++) {
+      const b = toLoad[k]!;
+      // (A query that started decoding the same batch meanwhile may have cached it too: the
+      // later set replaces the earlier, both right.)
+      let d = decoded.get(b);
+      if (d === undefined) {
+        d = this.newBatchBuckets(b, loaded[k]!);
+        if (!this.closed && budget.bytes >= d.bytes) {
+          budget.bytes -= d.bytes;
+          this.caches.blocks.set(this.cacheOwner, b, d, d.bytes);
+        }
+      }
+      decoded.set(b, d);
+      this.decodeWanted(d, b, loaded[k]!, wanted, endLo, endHi);
+    }
+    const structs: RollupBuckets[] = [];
+    const los: number[] = [];
+    const his: number[] = [];
     for (const ref of wanted) {
       const b = this.batchOfRow(this.seriesFirstBlock[ref]!);
-      const n = this.seriesRunsIn(ref, byIndex.get(b)!, b, endLo, endHi, budget, runs);
-      if (n === 0) continue;
+      const d = decoded.get(b)!;
+      const local = this.seriesFirstBlock[ref]! - this.batchFirstRow[b]!;
+      const [c0, c1] = overlappingBlocks(d, local, this.seriesBlocks[ref]!, endLo, endHi);
+      if (c0 > c1) continue;
+      const ends = d.buckets.endMs;
+      let lo = d.blockStart[c0]!;
+      let hi = d.blockStart[c1 + 1]!;
+      while (lo < hi && ends[lo]! <= endLo) lo++;
+      while (hi > lo && ends[hi - 1]! >= endHi) hi--;
+      if (hi === lo) continue;
       labels.push(this.labels[ref]!);
       keys.push(this.keyOf(ref));
-      seriesRows.push(n);
-      total += n;
+      structs.push(d.buckets);
+      los.push(lo);
+      his.push(hi);
     }
-    const out = new RollupBuckets(g, total);
-    const offsets = new Uint32Array(labels.length + 1);
-    for (let i = 0; i < seriesRows.length; i++) offsets[i + 1] = offsets[i]! + seriesRows[i]!;
-    let at = 0;
-    for (let r = 0; r < runs.blocks.length; r++) {
-      const lo = runs.lo[r]!;
-      const n = runs.hi[r]! - lo;
-      copyBucketRows(out, at, runs.blocks[r]!, lo, n);
-      at += n;
-    }
-    return { labels, keys, offsets, buckets: out };
+    return { labels, keys, buckets: structs, lo: Uint32Array.from(los), hi: Uint32Array.from(his) };
   }
 
   private batchOfRow(row: number): number {
     return this.batches.batchOfRow(row);
   }
 
-  /**
-   * Appends to runs the row ranges of series ref's buckets with endLo < endMs < endHi, from its
-   * blocks overlapping that range (checking all its block rows); returns how many buckets.
-   */
-  private seriesRunsIn(ref: number, batch: DecodedBatch, b: number, endLo: number, endHi: number, budget: { bytes: number }, runs: RunList): number {
-    const local = this.seriesFirstBlock[ref]! - this.batchFirstRow[b]!;
-    const nBlocks = this.seriesBlocks[ref]!;
-    let total = 0;
-    let bucketsSeen = 0;
-    let prevEnd = -Infinity;
-    for (let c = local; c < local + nBlocks; c++) {
-      const row = this.batchFirstRow[b]! + c;
-      if (batch.refs[c] !== ref) throw corrupt(`block row ${row} belongs to series ${batch.refs[c]}, expected ${ref}`, BUCKETS_FILE, row);
-      if (!(batch.minEnds[c]! > prevEnd)) throw corrupt(`blocks of series ${ref} are not in ascending time order`, BUCKETS_FILE, row);
-      prevEnd = batch.maxEnds[c]!;
-      bucketsSeen += batch.counts[c]!;
-      if (batch.maxEnds[c]! <= endLo || batch.minEnds[c]! >= endHi) continue;
-      const block = this.block(batch, b, c, ref, budget);
-      let lo = 0;
-      while (lo < block.length && block.endMs[lo]! <= endLo) lo++;
-      let hi = block.length;
-      while (hi > lo && block.endMs[hi - 1]! >= endHi) hi--;
-      if (hi > lo) {
-        runs.blocks.push(block);
-        runs.lo.push(lo);
-        runs.hi.push(hi);
-        total += hi - lo;
-      }
+  /** Whether a block of a wanted series in batch b overlapping the ends (endLo, endHi) is not decoded yet. */
+  private missingBlocks(d: LevelBatchBuckets, b: number, wanted: readonly number[], endLo: number, endHi: number): boolean {
+    const first = this.batchFirstRow[b]!;
+    for (const ref of wanted) {
+      const row = this.seriesFirstBlock[ref]!;
+      if (row < first || row >= first + d.decoded.length) continue;
+      const [c0, c1] = overlappingBlocks(d, row - first, this.seriesBlocks[ref]!, endLo, endHi);
+      for (let c = c0; c <= c1; c++) if (d.decoded[c] === 0) return true;
     }
-    if (bucketsSeen !== this.seriesBuckets[ref]) throw corrupt(`series ${ref}: blocks hold ${bucketsSeen} buckets; series.arrow says ${this.seriesBuckets[ref]}`, BUCKETS_FILE, this.seriesFirstBlock[ref]);
-    return total;
+    return false;
   }
 
-  /** Block c of batch b, decoded and checked: from the block cache, or decoded now. */
-  private block(batch: DecodedBatch, b: number, c: number, ref: number, budget: { bytes: number }): RollupBuckets {
+  /** Decodes the blocks of the wanted series in batch b overlapping (endLo, endHi) that are not decoded yet. */
+  private decodeWanted(d: LevelBatchBuckets, b: number, batch: DecodedBatch, wanted: readonly number[], endLo: number, endHi: number): void {
+    const first = this.batchFirstRow[b]!;
+    for (const ref of wanted) {
+      const row = this.seriesFirstBlock[ref]!;
+      if (row < first || row >= first + d.decoded.length) continue;
+      const [c0, c1] = overlappingBlocks(d, row - first, this.seriesBlocks[ref]!, endLo, endHi);
+      for (let c = c0; c <= c1; c++) if (d.decoded[c] === 0) this.decodeBlockInto(d, batch, b, c, ref);
+    }
+  }
+
+  /**
+   * The (empty) decoded struct of record batch b, after checking its rows against series.arrow:
+   * each row belongs to the series whose block rows hold it, a series' blocks ascend in time,
+   * and they hold the bucket count series.arrow gives.
+   */
+  private newBatchBuckets(b: number, batch: DecodedBatch): LevelBatchBuckets {
+    const firstRow = this.batchFirstRow[b]!;
+    const rows = batch.counts.length;
+    const blockStart = new Uint32Array(rows + 1);
+    for (let c = 0; c < rows; c++) {
+      const row = firstRow + c;
+      const ref = batch.refs[c]!;
+      const refFirst = this.seriesFirstBlock[ref]!;
+      if (!(row >= refFirst && row < refFirst + this.seriesBlocks[ref]!)) {
+        throw corrupt(`block row ${row} belongs to series ${ref}, whose blocks are rows [${refFirst}, ${refFirst + this.seriesBlocks[ref]!})`, BUCKETS_FILE, row);
+      }
+      if (row > refFirst && !(batch.minEnds[c]! > batch.maxEnds[c - 1]!)) throw corrupt(`blocks of series ${ref} are not in ascending time order`, BUCKETS_FILE, row);
+      blockStart[c + 1] = blockStart[c]! + batch.counts[c]!;
+      if (row === refFirst + this.seriesBlocks[ref]! - 1) {
+        const seen = blockStart[c + 1]! - blockStart[c + 1 - this.seriesBlocks[ref]!]!;
+        if (seen !== this.seriesBuckets[ref]) throw corrupt(`series ${ref}: blocks hold ${seen} buckets; series.arrow says ${this.seriesBuckets[ref]}`, BUCKETS_FILE, refFirst);
+      }
+    }
+    const total = blockStart[rows]!;
+    return {
+      blockStart,
+      minEnds: batch.minEnds,
+      maxEnds: batch.maxEnds,
+      decoded: new Uint8Array(rows),
+      buckets: new RollupBuckets(this.widthMs, total),
+      bytes: total * BUCKET_BYTES + rows * 21 + BATCH_BUCKETS_OVERHEAD_BYTES,
+    };
+  }
+
+  /** Decodes block c of batch b into its rows of d (through a scratch struct: nothing of a bad block lands in d). */
+  private decodeBlockInto(d: LevelBatchBuckets, batch: DecodedBatch, b: number, c: number, ref: number): void {
     const row = this.batchFirstRow[b]! + c;
-    const cached = this.caches.blocks.get<RollupBuckets>(this.cacheOwner, row);
-    if (cached !== undefined) return cached;
     const n = batch.counts[c]!;
-    let block: RollupBuckets;
+    const block = scratchBuckets(this.widthMs, n);
     try {
       const cells = [];
       for (let f = 0; f < FIELD_COUNT; f++) cells.push({ bytes: batch.cellData[f]!, start: batch.cellOffsets[f]![c]!, end: batch.cellOffsets[f]![c + 1]! });
-      block = decodeLevelBlock(cells, n, this.widthMs);
+      decodeLevelBlockInto(cells, n, this.widthMs, block);
     } catch (e) {
       if (e instanceof EncodingError) throw corrupt(`${BUCKETS_FILE} block of series ${ref}: ${e.message}`, BUCKETS_FILE, row);
       throw e;
     }
     this.checkBlock(block, batch, c, ref, row);
-    const bytes = n * 132 + DECODED_BLOCK_OVERHEAD_BYTES;
-    if (!this.closed && budget.bytes >= bytes) {
-      budget.bytes -= bytes;
-      this.caches.blocks.set(this.cacheOwner, row, block, bytes);
-    }
-    return block;
+    copyBucketRows(d.buckets, d.blockStart[c]!, block, 0, n);
+    d.decoded[c] = 1;
   }
 
   private checkBlock(block: RollupBuckets, batch: DecodedBatch, c: number, ref: number, row: number): void {
@@ -387,9 +445,37 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   }
 }
 
-/** Row runs [lo, hi) of decoded blocks, flat (no object per run). */
-interface RunList {
-  blocks: RollupBuckets[];
-  lo: number[];
-  hi: number[];
+/**
+ * A record batch's blocks decoded into one struct (rows of block c: [blockStart[c],
+ * blockStart[c + 1])), filled block by block as selections need them; decoded[c] is 1 once
+ * block c is there and checked. minEnds/maxEnds: the rows' bucket end bounds (already checked).
+ */
+interface LevelBatchBuckets {
+  readonly blockStart: Uint32Array;
+  readonly minEnds: Float64Array;
+  readonly maxEnds: Float64Array;
+  readonly decoded: Uint8Array;
+  readonly buckets: RollupBuckets;
+  readonly bytes: number;
+}
+
+/** Local blocks [c0, c1] of the series with blocks [local, local + nBlocks) whose ends overlap (endLo, endHi); c0 > c1 if none. */
+function overlappingBlocks(d: LevelBatchBuckets, local: number, nBlocks: number, endLo: number, endHi: number): [number, number] {
+  let c0 = local;
+  let c1 = local + nBlocks - 1;
+  while (c0 <= c1 && d.maxEnds[c0]! <= endLo) c0++;
+  while (c1 >= c0 && d.minEnds[c1]! >= endHi) c1--;
+  return [c0, c1];
+}
+
+/** One struct per block size, reused (decoding is synchronous; one block at a time). */
+const SCRATCH = new Map<string, RollupBuckets>();
+function scratchBuckets(widthMs: number, n: number): RollupBuckets {
+  const key = `${widthMs}/${n}`;
+  let s = SCRATCH.get(key);
+  if (s === undefined) {
+    if (SCRATCH.size > 1024) SCRATCH.clear();
+    SCRATCH.set(key, (s = new RollupBuckets(widthMs, n)));
+  }
+  return s;
 }

@@ -96,6 +96,14 @@ export function formatRollupReport(r: RollupBenchReport): string {
     qr.push([q.name, cell(q.targets.pyramid), cell(q.targets.raw), cell(q.targets.prometheus), q.speedupVsRaw !== undefined ? q.speedupVsRaw.toFixed(1) + 'x' : '-', q.speedupVsPrometheus !== undefined ? q.speedupVsPrometheus.toFixed(1) + 'x' : '-', `${q.targets.pyramid.series ?? '-'} x ${q.targets.pyramid.points ?? '-'}`]);
   }
   out += table(qr);
+  out += 'pyramid: each run follows a raw (and Prometheus) run; repeated: the pyramid query back to back (a dashboard refreshing it):\n';
+  const rr = [['query', 'pyramid', 'repeated', 'raw/repeated', 'prom/repeated']];
+  for (const q of r.queries) {
+    const rep = q.pyramidRepeated?.medianMs;
+    const ratio = (x: number | undefined) => (x !== undefined && rep !== undefined && rep > 0 ? (x / rep).toFixed(1) + 'x' : '-');
+    rr.push([q.name, fmtMs(q.targets.pyramid.medianMs), rep !== undefined ? fmtMs(rep) : q.pyramidRepeated?.error !== undefined ? 'FAILED' : '-', ratio(q.targets.raw.medianMs), ratio(q.targets.prometheus.medianMs)]);
+  }
+  out += table(rr);
   for (const q of r.queries) {
     out += `${q.name}: ${q.query}\n`;
     out += `  pyramid (resolution=auto) data.stats.rollup: ${summarizeRollupStats(q.targets.pyramid.rollupStats)}\n`;

@@ -1,0 +1,148 @@
+// evalRollupGrid's fast path for aligned window functions (two forward pointers, one-bucket
+// windows read from the columns) gives bit for bit what evalRollupWindow gives window by window
+// (the binary-search path the exactness tests check against raw); and joinSeriesRuns (every
+// series' runs joined at once, in shared buffers or as views) gives what concatAll gives.
+import { describe, expect, test } from 'vitest';
+import { buildBuckets, concatAll, joinSeriesRuns, releaseJoinBuffers, RollupBuckets, type BucketRange } from '../../src/rollup/buckets.js';
+import { evalRollupGrid, evalRollupWindow, ROLLUP_FUNCTIONS, servable } from '../../src/rollup/eval.js';
+import { mulberry32 } from '../helpers/prng.js';
+import { bucketsDiff, genSamples, LEVEL_SHAPES } from '../segment/level-helpers.js';
+
+const H = 3_600_000;
+const DAY = 24 * H;
+const T0 = 19_676 * DAY;
+const WINDOW_FUNCTIONS = [...ROLLUP_FUNCTIONS].filter((f) => servable(f, 2 * H, H, T0, 0, H) && !servable(f, 1.5 * H, H, T0, 0, H));
+
+function sameBits(a: number | undefined, b: number | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+describe('evalRollupGrid fast path', () => {
+  test('window functions are among the rollup functions', () => {
+    expect(WINDOW_FUNCTIONS).toContain('rate');
+    expect(WINDOW_FUNCTIONS).toContain('avg_over_time');
+    expect(WINDOW_FUNCTIONS).not.toContain('irate');
+  });
+
+  test('every window function, range, step and offset: the same bits as window by window', () => {
+    const rnd = mulberry32(77);
+    let compared = 0;
+    for (const shape of LEVEL_SHAPES) {
+      for (let rep = 0; rep < 3; rep++) {
+        const { timestampsMs, values } = genSamples(shape, T0, T0 + 2 * DAY, 15_000 + Math.floor(rnd() * 60_000), rnd);
+        const G = [300_000, H][rep % 2]!;
+        const b = buildBuckets(timestampsMs, values, G);
+        for (const fn of WINDOW_FUNCTIONS) {
+          for (const [rangeK, stepK, offsetK] of [
+            [1, 1, 0],
+            [1, 3, 0],
+            [3, 1, 0],
+            [2, 2, 1],
+            [12, 5, -2],
+          ] as const) {
+            const stepMs = stepK * G;
+            const rangeMs = rangeK * G;
+            const offsetMs = offsetK * G;
+            const startMs = T0 + 7 * G;
+            const steps = Math.floor((2 * DAY) / stepMs);
+            const grid = evalRollupGrid(b, fn, rangeMs, startMs, stepMs, steps, offsetMs);
+            for (let k = 0; k < steps; k++) {
+              const want = evalRollupWindow(b, fn, startMs + k * stepMs - offsetMs, rangeMs);
+              const got = grid.present[k] === 1 ? grid.values[k] : undefined;
+              if (!sameBits(got, want)) throw new Error(`${shape} ${fn} G=${G} range ${rangeK}G step ${stepK}G offset ${offsetK}G at step ${k}: ${got} != ${want}`);
+              if (want !== undefined) compared++;
+            }
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(10_000);
+  });
+
+  test('writes into the arrays given, clearing what an earlier series left', () => {
+    const rnd = mulberry32(3);
+    const a = genSamples('counter', T0, T0 + DAY, 15_000, rnd);
+    const b = buildBuckets(a.timestampsMs, a.values, H);
+    const scratch = { values: new Float64Array(48), present: new Uint8Array(48).fill(1) };
+    const got = evalRollupGrid(b, 'rate', H, T0 + H, H, 48, 0, scratch);
+    expect(got.values).toBe(scratch.values);
+    const fresh = evalRollupGrid(b, 'rate', H, T0 + H, H, 48, 0);
+    expect([...got.present]).toEqual([...fresh.present]);
+    expect(fresh.present.slice(24).every((p) => p === 0)).toBe(true);
+  });
+});
+
+describe('joinSeriesRuns', () => {
+  test('equals concatAll per series: runs cut at random rows of shared structs, single runs as views', () => {
+    const rnd = mulberry32(11);
+    const G = 300_000;
+    const series: BucketRange[][] = [];
+    for (let s = 0; s < 40; s++) {
+      const { timestampsMs, values } = genSamples(LEVEL_SHAPES[s % LEVEL_SHAPES.length]!, T0, T0 + DAY, 20_000, rnd);
+      if (timestampsMs.length === 0) continue;
+      // Cut the samples into 1-4 partitions at random times; each partition's buckets are a run.
+      const cuts = Array.from({ length: s % 4 }, () => T0 + Math.floor(rnd() * DAY)).sort((x, y) => x - y);
+      const runs: BucketRange[] = [];
+      let from = 0;
+      for (const cut of [...cuts, Infinity]) {
+        let to = from;
+        while (to < timestampsMs.length && timestampsMs[to]! < cut) to++;
+        if (to > from) {
+          const part = buildBuckets(timestampsMs.subarray(from, to), values.subarray(from, to), G);
+          // Embed the run in a bigger struct (as a decoded record batch holds it).
+          const pad = Math.floor(rnd() * 5);
+          const big = new RollupBuckets(G, part.length + 2 * pad);
+          const whole = concatAll([{ buckets: part, lo: 0, hi: part.length }]);
+          for (const f of ['endMs', 'count', 'sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstT', 'firstV', 'lastT', 'lastV', 'prevT', 'prevV', 'correction', 'resets', 'changes', 'lastStaleT'] as const) {
+            (big[f] as Float64Array).set(whole[f] as Float64Array, pad);
+          }
+          runs.push({ buckets: big, lo: pad, hi: pad + part.length });
+        }
+        from = to;
+      }
+      if (runs.length > 0) series.push(runs);
+    }
+    const joined = joinSeriesRuns(series, G);
+    expect(joined.length).toBe(series.length);
+    series.forEach((runs, i) => {
+      const want = concatAll(runs);
+      expect(bucketsDiff(joined[i]!, want), `series ${i}`).toBeUndefined();
+      joined[i]!.assertInvariants();
+    });
+    expect(series.some((r) => r.length === 1) && series.some((r) => r.length > 1)).toBe(true);
+  });
+
+  test('buffers given back are reused, and a reused buffer shows nothing of the earlier join', () => {
+    const rnd = mulberry32(5);
+    const G = 300_000;
+    const make = (shift: number): BucketRange[][] =>
+      Array.from({ length: 30 }, (_, s) => {
+        const { timestampsMs, values } = genSamples(LEVEL_SHAPES[(s + shift) % LEVEL_SHAPES.length]!, T0, T0 + DAY, 15_000, rnd);
+        const cut = T0 + Math.floor(rnd() * DAY);
+        let k = 0;
+        while (k < timestampsMs.length && timestampsMs[k]! < cut) k++;
+        const a = buildBuckets(timestampsMs.subarray(0, k), values.subarray(0, k), G);
+        const b = buildBuckets(timestampsMs.subarray(k), values.subarray(k), G);
+        return [{ buckets: a, lo: 0, hi: a.length }, { buckets: b, lo: 0, hi: b.length }].filter((r) => r.hi > 0);
+      }).filter((runs) => runs.length > 1);
+    const first = make(0);
+    const pooled1: ArrayBuffer[] = [];
+    joinSeriesRuns(first, G, pooled1);
+    expect(pooled1.length).toBeGreaterThan(0);
+    const given = [...pooled1];
+    releaseJoinBuffers(pooled1);
+    expect(pooled1).toEqual([]);
+    const second = make(3);
+    const pooled2: ArrayBuffer[] = [];
+    const joined = joinSeriesRuns(second, G, pooled2);
+    expect(pooled2.some((b) => given.includes(b))).toBe(true);
+    second.forEach((runs, i) => expect(bucketsDiff(joined[i]!, concatAll(runs)), `series ${i}`).toBeUndefined());
+    releaseJoinBuffers(pooled2);
+  });
+
+  test('refuses overlapping runs, as concatAll does', () => {
+    const a = buildBuckets(Float64Array.of(T0 + 1, T0 + 400_000), Float64Array.of(1, 2), 300_000);
+    expect(() => joinSeriesRuns([[{ buckets: a, lo: 0, hi: 2 }, { buckets: a, lo: 0, hi: 2 }]], 300_000)).toThrow(/overlap/);
+  });
+});
