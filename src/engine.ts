@@ -771,7 +771,7 @@ export class Engine {
         summary.samplesOut += out.samplesOut;
         if (work.merge) this.statsCounters.compactionSamplesMerged += out.samplesIn;
         this.opts.logger.info(
-          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, partitionEndMs: work.partitionEndMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs) },
+          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, partitionEndMs: work.partitionEndMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs), threadNice: out.threadPriority?.nice ?? out.threadPriority?.skipped },
           'compaction task done',
         );
       }

@@ -31,6 +31,7 @@ import { SegmentFilesBuilder, writeBuiltSegment, type SegmentMeta } from '../seg
 import { COMPACTION_SERIES_BATCH_MAX } from '../constants.js';
 import { mergeLastWins } from './merge.js';
 import { LevelOutputs, type LevelOutputMeta } from './level-output.js';
+import type { ThreadPriorityResult } from './thread-priority.js';
 
 export interface CompactionLevelSpec {
   /** Level name ("5m"). */
@@ -73,6 +74,8 @@ export interface CompactionTaskOutput {
   /** Bytes of buckets.arrow the level writers wrote. */
   levelBucketsBytes: number;
   durationMs: number;
+  /** The worker thread's OS priority (set by compact-worker.ts; absent when the task runs in the caller's thread). */
+  threadPriority?: ThreadPriorityResult;
 }
 
 /** Decompressed batches of the inputs: a merge reads each once, in order; a few per input suffice. */
