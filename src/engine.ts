@@ -15,10 +15,14 @@
 // - Readers take a reference to the current segment set. Each segment reader counts the sets
 //   that hold it; when the last one goes (replaced and no querier holds it), the reader is closed
 //   and, if compaction or retention removed its segment from the manifest, its directory deleted.
-// - Flushes and compaction steps (one partition merge, one day's level build, or one retention drop) run one at a time on
-//   one chain: each plans from the manifest it finds, allocates segment names from it, and swaps
-//   it (writeManifest) before the next starts. A crash at any point leaves the old or the new
-//   manifest; directories it does not list are removed at the next start.
+// - Flushes and compaction steps (one partition merge, one day's level build, or one retention drop)
+//   change the manifest one at a time on one chain: each plans from the manifest it finds,
+//   allocates segment names above every name handed out, and swaps it (writeManifest) before the
+//   next starts. A compaction step is two turns on the chain -- plan (reserving its output names),
+//   then swap -- with its worker task in between off the chain, so a flush never waits for a task
+//   (which can run for minutes); flushes only add segments, so the task's inputs are still listed
+//   at its swap, which keeps what the flushes added. A crash at any point leaves the old or the
+//   new manifest; directories it does not list are removed at the next start.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -168,6 +172,23 @@ export interface LevelSource extends BucketSource {
 /** What a segment set holds and the engine closes: raw segment readers and level sources. */
 type HeldSegment = SegmentReader | LevelSource;
 
+/** A planned compaction step: the task's input and the segment names reserved for its outputs. */
+interface CompactionJob {
+  work: PartitionWork;
+  input: CompactionTaskInput;
+  outputs: string[];
+  /** The manifest's nextSegmentSeq once the outputs are in it (at least). */
+  nextSegmentSeq: number;
+}
+
+/** A compaction task's outputs, written and open, waiting for the manifest swap. */
+interface CompactionJobDone {
+  job: CompactionJob;
+  added: ManifestSegment[];
+  opened: Map<string, HeldSegment>;
+  levelsWritten: number;
+}
+
 function segmentsOf(set: SegmentSet): HeldSegment[] {
   const out: HeldSegment[] = [];
   for (const list of set.byTenant.values()) out.push(...list);
@@ -193,6 +214,8 @@ export class Engine {
   private compactionChain: Promise<unknown> = Promise.resolve();
   private compactionRunning = false;
   private compactionAgain = false;
+  /** Segment sequence numbers below this may be taken by a running compaction task's outputs (not yet in the manifest). */
+  private segmentSeqReserved = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private compactionTimer: NodeJS.Timeout | undefined;
   /** Segment sets holding each open segment; where its directory is. */
@@ -489,7 +512,7 @@ export class Engine {
     try {
       // 3. Encode and write segments in a worker, one tenant head at a time.
       const added: ManifestSegment[] = [];
-      let nextSeq = this.manifest.nextSegmentSeq;
+      let nextSeq = this.nextSegmentSeq();
       for (const { t, head } of toWrite) {
         const packed = head.pack();
         const input: FlushTaskInput = {
@@ -691,7 +714,7 @@ export class Engine {
     // Partitions done or failed in this run are not planned again by it.
     const visited = new Set<string>();
     while (!this.closed) {
-      const did = await this.serial(() => this.compactionStep(force, tenant, visited, summary));
+      const did = await this.compactionStep(force, tenant, visited, summary);
       if (!did) break;
     }
     await this.settleDeletes();
@@ -700,8 +723,37 @@ export class Engine {
     return summary;
   }
 
-  /** One unit of compaction work, alone on the flush chain; false when nothing is left. */
+  /**
+   * One unit of compaction work; false when nothing is left. Planning (and a retention drop) and
+   * the manifest swap run alone on the flush chain; the task in between (seconds to minutes for a
+   * big day) runs off it, so a flush waits for neither the task nor a free worker (pool.ts).
+   */
   private async compactionStep(force: boolean, tenant: string | undefined, visited: Set<string>, summary: CompactionSummary): Promise<boolean> {
+    const job = await this.serial(async () => this.planCompactionStep(force, tenant, visited, summary));
+    if (typeof job === 'boolean') return job;
+    const started = performance.now();
+    try {
+      const done = await this.runCompactionJob(job, summary);
+      await this.serial(async () => this.swapCompactionJob(done, summary));
+      this.statsCounters.compactions++;
+    } catch (e) {
+      summary.failures++;
+      this.statsCounters.compactionFailures++;
+      this.opts.logger.error(
+        { err: e, tenant: job.work.tenant, partitionStartMs: job.work.partitionStartMs },
+        'compaction of a partition failed; its segments stay as they were and it is tried again at the next run',
+      );
+    } finally {
+      this.statsCounters.compactionDurationMsTotal += performance.now() - started;
+    }
+    return true;
+  }
+
+  /**
+   * On the chain: drops expired segments (true), or picks the next partition and reserves the
+   * segment names of its outputs (a job), or finds nothing left (false).
+   */
+  private async planCompactionStep(force: boolean, tenant: string | undefined, visited: Set<string>, summary: CompactionSummary): Promise<CompactionJob | boolean> {
     if (this.closed) return false;
     const nowMs = Date.now();
     const plan = planCompaction(this.manifest.segments as readonly PlannedSegment[], {
@@ -724,26 +776,8 @@ export class Engine {
     const work = plan.partitions.find((p) => !visited.has(partitionKey(p.tenant, p.partitionStartMs, p.partitionEndMs)));
     if (work === undefined) return false;
     visited.add(partitionKey(work.tenant, work.partitionStartMs, work.partitionEndMs));
-    const started = performance.now();
-    try {
-      await this.compactPartition(work, summary);
-      this.statsCounters.compactions++;
-    } catch (e) {
-      summary.failures++;
-      this.statsCounters.compactionFailures++;
-      this.opts.logger.error(
-        { err: e, tenant: work.tenant, partitionStartMs: work.partitionStartMs },
-        'compaction of a partition failed; its segments stay as they were and it is tried again at the next run',
-      );
-    } finally {
-      this.statsCounters.compactionDurationMsTotal += performance.now() - started;
-    }
-    return true;
-  }
-
-  /** Merges one raw partition, or builds one day's levels, in a worker, then swaps the manifest. */
-  private async compactPartition(work: PartitionWork, summary: CompactionSummary): Promise<void> {
-    let seq = this.manifest.nextSegmentSeq;
+    // Names from above every name handed out: flushes during the task allocate after them.
+    let seq = this.nextSegmentSeq();
     const input: CompactionTaskInput = {
       dataDir: this.opts.dataDir,
       tenant: work.tenant,
@@ -754,40 +788,75 @@ export class Engine {
     };
     if (work.merge) input.rawOutputName = segmentName('raw', work.partitionStartMs, seq++);
     for (const l of work.build) input.levels.push({ level: l.name, widthMs: l.widthMs, name: levelSegmentName(l.name, work.partitionStartMs, seq++) });
+    this.segmentSeqReserved = seq;
     const outputs = [...(input.rawOutputName !== undefined ? [input.rawOutputName] : []), ...input.levels.map((l) => l.name)];
+    return { work, input, outputs, nextSegmentSeq: seq };
+  }
+
+  /** The next free segment sequence number: the manifest's, or past the names a running compaction task reserved. */
+  private nextSegmentSeq(): number {
+    return Math.max(this.manifest.nextSegmentSeq, this.segmentSeqReserved);
+  }
+
+  /**
+   * Off the chain: runs the task in the compaction worker and opens its outputs. The inputs stay
+   * listed meanwhile (only compaction and retention remove segments, and they run one step at a
+   * time); flushes may add segments, which the swap keeps.
+   */
+  private async runCompactionJob(job: CompactionJob, summary: CompactionSummary): Promise<CompactionJobDone> {
+    const { work, input, outputs } = job;
     const opened = new Map<string, HeldSegment>();
     const added: ManifestSegment[] = [];
     let levelsWritten = 0;
-    let swapping = false;
-    const manifest: Manifest = { ...this.manifest, nextSegmentSeq: seq, segments: [] };
     try {
-      if (input.rawOutputName !== undefined || input.levels.length > 0) {
+      if (outputs.length > 0) {
         const out = await this.pool.runCompaction(input);
         if (out.raw !== undefined) added.push(manifestEntryOf(out.raw));
         for (const l of out.levels) added.push(l.manifestEntry);
         levelsWritten = out.levels.length;
+        // One segment at a time, each its own event-loop turns (opening reads and checks files).
         for (const seg of added) opened.set(segmentKey(seg), await openSegment(this.opts.dataDir, seg));
         summary.samplesIn += out.samplesIn;
         summary.samplesOut += out.samplesOut;
         if (work.merge) this.statsCounters.compactionSamplesMerged += out.samplesIn;
         this.opts.logger.info(
-          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, partitionEndMs: work.partitionEndMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs) },
+          { tenant: work.tenant, partitionStartMs: work.partitionStartMs, partitionEndMs: work.partitionEndMs, inputs: input.inputs.length, outputs, series: out.seriesCount, samplesIn: out.samplesIn, samplesOut: out.samplesOut, batchSamplesMax: out.batchSamplesMax, durationMs: Math.round(out.durationMs), threadNice: out.threadPriority?.nice ?? out.threadPriority?.skipped },
           'compaction task done',
         );
       }
       const delayMs = this.opts.compactionSwapDelayMs ?? 0;
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    } catch (e) {
+      for (const r of opened.values()) r.close();
+      // Written but never listed: not needed (and removed at the next start anyway).
+      await this.removeOutputs(job);
+      throw e;
+    }
+    return { job, added, opened, levelsWritten };
+  }
+
+  private async removeOutputs(job: CompactionJob): Promise<void> {
+    await Promise.all(job.outputs.map((name) => fs.rm(segmentDir(this.opts.dataDir, { tenant: job.work.tenant, name }), { recursive: true, force: true }).catch(() => undefined)));
+  }
+
+  /** On the chain: one manifest swap adds the outputs and removes the inputs and replaced levels, from the manifest as it is now. */
+  private async swapCompactionJob(done: CompactionJobDone, summary: CompactionSummary): Promise<void> {
+    const { job, added, opened, levelsWritten } = done;
+    const { work } = job;
+    let swapping = false;
+    const manifest: Manifest = { ...this.manifest, nextSegmentSeq: Math.max(this.manifest.nextSegmentSeq, job.nextSegmentSeq), segments: [] };
+    try {
       if (this.closed) throw new Error('storage closed during compaction');
       const removed = new Set<string>(work.removeLevels.map(segmentKey));
       if (work.merge) for (const r of work.raws) removed.add(segmentKey(r));
-      manifest.walCoveredThroughSegment = this.manifest.walCoveredThroughSegment;
       let placed = false;
       for (const s of this.manifest.segments) {
         if (!removed.has(segmentKey(s))) {
           manifest.segments.push(s);
           continue;
         }
-        // The merged segment takes the place of the partition's first raw segment.
+        // The merged segment takes the place of the partition's first raw segment (segments a
+        // flush added meanwhile come after it: newer data, and later wins).
         if (!placed && s.level === RAW_LEVEL) {
           manifest.segments.push(...added.filter((a) => a.level === RAW_LEVEL));
           placed = true;
@@ -799,9 +868,8 @@ export class Engine {
       await writeManifest(this.opts.dataDir, manifest);
     } catch (e) {
       for (const r of opened.values()) r.close();
-      // Written but never listed: not needed (and removed at the next start anyway). Once the
-      // manifest write began, the file on disk may list them: leave them to the next start.
-      if (!swapping) await Promise.all(outputs.map((name) => fs.rm(segmentDir(this.opts.dataDir, { tenant: work.tenant, name }), { recursive: true, force: true }).catch(() => undefined)));
+      // Once the manifest write began, the file on disk may list the outputs: leave them to the next start.
+      if (!swapping) await this.removeOutputs(job);
       throw e;
     }
     this.swapSet(manifest, opened);

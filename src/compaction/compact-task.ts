@@ -29,8 +29,9 @@ import { segmentDir, tenantSegmentsDir } from '../segment/format.js';
 import { SegmentReader } from '../segment/reader.js';
 import { SegmentFilesBuilder, writeBuiltSegment, type SegmentMeta } from '../segment/writer.js';
 import { COMPACTION_SERIES_BATCH_MAX } from '../constants.js';
-import { mergeLastWins } from './merge.js';
+import { mergeLastWins, type SampleRun } from './merge.js';
 import { LevelOutputs, type LevelOutputMeta } from './level-output.js';
+import type { ThreadPriorityResult } from './thread-priority.js';
 
 export interface CompactionLevelSpec {
   /** Level name ("5m"). */
@@ -56,6 +57,8 @@ export interface CompactionTaskInput {
   seriesBatchMax?: number;
   /** Encoded bytes at which level writers cut a record batch (tests lower it). */
   levelBatchBytesTarget?: number;
+  /** Series reads in flight at once (default COMPACTION_READS_IN_FLIGHT_MAX); any value gives the same output. */
+  readsInFlightMax?: number;
 }
 
 export interface CompactionTaskOutput {
@@ -73,7 +76,19 @@ export interface CompactionTaskOutput {
   /** Bytes of buckets.arrow the level writers wrote. */
   levelBucketsBytes: number;
   durationMs: number;
+  /** The worker thread's OS priority (set by compact-worker.ts; absent when the task runs in the caller's thread). */
+  threadPriority?: ThreadPriorityResult;
 }
+
+/**
+ * Series reads of a task in flight at once. A read that needs a record batch not yet loaded
+ * decompresses it on zstd's own thread pool (segment/reader.ts; two threads here, shared with
+ * the main thread's queries, at normal priority), so unbounded reads (a batch of series across a
+ * day's 12 inputs) kept every zstd thread busy next to this worker: compaction took more than
+ * one core of a two-core machine from ingestion. One read at a time: at most one thread works
+ * for the task at any moment (this one, or one zstd thread while this one waits).
+ */
+export const COMPACTION_READS_IN_FLIGHT_MAX = 1;
 
 /** Decompressed batches of the inputs: a merge reads each once, in order; a few per input suffice. */
 const TASK_BATCH_CACHE_BYTES = 32 * 1024 * 1024;
@@ -134,7 +149,7 @@ export async function runCompactionTask(input: CompactionTaskInput): Promise<Com
         groups.push({ labels: best, parts });
       }
       if (groups.length === 0) break;
-      const read = await Promise.all(groups.map((g) => Promise.all(g.parts.map((p) => readers[p.reader]!.readSeries(p.ref)))));
+      const read = await readGroups(readers, groups, input.readsInFlightMax ?? COMPACTION_READS_IN_FLIGHT_MAX);
       let batchSamples = 0;
       for (let g = 0; g < groups.length; g++) {
         const runs = read[g]!;
@@ -179,5 +194,27 @@ export function buildLevels(timestampsMs: Float64Array, values: Float64Array, le
       out.push(coarsen(prev, w / prev.widthMs));
     }
   }
+  return out;
+}
+
+/** Reads every part of every group (results in the same shape), at most `inFlightMax` reads at once. */
+async function readGroups(
+  readers: readonly SegmentReader[],
+  groups: ReadonlyArray<{ parts: ReadonlyArray<{ reader: number; ref: number }> }>,
+  inFlightMax: number,
+): Promise<SampleRun[][]> {
+  const jobs: Array<{ g: number; k: number; reader: number; ref: number }> = [];
+  const out: SampleRun[][] = groups.map((g, gi) => {
+    g.parts.forEach((p, k) => jobs.push({ g: gi, k, reader: p.reader, ref: p.ref }));
+    return new Array<SampleRun>(g.parts.length);
+  });
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const j = jobs[next++]!;
+      out[j.g]![j.k] = await readers[j.reader]!.readSeries(j.ref);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(inFlightMax, jobs.length)) }, lane));
   return out;
 }

@@ -1,7 +1,11 @@
-// The worker pool for CPU-heavy storage work: flush tasks (segment encoding) and compaction tasks
-// (merges and rollup levels) share it, each task naming its worker file.
+// The worker pools for CPU-heavy storage work, one per kind:
+// - flushes (segment encoding): all cores but one, at normal priority; a flush is what frees the
+//   memtable, so ingestion waits on it under back-pressure;
+// - compaction (merges and rollup levels): one thread, at a lower OS priority
+//   (thread-priority.ts), so background work that can run for minutes yields the cores to the
+//   main thread (ingestion, queries) and to flushes. Compaction tasks run one at a time anyway
+//   (engine.ts), and a flush never waits for a free worker behind a compaction task.
 //
-// Sized to leave one core for ingestion and queries: on this 2-core machine that is one worker.
 // Workers load compiled JavaScript from dist/: when this module runs from TypeScript sources
 // (vitest), it points at the build that `npm test` makes first.
 import os from 'node:os';
@@ -19,35 +23,35 @@ export function workerFile(name: string): string {
   return built;
 }
 
-/** Workers: all cores but one, at least one. */
+/** Flush workers: all cores but one, at least one. */
 export function defaultWorkerCount(): number {
   return Math.max(1, os.availableParallelism() - 1);
 }
 
-export class CompactionPool {
-  private readonly pool: Piscina;
-  private readonly compactFile = workerFile('compact-worker');
+/** Idle workers exit after a minute; flushes and compaction runs are minutes apart at steady state. */
+const WORKER_IDLE_TIMEOUT_MS = 60_000;
 
+export class CompactionPool {
+  private readonly flushPool: Piscina;
+  private readonly compactionPool: Piscina;
+
+  /** workers: flush threads; compaction always has one thread of its own. */
   constructor(workers: number = defaultWorkerCount()) {
-    this.pool = new Piscina({
-      filename: workerFile('flush-worker'),
-      minThreads: 1,
-      maxThreads: workers,
-      // Idle workers exit after a minute; flushes are minutes apart at steady state.
-      idleTimeout: 60_000,
-    });
+    this.flushPool = new Piscina({ filename: workerFile('flush-worker'), minThreads: 1, maxThreads: workers, idleTimeout: WORKER_IDLE_TIMEOUT_MS });
+    // minThreads 0: no low-priority thread (and its memory) until the first compaction task.
+    this.compactionPool = new Piscina({ filename: workerFile('compact-worker'), minThreads: 0, maxThreads: 1, idleTimeout: WORKER_IDLE_TIMEOUT_MS });
   }
 
   runFlush(input: FlushTaskInput): Promise<FlushTaskOutput> {
     const transfer = [input.offsets.buffer, input.timestampsMs.buffer, input.values.buffer] as ArrayBuffer[];
-    return this.pool.run(input, { transferList: transfer }) as Promise<FlushTaskOutput>;
+    return this.flushPool.run(input, { transferList: transfer }) as Promise<FlushTaskOutput>;
   }
 
   runCompaction(input: CompactionTaskInput): Promise<CompactionTaskOutput> {
-    return this.pool.run(input, { filename: this.compactFile }) as Promise<CompactionTaskOutput>;
+    return this.compactionPool.run(input) as Promise<CompactionTaskOutput>;
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy();
+    await Promise.all([this.flushPool.destroy(), this.compactionPool.destroy()]);
   }
 }

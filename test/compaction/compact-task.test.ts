@@ -131,12 +131,13 @@ describe('mergeLastWins', () => {
 });
 
 describe('runCompactionTask', () => {
-  it('merges overlapping inputs: later input wins on equal timestamps, stale markers kept, same result for any batch size', async () => {
+  it('merges overlapping inputs: later input wins on equal timestamps, stale markers kept, same result for any batch size and read concurrency', async () => {
     const rnd = mulberry32(5);
     const inputs = [0, 1, 2, 3].map((i) => genInput(rnd, i, 150));
     const expected = expectedMerge(inputs);
     let first: Map<string, S> | undefined;
-    for (const seriesBatchMax of [1, 7, 1024]) {
+    // Reads one at a time (the default), a few, or all of a batch at once: the same segment.
+    for (const [seriesBatchMax, readsInFlightMax] of [[1, undefined], [7, 3], [1024, 10_000]] as const) {
       const dataDir = tmp();
       const names = await writeInputs(dataDir, inputs);
       const out = await runCompactionTask({
@@ -148,6 +149,7 @@ describe('runCompactionTask', () => {
         rawOutputName: segmentName('raw', P0, 99),
         levels: [],
         seriesBatchMax,
+        ...(readsInFlightMax !== undefined ? { readsInFlightMax } : {}),
       });
       expect(out.raw?.seriesCount).toBe(expected.size);
       expect(out.seriesCount).toBe(expected.size);

@@ -141,6 +141,51 @@ describe('engine compaction', () => {
     await e.close();
   });
 
+  it('runs a flush submitted during a compaction task before that task swaps: the swap keeps the flushed segment, names never collide', async () => {
+    const dataDir = await tmp();
+    // The task's outputs wait 1.5 s (off the flush chain) before the swap: a flush meanwhile must not wait for them.
+    let e = await open(dataDir, { compactionSwapDelayMs: 1500 });
+    await e.append('default', Array.from({ length: 10 }, (_, i) => series(i, OLD_P + 7, 100, 60_000, 7)));
+    await e.flush();
+    await e.append('default', Array.from({ length: 10 }, (_, i) => series(i + 5, OLD_P + 30_007, 100, 60_000, 9)));
+    await e.flush();
+    const compacting = e.compact();
+    let compactDone = false;
+    void compacting.then(() => (compactDone = true));
+    await new Promise((r) => setTimeout(r, 300));
+    // Rewrites of timestamps the merged segment holds, into the partition being merged: newer, so they win.
+    await e.append('default', [series(2, OLD_P + 7, 3, 60_000, 5000)]);
+    const flushStarted = performance.now();
+    await e.flush();
+    const flushMs = performance.now() - flushStarted;
+    expect(compactDone).toBe(false);
+    expect(e.stats().compactions).toBe(0); // the merge has not swapped yet
+    expect(flushMs).toBeLessThan(1500);
+    expect(e.stats().segments).toBe(3);
+    const summary = await compacting;
+    expect(summary).toMatchObject({ partitions: 1, segmentsMerged: 2, rawSegmentsWritten: 1, failures: 0 });
+    const m = await readManifest(dataDir);
+    // The merged segment, then the segment flushed during the task (later in order: its samples win).
+    expect(m.segments.length).toBe(2);
+    const seqs = m.segments.map((s) => Number(s.name.slice(s.name.lastIndexOf('-') + 1)));
+    expect(new Set(m.segments.map((s) => s.name)).size).toBe(2);
+    expect(m.nextSegmentSeq).toBeGreaterThan(Math.max(...seqs));
+    expect(seqs[1]).toBeGreaterThan(seqs[0]!); // the flush took a name above the ones the task reserved
+    const check = (got: SeriesData[]) => {
+      const s2 = got.find((s) => s.labels.some((l) => l.name === 'i' && l.value === '2'))!;
+      expect(Array.from(s2.values.subarray(0, 4))).toEqual([7000, 7001, 7002, 2010]);
+    };
+    const after = await selectAll(e);
+    check(after);
+    await e.close();
+    e = await open(dataDir);
+    expectSame(await selectAll(e), after);
+    // And the next run merges the partition's two segments into one.
+    expect((await e.compact()).partitions).toBe(1);
+    expectSame(await selectAll(e), after);
+    await e.close();
+  });
+
   it('leaves recent partitions alone unless forced', async () => {
     const dataDir = await tmp();
     const e = await open(dataDir, { flushIntervalMs: PARTITION_MS });

@@ -2,7 +2,10 @@
 // counter per series, `series` series, one request every `periodMs`) on a fixed schedule, and
 // every request's latency is kept with the phase it was sent in ("idle", "compacting"). The
 // schedule does not wait for answers (open loop), so a stalled server shows as latency instead of
-// as fewer requests.
+// as fewer requests. With each request it samples the machine's runnable threads (Linux
+// /proc/stat procs_running): on a shared machine other processes' load moves the latency as much
+// as compaction does, and this says how busy the cores were in each phase.
+import fs from 'node:fs';
 import http from 'node:http';
 import { encodeRemoteWriteV1 } from '../encode.js';
 import { remoteWrite, type WriteStats } from './client.js';
@@ -12,6 +15,8 @@ export const LIVE_METRIC = 'rb_live_total';
 export class SteadyWriter {
   phase = 'warmup';
   readonly latencies = new Map<string, number[]>();
+  /** procs_running samples per phase (absent where /proc/stat is not readable). */
+  readonly runnable = new Map<string, number[]>();
   readonly stats: WriteStats = { retries: 0, status429: 0 };
   private timer: NodeJS.Timeout | undefined;
   private readonly agent = new http.Agent({ keepAlive: true });
@@ -39,6 +44,12 @@ export class SteadyWriter {
     for (let i = 0; i < this.values.length; i++) this.values[i]! += 1 + (i % 7);
     const body = encodeRemoteWriteV1(this.labels.map((l, i) => ({ labels: l, timestampsMs: [now], values: [this.values[i]!] })));
     const phase = this.phase;
+    const running = procsRunning();
+    if (running !== undefined) {
+      let r = this.runnable.get(phase);
+      if (r === undefined) this.runnable.set(phase, (r = []));
+      r.push(running);
+    }
     const t0 = performance.now();
     // From the first attempt to the acknowledgement: a 429 and its retry count as latency.
     const p = remoteWrite(this.agent, new URL('/api/v1/write', this.baseUrl), body, this.stats)
@@ -61,5 +72,15 @@ export class SteadyWriter {
     await Promise.all([...this.pending]);
     this.agent.destroy();
     if (this.failure !== undefined) throw this.failure;
+  }
+}
+
+/** Threads runnable on the machine now (this one included), or undefined off Linux. */
+export function procsRunning(): number | undefined {
+  try {
+    const m = /^procs_running (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
   }
 }

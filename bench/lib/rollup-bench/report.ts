@@ -64,12 +64,13 @@ export function formatRollupReport(r: RollupBenchReport): string {
 
   const lat = r.latency;
   out += `\ningest latency, ${lat.liveSeries} series every ${lat.periodMs} ms (remote write of current data):\n`;
-  const latRows = [['phase', 'requests', 'p50 ms', 'p99 ms', 'max ms']];
+  const latRows = [['phase', 'requests', 'p50 ms', 'p99 ms', 'max ms', 'runnable']];
   for (const [name, p] of [['idle', lat.idle], ['while compacting', lat.compacting]] as const) {
-    latRows.push(p === undefined ? [name, '-', '-', '-', '-'] : [name, String(p.requests), fmtMs(p.p50Ms), fmtMs(p.p99Ms), fmtMs(p.maxMs)]);
+    latRows.push(p === undefined ? [name, '-', '-', '-', '-', '-'] : [name, String(p.requests), fmtMs(p.p50Ms), fmtMs(p.p99Ms), fmtMs(p.maxMs), p.runnableMean !== undefined ? p.runnableMean.toFixed(1) : '-']);
   }
   out += table(latRows);
   if (lat.ratioP99 !== undefined) out += `p99 ratio compacting/idle: ${lat.ratioP99.toFixed(2)}\n`;
+  if (lat.idle?.runnableMean !== undefined) out += `runnable: mean threads runnable on the machine (${r.machine.cpus} cpus) at each request (/proc/stat procs_running); far above the cpus, other load moves the latency\n`;
 
   const lv = r.levels;
   const src = lv.manifest ?? lv.disk;

@@ -120,6 +120,8 @@ export interface LatencyPhase {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Mean runnable threads on the machine at the phase's requests (Linux), for 2 cores here. */
+  runnableMean?: number;
 }
 
 export interface Goal {
@@ -146,9 +148,10 @@ export interface RollupBenchReport {
   notes: string[];
 }
 
-function latencyPhase(xs: number[] | undefined): LatencyPhase | undefined {
+function latencyPhase(xs: number[] | undefined, runnable?: number[]): LatencyPhase | undefined {
   if (xs === undefined || xs.length === 0) return undefined;
-  return { requests: xs.length, p50Ms: median(xs), p99Ms: percentile(xs, 99), maxMs: Math.max(...xs) };
+  const runnableMean = runnable !== undefined && runnable.length > 0 ? runnable.reduce((a, b) => a + b, 0) / runnable.length : undefined;
+  return { requests: xs.length, p50Ms: median(xs), p99Ms: percentile(xs, 99), maxMs: Math.max(...xs), ...(runnableMean !== undefined ? { runnableMean } : {}) };
 }
 
 export function rollupQueries(ds: RollupDataset): (RangeQuery & { name: string })[] {
@@ -232,8 +235,8 @@ export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBench
       notes.push('POST /api/v1/admin/compact answered 404: no compaction in this build, so no rollup levels, no "while compacting" latency, and the pyramid queries read raw data.');
       say('compaction endpoint missing (404): levels and "while compacting" latency not measurable');
     } else say(`compaction: ${(compaction.ms! / 1000).toFixed(1)} s`);
-    const idle = latencyPhase(writer.latencies.get('idle'));
-    const compacting = compaction.available ? latencyPhase(writer.latencies.get('compacting')) : undefined;
+    const idle = latencyPhase(writer.latencies.get('idle'), writer.runnable.get('idle'));
+    const compacting = compaction.available ? latencyPhase(writer.latencies.get('compacting'), writer.runnable.get('compacting')) : undefined;
     const latency: RollupBenchReport['latency'] = {
       liveSeries: o.liveSeries,
       periodMs: o.livePeriodMs,
