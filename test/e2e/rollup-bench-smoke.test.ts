@@ -142,7 +142,7 @@ describe('rollup bench data', () => {
   it('queries the whole span at whole hours', () => {
     const ds = new RollupDataset({ series: 4, scrapeCount: 24 * 240, intervalMs: 15_000, seed: 1, endMs: END });
     const qs = rollupQueries(ds);
-    expect(qs.map((q) => q.query)).toEqual(['sum by (x) (rate(rb_requests_total[1h]))', 'avg_over_time(rb_temperature[1h])']);
+    expect(qs.map((q) => q.query)).toEqual(['sum by (x) (rate(rb_requests_total[1h]))', 'avg_over_time(rb_temperature[1h])', 'sum by (x) (rate(rb_requests_total[1h15s]))']);
     for (const q of qs) {
       expect(q.stepS).toBe(3600);
       expect(q.endS * 1000).toBe(END);
@@ -234,10 +234,11 @@ describe.runIf(fs.existsSync(serverCliPath()))('bench:rollup, tiny, against the 
     } else {
       expect(report.notes.join('\n')).toMatch(/admin\/compact answered 404/);
     }
-    expect(report.queries).toHaveLength(2);
-    const [rate, avg] = report.queries;
+    expect(report.queries).toHaveLength(3);
+    const [rate, avg, rateInterval] = report.queries;
     expect(rate!.targets.pyramid.series).toBe(10); // x0..x9
     expect(avg!.targets.pyramid.series).toBe(series / 2);
+    expect(rateInterval!.targets.pyramid.series).toBe(10);
     for (const q of report.queries) {
       expect(q.targets.pyramid.points).toBe(q.targets.pyramid.series! * 6); // 6 h at 1 h (the first hour is the first window)
       for (const t of ['pyramid', 'raw'] as const) expect(q.targets[t].medianMs, q.targets[t].error).toBeGreaterThan(0);
