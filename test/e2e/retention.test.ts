@@ -26,8 +26,8 @@ afterAll(async () => {
 
 type Matrix = { status: string; data: { resultType: string; result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } };
 
-async function rangeQuery(url: string, expr: string, atMs: number): Promise<Matrix['data']['result']> {
-  const res = await promGet<Matrix>(url, `/api/v1/query?query=${encodeURIComponent(expr)}&time=${atMs / 1000}`);
+async function rangeQuery(url: string, expr: string, atMs: number, resolution = 'auto'): Promise<Matrix['data']['result']> {
+  const res = await promGet<Matrix>(url, `/api/v1/query?query=${encodeURIComponent(expr)}&time=${atMs / 1000}&resolution=${resolution}`);
   expect(res.status).toBe(200);
   return res.body.data.result;
 }
@@ -75,7 +75,12 @@ describe('retention', () => {
     expect(fromLevel.body.data.stats?.rollup?.map((r) => r.level)).toEqual(['1h']);
     const fromRaw = await promGet<{ data: { result: unknown[] } }>(server.url, `/api/v1/query?query=${encodeURIComponent(hourExpr)}&time=${atHour}&resolution=raw`);
     expect(fromRaw.body.data.result).toEqual([]);
-    expect((await rangeQuery(server.url, 'count_over_time(ret_m[3d])', NOW_MS)).map((r) => r.metric)).toEqual([{ age: 'recent' }]);
+    // Over 3 days at "now": raw sees only the recent series; auto answers from the 1h level plus
+    // a raw tail (docs/API.md), where the old series' kept buckets still count.
+    expect((await rangeQuery(server.url, 'count_over_time(ret_m[3d])', NOW_MS, 'raw')).map((r) => r.metric)).toEqual([{ age: 'recent' }]);
+    const threeDays = await rangeQuery(server.url, 'count_over_time(ret_m[3d])', NOW_MS);
+    expect(threeDays.map((r) => r.metric)).toEqual([{ age: 'old' }, { age: 'recent' }]);
+    expect(threeDays.map((r) => (r as unknown as { value: [number, string] }).value[1])).toEqual(['100', String(recent.values.length)]);
     const after = await readManifest(server.dataDir);
     expect(after.segments.some((s) => s.partitionStartMs === OLD_P && s.level === 'raw')).toBe(false);
     const onDisk = fs.readdirSync(tenantSegmentsDir(server.dataDir, 'default'));
