@@ -65,14 +65,14 @@ function wordsFor(byteLength: number): number {
  * one (hash, entry) slot pair, then the entry's columns. Each hash keeps one entry: setting a
  * present hash replaces its entry (its arena words stay behind until the generation rotates).
  */
-class Generation {
+class Generation<V = ValidatedLabels> {
   /** Slot i is (hash, entry index + 1) at [2i, 2i + 1]; entry index + 1 = 0 marks an empty slot. */
   private slots = new Int32Array(2 * SLOTS_INITIAL);
   private slotShift = 32 - Math.log2(SLOTS_INITIAL);
   /** Entry columns (index = insertion order): where its bytes are, and its value (undefined: deleted). */
   private entryWords = new Int32Array(ENTRIES_INITIAL);
   private entryBytes = new Int32Array(ENTRIES_INITIAL);
-  private readonly values: Array<ValidatedLabels | undefined> = [];
+  private readonly values: Array<V | undefined> = [];
   /** Entries with a value (what `size` reports). */
   size = 0;
   private arena = new Int32Array(ARENA_INITIAL_WORDS);
@@ -97,7 +97,7 @@ class Generation {
   }
 
   /** The value of hash h if its entry's bytes are exactly dv[start, end). */
-  get(h: number, dv: DataView, start: number, end: number): ValidatedLabels | undefined {
+  get(h: number, dv: DataView, start: number, end: number): V | undefined {
     const e = this.find(h);
     if (e < 0) return undefined;
     const v = this.values[e];
@@ -119,12 +119,12 @@ class Generation {
   }
 
   /** Sets hash h to v, whose bytes are dv[start, end) (copied into the arena). */
-  set(h: number, dv: DataView, start: number, end: number, v: ValidatedLabels): void {
+  set(h: number, dv: DataView, start: number, end: number, v: V): void {
     this.put(h, this.store(dv, start, end), end - start, v);
   }
 
   /** Sets hash h to hash h's value in `from`, copying its bytes over. */
-  adopt(from: Generation, h: number): void {
+  adopt(from: Generation<V>, h: number): void {
     const e = from.find(h);
     const bytes = from.entryBytes[e]!;
     const need = wordsFor(bytes);
@@ -134,7 +134,7 @@ class Generation {
     this.put(h, offset, bytes, from.values[e]!);
   }
 
-  private put(h: number, wordOffset: number, byteLength: number, v: ValidatedLabels): void {
+  private put(h: number, wordOffset: number, byteLength: number, v: V): void {
     let e = this.find(h);
     if (e < 0) {
       e = this.values.length;
@@ -384,6 +384,17 @@ export class LabelSetCache {
     return this.young.size + this.old.size;
   }
 
+  /**
+   * When the cache stands aside (thrashing, see BYPASS_HIT_RATIO), counts one lookup as the miss
+   * get() would answer and returns true, so a caller can skip building the key; else false.
+   */
+  bypassLookup(): boolean {
+    if (this.bypassLeft <= 0) return false;
+    this.bypassLeft--;
+    this.misses++;
+    return true;
+  }
+
   clear(): void {
     this.young = new Generation();
     this.old = new Generation();
@@ -423,146 +434,101 @@ export class LabelSetCache {
   }
 }
 
+/** Symbols longer than this are not given ids (a series using one is validated on every request). */
+export const SYMBOL_ID_BYTES_MAX = 4096;
+/** Arena words per symbol generation entry allowed on average (64 bytes): symbols are short. */
+const SYMBOL_ARENA_WORDS_PER_ENTRY = 16;
+/** Largest symbol id: ids are int32 so that a series key is a sequence of 4-byte words. */
+export const SYMBOL_ID_MAX = 0x7fffffff;
+
 /**
- * The remote write 2.0 cache: validated label sets keyed by a 32-bit hash combined from the
- * hashes of the series' symbols (name, value, name, value, ...). A 2.0 decoder hashes each symbol
- * at most once per request, so a lookup costs a few multiplies per label instead of hashing and
- * copying the series' bytes (the byte-keyed LabelSetCache made 2.0 decoding about 2x slower than
- * no cache at all, bench/decode-bench.ts). The caller verifies a candidate (`matches`) by
- * comparing its label strings with the request's symbol strings, which a 2.0 decoder has decoded
- * anyway, so a collision is only ever a miss. Generational like LabelSetCache: inserts go to
- * `young`; when it holds generationEntriesMax entries it becomes `old`; a hit in `old` moves up.
- * Each hash keeps one entry (a colliding insert replaces it).
+ * Remote write 2.0 symbols (byte strings) -> ids that name them across requests. Why: a 2.0
+ * sender builds a new symbol table per request, so a series' label refs differ from one request
+ * to the next, but the symbols' bytes do not. With one id per distinct byte string, a series is
+ * named by the sequence of its symbols' ids, which the decoder maps to its cached labels with a
+ * LabelSetCache over those ids' bytes: no symbol is decoded to a string and no label is compared
+ * as a string for a known series (comparing decoded strings was a fifth of the 2.0 ingest CPU).
+ *
+ * Correctness rests on one invariant: an id is given to exactly one byte string, ever. Ids come
+ * from a counter and are never reused (a lookup verifies the stored bytes, so a hash collision is
+ * a miss and the bytes get a fresh id); the same bytes may get a new id after eviction, which only
+ * makes the series keys that used the old id miss. When the counter would pass idMax, the owner
+ * must clear() this table and every cache keyed by its ids (idsLeft tells when).
+ *
+ * Generational like LabelSetCache: inserts go to `young`; when it holds generationEntriesMax
+ * entries (or its arena is full) it becomes `old`; a hit in `old` moves up with its id.
  */
-/**
- * One generation of SymbolHashLabelCache: an open-addressing table from hash to entry (the same
- * layout as Generation, without bytes): a lookup reads one (hash, entry) slot pair, then the
- * value. Why not a Map: hashes above 2^30 are heap numbers, and each Map.get chased buckets, key
- * and entry objects through cold memory. Deleted entries keep their slot (the generation is
- * dropped whole when it rotates).
- */
-class SymbolGeneration {
-  /** Slot i is (hash, entry index + 1) at [2i, 2i + 1]; entry index + 1 = 0 marks an empty slot. */
-  private slots = new Int32Array(2 * SLOTS_INITIAL);
-  private slotShift = 32 - Math.log2(SLOTS_INITIAL);
-  private readonly values: Array<ValidatedLabels | undefined> = [];
-  /** Entries with a value. */
-  size = 0;
+export class SymbolIdTable {
+  private young = new Generation<number>();
+  private old = new Generation<number>();
+  private nextId = 1;
+  private readonly arenaWordsMax: number;
 
-  private find(h: number): number {
-    const slots = this.slots;
-    const mask = (slots.length >>> 1) - 1;
-    let i = Math.imul(h ^ SLOT_SEED, 0x9e3779b1) >>> this.slotShift;
-    for (;;) {
-      const e = slots[2 * i + 1]!;
-      if (e === 0) return -1;
-      if (slots[2 * i] === h) return e - 1;
-      i = (i + 1) & mask;
-    }
+  constructor(
+    readonly generationEntriesMax: number,
+    /** Replaceable so tests can force collisions. */
+    private readonly hash: RawBytesHash = hashRawBytes,
+    /** Replaceable so tests can exhaust the ids. */
+    readonly idMax = SYMBOL_ID_MAX,
+  ) {
+    if (!(Number.isInteger(generationEntriesMax) && generationEntriesMax > 0)) throw new Error(`generationEntriesMax must be a positive integer, got ${generationEntriesMax}`);
+    this.arenaWordsMax = Math.max(generationEntriesMax * SYMBOL_ARENA_WORDS_PER_ENTRY, wordsFor(SYMBOL_ID_BYTES_MAX));
   }
 
-  /** `h` must be an int32 (callers pass hash | 0). */
-  get(h: number): ValidatedLabels | undefined {
-    const e = this.find(h);
-    return e < 0 ? undefined : this.values[e];
-  }
-
-  has(h: number): boolean {
-    return this.get(h) !== undefined;
-  }
-
-  delete(h: number): void {
-    const e = this.find(h);
-    if (e >= 0 && this.values[e] !== undefined) {
-      this.values[e] = undefined;
-      this.size--;
-    }
-  }
-
-  set(h: number, v: ValidatedLabels): void {
-    let e = this.find(h);
-    if (e < 0) {
-      e = this.values.length;
-      this.values.push(undefined);
-      // At most half full, so probe runs stay short.
-      if (2 * (e + 1) > this.slots.length >>> 1) this.rehash();
-      this.insertSlot(h, e);
-    }
-    if (this.values[e] === undefined) this.size++;
-    this.values[e] = v;
-  }
-
-  private insertSlot(h: number, e: number): void {
-    const slots = this.slots;
-    const mask = (slots.length >>> 1) - 1;
-    let i = Math.imul(h ^ SLOT_SEED, 0x9e3779b1) >>> this.slotShift;
-    while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
-    slots[2 * i] = h;
-    slots[2 * i + 1] = e + 1;
-  }
-
-  private rehash(): void {
-    const old = this.slots;
-    this.slots = new Int32Array(old.length * 2);
-    this.slotShift--;
-    for (let i = 1; i < old.length; i += 2) if (old[i] !== 0) this.insertSlot(old[i - 1]!, old[i]! - 1);
-  }
-}
-
-export class SymbolHashLabelCache {
-  private young = new SymbolGeneration();
-  private old = new SymbolGeneration();
-  hits = 0;
-  misses = 0;
-  readonly bypasses = 0;
-
-  constructor(private readonly generationEntriesMax: number) {
-    if (!(generationEntriesMax >= 1)) throw new RangeError(`generationEntriesMax must be >= 1, got ${generationEntriesMax}`);
+  /** Ids not yet given out. */
+  get idsLeft(): number {
+    return this.idMax - this.nextId + 1;
   }
 
   get size(): number {
     return this.young.size + this.old.size;
   }
 
-  /** The entry for `hash` that `matches` accepts, or undefined (counted as a miss). */
-  get(hash: number, matches: (v: ValidatedLabels) => boolean): ValidatedLabels | undefined {
-    const h = hash | 0;
-    let v = this.young.get(h);
-    if (v !== undefined && matches(v)) {
-      this.hits++;
-      return v;
+  /**
+   * The id of the bytes dv[start, end), given one if they have none; 0 when they are longer than
+   * SYMBOL_ID_BYTES_MAX or the ids ran out (the caller then does not cache what uses them).
+   */
+  idOf(dv: DataView, start: number, end: number): number {
+    if (end - start > SYMBOL_ID_BYTES_MAX) return 0;
+    const h = this.hash(dv, start, end) | 0; // slots hold int32
+    let id = this.young.get(h, dv, start, end);
+    if (id !== undefined) return id;
+    const old = this.old;
+    id = old.get(h, dv, start, end);
+    if (id !== undefined) {
+      this.youngWithRoom(h, wordsFor(old.byteLengthOf(h))).adopt(old, h);
+      old.delete(h);
+      return id;
     }
-    v = this.old.get(h);
-    if (v !== undefined && matches(v)) {
-      this.hits++;
-      this.old.delete(h);
-      this.insert(h, v);
-      return v;
-    }
-    this.misses++;
-    return undefined;
+    if (this.nextId > this.idMax) return 0;
+    id = this.nextId++;
+    // Same hash, different bytes: the newer entry replaces the older one (whose id is then unused).
+    this.youngWithRoom(h, wordsFor(end - start)).set(h, dv, start, end, id);
+    return id;
   }
 
-  set(hash: number, v: ValidatedLabels): void {
-    this.insert(hash | 0, v);
-  }
-
-  private insert(h: number, v: ValidatedLabels): void {
-    if (!this.young.has(h) && this.young.size >= this.generationEntriesMax) {
-      this.old = this.young;
-      this.young = new SymbolGeneration();
-    }
-    this.young.set(h, v);
-  }
-
+  /** Forgets every symbol and restarts the ids (caches keyed by them must be cleared too). */
   clear(): void {
-    this.young = new SymbolGeneration();
-    this.old = new SymbolGeneration();
+    this.young = new Generation<number>();
+    this.old = new Generation<number>();
+    this.nextId = 1;
+  }
+
+  private youngWithRoom(h: number, words: number): Generation<number> {
+    const y = this.young;
+    if ((y.size >= this.generationEntriesMax && !y.has(h)) || y.usedWords + words > this.arenaWordsMax) {
+      this.old = y;
+      this.young = new Generation<number>();
+    }
+    return this.young;
   }
 
   assertInvariants(): void {
-    if (this.young.size > this.generationEntriesMax || this.old.size > this.generationEntriesMax) {
-      throw new Error(`symbol label cache generation above ${this.generationEntriesMax} entries`);
+    for (const [name, gen] of [['young', this.young], ['old', this.old]] as const) {
+      if (gen.size > this.generationEntriesMax) throw new Error(`symbol id table ${name} generation holds ${gen.size} > ${this.generationEntriesMax}`);
+      if (gen.usedWords > this.arenaWordsMax) throw new Error(`symbol id table ${name} arena holds ${gen.usedWords} words > ${this.arenaWordsMax}`);
+      gen.assertEntriesInArena(`symbol ${name}`);
     }
+    if (this.nextId < 1 || this.nextId > this.idMax + 1) throw new Error(`symbol id counter ${this.nextId} outside 1..${this.idMax + 1}`);
   }
 }

@@ -22,14 +22,15 @@
 // invalid labels, too many or too long labels, timestamps outside ±2^47 ms. Invalid exemplars are
 // rejected one by one; native histograms are rejected as 'unsupported_type' until they are stored.
 //
-// Symbols are decoded and validated at most once per request (most are label names and values
-// shared by many series). Known series are cheaper still: a bounded cache (label-cache.ts,
-// SymbolHashLabelCache) maps a hash combined from the series' symbol hashes to its validated
-// labels and key, across requests; a candidate is verified against the symbol strings.
+// Known series take no string work at all: each symbol a series uses gets an id that names its
+// bytes across requests (label-cache.ts, SymbolIdTable; looked up once per request, verified
+// byte for byte), and a bounded cache (LabelSetCache) maps the sequence of a series' symbol ids
+// to its validated labels and key. Symbols are decoded to strings and validated only for series
+// the cache does not know (at most once per request each: most are shared by many series).
 import { REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX, SAMPLE_TIMESTAMP_ABS_MAX_MS } from '../constants.js';
 import { labelsKey, METRIC_NAME_LABEL, type Label, type Labels } from '../model/labels.js';
 import { type AppendBatch } from '../model/write.js';
-import { hashRawBytes, SymbolHashLabelCache, validatedLabels, type ValidatedLabels } from './label-cache.js';
+import { LabelSetCache, SymbolIdTable, validatedLabels, type RawBytesHash, type ValidatedLabels } from './label-cache.js';
 import { RejectionTally, type ExemplarInput, type MetricMetadataInput, type MetricTypeName, type RejectReason } from './pipeline.js';
 import { ProtoCursor, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protowire.js';
 import {
@@ -60,18 +61,26 @@ export type DecodedWriteV2 = DecodedWrite;
 export interface RemoteWriteV2DecoderOptions {
   /** Per cache generation (at most twice this many entries); 0 disables the label cache. */
   labelCacheGenerationEntriesMax?: number;
-  /** Tests only: replaces the per-symbol hash (e.g. a constant one, to force collisions). */
-  symbolHash?: (dv: DataView, start: number, end: number) => number;
+  /** Symbol ids per generation (default: twice the label cache's entries). */
+  symbolGenerationEntriesMax?: number;
+  /** Tests only: replaces the hash of a symbol's bytes (e.g. a constant one, to force collisions). */
+  symbolHash?: RawBytesHash;
+  /** Tests only: replaces the hash of a series' symbol-id sequence. */
+  seriesHash?: RawBytesHash;
+  /** Tests only: the largest symbol id (a small one makes the ids run out and restart). */
+  symbolIdMax?: number;
 }
 
 export class RemoteWriteV2Decoder {
-  private readonly cache: SymbolHashLabelCache | undefined;
-  private readonly symbolHash: (dv: DataView, start: number, end: number) => number;
+  private readonly cache: LabelSetCache | undefined;
+  private readonly symbols: SymbolIdTable | undefined;
 
   constructor(opts: RemoteWriteV2DecoderOptions = {}) {
     const n = opts.labelCacheGenerationEntriesMax ?? REMOTE_WRITE_LABEL_CACHE_GENERATION_ENTRIES_MAX;
-    this.cache = n > 0 ? new SymbolHashLabelCache(n) : undefined;
-    this.symbolHash = opts.symbolHash ?? hashRawBytes;
+    if (n > 0) {
+      this.cache = new LabelSetCache(n, opts.seriesHash);
+      this.symbols = new SymbolIdTable(opts.symbolGenerationEntriesMax ?? 2 * n, opts.symbolHash, opts.symbolIdMax);
+    }
   }
 
   async decode(body: Uint8Array, limits?: Partial<RemoteWriteLimits>): Promise<DecodedWriteV2> {
@@ -82,16 +91,18 @@ export class RemoteWriteV2Decoder {
   /** Decompressed protobuf v2 Request -> validated write (synchronous). */
   decodeRequest(buf: Uint8Array, limits?: Partial<RemoteWriteLimits>): DecodedWriteV2 {
     const b = (Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) as FastBuffer;
-    return new RequestWalker(b, resolveRemoteWriteLimits(limits), this.cache, this.symbolHash).run();
+    return new RequestWalker(b, resolveRemoteWriteLimits(limits), this.cache, this.symbols).run();
   }
 
-  cacheStats(): { entries: number; hits: number; misses: number; bypasses: number } {
+  cacheStats(): { entries: number; hits: number; misses: number; bypasses: number; symbols: number } {
     const c = this.cache;
-    return c === undefined ? { entries: 0, hits: 0, misses: 0, bypasses: 0 } : { entries: c.size, hits: c.hits, misses: c.misses, bypasses: c.bypasses };
+    const symbols = this.symbols?.size ?? 0;
+    return c === undefined ? { entries: 0, hits: 0, misses: 0, bypasses: 0, symbols } : { entries: c.size, hits: c.hits, misses: c.misses, bypasses: c.bypasses, symbols };
   }
 
   assertInvariants(): void {
     this.cache?.assertInvariants();
+    this.symbols?.assertInvariants();
   }
 }
 
@@ -157,7 +168,6 @@ const SYM_LABEL_NAME = 2; // valid label name (hence ASCII)
 const SYM_METRIC_NAME = 4; // valid metric name
 const SYM_UTF8 = 8; // valid UTF-8
 const SYM_ASCII = 16;
-const SYM_HASHED = 32;
 
 const CTX_REQUEST = 0;
 const CTX_TIMESERIES = 1;
@@ -180,15 +190,47 @@ class SymbolScratch {
   start: Int32Array = new Int32Array(1024);
   end: Int32Array = new Int32Array(1024);
   flags = new Uint8Array(1024);
-  hashes = new Int32Array(1024);
+  /** Per symbol: its SymbolIdTable id, 0 (not looked up yet) or -1 (has none). */
+  ids = new Int32Array(1024);
   strings: Array<string | undefined> = [];
+  /** labels_refs of the series or exemplar being decoded (first `refCount` entries). */
+  refs = new Int32Array(256);
+  /** The symbol ids of the series being decoded: its label cache key, read through keyView. */
+  key = new Int32Array(256);
+  keyView = new DataView(this.key.buffer);
 
-  /** Room for `n` symbols' flags and hashes (start/end grow as symbols are added). */
+  /** Room for `n` symbols' flags and ids (start/end grow as symbols are added). */
   reserve(n: number): void {
     if (this.flags.length < n) {
       const cap = Math.max(n, this.flags.length * 2);
       this.flags = new Uint8Array(cap);
-      this.hashes = new Int32Array(cap);
+      this.ids = new Int32Array(cap);
+    }
+  }
+
+  /** [start, end) of each TimeSeries of the request, pairs of ints. */
+  tsRanges: Int32Array = new Int32Array(1024);
+
+  growTsRanges(): Int32Array {
+    const next = new Int32Array(this.tsRanges.length * 2);
+    next.set(this.tsRanges);
+    return (this.tsRanges = next);
+  }
+
+  /** Room for `n` label refs in `refs` (kept). */
+  growRefs(n: number): void {
+    if (this.refs.length < n) {
+      const next = new Int32Array(Math.max(n, this.refs.length * 2));
+      next.set(this.refs);
+      this.refs = next;
+    }
+  }
+
+  /** Room for a key of `n` symbol ids. */
+  reserveKey(n: number): void {
+    if (this.key.length < n) {
+      this.key = new Int32Array(Math.max(n, this.key.length * 2));
+      this.keyView = new DataView(this.key.buffer);
     }
   }
 
@@ -200,9 +242,15 @@ class SymbolScratch {
     }
     if (this.flags.length > SYMBOL_SCRATCH_MAX) {
       this.flags = new Uint8Array(1024);
-      this.hashes = new Int32Array(1024);
+      this.ids = new Int32Array(1024);
     }
     if (this.strings.length > SYMBOL_SCRATCH_MAX) this.strings = [];
+    if (this.tsRanges.length > SYMBOL_SCRATCH_MAX) this.tsRanges = new Int32Array(1024);
+    if (this.refs.length > SYMBOL_SCRATCH_MAX) {
+      this.refs = new Int32Array(256);
+      this.key = new Int32Array(256);
+      this.keyView = new DataView(this.key.buffer);
+    }
   }
 }
 const symbolScratch = new SymbolScratch();
@@ -218,8 +266,8 @@ class RequestWalker extends ProtoCursor {
   private symCount = 0;
   private symFlags!: Uint8Array;
   private symStrings!: Array<string | undefined>;
-  /** Per-symbol hash for the label cache; valid when SYM_HASHED is in symFlags. */
-  private symHashes!: Int32Array;
+  /** Per-symbol SymbolIdTable id (0: not looked up yet; -1: none). */
+  private symIds!: Int32Array;
 
   /** Sample columns and output offsets, shared with the 1.0 decoder (see SampleScratch). */
   private readonly scratch = sampleScratch;
@@ -231,8 +279,8 @@ class RequestWalker extends ProtoCursor {
   private badTimestampText = '';
 
   private readonly outLabels: ValidatedLabels[] = [];
-  /** Per output series: whether its start timestamps are kept. */
-  private readonly outHasStarts: boolean[] = [];
+  /** Whether an output series keeps its start timestamps. */
+  private startsKept = false;
   private readonly metadata: MetricMetadataInput[] = [];
   private readonly metadataSeen = new Set<string>();
   private readonly exemplars: ExemplarInput[] = [];
@@ -240,15 +288,15 @@ class RequestWalker extends ProtoCursor {
   private exemplarCount = 0;
   private histogramCount = 0;
 
-  /** labels_refs of the series or exemplar being decoded. */
-  private refs: number[] = [];
+  /** labels_refs of the series or exemplar being decoded: symbolScratch.refs[0, refCount). */
+  private refCount = 0;
   private readonly exemplarRanges: number[] = [];
 
   constructor(
     override readonly buf: FastBuffer,
     private readonly limits: RemoteWriteLimits,
-    private readonly cache: SymbolHashLabelCache | undefined,
-    private readonly symbolHash: (dv: DataView, start: number, end: number) => number,
+    private readonly cache: LabelSetCache | undefined,
+    private readonly symbols: SymbolIdTable | undefined,
   ) {
     super(buf, 'BAD_REMOTE_WRITE', 'decompressed remote write 2.0 Request');
     this.scratch.reserve(Math.min(SCRATCH_SAMPLES_MAX, Math.ceil(buf.length / GUESS_BYTES_PER_SAMPLE_V2)));
@@ -274,7 +322,8 @@ class RequestWalker extends ProtoCursor {
     const end = this.buf.length;
     // Pass 1: the symbol table (senders write it first, but the wire allows any order) and the
     // byte ranges of the time series.
-    const tsRanges: number[] = [];
+    let tsRanges = symbolScratch.tsRanges;
+    let tsRangeInts = 0;
     while (this.pos < end) {
       const tagAt = this.pos;
       const tag = this.tag(end);
@@ -285,7 +334,9 @@ class RequestWalker extends ProtoCursor {
         this.pos += n;
       } else if (tag === 0x2a) {
         const n = this.length(end);
-        tsRanges.push(this.pos, this.pos + n);
+        if (tsRangeInts === tsRanges.length) tsRanges = symbolScratch.growTsRanges();
+        tsRanges[tsRangeInts++] = this.pos;
+        tsRanges[tsRangeInts++] = this.pos + n;
         this.pos += n;
       } else if (field >= 1 && field <= 3) {
         this.fail(
@@ -300,7 +351,7 @@ class RequestWalker extends ProtoCursor {
     if (this.symCount > 0 && this.symEnd[0]! !== this.symStart[0]!) {
       this.fail(`symbols[0] must be the empty string, got ${this.quote(0)}`, this.symStart[0]! - 1);
     }
-    if (this.symCount === 0 && tsRanges.length > 0) this.fail('symbols is empty: it must start with the empty string', 0);
+    if (this.symCount === 0 && tsRangeInts > 0) this.fail('symbols is empty: it must start with the empty string', 0);
     const sc = symbolScratch;
     sc.start = this.symStart;
     sc.end = this.symEnd;
@@ -311,9 +362,16 @@ class RequestWalker extends ProtoCursor {
     if (sc.strings.length < this.symCount) sc.strings.length = this.symCount;
     sc.strings.fill(undefined, 0, this.symCount);
     this.symStrings = sc.strings;
-    this.symHashes = sc.hashes; // read only where symFlags has SYM_HASHED
+    this.symIds = sc.ids;
+    this.symIds.fill(0, 0, this.symCount);
+    const table = this.symbols;
+    if (table !== undefined && table.idsLeft < this.symCount) {
+      // Ids are never reused while a cache keyed by them may hold them: restart both.
+      table.clear();
+      this.cache?.clear();
+    }
     try {
-      for (let i = 0; i < tsRanges.length; i += 2) this.timeSeries(tsRanges[i]!, tsRanges[i + 1]!);
+      for (let i = 0; i < tsRangeInts; i += 2) this.timeSeries(tsRanges[i]!, tsRanges[i + 1]!);
       return this.finish();
     } finally {
       sc.trim();
@@ -368,10 +426,12 @@ class RequestWalker extends ProtoCursor {
     return JSON.stringify(this.buf.toString('utf8', a, cut)) + (cut < b ? '…' : '');
   }
 
-  private describeRefs(refs: readonly number[]): string {
+  /** The series' labels (symbolScratch.refs[0, n)) for a message: lenient UTF-8, truncated. */
+  private describeRefs(n: number): string {
+    const refs = symbolScratch.refs;
     const parts: string[] = [];
     let chars = 0;
-    for (let i = 0; i + 1 < refs.length && chars < SERIES_TEXT_CHARS_MAX; i += 2) {
+    for (let i = 0; i + 1 < n && chars < SERIES_TEXT_CHARS_MAX; i += 2) {
       const a = this.symStart[refs[i]!]!;
       const part = `${this.buf.toString('utf8', a, Math.min(this.symEnd[refs[i]!]!, a + 128))}=${this.quote(refs[i + 1]!)}`;
       parts.push(part);
@@ -389,14 +449,39 @@ class RequestWalker extends ProtoCursor {
     return v;
   }
 
-  /** labels_refs, packed (wire type 2) or not (wire type 0, one per field): appends to `out`. */
-  private readRefs(tag: number, end: number, out: number[], what: string, tagAt: number): void {
+  /** labels_refs, packed (wire type 2) or not (wire type 0, one per field): appended to symbolScratch.refs. */
+  private readRefs(tag: number, end: number, what: string, tagAt: number): void {
+    const sc = symbolScratch;
     if ((tag & 7) === WIRE_LEN) {
       const n = this.length(end);
       const pe = this.pos + n;
-      while (this.pos < pe) out.push(this.ref(pe, what));
+      let refs = sc.refs;
+      const buf = this.buf;
+      const symCount = this.symCount;
+      let k = this.refCount;
+      let p = this.pos;
+      while (p < pe) {
+        if (k === refs.length) {
+          sc.growRefs(k + 1);
+          refs = sc.refs;
+        }
+        const b = buf[p]!;
+        if (b < 0x80 && b < symCount) {
+          // One-byte ref inside the table (the common case: tables of up to 128 symbols, and
+          // the first 128 symbols of larger ones).
+          refs[k++] = b;
+          p++;
+        } else {
+          this.pos = p;
+          refs[k++] = this.ref(pe, what);
+          p = this.pos;
+        }
+      }
+      this.pos = p;
+      this.refCount = k;
     } else if ((tag & 7) === WIRE_VARINT) {
-      out.push(this.ref(end, what));
+      if (this.refCount === sc.refs.length) sc.growRefs(this.refCount + 1);
+      sc.refs[this.refCount++] = this.ref(end, what);
     } else this.expectWireType(tag, WIRE_LEN, what, tagAt);
   }
 
@@ -406,10 +491,9 @@ class RequestWalker extends ProtoCursor {
     this.badTimestampSample = -1;
     const sampleStart = this.sampleCount;
     this.seriesSampleStart = sampleStart;
-    const refs = this.refs;
-    refs.length = 0;
+    this.refCount = 0;
     const exemplarRanges = this.exemplarRanges;
-    exemplarRanges.length = 0;
+    if (exemplarRanges.length > 0) exemplarRanges.length = 0;
     let histograms = 0;
     let anyStart = false;
     let type = 0;
@@ -425,7 +509,7 @@ class RequestWalker extends ProtoCursor {
         if (this.sample(s, s + n)) anyStart = true;
         this.pos = s + n;
       } else if (tag === 0x0a || tag === 0x08) {
-        this.readRefs(tag, end, refs, 'labels_refs', tagAt);
+        this.readRefs(tag, end, 'labels_refs', tagAt);
       } else if (tag === 0x22) {
         const n = this.length(end);
         exemplarRanges.push(this.pos, this.pos + n);
@@ -461,13 +545,14 @@ class RequestWalker extends ProtoCursor {
         this.skip(tag, end);
       }
     }
-    if (refs.length % 2 !== 0) this.fail(`labels_refs has ${refs.length} entries: it must hold name/value pairs (an even number)`, start);
+    const refCount = this.refCount;
+    if (refCount % 2 !== 0) this.fail(`labels_refs has ${refCount} entries: it must hold name/value pairs (an even number)`, start);
 
     let reason = '';
     let reasonCode: RejectReason = 'invalid_labels';
     let entry: ValidatedLabels | undefined;
     const lim = this.limits;
-    const count = refs.length / 2;
+    const count = refCount / 2;
     if (count > lim.labelsPerSeriesMax) {
       reason = `has ${count} labels, above the limit of ${lim.labelsPerSeriesMax}`;
       reasonCode = 'too_many_labels';
@@ -475,19 +560,22 @@ class RequestWalker extends ProtoCursor {
       reason = `has no labels (the ${METRIC_NAME_LABEL} label is required)`;
     } else {
       const cache = this.cache;
-      const hash = cache !== undefined ? this.seriesHash(refs) : 0;
-      if (cache !== undefined) {
-        entry = cache.get(hash, this.matchesRefs);
-        if (entry !== undefined && (entry.nameBytesMax > lim.labelNameBytesMax || entry.valueBytesMax > lim.labelValueBytesMax)) entry = undefined;
+      let keyBytes = -1;
+      if (cache !== undefined && !cache.bypassLookup()) {
+        keyBytes = this.seriesKey(refCount);
+        if (keyBytes >= 0) {
+          entry = cache.get(symbolScratch.keyView, 0, keyBytes);
+          if (entry !== undefined && (entry.nameBytesMax > lim.labelNameBytesMax || entry.valueBytesMax > lim.labelValueBytesMax)) entry = undefined;
+        }
       }
       if (entry === undefined) {
-        const r = this.labels(refs);
+        const r = this.labels(refCount);
         if (typeof r === 'string') {
           reason = r;
           reasonCode = this.labelsReason;
         } else {
           entry = r;
-          cache?.set(hash, r);
+          if (keyBytes >= 0) cache!.set(symbolScratch.keyView, 0, keyBytes, r);
         }
       }
     }
@@ -499,7 +587,7 @@ class RequestWalker extends ProtoCursor {
     this.histogramCount += histograms;
     if (reason !== '') {
       this.sampleCount = sampleStart;
-      const text = `invalid series timeseries[${this.seriesIndex}] ${this.describeRefs(refs)}: ${reason}`;
+      const text = `invalid series timeseries[${this.seriesIndex}] ${this.describeRefs(refCount)}: ${reason}`;
       this.rejected.add(reasonCode, samples, 1, text);
       if (exemplarRanges.length > 0) this.rejected.add('invalid_exemplar', exemplarRanges.length / 2, 0, `exemplar of a rejected series: ${text}`);
       if (histograms > 0) this.rejected.add('unsupported_type', histograms, 0, `native histogram of a rejected series: ${text}`);
@@ -508,74 +596,60 @@ class RequestWalker extends ProtoCursor {
     }
     const series = entry!;
     const typeName = METRIC_TYPE_NAMES[type] ?? 'unknown';
-    let metricName = '';
-    for (const l of series.labels) {
-      if (l.name === METRIC_NAME_LABEL) {
-        metricName = l.value;
-        break;
-      }
-    }
     if (samples > 0) {
       const i = this.outLabels.length;
       this.outLabels.push(series);
       this.scratch.setOffset(i, sampleStart);
-      this.outHasStarts.push(anyStart && isCumulativeSeries(metricName, typeName));
+      // Start timestamps are kept for cumulative series only (isCumulativeSeries). The labels are
+      // read only here and for metadata: for a known series, nothing else touches them.
+      if (anyStart) {
+        if (isCumulativeSeries(metricNameOf(series.labels), typeName)) this.startsKept = true;
+        else this.starts!.fill(0, sampleStart, this.sampleCount);
+      }
     }
-    if (type !== 0 || helpRef !== 0 || unitRef !== 0) this.addMetadata(metricName, typeName, helpRef, unitRef);
+    if (type !== 0 || helpRef !== 0 || unitRef !== 0) this.addMetadata(metricNameOf(series.labels), typeName, helpRef, unitRef);
+    // Described before the exemplars, which reuse symbolScratch.refs.
+    const histogramText = histograms > 0 ? `native histogram samples of ${this.describeRefs(refCount)}: native histograms are not supported yet (send classic _bucket/_sum/_count series)` : '';
     for (let i = 0; i < exemplarRanges.length; i += 2) this.exemplar(series, exemplarRanges[i]!, exemplarRanges[i + 1]!);
-    if (histograms > 0) {
-      this.rejected.add('unsupported_type', histograms, samples === 0 ? 1 : 0, `native histogram samples of ${this.describeRefs(refs)}: native histograms are not supported yet (send classic _bucket/_sum/_count series)`);
-    }
+    if (histograms > 0) this.rejected.add('unsupported_type', histograms, samples === 0 ? 1 : 0, histogramText);
     this.ctx = CTX_REQUEST;
   }
 
-  /** Combined hash of the series' symbols, in order (each symbol hashed once per request). */
-  private seriesHash(refs: readonly number[]): number {
-    let h = 0x811c9dc5 ^ refs.length;
-    for (let i = 0; i < refs.length; i++) {
-      const r = refs[i]!;
-      const f = this.symFlags[r]!;
-      if ((f & SYM_HASHED) === 0) {
-        this.symHashes[r] = this.symbolHash(this.dv, this.symStart[r]!, this.symEnd[r]!);
-        this.symFlags[r] = f | SYM_HASHED;
-      }
-      h = Math.imul(h ^ this.symHashes[r]!, 0x01000193);
-      h ^= h >>> 15;
-    }
-    return h >>> 0;
-  }
-
   /**
-   * Whether a cached label set is exactly the refs of the series being decoded: same strings in
-   * the same order, compared with the request's symbol strings (decoded once per request; a
-   * native string comparison measured cheaper than comparing bytes in JS). A value must also be
-   * valid UTF-8: a replacement character decoded from bad bytes must not match a cached one.
+   * Writes the symbol ids of the series' refs (symbolScratch.refs[0, n)) to symbolScratch.key;
+   * returns the key's length in bytes, or -1 when a symbol has no id (too long to cache). Each
+   * symbol is looked up in the SymbolIdTable at most once per request.
    */
-  private readonly matchesRefs = (v: ValidatedLabels): boolean => {
-    const refs = this.refs;
-    const labels = v.labels;
-    if (labels.length * 2 !== refs.length) return false;
-    for (let i = 0; i < labels.length; i++) {
-      const l = labels[i]!;
-      if (!this.symbolIs(refs[2 * i]!, l.name) || !this.symbolIs(refs[2 * i + 1]!, l.value)) return false;
+  private seriesKey(n: number): number {
+    const sc = symbolScratch;
+    sc.reserveKey(n);
+    const refs = sc.refs;
+    const key = sc.key;
+    const ids = this.symIds;
+    for (let i = 0; i < n; i++) {
+      const r = refs[i]!;
+      let id = ids[r]!;
+      if (id <= 0) {
+        if (id < 0) return -1;
+        id = this.symbols!.idOf(this.dv, this.symStart[r]!, this.symEnd[r]!);
+        if (id === 0) {
+          ids[r] = -1;
+          return -1;
+        }
+        ids[r] = id;
+      }
+      key[i] = id;
     }
-    return true;
-  };
-
-  /** Whether symbol i holds exactly the string s. */
-  private symbolIs(i: number, s: string): boolean {
-    const n = this.symEnd[i]! - this.symStart[i]!;
-    // UTF-8 takes 1 to 3 bytes per UTF-16 unit.
-    if (n < s.length || n > 3 * s.length) return false;
-    return (this.flags(i) & SYM_UTF8) !== 0 && this.str(i) === s;
+    return 4 * n;
   }
 
   private labelsReason: RejectReason = 'invalid_labels';
 
-  /** Validates the label pairs of `refs`; returns the validated set or why it is invalid. */
-  private labels(refs: readonly number[]): ValidatedLabels | string {
+  /** Validates the label pairs of symbolScratch.refs[0, n); returns the validated set or why it is invalid. */
+  private labels(n: number): ValidatedLabels | string {
+    const refs = symbolScratch.refs;
     const lim = this.limits;
-    const count = refs.length / 2;
+    const count = n / 2;
     const labels: Label[] = new Array(count);
     let prevName = '';
     let nameBytesMax = 0;
@@ -713,14 +787,14 @@ class RequestWalker extends ProtoCursor {
   /** One Exemplar { labels_refs = 1; double value = 2; int64 timestamp = 3; } of a valid series. */
   private exemplar(series: ValidatedLabels, start: number, end: number): void {
     this.ctx = CTX_EXEMPLAR;
-    const refs: number[] = [];
+    this.refCount = 0;
     let value = 0;
     let ts = 0;
     this.pos = start;
     while (this.pos < end) {
       const tagAt = this.pos;
       const tag = this.tag(end);
-      if (tag === 0x0a || tag === 0x08) this.readRefs(tag, end, refs, 'labels_refs', tagAt);
+      if (tag === 0x0a || tag === 0x08) this.readRefs(tag, end, 'labels_refs', tagAt);
       else if (tag === 0x11) {
         if (this.pos + 8 > end) this.fail('truncated exemplar value', this.pos);
         value = this.dv.getFloat64(this.pos, true);
@@ -734,11 +808,13 @@ class RequestWalker extends ProtoCursor {
         this.skip(tag, end);
       }
     }
-    if (refs.length % 2 !== 0) this.fail(`exemplar labels_refs has ${refs.length} entries: it must hold name/value pairs (an even number)`, start);
+    const refs = symbolScratch.refs;
+    const refCount = this.refCount;
+    if (refCount % 2 !== 0) this.fail(`exemplar labels_refs has ${refCount} entries: it must hold name/value pairs (an even number)`, start);
     this.ctx = CTX_TIMESERIES;
     const labels: Label[] = [];
     let bad = '';
-    for (let i = 0; i < refs.length && bad === ''; i += 2) {
+    for (let i = 0; i < refCount && bad === ''; i += 2) {
       const nr = refs[i]!;
       const vr = refs[i + 1]!;
       if (this.symEnd[nr] === this.symStart[nr]) bad = 'a label has an empty name';
@@ -761,15 +837,8 @@ class RequestWalker extends ProtoCursor {
     scratch.setOffset(count, n);
     const offsets = scratch.offsets.slice(0, count + 1);
     let st = this.starts;
-    if (st !== undefined) {
-      // Start timestamps are kept for cumulative series only (isCumulativeSeries).
-      let kept = false;
-      for (let i = 0; i < count; i++) {
-        if (this.outHasStarts[i]) kept = true;
-        else st.fill(0, offsets[i]!, offsets[i + 1]!);
-      }
-      st = kept ? (st.length === n ? st : st.slice(0, n)) : undefined;
-    }
+    // Series whose starts are not kept have zeros there (timeSeries).
+    if (st !== undefined) st = this.startsKept ? (st.length === n ? st : st.slice(0, n)) : undefined;
     // Exactly sized copies out of the scratch (which the next request overwrites).
     const batch: AppendBatch = {
       series: this.outLabels,
@@ -788,6 +857,11 @@ class RequestWalker extends ProtoCursor {
       rejected: this.rejected,
     });
   }
+}
+
+function metricNameOf(labels: Labels): string {
+  for (const l of labels) if (l.name === METRIC_NAME_LABEL) return l.value;
+  return '';
 }
 
 function describeLabels(labels: Labels): string {

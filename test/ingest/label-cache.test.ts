@@ -4,7 +4,7 @@
 // open-addressing generations keep their invariants through growth, rotation and collisions.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hashRawBytes, LabelSetCache, validatedLabels, type ValidatedLabels } from '../../src/ingest/label-cache.js';
+import { hashRawBytes, LabelSetCache, SYMBOL_ID_BYTES_MAX, SymbolIdTable, validatedLabels, type ValidatedLabels } from '../../src/ingest/label-cache.js';
 
 function dvOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -74,5 +74,60 @@ describe('LabelSetCache against a model', () => {
     const v = validatedLabels([{ name: '__name__', value: 'up' }], '__name__\u0001up', 8, 2);
     expect(v.refMemo).toBe(v);
     expect(v.refMemo).toMatchObject({ registry: undefined, epoch: -1, ref: 0, labelLimitsPassed: undefined });
+  });
+});
+
+describe('SymbolIdTable against a model', () => {
+  const hashes: Array<[string, ((dv: DataView, s: number, e: number) => number) | undefined]> = [
+    ['the real hash', undefined],
+    ['a hash with 4 values (collisions everywhere)', (dv, s, e) => hashRawBytes(dv, s, e) & 3],
+  ];
+  for (const [name, hash] of hashes) {
+    it(`never gives one id to two byte strings, and keeps an id while its bytes stay (${name})`, () => {
+      fc.assert(
+        fc.property(fc.array(keyArb, { minLength: 1, maxLength: 400 }), fc.integer({ min: 1, max: 32 }), (keys, generationMax) => {
+          const table = new SymbolIdTable(generationMax, hash);
+          const bytesOfId = new Map<number, string>();
+          let lastId = 0;
+          let lastKey: string | undefined;
+          for (const key of keys) {
+            const buf = new Uint8Array(key.length + 2);
+            buf.set(key, 1);
+            const k = Buffer.from(key).toString('hex');
+            const id = table.idOf(dvOf(buf), 1, 1 + key.length);
+            expect(id).toBeGreaterThan(0);
+            const owner = bytesOfId.get(id);
+            if (owner === undefined) bytesOfId.set(id, k);
+            else expect(owner).toBe(k);
+            // Asked again at once (nothing in between can evict it), the same bytes keep their id.
+            if (k === lastKey) expect(id).toBe(lastId);
+            expect(table.idOf(dvOf(buf), 1, 1 + key.length)).toBe(id);
+            lastId = id;
+            lastKey = k;
+          }
+          table.assertInvariants();
+          expect(table.size).toBeLessThanOrEqual(2 * generationMax);
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+
+  it('runs out of ids at idMax (0 from then on) and starts over after clear()', () => {
+    const table = new SymbolIdTable(16, undefined, 3);
+    const dv = dvOf(Buffer.from('abcd'));
+    expect([table.idOf(dv, 0, 1), table.idOf(dv, 1, 2), table.idOf(dv, 2, 3), table.idOf(dv, 0, 1)]).toEqual([1, 2, 3, 1]);
+    expect(table.idsLeft).toBe(0);
+    expect(table.idOf(dv, 3, 4)).toBe(0);
+    table.clear();
+    expect(table.idOf(dv, 3, 4)).toBe(1);
+    table.assertInvariants();
+  });
+
+  it('gives no id to symbols above SYMBOL_ID_BYTES_MAX', () => {
+    const table = new SymbolIdTable(16);
+    const dv = dvOf(new Uint8Array(SYMBOL_ID_BYTES_MAX + 1));
+    expect(table.idOf(dv, 0, SYMBOL_ID_BYTES_MAX + 1)).toBe(0);
+    expect(table.idOf(dv, 0, SYMBOL_ID_BYTES_MAX)).toBe(1);
   });
 });

@@ -13,6 +13,7 @@ import type { RejectReason } from '../../src/ingest/pipeline.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { fieldBytes, fieldDouble, fieldFixed32, fieldVarint, tag, varint } from './pb-builder.js';
 import { PRW2_PROTO } from '../../bench/lib/payloads.js';
+import { SYMBOL_ID_BYTES_MAX } from '../../src/ingest/label-cache.js';
 import { exemplar2, histogram2, metadata2, refs, sample2, symbols, sym, ts2 } from './v2-builder.js';
 
 // The schema text (field numbers from upstream types.proto) the decode bench also uses.
@@ -290,6 +291,96 @@ describe('label cache', () => {
     expect(x.series[0]!.labels).toEqual([{ name: '__name__', value: 'ab' }, { name: 'c', value: 'd' }]);
     expect(y.series[0]!.labels).toEqual([{ name: '__name__', value: 'a' }, { name: 'bc', value: 'd' }]);
     dec.assertInvariants();
+  });
+
+  it('follows symbol tables that change between requests: the same refs, other strings, other labels', () => {
+    const dec = new RemoteWriteV2Decoder();
+    const req = (...table: string[]) => dec.decodeRequest(Buffer.concat([symbols('', ...table), ts2(refs(1, 2, 3, 4), sample2(1, 1))]));
+    const up = req('__name__', 'up', 'job', 'a');
+    expect(up.series[0]!.labels).toEqual([{ name: '__name__', value: 'up' }, { name: 'job', value: 'a' }]);
+    const down = req('__name__', 'down', 'job', 'b');
+    expect(down.series[0]!.labels).toEqual([{ name: '__name__', value: 'down' }, { name: 'job', value: 'b' }]);
+    // One byte apart from a known symbol, same length.
+    const upb = req('__name__', 'up', 'job', 'b');
+    expect(upb.series[0]!.labels).toEqual([{ name: '__name__', value: 'up' }, { name: 'job', value: 'b' }]);
+    expect(req('__name__', 'up', 'job', 'a').series[0]!.labels).toBe(up.series[0]!.labels);
+    expect(dec.cacheStats()).toMatchObject({ hits: 1, misses: 3, entries: 3 });
+    dec.assertInvariants();
+  });
+
+  it('hits for the same strings whatever the table order, with unused and repeated symbols around them', () => {
+    const dec = new RemoteWriteV2Decoder();
+    const first = dec.decodeRequest(Buffer.concat([symbols('', '__name__', 'up', 'job', 'a'), ts2(refs(1, 2, 3, 4), sample2(1, 1))]));
+    // 'a' twice in the table (senders need not dedupe): either copy names the same string.
+    const table = symbols('', 'zzz', 'a', 'job', 'up', 'a', '__name__', 'unused');
+    for (const r of [[6, 4, 3, 2], [6, 4, 3, 5]]) {
+      const d = dec.decodeRequest(Buffer.concat([table, ts2(refs(...r), sample2(1, 1))]));
+      expect(d.series[0]!.labels).toBe(first.series[0]!.labels);
+    }
+    dec.assertInvariants();
+  });
+
+  it('gives exactly the uncached result under forced hash collisions and tiny tables (seeded random requests)', () => {
+    // Every symbol and every series hashes alike, and the tables rotate every few entries: all
+    // that keeps labels apart is the byte-for-byte check and ids that are never reused.
+    const rng = mulberry32(42);
+    const cached = [
+      new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 2, symbolGenerationEntriesMax: 3, symbolHash: () => 7, seriesHash: () => 9 }),
+      new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 4, symbolGenerationEntriesMax: 4, symbolHash: (dv, s, e) => (e - s) & 1, seriesHash: (dv, s, e) => (e - s) & 3 }),
+      new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 64, symbolIdMax: 9 }), // ids run out and restart often
+      new RemoteWriteV2Decoder(),
+    ];
+    const plain = new RemoteWriteV2Decoder({ labelCacheGenerationEntriesMax: 0 });
+    const names = ['__name__', 'a', 'b', 'ab', 'c'];
+    const values = ['x', 'y', 'xy', 'yx', 'xx', 'é', 'up', 'a'];
+    for (let req = 0; req < 300; req++) {
+      const series: Array<Record<string, string>> = [];
+      for (let k = 0, n = 1 + Math.floor(rng() * 4); k < n; k++) {
+        const labels: Record<string, string> = { __name__: values[Math.floor(rng() * values.length)]! };
+        for (const name of names.slice(1)) if (rng() < 0.5) labels[name] = values[Math.floor(rng() * values.length)]!;
+        series.push(labels);
+      }
+      // A fresh table per request, in a random order, with a random unused symbol.
+      const strings = [...new Set(series.flatMap((l) => Object.entries(l).flat()).concat(values[Math.floor(rng() * values.length)]!))];
+      for (let i = strings.length - 1; i > 0; i--) {
+        const j = Math.floor(rng() * (i + 1));
+        [strings[i], strings[j]] = [strings[j]!, strings[i]!];
+      }
+      const at = new Map(strings.map((x, i) => [x, i + 1]));
+      const body = Buffer.concat([
+        symbols('', ...strings),
+        ...series.map((l, i) => ts2(refs(...labelsFromRecord(l).flatMap((x) => [at.get(x.name)!, at.get(x.value)!])), sample2(i, req))),
+      ]);
+      const want = plain.decodeRequest(body).series.map((x) => x.labels);
+      for (const dec of cached) expect(dec.decodeRequest(body).series.map((x) => x.labels)).toEqual(want);
+    }
+    for (const dec of cached) dec.assertInvariants();
+    expect(cached[0]!.cacheStats().hits).toBeGreaterThan(0);
+    expect(cached[2]!.cacheStats().hits).toBeGreaterThan(0);
+  });
+
+  it('restarts its ids (and forgets the series keyed by them) before they run out', () => {
+    // A request may need as many new ids as its table has symbols (5 here, "" included).
+    const dec = new RemoteWriteV2Decoder({ symbolIdMax: 9 });
+    const req = (v: string) => dec.decodeRequest(Buffer.concat([symbols('', '__name__', v, 'job', 'a'), ts2(refs(1, 2, 3, 4), sample2(1, 1))]));
+    const up = req('up'); // ids 1-4
+    expect(req('up').series[0]!.labels).toBe(up.series[0]!.labels); // 5 ids left: no restart
+    expect(req('down').series[0]!.labels).toEqual([{ name: '__name__', value: 'down' }, { name: 'job', value: 'a' }]); // id 5
+    // 4 ids left for a table of 5: both tables start over, and nothing stale is found.
+    const again = req('up');
+    expect(again.series[0]!.labels).toEqual(up.series[0]!.labels);
+    expect(again.series[0]!.labels).not.toBe(up.series[0]!.labels);
+    expect(dec.cacheStats()).toMatchObject({ entries: 1, symbols: 4 });
+    expect(req('up').series[0]!.labels).toBe(again.series[0]!.labels);
+    dec.assertInvariants();
+  });
+
+  it('does not cache series with a symbol above SYMBOL_ID_BYTES_MAX, and still decodes them', () => {
+    const dec = new RemoteWriteV2Decoder();
+    const long = 'v'.repeat(SYMBOL_ID_BYTES_MAX + 1);
+    const body = Buffer.concat([symbols('', '__name__', 'm', 'big', long), ts2(refs(1, 2, 3, 4), sample2(1, 1))]);
+    for (let i = 0; i < 2; i++) expect(dec.decodeRequest(body, { labelValueBytesMax: 1 << 16 }).series[0]!.labels[1]!.value).toBe(long);
+    expect(dec.cacheStats()).toMatchObject({ entries: 0, hits: 0 });
   });
 
   it('re-checks cached entries against stricter limits and never caches invalid sets', () => {
