@@ -42,7 +42,7 @@ import { registerArrowCodecs } from './segment/codecs.js';
 import { RoaringBitmap32 } from './model/postings.js';
 import { compareLabels, type Labels } from './model/labels.js';
 import type { Matcher } from './model/matchers.js';
-import type { BucketSelection, BucketSource, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import type { BatchHints, BucketSelection, BucketSource, LazySelection, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
 import { BucketQuerier } from './rollup/bucket-querier.js';
 import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRollupLevels, type RollupLevel } from './rollup/levels.js';
 import { batchOfSeries, type AppendBatch, type AppendSeries } from './model/write.js';
@@ -1016,6 +1016,54 @@ export class MergingQuerier implements Querier {
     return out;
   }
 
+  /**
+   * selectSeries in batches (Querier.selectSeriesBatches): every overlapping source lists its
+   * matching series first (segments: postings and series.arrow only; heads: one select, they
+   * are in memory anyway), the series are grouped by key and sorted by labels, then cut into
+   * batches of at most hints.batchSamplesMax() samples by the sources' upper bounds; a batch
+   * loads its series from every source holding them (concurrently) and merges each series'
+   * runs (mergeRuns) before it is handed out. Nothing of a batch is kept after the next one is
+   * asked for, except what the shared segment caches hold.
+   */
+  async *selectSeriesBatches(matchers: readonly Matcher[], minTMs: number, maxTMs: number, hints: BatchHints): AsyncGenerator<SeriesData[]> {
+    if (this.closed) throw new Error('querier used after close');
+    const sels = await Promise.all(this.overlapping(minTMs, maxTMs).map((source) => lazySelectionOf(source, matchers, minTMs, maxTMs)));
+    if (this.closed) throw new Error('querier used after close');
+    const groups = groupLazy(sels);
+    checkSeriesMax(groups.length, hints);
+    if (!sortedByLabels(groups)) groups.sort((a, b) => compareLabels(a.labels, b.labels));
+    const cursor = new Int32Array(sels.length);
+    let g = 0;
+    while (g < groups.length) {
+      const budget = hints.batchSamplesMax();
+      let end = g;
+      let bound = 0;
+      do bound += groups[end++]!.samplesBound;
+      while (end < groups.length && bound + groups[end]!.samplesBound <= budget);
+      // Each source's indices, in group order; answers are read back in the same order.
+      const wanted: number[][] = sels.map(() => []);
+      for (let k = g; k < end; k++) {
+        const grp = groups[k]!;
+        for (let p = 0; p < grp.sources.length; p++) wanted[grp.sources[p]!]!.push(grp.indices[p]!);
+      }
+      const loaded = await Promise.all(sels.map((sel, si) => (wanted[si]!.length > 0 ? sel.load(wanted[si]!) : [])));
+      if (this.closed) throw new Error('querier used after close');
+      cursor.fill(0);
+      const out: SeriesData[] = [];
+      for (let k = g; k < end; k++) {
+        const grp = groups[k]!;
+        const parts: SourceSeries[] = [];
+        for (const si of grp.sources) {
+          const s = loaded[si]![cursor[si]!++];
+          if (s !== undefined) parts.push(s);
+        }
+        if (parts.length > 0) out.push(parts.length === 1 ? parts[0]! : mergeRuns(parts));
+      }
+      g = end;
+      if (out.length > 0) yield out;
+    }
+  }
+
   async series(matchers: readonly Matcher[], minTMs: number, maxTMs: number, limit?: number): Promise<Labels[]> {
     const byKey = await this.gather(matchers, minTMs, maxTMs, false);
     const out = [...byKey.values()].map((parts) => parts[0]!.labels).sort(compareLabels);
@@ -1043,6 +1091,48 @@ export class MergingQuerier implements Querier {
   }
 }
 
+/** One series of a lazy selection: which sources hold it (oldest first) and at which index. */
+interface LazyGroup {
+  readonly labels: Labels;
+  readonly sources: number[];
+  readonly indices: number[];
+  samplesBound: number;
+}
+
+/** A source's LazySelection: its own, or one over a single select() (memtable heads). */
+async function lazySelectionOf(source: SeriesSource, matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<LazySelection> {
+  if (source.selectLazily !== undefined) return source.selectLazily(matchers, minTMs, maxTMs);
+  const all = await source.select(matchers, minTMs, maxTMs, true);
+  return {
+    labels: all.map((s) => s.labels),
+    keys: all.map((s) => s.key),
+    samplesBound: all.map((s) => s.timestampsMs.length),
+    load: (indices) => Promise.resolve(indices.map((i) => all[i])),
+  };
+}
+
+/** Series of all selections grouped by key, in first-seen order; sources oldest first per group. */
+function groupLazy(sels: readonly LazySelection[]): LazyGroup[] {
+  const byKey = new Map<string, LazyGroup>();
+  const out: LazyGroup[] = [];
+  for (let si = 0; si < sels.length; si++) {
+    const sel = sels[si]!;
+    for (let i = 0; i < sel.keys.length; i++) {
+      const key = sel.keys[i]!;
+      let grp = byKey.get(key);
+      if (grp === undefined) {
+        grp = { labels: sel.labels[i]!, sources: [], indices: [], samplesBound: 0 };
+        byKey.set(key, grp);
+        out.push(grp);
+      }
+      grp.sources.push(si);
+      grp.indices.push(i);
+      grp.samplesBound += sel.samplesBound[i]!;
+    }
+  }
+  return out;
+}
+
 /** Series of all lists by key; each group keeps the order of the lists (oldest source first). */
 function groupByKey(lists: readonly (readonly SourceSeries[])[]): Map<string, SourceSeries[]> {
   const byKey = new Map<string, SourceSeries[]>();
@@ -1056,7 +1146,7 @@ function groupByKey(lists: readonly (readonly SourceSeries[])[]): Map<string, So
   return byKey;
 }
 
-function checkSeriesMax(count: number, hints: SelectHints | undefined): void {
+function checkSeriesMax(count: number, hints: { readonly seriesMax?: number } | undefined): void {
   if (hints?.seriesMax !== undefined && count > hints.seriesMax) {
     throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${count} series; the limit is ${hints.seriesMax}`);
   }
@@ -1068,7 +1158,7 @@ function checkSamplesMax(samples: number, hints: SelectHints | undefined): void 
   }
 }
 
-function sortedByLabels(series: readonly SeriesData[]): boolean {
+function sortedByLabels(series: readonly { readonly labels: Labels }[]): boolean {
   for (let i = 1; i < series.length; i++) if (compareLabels(series[i - 1]!.labels, series[i]!.labels) > 0) return false;
   return true;
 }

@@ -20,7 +20,7 @@ import { MochaError } from '../errors.js';
 import type { Label, Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
-import type { SeriesSource, SourceSeries } from '../model/querier.js';
+import type { LazySelection, SeriesSource, SourceSeries } from '../model/querier.js';
 import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
@@ -114,6 +114,8 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     private readonly seriesMax: Float64Array,
     private readonly seriesFirstChunk: Uint32Array,
     private readonly seriesChunks: Uint32Array,
+    /** sample_count of each series (all of its samples in the segment). */
+    private readonly seriesSamples: Uint32Array,
     postingsByName: Map<string, Map<string, PostingEntry>>,
     private readonly samplesHandle: fs.FileHandle,
     private readonly blocks: readonly BatchBlock[],
@@ -139,7 +141,7 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     const { handle, blocks } = await openDataFile(segmentDir, SAMPLES_FILE, meta, opts?.verifySamplesChecksum ?? true, samplesSchema, meta.samplesBatchRows.length);
     try {
       const caches = { batches: opts?.batchCache ?? segmentBatchCache, chunks: opts?.chunkCache ?? segmentChunkCache };
-      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, blocks, caches);
+      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, series.counts, postings, handle, blocks, caches);
       r.assertInvariants();
       return r;
     } catch (e) {
@@ -168,47 +170,81 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
   async select(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<SourceSeries[]> {
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     if (maxTMs < this.minTMs || minTMs > this.maxTMs) return [];
-    const refs = this.refsOf(matchers);
-    const out: SourceSeries[] = [];
     if (!withSamples) {
       // Series granularity: a series whose [min, max] overlaps the range but has no sample
       // inside it is still listed (as Prometheus' label APIs over blocks do).
-      for (const ref of refs) {
+      const out: SourceSeries[] = [];
+      for (const ref of this.refsOf(matchers)) {
         if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) continue;
         out.push({ labels: this.labels[ref]!, key: this.keyOf(ref), timestampsMs: EMPTY, values: EMPTY });
       }
       return out;
     }
-    // The wanted series in ref order and the record batch of each (batches follow ref order).
-    const wanted: number[] = [];
-    const batchOf: number[] = [];
-    const batchList: number[] = [];
-    let b = -1;
-    let rowEnd = 0;
-    for (const ref of refs) {
-      if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) continue;
-      const first = this.seriesFirstChunk[ref]!;
-      if (b < 0 || first >= rowEnd) {
-        b = this.batchOfRow(first);
-        rowEnd = this.batchFirstRow[b + 1]!;
-        batchList.push(b);
+    const sel = this.selectLazily(matchers, minTMs, maxTMs);
+    const all: number[] = new Array<number>(sel.keys.length);
+    for (let i = 0; i < all.length; i++) all[i] = i;
+    const loaded = await sel.load(all);
+    const out: SourceSeries[] = [];
+    for (const s of loaded) if (s !== undefined) out.push(s);
+    return out;
+  }
+
+  /**
+   * The series of select(..., true) without their samples (postings and series.arrow only),
+   * and a loader of the samples of any of them: only the record batches holding those series
+   * are read, only their chunks overlapping the range decoded. All loads of one selection share
+   * one chunk-cache budget (half the cache), so a long scan in many loads cannot flush it.
+   */
+  selectLazily(matchers: readonly Matcher[], minTMs: number, maxTMs: number): LazySelection {
+    if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
+    const refs: number[] = [];
+    if (!(maxTMs < this.minTMs || minTMs > this.maxTMs)) {
+      for (const ref of this.refsOf(matchers)) {
+        if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) continue;
+        refs.push(ref);
       }
-      wanted.push(ref);
-      batchOf.push(b);
     }
-    if (wanted.length === 0) return out;
+    const labels: Labels[] = new Array<Labels>(refs.length);
+    const keys: string[] = new Array<string>(refs.length);
+    const samplesBound = new Uint32Array(refs.length);
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!;
+      labels[i] = this.labels[ref]!;
+      keys[i] = this.keyOf(ref);
+      samplesBound[i] = this.seriesSamples[ref]!;
+    }
+    // Scan resistance: one selection inserts at most half of the chunk cache's bound.
+    const budget = { bytes: this.caches.chunks.stats().bytesMax / 2 };
+    return { labels, keys, samplesBound, load: (indices) => this.loadRefs(indices.map((i) => refs[i]!), minTMs, maxTMs, budget) };
+  }
+
+  /** Samples in [minTMs, maxTMs] of each series of refs (undefined: none there), in refs' order. */
+  private async loadRefs(refs: readonly number[], minTMs: number, maxTMs: number, budget: { bytes: number }): Promise<(SourceSeries | undefined)[]> {
+    if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
+    // The record batch of each series (a series never spans two); refs usually ascend, so the
+    // previous series' batch is tried before a search.
+    const batchOf = new Int32Array(refs.length);
+    const batchSet = new Set<number>();
+    let b = -1;
+    for (let k = 0; k < refs.length; k++) {
+      const first = this.seriesFirstChunk[refs[k]!]!;
+      if (b < 0 || first < this.batchFirstRow[b]! || first >= this.batchFirstRow[b + 1]!) {
+        b = this.batchOfRow(first);
+        batchSet.add(b);
+      }
+      batchOf[k] = b;
+    }
+    const batchList = [...batchSet];
     // Load the batches concurrently: misses decompress on libuv's thread pool in parallel.
     const loaded = await Promise.all(batchList.map((x) => this.loadBatch(x)));
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     const byIndex = new Map<number, DecodedBatch>();
     for (let k = 0; k < batchList.length; k++) byIndex.set(batchList[k]!, loaded[k]!);
-    // Scan resistance: one select inserts at most half of the chunk cache's bound.
-    const budget = { bytes: this.caches.chunks.stats().bytesMax / 2 };
-    for (let k = 0; k < wanted.length; k++) {
-      const r = wanted[k]!;
+    const out: (SourceSeries | undefined)[] = new Array<SourceSeries | undefined>(refs.length);
+    for (let k = 0; k < refs.length; k++) {
+      const r = refs[k]!;
       const bb = batchOf[k]!;
-      const s = this.decodeSeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget);
-      if (s !== undefined) out.push(s);
+      out[k] = this.decodeSeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget);
     }
     return out;
   }
