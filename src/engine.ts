@@ -1033,13 +1033,14 @@ export class MergingQuerier implements Querier {
     checkSeriesMax(groups.length, hints);
     if (!sortedByLabels(groups)) groups.sort((a, b) => compareLabels(a.labels, b.labels));
     const cursor = new Int32Array(sels.length);
+    const seriesCost = hints.seriesCost ?? 0;
     let g = 0;
     while (g < groups.length) {
       const budget = hints.batchSamplesMax();
       let end = g;
       let bound = 0;
-      do bound += groups[end++]!.samplesBound;
-      while (end < groups.length && bound + groups[end]!.samplesBound <= budget);
+      do bound += groups[end++]!.samplesBound + seriesCost;
+      while (end < groups.length && bound + groups[end]!.samplesBound + seriesCost <= budget);
       // Each source's indices, in group order; answers are read back in the same order.
       const wanted: number[][] = sels.map(() => []);
       for (let k = g; k < end; k++) {

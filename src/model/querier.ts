@@ -35,6 +35,11 @@ export interface BatchHints {
    * batch holds at most this many; a batch always holds at least one series, however big.
    */
   batchSamplesMax(): number;
+  /**
+   * What each series of a batch costs besides its samples, in samples, counted against
+   * batchSamplesMax too: the evaluator's output cells for it (default 0).
+   */
+  readonly seriesCost?: number;
 }
 
 export interface Querier {

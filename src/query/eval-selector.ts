@@ -193,8 +193,9 @@ export class EvalContext {
    * samples are charged while the caller holds it and released when it asks for the next, so
    * the samples limit bounds what is in memory at once (Prometheus' --query.max-samples), not
    * what the query reads in total. A batch is at most RAW_BATCH_SAMPLES_MAX samples and at most
-   * what is left of the limit, but always one whole series: one series' samples over the range
-   * must fit in what is left. Queriers without batches answer in one batch.
+   * what is left of the limit with room for each series' output column, but always one whole
+   * series: one series' samples over the range must fit in what is left. Queriers without
+   * batches answer in one batch.
    */
   async *selectBatches(vs: VectorSelector, minTMs: number, maxTMs: number): AsyncGenerator<readonly SeriesData[]> {
     const q = this.querier;
@@ -202,7 +203,8 @@ export class EvalContext {
     let batches: AsyncIterable<SeriesData[]>;
     if (q.selectSeriesBatches !== undefined) {
       const batchSamplesMax = () => Math.max(1, Math.min(RAW_BATCH_SAMPLES_MAX, this.samplesLeft()));
-      batches = q.selectSeriesBatches(vs.matchers, minTMs, maxTMs, { seriesMax: this.seriesMax, batchSamplesMax });
+      // Each series of a batch may add a column of output cells while the batch is held.
+      batches = q.selectSeriesBatches(vs.matchers, minTMs, maxTMs, { seriesMax: this.seriesMax, batchSamplesMax, seriesCost: this.stepCount });
     } else {
       const all = await q.selectSeries(vs.matchers, minTMs, maxTMs, { samplesMax: this.samplesLeft(), seriesMax: this.seriesMax });
       this.checkSeriesCount(all.length);
