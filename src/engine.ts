@@ -42,7 +42,7 @@ import { registerArrowCodecs } from './segment/codecs.js';
 import { RoaringBitmap32 } from './model/postings.js';
 import { compareLabels, type Labels } from './model/labels.js';
 import type { Matcher } from './model/matchers.js';
-import type { BatchHints, BucketSelection, BucketSource, LazySelection, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import type { BatchHints, BucketSelection, BucketSource, LazySelection, LoadedSamples, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
 import { BucketQuerier } from './rollup/bucket-querier.js';
 import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRollupLevels, type RollupLevel } from './rollup/levels.js';
 import { batchOfSeries, type AppendBatch, type AppendSeries } from './model/write.js';
@@ -1020,10 +1020,14 @@ export class MergingQuerier implements Querier {
    * selectSeries in batches (Querier.selectSeriesBatches): every overlapping source lists its
    * matching series first (segments: postings and series.arrow only; heads: one select, they
    * are in memory anyway), the series are grouped by key and sorted by labels, then cut into
-   * batches of at most hints.batchSamplesMax() samples by the sources' upper bounds; a batch
-   * loads its series from every source holding them (concurrently) and merges each series'
-   * runs (mergeRuns) before it is handed out. Nothing of a batch is kept after the next one is
-   * asked for, except what the shared segment caches hold.
+   * batches of at most hints.batchSamplesMax() samples by the sources' upper bounds. A batch
+   * loads its series from every source holding them (concurrently). A series held by one
+   * source is handed out as that source answers it (views of cached chunks); a series spread
+   * over many sources (a long range: one segment per partition) is written run after run into
+   * one arena reused by every batch of the selection, so a 30-day scan allocates no array per
+   * chunk or per series; runs that overlap in time (unmerged segments, heads) are merged
+   * (mergeRuns) into arrays of their own. The arena is overwritten by the next batch: the
+   * consumer is done with a batch when it asks for the next one (the Querier contract).
    */
   async *selectSeriesBatches(matchers: readonly Matcher[], minTMs: number, maxTMs: number, hints: BatchHints): AsyncGenerator<SeriesData[]> {
     if (this.closed) throw new Error('querier used after close');
@@ -1034,31 +1038,46 @@ export class MergingQuerier implements Querier {
     if (!sortedByLabels(groups)) groups.sort((a, b) => compareLabels(a.labels, b.labels));
     const cursor = new Int32Array(sels.length);
     const seriesCost = hints.seriesCost ?? 0;
+    let arenaT = new Float64Array(0);
+    let arenaV = new Float64Array(0);
     let g = 0;
     while (g < groups.length) {
       const budget = hints.batchSamplesMax();
       let end = g;
       let bound = 0;
-      do bound += groups[end++]!.samplesBound + seriesCost;
-      while (end < groups.length && bound + groups[end]!.samplesBound + seriesCost <= budget);
+      let arenaBound = 0;
+      do {
+        const grp = groups[end++]!;
+        bound += grp.samplesBound + seriesCost;
+        if (grp.sources.length > 1) arenaBound += grp.samplesBound;
+      } while (end < groups.length && bound + groups[end]!.samplesBound + seriesCost <= budget);
       // Each source's indices, in group order; answers are read back in the same order.
       const wanted: number[][] = sels.map(() => []);
       for (let k = g; k < end; k++) {
         const grp = groups[k]!;
         for (let p = 0; p < grp.sources.length; p++) wanted[grp.sources[p]!]!.push(grp.indices[p]!);
       }
-      const loaded = await Promise.all(sels.map((sel, si) => (wanted[si]!.length > 0 ? sel.load(wanted[si]!) : [])));
+      const loaded = await Promise.all(sels.map((sel, si) => (wanted[si]!.length > 0 ? sel.load(wanted[si]!) : undefined)));
       if (this.closed) throw new Error('querier used after close');
+      if (arenaT.length < arenaBound) {
+        arenaT = new Float64Array(arenaBound);
+        arenaV = new Float64Array(arenaBound);
+      }
       cursor.fill(0);
       const out: SeriesData[] = [];
+      let at = 0;
       for (let k = g; k < end; k++) {
         const grp = groups[k]!;
-        const parts: SourceSeries[] = [];
-        for (const si of grp.sources) {
-          const s = loaded[si]![cursor[si]!++];
-          if (s !== undefined) parts.push(s);
+        if (grp.sources.length === 1) {
+          const si = grp.sources[0]!;
+          const s = loaded[si]!.series(cursor[si]++);
+          if (s !== undefined) out.push(s);
+          continue;
         }
-        if (parts.length > 0) out.push(parts.length === 1 ? parts[0]! : mergeRuns(parts));
+        const s = concatRuns(grp, loaded, cursor, arenaT, arenaV, at);
+        if (s === undefined) continue;
+        if (s.timestampsMs.buffer === arenaT.buffer) at += s.timestampsMs.length;
+        out.push(s);
       }
       g = end;
       if (out.length > 0) yield out;
@@ -1108,8 +1127,55 @@ async function lazySelectionOf(source: SeriesSource, matchers: readonly Matcher[
     labels: all.map((s) => s.labels),
     keys: all.map((s) => s.key),
     samplesBound: all.map((s) => s.timestampsMs.length),
-    load: (indices) => Promise.resolve(indices.map((i) => all[i])),
+    load: (indices) =>
+      Promise.resolve({
+        series: (k: number) => all[indices[k]!],
+        copyInto: (k: number, ts: Float64Array, vs: Float64Array, at: number) => {
+          const s = all[indices[k]!]!;
+          ts.set(s.timestampsMs, at);
+          vs.set(s.values, at); // a typed-array copy keeps NaN payloads (stale markers)
+          return s.timestampsMs.length;
+        },
+      }),
   };
+}
+
+/**
+ * The runs of one series from its sources (oldest first) written one after the other into
+ * ts/vs from index at; a view of them when they follow each other in time (the usual case),
+ * else their merge (mergeRuns, new arrays). Undefined when no source has a sample.
+ */
+function concatRuns(
+  grp: LazyGroup,
+  loaded: readonly (LoadedSamples | undefined)[],
+  cursor: Int32Array,
+  ts: Float64Array,
+  vs: Float64Array,
+  at: number,
+): SeriesData | undefined {
+  let n = at;
+  let ordered = true;
+  let runStarts: number[] | undefined;
+  for (let p = 0; p < grp.sources.length; p++) {
+    const si = grp.sources[p]!;
+    const start = n;
+    n += loaded[si]!.copyInto(cursor[si]++, ts, vs, n);
+    if (n === start) continue;
+    if (start > at && !(ts[start]! > ts[start - 1]!)) ordered = false;
+    (runStarts ??= []).push(start);
+  }
+  if (n === at) return undefined;
+  if (ordered) return { labels: grp.labels, timestampsMs: ts.subarray(at, n), values: vs.subarray(at, n) };
+  const starts = runStarts!;
+  const parts: SourceSeries[] = starts.map((a, i) => {
+    const z = i + 1 < starts.length ? starts[i + 1]! : n;
+    return { labels: grp.labels, key: '', timestampsMs: ts.subarray(a, z), values: vs.subarray(a, z) };
+  });
+  const merged = mergeRuns(parts);
+  // mergeRuns returns views of its input when nothing overlaps; copy so the arena can be reused.
+  return merged.timestampsMs.buffer === ts.buffer
+    ? { labels: grp.labels, timestampsMs: merged.timestampsMs.slice(), values: merged.values.slice() }
+    : { labels: grp.labels, timestampsMs: merged.timestampsMs, values: merged.values };
 }
 
 /** Series of all selections grouped by key, in first-seen order; sources oldest first per group. */

@@ -178,9 +178,18 @@ export interface LazySelection {
   readonly keys: readonly string[];
   /** An upper bound on the samples series i has in the range (batch sizing; no data read). */
   readonly samplesBound: ArrayLike<number>;
+  /** Reads what series indices[k] need (record batches) and answers for them. */
+  load(indices: readonly number[]): Promise<LoadedSamples>;
+}
+
+/** The samples of the series a LazySelection.load was asked for; k indexes its `indices`. */
+export interface LoadedSamples {
+  /** Series indices[k] in the range (views of cached arrays where possible); undefined: no sample there. */
+  series(k: number): SourceSeries | undefined;
   /**
-   * Samples in the range of series indices[k], one entry per index (undefined: none in the
-   * range). Read-only arrays, as SourceSeries; each call reads only what those series need.
+   * Writes the samples in the range of series indices[k] into ts/vs from index `at` and returns
+   * how many (at most its samplesBound): one series' runs of many sources concatenated into one
+   * array without an array per run.
    */
-  load(indices: readonly number[]): Promise<(SourceSeries | undefined)[]>;
+  copyInto(k: number, ts: Float64Array, vs: Float64Array, at: number): number;
 }

@@ -20,7 +20,7 @@ import { MochaError } from '../errors.js';
 import type { Label, Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
-import type { LazySelection, SeriesSource, SourceSeries } from '../model/querier.js';
+import type { LazySelection, LoadedSamples, SeriesSource, SourceSeries } from '../model/querier.js';
 import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
@@ -185,7 +185,10 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     for (let i = 0; i < all.length; i++) all[i] = i;
     const loaded = await sel.load(all);
     const out: SourceSeries[] = [];
-    for (const s of loaded) if (s !== undefined) out.push(s);
+    for (let k = 0; k < all.length; k++) {
+      const s = loaded.series(k);
+      if (s !== undefined) out.push(s);
+    }
     return out;
   }
 
@@ -218,8 +221,8 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     return { labels, keys, samplesBound, load: (indices) => this.loadRefs(indices.map((i) => refs[i]!), minTMs, maxTMs, budget) };
   }
 
-  /** Samples in [minTMs, maxTMs] of each series of refs (undefined: none there), in refs' order. */
-  private async loadRefs(refs: readonly number[], minTMs: number, maxTMs: number, budget: { bytes: number }): Promise<(SourceSeries | undefined)[]> {
+  /** Loads the record batches holding the series of refs; answers for refs[k] in [minTMs, maxTMs]. */
+  private async loadRefs(refs: readonly number[], minTMs: number, maxTMs: number, budget: { bytes: number }): Promise<LoadedSamples> {
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     // The record batch of each series (a series never spans two); refs usually ascend, so the
     // previous series' batch is tried before a search.
@@ -240,13 +243,79 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     const byIndex = new Map<number, DecodedBatch>();
     for (let k = 0; k < batchList.length; k++) byIndex.set(batchList[k]!, loaded[k]!);
-    const out: (SourceSeries | undefined)[] = new Array<SourceSeries | undefined>(refs.length);
-    for (let k = 0; k < refs.length; k++) {
-      const r = refs[k]!;
-      const bb = batchOf[k]!;
-      out[k] = this.decodeSeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget);
+    return {
+      series: (k) => {
+        const r = refs[k]!;
+        const bb = batchOf[k]!;
+        return this.decodeSeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget);
+      },
+      copyInto: (k, ts, vs, at) => {
+        const r = refs[k]!;
+        const bb = batchOf[k]!;
+        return this.copySeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget, ts, vs, at);
+      },
+    };
+  }
+
+  /**
+   * Writes the samples of series ref in [minTMs, maxTMs] into ts/vs from index at; returns how
+   * many. Chunks come from the chunk cache (copied), are decoded and cached while the budget
+   * lasts (as decodeSeries), or are decoded straight into ts/vs: no array per chunk once the
+   * budget is spent, which is what a scan over many segments would otherwise allocate.
+   */
+  private copySeries(
+    ref: number,
+    batch: DecodedBatch,
+    b: number,
+    localFirst: number,
+    chunkCount: number,
+    minTMs: number,
+    maxTMs: number,
+    budget: { bytes: number },
+    ts: Float64Array,
+    vs: Float64Array,
+    at: number,
+  ): number {
+    let n = at;
+    for (let c = localFirst; c < localFirst + chunkCount; c++) {
+      const row = this.batchFirstRow[b]! + c;
+      if (batch.refs[c] !== ref) throw corrupt(`chunk row ${c} belongs to series ${batch.refs[c]}, expected ${ref}`, SAMPLES_FILE, row);
+      const cMin = batch.mins[c]!;
+      const cMax = batch.maxs[c]!;
+      if (c > localFirst && !(cMin > batch.maxs[c - 1]!)) throw corrupt(`samples.arrow chunk of series ${ref}: chunks of the series overlap in time`, SAMPLES_FILE, row);
+      if (cMax < minTMs || cMin > maxTMs) continue;
+      const count = batch.counts[c]!;
+      if (n + count > ts.length) throw corrupt(`series ${ref} holds more samples than its sample_count`, SAMPLES_FILE, row);
+      let chT: Float64Array;
+      let chV: Float64Array;
+      let from: number;
+      const ch = budget.bytes >= count * 16 + DECODED_CHUNK_OVERHEAD_BYTES ? this.chunk(batch, b, c, budget) : this.caches.chunks.get<DecodedChunk>(this.cacheOwner, row);
+      if (ch !== undefined) {
+        chT = ch.timestampsMs;
+        chV = ch.values;
+        from = 0;
+      } else {
+        this.decodeChunkInto(batch, c, row, ts, vs, n);
+        chT = ts;
+        chV = vs;
+        from = n;
+      }
+      // Only the first and last chunks in range can reach outside it.
+      const lo = cMin >= minTMs ? from : firstAtOrAfter(chT.subarray(from, from + count), minTMs) + from;
+      const hi = cMax <= maxTMs ? from + count : firstAfter(chT.subarray(from, from + count), maxTMs) + from;
+      if (hi <= lo) continue;
+      if (chT === ts) {
+        if (lo !== n) {
+          ts.copyWithin(n, lo, hi);
+          vs.copyWithin(n, lo, hi); // a typed-array copy keeps NaN payloads (stale markers)
+        }
+      } else {
+        ts.set(chT.subarray(lo, hi), n);
+        vs.set(chV.subarray(lo, hi), n);
+      }
+      n += hi - lo;
     }
-    return out;
+    return n - at;
   }
 
   /**
@@ -359,21 +428,9 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     const cached = this.caches.chunks.get<DecodedChunk>(this.cacheOwner, row);
     if (cached !== undefined) return cached;
     const count = batch.counts[c]!;
-    const cMin = batch.mins[c]!;
-    const cMax = batch.maxs[c]!;
     const ts = new Float64Array(count);
     const vs = new Float64Array(count);
-    try {
-      const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
-      const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
-      const nt = decodeTimestamps(tsSrc, ts, 0, count);
-      const nv = decodeValues(valSrc, vs, 0, count);
-      if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
-      if (ts[0] !== cMin || ts[count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[0]}, ${ts[count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
-    } catch (e) {
-      if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${batch.refs[c]}: ${e.message}`, SAMPLES_FILE, row);
-      throw e;
-    }
+    this.decodeChunkInto(batch, c, row, ts, vs, 0);
     const ch: DecodedChunk = { timestampsMs: ts, values: vs };
     const bytes = count * 16 + DECODED_CHUNK_OVERHEAD_BYTES;
     if (!this.closed && budget.bytes >= bytes) {
@@ -381,6 +438,24 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
       this.caches.chunks.set(this.cacheOwner, row, ch, bytes);
     }
     return ch;
+  }
+
+  /** Decodes chunk c of batch (file row `row`) into ts/vs from index at, checked against its count and time range. */
+  private decodeChunkInto(batch: DecodedBatch, c: number, row: number, ts: Float64Array, vs: Float64Array, at: number): void {
+    const count = batch.counts[c]!;
+    const cMin = batch.mins[c]!;
+    const cMax = batch.maxs[c]!;
+    try {
+      const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
+      const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
+      const nt = decodeTimestamps(tsSrc, ts, at, count);
+      const nv = decodeValues(valSrc, vs, at, count);
+      if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
+      if (ts[at] !== cMin || ts[at + count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[at]}, ${ts[at + count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
+    } catch (e) {
+      if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${batch.refs[c]}: ${e.message}`, SAMPLES_FILE, row);
+      throw e;
+    }
   }
 
   /** Record batch b of samples.arrow, decompressed and validated: from the cache, a load in flight, or the file. */

@@ -72,24 +72,37 @@ describe('SegmentReader.selectLazily', () => {
       const j = Math.floor(rnd() * (i + 1));
       [subset[i], subset[j]] = [subset[j]!, subset[i]!];
     }
-    for (let pass = 0; pass < 2; pass++) {
-      const got = await sel.load(subset);
-      expect(got.length).toBe(subset.length);
+    // Pass 0 fills the chunk cache, pass 1 reads it, pass 2 decodes with the budget spent.
+    for (let pass = 0; pass < 3; pass++) {
+      const sel2 = pass === 2 ? reader.selectLazily(matchers, minT, maxT) : sel;
+      if (pass === 2) caches.chunkCache.clear();
+      const got = await sel2.load(subset);
+      // copyInto writes at any offset, at most samplesBound samples; series() answers the same.
+      const bound = subset.reduce((a, i) => a + sel2.samplesBound[i]!, 0);
+      const ts = new Float64Array(bound + 3);
+      const vs = new Float64Array(bound + 3);
+      let at = 3;
       for (let k = 0; k < subset.length; k++) {
-        const want = inRange(byKey.get(sel.keys[subset[k]!]!)!, minT, maxT);
-        const g = got[k];
+        const want = inRange(byKey.get(sel2.keys[subset[k]!]!)!, minT, maxT);
+        const g = got.series(k);
+        const n = got.copyInto(k, ts, vs, at);
         if (want === undefined) {
           expect(g).toBeUndefined();
+          expect(n).toBe(0);
           continue;
         }
-        expect(g!.key).toBe(sel.keys[subset[k]!]);
+        expect(g!.key).toBe(sel2.keys[subset[k]!]);
         expect(Array.from(g!.timestampsMs)).toEqual(Array.from(want.ts));
         expect(sameBits(g!.values, want.vs)).toBe(true);
+        expect(Array.from(ts.subarray(at, at + n))).toEqual(Array.from(want.ts));
+        expect(sameBits(vs.subarray(at, at + n), want.vs)).toBe(true);
+        at += n;
       }
     }
     // select() is the lazy selection loaded whole.
     const all = await reader.select(matchers, minT, maxT, true);
-    const whole = (await sel.load(sel.keys.map((_, i) => i))).filter((s) => s !== undefined);
+    const loadedAll = await sel.load(sel.keys.map((_, i) => i));
+    const whole = sel.keys.map((_, i) => loadedAll.series(i)).filter((s) => s !== undefined);
     expect(all.map((s) => s.key)).toEqual(whole.map((s) => s!.key));
     for (let k = 0; k < all.length; k++) expect(Array.from(all[k]!.timestampsMs)).toEqual(Array.from(whole[k]!.timestampsMs));
   });
