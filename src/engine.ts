@@ -42,7 +42,7 @@ import { registerArrowCodecs } from './segment/codecs.js';
 import { RoaringBitmap32 } from './model/postings.js';
 import { compareLabels, type Labels } from './model/labels.js';
 import type { Matcher } from './model/matchers.js';
-import type { BatchHints, BucketSelection, BucketSource, LazySelection, LoadedSamples, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
+import type { BatchHints, CacheBudget, BucketSelection, BucketSource, LazySelection, LoadedSamples, Querier, SelectHints, SeriesData, SeriesSource, SourceSeries } from './model/querier.js';
 import { BucketQuerier } from './rollup/bucket-querier.js';
 import { DEFAULT_ROLLUP_LEVELS_TEXT, parseRollupLevels, type RollupLevel } from './rollup/levels.js';
 import { batchOfSeries, type AppendBatch, type AppendSeries } from './model/write.js';
@@ -1031,7 +1031,9 @@ export class MergingQuerier implements Querier {
    */
   async *selectSeriesBatches(matchers: readonly Matcher[], minTMs: number, maxTMs: number, hints: BatchHints): AsyncGenerator<SeriesData[]> {
     if (this.closed) throw new Error('querier used after close');
-    const sels = await Promise.all(this.overlapping(minTMs, maxTMs).map((source) => lazySelectionOf(source, matchers, minTMs, maxTMs)));
+    // One chunk-cache budget for all segments of the selection (see CacheBudget).
+    const cacheBudget: CacheBudget = {};
+    const sels = await Promise.all(this.overlapping(minTMs, maxTMs).map((source) => lazySelectionOf(source, matchers, minTMs, maxTMs, cacheBudget)));
     if (this.closed) throw new Error('querier used after close');
     const groups = groupLazy(sels);
     checkSeriesMax(groups.length, hints);
@@ -1120,8 +1122,8 @@ interface LazyGroup {
 }
 
 /** A source's LazySelection: its own, or one over a single select() (memtable heads). */
-async function lazySelectionOf(source: SeriesSource, matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<LazySelection> {
-  if (source.selectLazily !== undefined) return source.selectLazily(matchers, minTMs, maxTMs);
+async function lazySelectionOf(source: SeriesSource, matchers: readonly Matcher[], minTMs: number, maxTMs: number, cacheBudget: CacheBudget): Promise<LazySelection> {
+  if (source.selectLazily !== undefined) return source.selectLazily(matchers, minTMs, maxTMs, cacheBudget);
   const all = await source.select(matchers, minTMs, maxTMs, true);
   return {
     labels: all.map((s) => s.labels),

@@ -166,7 +166,17 @@ export interface SeriesSource {
    * now without samples, their samples loaded on demand. Sources without it (memtable heads,
    * in memory and a few hours long) are read with select() once per selection.
    */
-  selectLazily?(matchers: readonly Matcher[], minTMs: number, maxTMs: number): LazySelection;
+  selectLazily?(matchers: readonly Matcher[], minTMs: number, maxTMs: number, cacheBudget?: CacheBudget): LazySelection;
+}
+
+/**
+ * Bytes of decoded chunks one selection may still add to the shared chunk cache, shared by all
+ * of its sources: a scan over hundreds of segments caches what one segment's share of the
+ * bound allows in total, not that share per segment (which flushed the cache and allocated an
+ * array per chunk of the scan). Undefined until the first source sets it from its cache.
+ */
+export interface CacheBudget {
+  bytes?: number;
 }
 
 /**

@@ -20,7 +20,7 @@ import { MochaError } from '../errors.js';
 import type { Label, Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
-import type { LazySelection, LoadedSamples, SeriesSource, SourceSeries } from '../model/querier.js';
+import type { CacheBudget, LazySelection, LoadedSamples, SeriesSource, SourceSeries } from '../model/querier.js';
 import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
@@ -196,9 +196,10 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
    * The series of select(..., true) without their samples (postings and series.arrow only),
    * and a loader of the samples of any of them: only the record batches holding those series
    * are read, only their chunks overlapping the range decoded. All loads of one selection share
-   * one chunk-cache budget (half the cache), so a long scan in many loads cannot flush it.
+   * one chunk-cache budget (half the cache; cacheBudget when the caller shares one across
+   * sources), so a long scan in many loads cannot flush it.
    */
-  selectLazily(matchers: readonly Matcher[], minTMs: number, maxTMs: number): LazySelection {
+  selectLazily(matchers: readonly Matcher[], minTMs: number, maxTMs: number, cacheBudget: CacheBudget = {}): LazySelection {
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     const refs: number[] = [];
     if (!(maxTMs < this.minTMs || minTMs > this.maxTMs)) {
@@ -216,8 +217,9 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
       keys[i] = this.keyOf(ref);
       samplesBound[i] = this.seriesSamples[ref]!;
     }
-    // Scan resistance: one selection inserts at most half of the chunk cache's bound.
-    const budget = { bytes: this.caches.chunks.stats().bytesMax / 2 };
+    // Scan resistance: one selection (over all its sources) inserts at most half of the chunk cache's bound.
+    cacheBudget.bytes ??= this.caches.chunks.stats().bytesMax / 2;
+    const budget = cacheBudget as { bytes: number };
     return { labels, keys, samplesBound, load: (indices) => this.loadRefs(indices.map((i) => refs[i]!), minTMs, maxTMs, budget) };
   }
 
