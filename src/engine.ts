@@ -1038,6 +1038,12 @@ export class MergingQuerier implements Querier {
     const groups = groupLazy(sels);
     checkSeriesMax(groups.length, hints);
     if (!sortedByLabels(groups)) groups.sort((a, b) => compareLabels(a.labels, b.labels));
+    // A selection bigger than what it may cache caches nothing: the prefix it could keep saves
+    // little on the next run, and every cached chunk costs an array (16% of a 30-day scan's
+    // time, profiled); its chunks are decoded straight into the arena instead.
+    let boundTotal = 0;
+    for (const grp of groups) boundTotal += grp.samplesBound;
+    if (cacheBudget.bytes !== undefined && boundTotal * DECODED_SAMPLE_BYTES > cacheBudget.bytes) cacheBudget.bytes = 0;
     const cursor = new Int32Array(sels.length);
     const seriesCost = hints.seriesCost ?? 0;
     let arenaT = new Float64Array(0);
@@ -1112,6 +1118,9 @@ export class MergingQuerier implements Querier {
     this.onClose();
   }
 }
+
+/** Bytes of one decoded sample (timestamp and value as float64), as the chunk cache counts them. */
+const DECODED_SAMPLE_BYTES = 16;
 
 /** One series of a lazy selection: which sources hold it (oldest first) and at which index. */
 interface LazyGroup {

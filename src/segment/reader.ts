@@ -430,8 +430,10 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     const cached = this.caches.chunks.get<DecodedChunk>(this.cacheOwner, row);
     if (cached !== undefined) return cached;
     const count = batch.counts[c]!;
-    const ts = new Float64Array(count);
-    const vs = new Float64Array(count);
+    // One buffer for both columns: V8 allocates typed arrays slowly, and a scan makes many.
+    const both = new Float64Array(2 * count);
+    const ts = both.subarray(0, count);
+    const vs = both.subarray(count);
     this.decodeChunkInto(batch, c, row, ts, vs, 0);
     const ch: DecodedChunk = { timestampsMs: ts, values: vs };
     const bytes = count * 16 + DECODED_CHUNK_OVERHEAD_BYTES;
