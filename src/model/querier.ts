@@ -177,6 +177,8 @@ export interface SeriesSource {
  */
 export interface CacheBudget {
   bytes?: number;
+  /** The chunk cache's bound (set with bytes). */
+  cacheBytesMax?: number;
 }
 
 /**

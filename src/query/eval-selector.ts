@@ -208,7 +208,7 @@ export class EvalContext {
     } else {
       const all = await q.selectSeries(vs.matchers, minTMs, maxTMs, { samplesMax: this.samplesLeft(), seriesMax: this.seriesMax });
       this.checkSeriesCount(all.length);
-      batches = [all].values() as unknown as AsyncIterable<SeriesData[]>;
+      batches = oneBatch(all);
     }
     for await (const batch of batches) {
       this.checkCancel();
@@ -251,6 +251,10 @@ export class EvalContext {
     if (u.cellsUsed + u.samplesHeld > this.samplesMax) throw tooManySamples();
     return { labels, values: new Float64Array(this.stepCount), present: new Uint8Array(this.stepCount) };
   }
+}
+
+async function* oneBatch(series: SeriesData[]): AsyncGenerator<SeriesData[]> {
+  yield series;
 }
 
 function tooManySamples(): MochaError {

@@ -218,7 +218,10 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
       samplesBound[i] = this.seriesSamples[ref]!;
     }
     // Scan resistance: one selection (over all its sources) inserts at most half of the chunk cache's bound.
-    cacheBudget.bytes ??= this.caches.chunks.stats().bytesMax / 2;
+    if (cacheBudget.bytes === undefined) {
+      cacheBudget.cacheBytesMax = this.caches.chunks.stats().bytesMax;
+      cacheBudget.bytes = cacheBudget.cacheBytesMax / 2;
+    }
     const budget = cacheBudget as { bytes: number };
     return { labels, keys, samplesBound, load: (indices) => this.loadRefs(indices.map((i) => refs[i]!), minTMs, maxTMs, budget) };
   }
