@@ -130,6 +130,12 @@ export function defaultSegmentCacheBytesMax(machineBytes: number): number {
 export const QUERY_SAMPLES_MAX = 50_000_000;
 export const QUERY_SERIES_MAX = 1_000_000;
 export const QUERY_TIMEOUT_MS = 2 * 60 * 1000;
+/**
+ * Raw samples one selector holds at once when it walks series in batches (range functions and
+ * instant selectors: Querier.selectSeriesBatches): 4M samples are 64 MiB of decoded arrays. A
+ * 30-day range over 500 series at 15 s is 86M samples (1.4 GB) when read in one piece.
+ */
+export const RAW_BATCH_SAMPLES_MAX = 4_000_000;
 export const QUERY_CONCURRENCY_MAX = 20;
 /** Prometheus rejects range queries with more than 11,000 points per series. */
 export const QUERY_POINTS_PER_SERIES_MAX = 11_000;

@@ -25,9 +25,35 @@ export interface SelectHints {
   readonly seriesMax?: number;
 }
 
+/** What selectSeriesBatches needs besides SelectHints: how big a batch may be. */
+export interface BatchHints {
+  /** Upper bound on series selected (all batches together); exceeding it throws QUERY_TOO_MANY_SERIES. */
+  readonly seriesMax?: number;
+  /**
+   * Samples one batch should hold at most, asked before each batch (the evaluator's budget
+   * shrinks as its output grows). Sized from upper bounds of the series' sample counts, so a
+   * batch holds at most this many; a batch always holds at least one series, however big.
+   */
+  batchSamplesMax(): number;
+  /**
+   * What each series of a batch costs besides its samples, in samples, counted against
+   * batchSamplesMax too: the evaluator's output cells for it (default 0).
+   */
+  readonly seriesCost?: number;
+}
+
 export interface Querier {
   /** Series matching all matchers that have samples in [minTMs, maxTMs], with those samples. */
   selectSeries(matchers: readonly Matcher[], minTMs: number, maxTMs: number, hints?: SelectHints): Promise<SeriesData[]>;
+  /**
+   * The same series and samples as selectSeries, in the same (label) order, cut into batches
+   * that are loaded one at a time: the matching series are listed first (postings only), then
+   * each batch's samples are read when the consumer asks for it. The consumer is done with a
+   * batch's arrays when it asks for the next one, so a query holds one batch of samples at a
+   * time instead of all of them (a 30-day range over hundreds of series is gigabytes).
+   * Optional: the evaluator calls selectSeries and takes its answer as one batch without it.
+   */
+  selectSeriesBatches?(matchers: readonly Matcher[], minTMs: number, maxTMs: number, hints: BatchHints): AsyncIterable<SeriesData[]>;
   /** Label sets of series matching the matchers with samples in [minTMs, maxTMs] (no samples loaded). */
   series(matchers: readonly Matcher[], minTMs: number, maxTMs: number, limit?: number): Promise<Labels[]>;
   /** Sorted label names of the series selected (all series when matchers is empty). */
@@ -159,4 +185,47 @@ export interface SeriesSource {
    * withSamples=false, timestampsMs/values are empty arrays (only the labels are wanted).
    */
   select(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<SourceSeries[]>;
+  /**
+   * Optional two-step select for selectSeriesBatches: the series of select(..., true) listed
+   * now without samples, their samples loaded on demand. Sources without it (memtable heads,
+   * in memory and a few hours long) are read with select() once per selection.
+   */
+  selectLazily?(matchers: readonly Matcher[], minTMs: number, maxTMs: number, cacheBudget?: CacheBudget): LazySelection;
+}
+
+/**
+ * Bytes of decoded chunks one selection may still add to the shared chunk cache, shared by all
+ * of its sources: a scan over hundreds of segments caches what one segment's share of the
+ * bound allows in total, not that share per segment (which flushed the cache and allocated an
+ * array per chunk of the scan). Undefined until the first source sets it from its cache.
+ */
+export interface CacheBudget {
+  bytes?: number;
+  /** The chunk cache's bound (set with bytes). */
+  cacheBytesMax?: number;
+}
+
+/**
+ * A source's series matching a selector with samples possibly in [minTMs, maxTMs], listed
+ * without their samples; index i is one series (labels[i], keys[i]), in the source's order.
+ */
+export interface LazySelection {
+  readonly labels: readonly Labels[];
+  readonly keys: readonly string[];
+  /** An upper bound on the samples series i has in the range (batch sizing; no data read). */
+  readonly samplesBound: ArrayLike<number>;
+  /** Reads what series indices[k] need (record batches) and answers for them. */
+  load(indices: readonly number[]): Promise<LoadedSamples>;
+}
+
+/** The samples of the series a LazySelection.load was asked for; k indexes its `indices`. */
+export interface LoadedSamples {
+  /** Series indices[k] in the range (views of cached arrays where possible); undefined: no sample there. */
+  series(k: number): SourceSeries | undefined;
+  /**
+   * Writes the samples in the range of series indices[k] into ts/vs from index `at` and returns
+   * how many (at most its samplesBound): one series' runs of many sources concatenated into one
+   * array without an array per run.
+   */
+  copyInto(k: number, ts: Float64Array, vs: Float64Array, at: number): number;
 }

@@ -50,7 +50,7 @@ export async function evalCall(call: Call, ctx: EvalContext, evaluate: Evaluate)
       range = await loadMatrixSelector(ctx, inner);
     } else if (inner.kind === 'Subquery') range = await evalSubqueryForWindows(ctx, inner, evaluate);
     else throw new MochaError('INTERNAL', `range vector argument of ${name}() is a ${inner.kind}`);
-    return { type: 'vector', series: evalRangeFunction(ctx, call, range, scalarArgs) };
+    return { type: 'vector', series: await evalRangeFunction(ctx, call, range, scalarArgs) };
   }
   if (!hasInstantFunction(name)) throw notSupported(`function ${name}()`);
   // timestamp(<selector>) needs the samples' own times, which evaluated StepSeries do not keep.
@@ -79,7 +79,7 @@ function unwrapParens(e: Expr): Expr {
  * result, t being the selector time of each outer step. Without a step, Prometheus uses the
  * global evaluation interval (default 1m).
  */
-export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, evaluate: Evaluate): Promise<RangeArgument> {
+export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, evaluate: Evaluate): Promise<RangeArgument & { readonly series: readonly SeriesData[] }> {
   const stepMs = sq.stepMs ?? SUBQUERY_DEFAULT_STEP_MS;
   const firstMs = ctx.selectorTimeMs(sq.at, sq.offsetMs, 0);
   const lastMs = ctx.selectorTimeMs(sq.at, sq.offsetMs, ctx.stepCount - 1);
@@ -88,8 +88,8 @@ export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, eva
   let startMs = stepMs * Math.trunc(lowMs / stepMs);
   if (startMs <= lowMs) startMs += stepMs;
   // posStart 0: Prometheus replaces the subquery argument by a matrix selector without a position.
-  const empty: RangeArgument = { series: [], rangeMs: sq.rangeMs, at: sq.at, offsetMs: sq.offsetMs, posStart: 0 };
-  if (startMs > lastMs) return empty;
+  const empty = { rangeMs: sq.rangeMs, at: sq.at, offsetMs: sq.offsetMs, posStart: 0 };
+  if (startMs > lastMs) return { ...empty, batches: oneBatch([]), series: [] };
   const stepCount = Math.floor((lastMs - startMs) / stepMs) + 1;
   const child = ctx.subgrid(startMs, lastMs, stepMs, stepCount);
   const v = await evaluate(sq.expr, child);
@@ -99,7 +99,12 @@ export async function evalSubqueryForWindows(ctx: EvalContext, sq: Subquery, eva
     const samples = stepSeriesToSamples(s, startMs, stepMs, stepCount);
     if (samples !== undefined) series.push(samples);
   }
-  return { ...empty, series };
+  return { ...empty, batches: oneBatch(series), series };
+}
+
+/** The evaluated series of a subquery as the single batch of a range argument. */
+async function* oneBatch(series: readonly SeriesData[]): AsyncGenerator<readonly SeriesData[]> {
+  if (series.length > 0) yield series;
 }
 
 /**

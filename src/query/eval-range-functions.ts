@@ -2,7 +2,9 @@
 // float semantics of Prometheus 3 (promql/functions.go, read at prometheus/prometheus main).
 //
 // How it runs: the matrix argument `m[r] offset o @ T` is read from storage ONCE for the whole
-// grid ([first window start, last window end]); stale markers are dropped once per series; then
+// grid ([first window start, last window end]), in batches of series (EvalContext.selectBatches:
+// one batch of samples in memory at a time, not every series' whole range); stale markers are
+// dropped once per series; then
 // each series is walked with two forward-only indexes [lo, hi) that delimit the left-open window
 // (t - r, t] of every step (t = the selector time: step time, or T, minus o). The kernel of the
 // function reads the window in place: no matrix per step, no object per sample. Scratch buffers
@@ -82,7 +84,8 @@ export function rangeFunctionMatrixArgIndex(name: string): number | undefined {
  * of step k for `at` and `offsetMs`). From a matrix selector or a subquery.
  */
 export interface RangeArgument {
-  readonly series: readonly SeriesData[];
+  /** The series in label order, in batches; a batch is released when the next is asked for. */
+  readonly batches: AsyncIterable<readonly SeriesData[]>;
   readonly rangeMs: number;
   readonly at: AtModifier;
   readonly offsetMs: number;
@@ -93,25 +96,25 @@ export interface RangeArgument {
   readonly posStart: number;
 }
 
-/** Reads a matrix selector once for all windows of the grid. */
+/** Reads a matrix selector once for all windows of the grid (lazily: batches load as they are walked). */
 export async function loadMatrixSelector(ctx: EvalContext, ms: MatrixSelector): Promise<RangeArgument> {
   const vs = ms.vector;
   const firstMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, 0);
   const lastMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, ctx.stepCount - 1);
-  const series = await ctx.select(vs, firstMs - ms.rangeMs, lastMs);
-  return { series, rangeMs: ms.rangeMs, at: vs.at, offsetMs: vs.offsetMs, posStart: ms.pos.start };
+  const batches = ctx.selectBatches(vs, firstMs - ms.rangeMs, lastMs);
+  return { batches, rangeMs: ms.rangeMs, at: vs.at, offsetMs: vs.offsetMs, posStart: ms.pos.start };
 }
 
 /**
  * Evaluates a range function over the grid. scalarArgs[i] holds the per-step values of the
  * scalar argument i (undefined at the matrix argument's index).
  */
-export function evalRangeFunction(
+export async function evalRangeFunction(
   ctx: EvalContext,
   call: Call,
   arg: RangeArgument,
   scalarArgs: readonly (Float64Array | undefined)[],
-): StepSeries[] {
+): Promise<StepSeries[]> {
   const name = call.func.name;
   const kernel = KERNELS.get(name);
   if (kernel === undefined && name !== 'absent_over_time') {
@@ -119,7 +122,6 @@ export function evalRangeFunction(
   }
   const rangeMs = arg.rangeMs;
   const n = ctx.stepCount;
-  const loaded = arg.series;
 
   if (name === 'absent_over_time') return absentOverTime(ctx, call, arg);
 
@@ -134,62 +136,64 @@ export function evalRangeFunction(
   const checksQuantile = name === 'quantile_over_time';
   const checksCounterName = name === 'rate' || name === 'increase';
 
-  for (const raw of loaded) {
-    ctx.checkCancel();
-    const s = withoutStaleMarkers(raw);
-    const ts = s.timestampsMs;
-    const len = ts.length;
-    if (len === 0) continue;
-    w.ts = ts;
-    w.vs = s.values;
-    let col: StepSeries | undefined;
-    let lo = 0;
-    let hi = 0;
-    let prevPresent = false;
-    for (let k = 0; k < n; k++) {
-      const t = ctx.selectorTimeMs(arg.at, arg.offsetMs, k);
-      // Step times never decrease (an @ pins them), so both indexes only move forward.
-      while (hi < len && ts[hi]! <= t) hi++;
-      while (lo < hi && ts[lo]! <= t - rangeMs) lo++;
-      if (lo === hi) continue;
-      w.lo = lo;
-      w.hi = hi;
-      w.endMs = t;
-      w.evalMs = ctx.stepTimeMs(k);
-      const a = argA === undefined ? NaN : argA[k]!;
-      const b = argB === undefined ? NaN : argB[k]!;
-      // Prometheus checks q per step and series, once the window has a float sample.
-      if (checksQuantile && !(a >= 0 && a <= 1)) ctx.annotations.add(invalidQuantileWarning(a, call.args[0]!.pos));
-      if (pinned && k > 0 && Object.is(a, w.a) && Object.is(b, w.b)) {
-        // Same window, same arguments: the previous step's answer (an @ repeats it per step).
-        if (prevPresent) {
-          col!.values[k] = w.result;
-          col!.present[k] = 1;
+  for await (const batch of arg.batches) {
+    for (const raw of batch) {
+      ctx.checkCancel();
+      const s = withoutStaleMarkers(raw);
+      const ts = s.timestampsMs;
+      const len = ts.length;
+      if (len === 0) continue;
+      w.ts = ts;
+      w.vs = s.values;
+      let col: StepSeries | undefined;
+      let lo = 0;
+      let hi = 0;
+      let prevPresent = false;
+      for (let k = 0; k < n; k++) {
+        const t = ctx.selectorTimeMs(arg.at, arg.offsetMs, k);
+        // Step times never decrease (an @ pins them), so both indexes only move forward.
+        while (hi < len && ts[hi]! <= t) hi++;
+        while (lo < hi && ts[lo]! <= t - rangeMs) lo++;
+        if (lo === hi) continue;
+        w.lo = lo;
+        w.hi = hi;
+        w.endMs = t;
+        w.evalMs = ctx.stepTimeMs(k);
+        const a = argA === undefined ? NaN : argA[k]!;
+        const b = argB === undefined ? NaN : argB[k]!;
+        // Prometheus checks q per step and series, once the window has a float sample.
+        if (checksQuantile && !(a >= 0 && a <= 1)) ctx.annotations.add(invalidQuantileWarning(a, call.args[0]!.pos));
+        if (pinned && k > 0 && Object.is(a, w.a) && Object.is(b, w.b)) {
+          // Same window, same arguments: the previous step's answer (an @ repeats it per step).
+          if (prevPresent) {
+            col!.values[k] = w.result;
+            col!.present[k] = 1;
+          }
+          continue;
         }
-        continue;
+        w.a = a;
+        w.b = b;
+        prevPresent = kernel!(w);
+        if (!prevPresent) continue;
+        if (col === undefined) {
+          const labels = keepName ? s.labels : dropMetricName(s.labels);
+          col = ctx.allocStepSeries(labels);
+        }
+        col.values[k] = w.result;
+        col.present[k] = 1;
       }
-      w.a = a;
-      w.b = b;
-      prevPresent = kernel!(w);
-      if (!prevPresent) continue;
-      if (col === undefined) {
-        const labels = keepName ? s.labels : dropMetricName(s.labels);
-        col = ctx.allocStepSeries(labels);
+      if (col !== undefined && checksCounterName) {
+        // Prometheus (engine.go, range functions): rate/increase of a named series with float
+        // output whose name does not look like a counter's.
+        const metricName = getLabel(raw.labels, METRIC_NAME_LABEL);
+        if (metricName !== '' && !looksLikeCounterName(metricName)) ctx.annotations.add(possibleNonCounterInfo(metricName, arg.posStart));
       }
-      col.values[k] = w.result;
-      col.present[k] = 1;
-    }
-    if (col !== undefined && checksCounterName) {
-      // Prometheus (engine.go, range functions): rate/increase of a named series with float
-      // output whose name does not look like a counter's.
-      const metricName = getLabel(raw.labels, METRIC_NAME_LABEL);
-      if (metricName !== '' && !looksLikeCounterName(metricName)) ctx.annotations.add(possibleNonCounterInfo(metricName, arg.posStart));
-    }
-    if (col !== undefined) {
-      const key = labelsKey(col.labels);
-      if (seen.has(key)) throw new MochaError('QUERY_EXECUTION', 'vector cannot contain metrics with the same labelset');
-      seen.add(key);
-      out.push(col);
+      if (col !== undefined) {
+        const key = labelsKey(col.labels);
+        if (seen.has(key)) throw new MochaError('QUERY_EXECUTION', 'vector cannot contain metrics with the same labelset');
+        seen.add(key);
+        out.push(col);
+      }
     }
   }
   return out;
@@ -242,27 +246,29 @@ export function absentLabels(e: Expr): Labels {
   return out;
 }
 
-function absentOverTime(ctx: EvalContext, call: Call, arg: RangeArgument): StepSeries[] {
+async function absentOverTime(ctx: EvalContext, call: Call, arg: RangeArgument): Promise<StepSeries[]> {
   const n = ctx.stepCount;
   const covered = new Uint8Array(n);
   let coveredCount = 0;
-  for (const raw of arg.series) {
-    ctx.checkCancel();
-    const s = withoutStaleMarkers(raw);
-    const ts = s.timestampsMs;
-    const len = ts.length;
-    let lo = 0;
-    let hi = 0;
-    for (let k = 0; k < n; k++) {
-      const t = ctx.selectorTimeMs(arg.at, arg.offsetMs, k);
-      while (hi < len && ts[hi]! <= t) hi++;
-      while (lo < hi && ts[lo]! <= t - arg.rangeMs) lo++;
-      if (lo < hi && covered[k] === 0) {
-        covered[k] = 1;
-        coveredCount++;
+  for await (const batch of arg.batches) {
+    for (const raw of batch) {
+      ctx.checkCancel();
+      const s = withoutStaleMarkers(raw);
+      const ts = s.timestampsMs;
+      const len = ts.length;
+      let lo = 0;
+      let hi = 0;
+      for (let k = 0; k < n; k++) {
+        const t = ctx.selectorTimeMs(arg.at, arg.offsetMs, k);
+        while (hi < len && ts[hi]! <= t) hi++;
+        while (lo < hi && ts[lo]! <= t - arg.rangeMs) lo++;
+        if (lo < hi && covered[k] === 0) {
+          covered[k] = 1;
+          coveredCount++;
+        }
       }
+      if (coveredCount === n) return [];
     }
-    if (coveredCount === n) return [];
   }
   const col = ctx.allocStepSeries(absentLabels(call.args[0]!));
   for (let k = 0; k < n; k++) {

@@ -12,6 +12,7 @@
 //   - `offset o` shifts the window to end at t - o; `@ T` pins t to T (start()/end() being
 //     the query's start and end); both apply together as (T - o).
 // Each selector reads storage once for the whole grid and walks the steps with a moving index.
+import { RAW_BATCH_SAMPLES_MAX } from '../constants.js';
 import { MochaError } from '../errors.js';
 import type { Labels } from '../model/labels.js';
 import type { BucketSelection, Querier, SelectHints, SeriesData } from '../model/querier.js';
@@ -61,15 +62,18 @@ export type EvalValue =
  * same samplesMax as the rest of the query.
  */
 interface QueryUsage {
-  /** Output cells (series x steps) allocated so far; bounded by samplesMax like loaded samples. */
+  /** Output cells (series x steps) allocated so far (never released: a conservative bound). */
   cellsUsed: number;
+  /** Samples (and rollup buckets) loaded from storage and still held; cellsUsed + samplesHeld <= samplesMax. */
+  samplesHeld: number;
+  /** Samples (and rollup buckets) loaded from storage so far, released or not (stats). */
   samplesLoaded: number;
 }
 
 /** Shared state of one query evaluation: the grid, the limits, and what has been used of them. */
 export class EvalContext {
   // Not readonly: subgrid() replaces them on the child it builds, with the parent's.
-  private usage: QueryUsage = { cellsUsed: 0, samplesLoaded: 0 };
+  private usage: QueryUsage = { cellsUsed: 0, samplesHeld: 0, samplesLoaded: 0 };
   private deadlineMs: number;
   /** The query's own start and end, which `@ start()` / `@ end()` mean even inside subqueries. */
   private queryStartMs: number;
@@ -155,75 +159,143 @@ export class EvalContext {
     if (Date.now() > this.deadlineMs) throw new MochaError('QUERY_TIMEOUT', 'query timed out in query execution');
   }
 
-  /** Storage read with the query-wide limits: what is left of samplesMax goes down as a hint. */
-  async select(vs: VectorSelector, minTMs: number, maxTMs: number): Promise<SeriesData[]> {
+  /** What is left of samplesMax: samples the query may still hold. */
+  private samplesLeft(): number {
+    return this.samplesMax - this.usage.cellsUsed - this.usage.samplesHeld;
+  }
+
+  /** Charges n samples (or buckets) loaded and held; throws once more are held than samplesMax allows. */
+  private hold(n: number): void {
     const u = this.usage;
-    const hints: SelectHints = { samplesMax: this.samplesMax - u.samplesLoaded, seriesMax: this.seriesMax };
+    u.samplesLoaded += n;
+    u.samplesHeld += n;
+    if (u.cellsUsed + u.samplesHeld > this.samplesMax) throw tooManySamples();
+  }
+
+  /**
+   * Storage read with the query-wide limits, all series at once: their samples stay charged
+   * until the query ends (a matrix result keeps them; other callers hold them while they walk).
+   * Selectors that walk series one by one use selectBatches instead.
+   */
+  async select(vs: VectorSelector, minTMs: number, maxTMs: number): Promise<SeriesData[]> {
+    const hints: SelectHints = { samplesMax: this.samplesLeft(), seriesMax: this.seriesMax };
     const series = await this.querier.selectSeries(vs.matchers, minTMs, maxTMs, hints);
     this.checkCancel();
-    for (const s of series) u.samplesLoaded += s.timestampsMs.length;
-    if (u.samplesLoaded > this.samplesMax) throw tooManySamples();
-    if (series.length > this.seriesMax) {
-      throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${series.length} series; the limit is ${this.seriesMax}`);
-    }
+    this.checkSeriesCount(series.length);
+    let n = 0;
+    for (const s of series) n += s.timestampsMs.length;
+    this.hold(n);
     return series;
   }
 
-  /** Buckets of a level (Querier.selectBuckets) with the query-wide limits: a bucket counts as a sample. */
+  /**
+   * Storage read in batches of series (Querier.selectSeriesBatches), in label order: a batch's
+   * samples are charged while the caller holds it and released when it asks for the next, so
+   * the samples limit bounds what is in memory at once (Prometheus' --query.max-samples), not
+   * what the query reads in total. A batch is at most RAW_BATCH_SAMPLES_MAX samples and at most
+   * what is left of the limit with room for each series' output column, but always one whole
+   * series: one series' samples over the range must fit in what is left. Queriers without
+   * batches answer in one batch.
+   */
+  async *selectBatches(vs: VectorSelector, minTMs: number, maxTMs: number): AsyncGenerator<readonly SeriesData[]> {
+    const q = this.querier;
+    const u = this.usage;
+    let batches: AsyncIterable<SeriesData[]>;
+    if (q.selectSeriesBatches !== undefined) {
+      const batchSamplesMax = () => Math.max(1, Math.min(RAW_BATCH_SAMPLES_MAX, this.samplesLeft()));
+      // Each series of a batch may add a column of output cells while the batch is held.
+      batches = q.selectSeriesBatches(vs.matchers, minTMs, maxTMs, { seriesMax: this.seriesMax, batchSamplesMax, seriesCost: this.stepCount });
+    } else {
+      const all = await q.selectSeries(vs.matchers, minTMs, maxTMs, { samplesMax: this.samplesLeft(), seriesMax: this.seriesMax });
+      this.checkSeriesCount(all.length);
+      batches = oneBatch(all);
+    }
+    for await (const batch of batches) {
+      this.checkCancel();
+      let n = 0;
+      for (const s of batch) n += s.timestampsMs.length;
+      try {
+        this.hold(n);
+        yield batch;
+      } finally {
+        u.samplesHeld -= n;
+      }
+    }
+  }
+
+  private checkSeriesCount(count: number): void {
+    if (count > this.seriesMax) throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${count} series; the limit is ${this.seriesMax}`);
+  }
+
+  /**
+   * Buckets of a level (Querier.selectBuckets) with the query-wide limits: a bucket counts as a
+   * sample, held until the query ends (the rollup planner walks them all at once).
+   */
   async selectBuckets(vs: VectorSelector, level: RollupLevel, minTMs: number, maxTMs: number): Promise<BucketSelection> {
     const q = this.querier;
     if (q.selectBuckets === undefined) throw new MochaError('INTERNAL', 'the querier has no rollup levels');
-    const u = this.usage;
-    const hints: SelectHints = { samplesMax: this.samplesMax - u.samplesLoaded, seriesMax: this.seriesMax };
+    const hints: SelectHints = { samplesMax: this.samplesLeft(), seriesMax: this.seriesMax };
     const sel = await q.selectBuckets(vs.matchers, level, minTMs, maxTMs, hints);
     this.checkCancel();
-    for (const s of sel.series) u.samplesLoaded += s.buckets.length;
-    if (u.samplesLoaded > this.samplesMax) throw tooManySamples();
-    if (sel.series.length > this.seriesMax) {
-      throw new MochaError('QUERY_TOO_MANY_SERIES', `query selects ${sel.series.length} series; the limit is ${this.seriesMax}`);
-    }
+    let n = 0;
+    for (const s of sel.series) n += s.buckets.length;
+    this.hold(n);
+    this.checkSeriesCount(sel.series.length);
     return sel;
   }
 
   /** Reserves one output column of the grid (dense series x steps is what costs memory). */
   allocStepSeries(labels: Labels): StepSeries {
-    this.usage.cellsUsed += this.stepCount;
-    if (this.usage.cellsUsed > this.samplesMax) throw tooManySamples();
+    const u = this.usage;
+    u.cellsUsed += this.stepCount;
+    if (u.cellsUsed + u.samplesHeld > this.samplesMax) throw tooManySamples();
     return { labels, values: new Float64Array(this.stepCount), present: new Uint8Array(this.stepCount) };
   }
+}
+
+async function* oneBatch(series: SeriesData[]): AsyncGenerator<SeriesData[]> {
+  yield series;
 }
 
 function tooManySamples(): MochaError {
   return new MochaError('QUERY_TOO_MANY_SAMPLES', 'query processing would load too many samples into memory in query execution');
 }
 
-/** Instant vector selector over the whole grid: one storage read, one forward walk per series. */
+/** Instant vector selector over the whole grid: one storage read in batches of series, one forward walk per series. */
 export async function evalVectorSelector(ctx: EvalContext, vs: VectorSelector): Promise<StepSeries[]> {
   const n = ctx.stepCount;
   const firstMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, 0);
   const lastMs = ctx.selectorTimeMs(vs.at, vs.offsetMs, n - 1);
-  const lookback = ctx.lookbackDeltaMs;
-  const loaded = await ctx.select(vs, firstMs - lookback, lastMs);
   const out: StepSeries[] = [];
-  for (const s of loaded) {
-    ctx.checkCancel();
-    const ts = s.timestampsMs;
-    const len = ts.length;
-    let col: StepSeries | undefined;
-    // j: first sample after the current step's time. Step times never decrease, so j only moves forward.
-    let j = 0;
-    for (let k = 0; k < n; k++) {
-      const t = ctx.selectorTimeMs(vs.at, vs.offsetMs, k);
-      while (j < len && ts[j]! <= t) j++;
-      const i = j - 1;
-      if (i < 0 || ts[i]! <= t - lookback || isStaleAt(s.values, i)) continue;
-      col ??= ctx.allocStepSeries(s.labels);
-      col.values[k] = s.values[i]!;
-      col.present[k] = 1;
+  for await (const batch of ctx.selectBatches(vs, firstMs - ctx.lookbackDeltaMs, lastMs)) {
+    for (const s of batch) {
+      ctx.checkCancel();
+      const col = vectorColumn(ctx, vs, s);
+      if (col !== undefined) out.push(col);
     }
-    if (col !== undefined) out.push(col);
   }
   return out;
+}
+
+/** One series' instant vector over the grid: the latest sample in (t - lookback, t] per step. */
+function vectorColumn(ctx: EvalContext, vs: VectorSelector, s: SeriesData): StepSeries | undefined {
+  const n = ctx.stepCount;
+  const lookback = ctx.lookbackDeltaMs;
+  const ts = s.timestampsMs;
+  const len = ts.length;
+  let col: StepSeries | undefined;
+  // j: first sample after the current step's time. Step times never decrease, so j only moves forward.
+  let j = 0;
+  for (let k = 0; k < n; k++) {
+    const t = ctx.selectorTimeMs(vs.at, vs.offsetMs, k);
+    while (j < len && ts[j]! <= t) j++;
+    const i = j - 1;
+    if (i < 0 || ts[i]! <= t - lookback || isStaleAt(s.values, i)) continue;
+    col ??= ctx.allocStepSeries(s.labels);
+    col.values[k] = s.values[i]!;
+    col.present[k] = 1;
+  }
+  return col;
 }
 
 /**

@@ -20,7 +20,7 @@ import { MochaError } from '../errors.js';
 import type { Label, Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
-import type { SeriesSource, SourceSeries } from '../model/querier.js';
+import type { CacheBudget, LazySelection, LoadedSamples, SeriesSource, SourceSeries } from '../model/querier.js';
 import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
@@ -114,6 +114,8 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     private readonly seriesMax: Float64Array,
     private readonly seriesFirstChunk: Uint32Array,
     private readonly seriesChunks: Uint32Array,
+    /** sample_count of each series (all of its samples in the segment). */
+    private readonly seriesSamples: Uint32Array,
     postingsByName: Map<string, Map<string, PostingEntry>>,
     private readonly samplesHandle: fs.FileHandle,
     private readonly blocks: readonly BatchBlock[],
@@ -139,7 +141,7 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     const { handle, blocks } = await openDataFile(segmentDir, SAMPLES_FILE, meta, opts?.verifySamplesChecksum ?? true, samplesSchema, meta.samplesBatchRows.length);
     try {
       const caches = { batches: opts?.batchCache ?? segmentBatchCache, chunks: opts?.chunkCache ?? segmentChunkCache };
-      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, postings, handle, blocks, caches);
+      const r = new SegmentReader(segmentDir, meta, series.labels, series.mins, series.maxs, series.firstChunk, series.chunkCounts, series.counts, postings, handle, blocks, caches);
       r.assertInvariants();
       return r;
     } catch (e) {
@@ -168,49 +170,157 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
   async select(matchers: readonly Matcher[], minTMs: number, maxTMs: number, withSamples: boolean): Promise<SourceSeries[]> {
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     if (maxTMs < this.minTMs || minTMs > this.maxTMs) return [];
-    const refs = this.refsOf(matchers);
-    const out: SourceSeries[] = [];
     if (!withSamples) {
       // Series granularity: a series whose [min, max] overlaps the range but has no sample
       // inside it is still listed (as Prometheus' label APIs over blocks do).
-      for (const ref of refs) {
+      const out: SourceSeries[] = [];
+      for (const ref of this.refsOf(matchers)) {
         if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) continue;
         out.push({ labels: this.labels[ref]!, key: this.keyOf(ref), timestampsMs: EMPTY, values: EMPTY });
       }
       return out;
     }
-    // The wanted series in ref order and the record batch of each (batches follow ref order).
-    const wanted: number[] = [];
-    const batchOf: number[] = [];
-    const batchList: number[] = [];
-    let b = -1;
-    let rowEnd = 0;
-    for (const ref of refs) {
-      if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) continue;
-      const first = this.seriesFirstChunk[ref]!;
-      if (b < 0 || first >= rowEnd) {
-        b = this.batchOfRow(first);
-        rowEnd = this.batchFirstRow[b + 1]!;
-        batchList.push(b);
-      }
-      wanted.push(ref);
-      batchOf.push(b);
+    const sel = this.selectLazily(matchers, minTMs, maxTMs);
+    const all: number[] = new Array<number>(sel.keys.length);
+    for (let i = 0; i < all.length; i++) all[i] = i;
+    const loaded = await sel.load(all);
+    const out: SourceSeries[] = [];
+    for (let k = 0; k < all.length; k++) {
+      const s = loaded.series(k);
+      if (s !== undefined) out.push(s);
     }
-    if (wanted.length === 0) return out;
+    return out;
+  }
+
+  /**
+   * The series of select(..., true) without their samples (postings and series.arrow only),
+   * and a loader of the samples of any of them: only the record batches holding those series
+   * are read, only their chunks overlapping the range decoded. All loads of one selection share
+   * one chunk-cache budget (half the cache; cacheBudget when the caller shares one across
+   * sources), so a long scan in many loads cannot flush it.
+   */
+  selectLazily(matchers: readonly Matcher[], minTMs: number, maxTMs: number, cacheBudget: CacheBudget = {}): LazySelection {
+    if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
+    const refs: number[] = [];
+    if (!(maxTMs < this.minTMs || minTMs > this.maxTMs)) {
+      for (const ref of this.refsOf(matchers)) {
+        if (this.seriesMax[ref]! < minTMs || this.seriesMin[ref]! > maxTMs) continue;
+        refs.push(ref);
+      }
+    }
+    const labels: Labels[] = new Array<Labels>(refs.length);
+    const keys: string[] = new Array<string>(refs.length);
+    const samplesBound = new Uint32Array(refs.length);
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!;
+      labels[i] = this.labels[ref]!;
+      keys[i] = this.keyOf(ref);
+      samplesBound[i] = this.seriesSamples[ref]!;
+    }
+    // Scan resistance: one selection (over all its sources) inserts at most half of the chunk cache's bound.
+    if (cacheBudget.bytes === undefined) {
+      cacheBudget.cacheBytesMax = this.caches.chunks.stats().bytesMax;
+      cacheBudget.bytes = cacheBudget.cacheBytesMax / 2;
+    }
+    const budget = cacheBudget as { bytes: number };
+    return { labels, keys, samplesBound, load: (indices) => this.loadRefs(indices.map((i) => refs[i]!), minTMs, maxTMs, budget) };
+  }
+
+  /** Loads the record batches holding the series of refs; answers for refs[k] in [minTMs, maxTMs]. */
+  private async loadRefs(refs: readonly number[], minTMs: number, maxTMs: number, budget: { bytes: number }): Promise<LoadedSamples> {
+    if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
+    // The record batch of each series (a series never spans two); refs usually ascend, so the
+    // previous series' batch is tried before a search.
+    const batchOf = new Int32Array(refs.length);
+    const batchSet = new Set<number>();
+    let b = -1;
+    for (let k = 0; k < refs.length; k++) {
+      const first = this.seriesFirstChunk[refs[k]!]!;
+      if (b < 0 || first < this.batchFirstRow[b]! || first >= this.batchFirstRow[b + 1]!) {
+        b = this.batchOfRow(first);
+        batchSet.add(b);
+      }
+      batchOf[k] = b;
+    }
+    const batchList = [...batchSet];
     // Load the batches concurrently: misses decompress on libuv's thread pool in parallel.
     const loaded = await Promise.all(batchList.map((x) => this.loadBatch(x)));
     if (this.closed) throw new Error(`segment ${this.meta.name} used after close`);
     const byIndex = new Map<number, DecodedBatch>();
     for (let k = 0; k < batchList.length; k++) byIndex.set(batchList[k]!, loaded[k]!);
-    // Scan resistance: one select inserts at most half of the chunk cache's bound.
-    const budget = { bytes: this.caches.chunks.stats().bytesMax / 2 };
-    for (let k = 0; k < wanted.length; k++) {
-      const r = wanted[k]!;
-      const bb = batchOf[k]!;
-      const s = this.decodeSeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget);
-      if (s !== undefined) out.push(s);
+    return {
+      series: (k) => {
+        const r = refs[k]!;
+        const bb = batchOf[k]!;
+        return this.decodeSeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget);
+      },
+      copyInto: (k, ts, vs, at) => {
+        const r = refs[k]!;
+        const bb = batchOf[k]!;
+        return this.copySeries(r, byIndex.get(bb)!, bb, this.seriesFirstChunk[r]! - this.batchFirstRow[bb]!, this.seriesChunks[r]!, minTMs, maxTMs, budget, ts, vs, at);
+      },
+    };
+  }
+
+  /**
+   * Writes the samples of series ref in [minTMs, maxTMs] into ts/vs from index at; returns how
+   * many. Chunks come from the chunk cache (copied), are decoded and cached while the budget
+   * lasts (as decodeSeries), or are decoded straight into ts/vs: no array per chunk once the
+   * budget is spent, which is what a scan over many segments would otherwise allocate.
+   */
+  private copySeries(
+    ref: number,
+    batch: DecodedBatch,
+    b: number,
+    localFirst: number,
+    chunkCount: number,
+    minTMs: number,
+    maxTMs: number,
+    budget: { bytes: number },
+    ts: Float64Array,
+    vs: Float64Array,
+    at: number,
+  ): number {
+    let n = at;
+    for (let c = localFirst; c < localFirst + chunkCount; c++) {
+      const row = this.batchFirstRow[b]! + c;
+      if (batch.refs[c] !== ref) throw corrupt(`chunk row ${c} belongs to series ${batch.refs[c]}, expected ${ref}`, SAMPLES_FILE, row);
+      const cMin = batch.mins[c]!;
+      const cMax = batch.maxs[c]!;
+      if (c > localFirst && !(cMin > batch.maxs[c - 1]!)) throw corrupt(`samples.arrow chunk of series ${ref}: chunks of the series overlap in time`, SAMPLES_FILE, row);
+      if (cMax < minTMs || cMin > maxTMs) continue;
+      const count = batch.counts[c]!;
+      if (n + count > ts.length) throw corrupt(`series ${ref} holds more samples than its sample_count`, SAMPLES_FILE, row);
+      let chT: Float64Array;
+      let chV: Float64Array;
+      let from: number;
+      const ch = budget.bytes >= count * 16 + DECODED_CHUNK_OVERHEAD_BYTES ? this.chunk(batch, b, c, budget) : this.caches.chunks.get<DecodedChunk>(this.cacheOwner, row);
+      if (ch !== undefined) {
+        chT = ch.timestampsMs;
+        chV = ch.values;
+        from = 0;
+      } else {
+        this.decodeChunkInto(batch, c, row, ts, vs, n);
+        chT = ts;
+        chV = vs;
+        from = n;
+      }
+      // Only the first and last chunks in range can reach outside it.
+      const lo = cMin >= minTMs ? from : firstAtOrAfter(chT.subarray(from, from + count), minTMs) + from;
+      const hi = cMax <= maxTMs ? from + count : firstAfter(chT.subarray(from, from + count), maxTMs) + from;
+      if (hi <= lo) continue;
+      if (chT === ts) {
+        if (lo !== n) {
+          ts.copyWithin(n, lo, hi);
+          vs.copyWithin(n, lo, hi); // a typed-array copy keeps NaN payloads (stale markers)
+        }
+      } else {
+        ts.set(chT.subarray(lo, hi), n);
+        vs.set(chV.subarray(lo, hi), n);
+      }
+      n += hi - lo;
     }
-    return out;
+    return n - at;
   }
 
   /**
@@ -323,21 +433,11 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
     const cached = this.caches.chunks.get<DecodedChunk>(this.cacheOwner, row);
     if (cached !== undefined) return cached;
     const count = batch.counts[c]!;
-    const cMin = batch.mins[c]!;
-    const cMax = batch.maxs[c]!;
-    const ts = new Float64Array(count);
-    const vs = new Float64Array(count);
-    try {
-      const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
-      const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
-      const nt = decodeTimestamps(tsSrc, ts, 0, count);
-      const nv = decodeValues(valSrc, vs, 0, count);
-      if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
-      if (ts[0] !== cMin || ts[count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[0]}, ${ts[count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
-    } catch (e) {
-      if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${batch.refs[c]}: ${e.message}`, SAMPLES_FILE, row);
-      throw e;
-    }
+    // One buffer for both columns: V8 allocates typed arrays slowly, and a scan makes many.
+    const both = new Float64Array(2 * count);
+    const ts = both.subarray(0, count);
+    const vs = both.subarray(count);
+    this.decodeChunkInto(batch, c, row, ts, vs, 0);
     const ch: DecodedChunk = { timestampsMs: ts, values: vs };
     const bytes = count * 16 + DECODED_CHUNK_OVERHEAD_BYTES;
     if (!this.closed && budget.bytes >= bytes) {
@@ -345,6 +445,24 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
       this.caches.chunks.set(this.cacheOwner, row, ch, bytes);
     }
     return ch;
+  }
+
+  /** Decodes chunk c of batch (file row `row`) into ts/vs from index at, checked against its count and time range. */
+  private decodeChunkInto(batch: DecodedBatch, c: number, row: number, ts: Float64Array, vs: Float64Array, at: number): void {
+    const count = batch.counts[c]!;
+    const cMin = batch.mins[c]!;
+    const cMax = batch.maxs[c]!;
+    try {
+      const tsSrc = new ByteSource(batch.tsData, batch.tsOffsets[c]!, batch.tsOffsets[c + 1]!);
+      const valSrc = new ByteSource(batch.valData, batch.valOffsets[c]!, batch.valOffsets[c + 1]!);
+      const nt = decodeTimestamps(tsSrc, ts, at, count);
+      const nv = decodeValues(valSrc, vs, at, count);
+      if (nt !== count || nv !== count) throw new EncodingError(`chunk holds ${nt} timestamps and ${nv} values; sample_count is ${count}`, 0);
+      if (ts[at] !== cMin || ts[at + count - 1] !== cMax) throw new EncodingError(`decoded time range [${ts[at]}, ${ts[at + count - 1]}] differs from the chunk's [${cMin}, ${cMax}]`, 0);
+    } catch (e) {
+      if (e instanceof EncodingError) throw corrupt(`samples.arrow chunk of series ${batch.refs[c]}: ${e.message}`, SAMPLES_FILE, row);
+      throw e;
+    }
   }
 
   /** Record batch b of samples.arrow, decompressed and validated: from the cache, a load in flight, or the file. */

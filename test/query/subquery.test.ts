@@ -110,14 +110,20 @@ describe('limits count a subquery’s work', () => {
     expect(ctx2.samplesLoadedCount).toBe(2 * n);
   });
 
-  test('samplesMax: one subquery fits, two together do not', async () => {
+  test('samplesMax bounds what is held at once: a subquery\'s samples are released once it is evaluated', async () => {
     const ctx1 = context(q, t, t, 1);
     await evaluate(parseExpr(one), ctx1);
-    const samplesMax = Math.floor(1.5 * ctx1.samplesLoadedCount);
-    const r = await instantQuery(q, one, t, { samplesMax });
-    expect(r.resultType).toBe('vector');
-    const e = await errorOf(instantQuery(q, two, t, { samplesMax }));
-    expect(e.code).toBe('QUERY_TOO_MANY_SAMPLES');
+    const loaded = ctx1.samplesLoadedCount;
+    // The inner selector's samples plus the subquery grid's 60 cells, held together.
+    const peak = loaded + 60;
+    expect((await instantQuery(q, one, t, { samplesMax: peak })).resultType).toBe('vector');
+    expect((await errorOf(instantQuery(q, one, t, { samplesMax: peak - 1 }))).code).toBe('QUERY_TOO_MANY_SAMPLES');
+    // Two subqueries one after the other: the second holds its samples, its 60 cells and what the
+    // first left (its 60 cells and 1 output cell) -- not the first one's samples (as Prometheus).
+    const two1 = await instantQuery(q, two, t, { samplesMax: peak + 61, stats: true });
+    expect(two1.resultType).toBe('vector');
+    expect(two1.stats!.samplesLoaded).toBe(2 * loaded);
+    expect((await errorOf(instantQuery(q, two, t, { samplesMax: peak + 60 }))).code).toBe('QUERY_TOO_MANY_SAMPLES');
     // A top-level subquery and a range query over one count the same way.
     expect((await errorOf(instantQuery(q, 'x[1h:1m]', t, { samplesMax: 100 }))).code).toBe('QUERY_TOO_MANY_SAMPLES');
     expect((await errorOf(rangeQuery(q, one, t - 10 * M, t, M, { samplesMax: 200 }))).code).toBe('QUERY_TOO_MANY_SAMPLES');
