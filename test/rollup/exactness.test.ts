@@ -290,11 +290,7 @@ describe('edge extension: window end aligned, range not a multiple of G', () => 
         const endMs = Math.ceil((ts.length > 0 ? ts[ts.length - 1]! : T0) / G) * G + rangeMs + 2 * G;
         for (const fn of ROLLUP_FUNCTIONS) {
           if (!servableWithEdge(fn, rangeMs, G, startMs, 0, G)) continue; // tail functions: servable() already
-          const res = await rangeQuery(querier, rawQuery(fn, rangeMs, 0), startMs, endMs, G);
-          if (res.resultType !== 'matrix') throw new Error('expected a matrix');
-          const raw = new Map<number, number>();
-          const r0 = res.result[0];
-          if (r0 !== undefined) r0.timestampsMs.forEach((t, i) => raw.set(t, r0.values[i]!));
+          const raw = await rawByTime(querier, fn, rangeMs, startMs, endMs, G);
           for (let t = startMs; t <= endMs; t += G) {
             const want = raw.get(t);
             const alone = evalRollupEdgeWindow(level, fn, t, rangeMs, acc);
@@ -330,11 +326,7 @@ describe('edge extension: window end aligned, range not a multiple of G', () => 
         for (const fn of ROLLUP_FUNCTIONS) {
           // Window functions only (the tail functions need only the last two samples).
           if (['last_over_time', 'ts_of_last_over_time', 'present_over_time', 'irate', 'idelta'].includes(fn)) continue;
-          const res = await rangeQuery(querier, rawQuery(fn, rangeMs, 0), startMs, endMs, G);
-          if (res.resultType !== 'matrix') throw new Error('expected a matrix');
-          const raw = new Map<number, number>();
-          const r0 = res.result[0];
-          if (r0 !== undefined) r0.timestampsMs.forEach((t, i) => raw.set(t, r0.values[i]!));
+          const raw = await rawByTime(querier, fn, rangeMs, startMs, endMs, G);
           for (let t = startMs; t <= endMs; t += G) {
             const want = raw.get(t);
             // The bucket holding t is not in the level a planner reads: drop it.
@@ -491,4 +483,14 @@ function sliceBucketsThrough(b: RollupBuckets, throughMs: number): RollupBuckets
   let n = 0;
   while (n < b.length && b.endMs[n]! <= throughMs) n++;
   return sliceBuckets(b, 0, n);
+}
+
+/** fn(m[rangeMs]) from raw samples over the grid, by evaluation time (absent where Prometheus gives no output). */
+async function rawByTime(querier: MemoryQuerier, fn: string, rangeMs: number, startMs: number, endMs: number, stepMs: number): Promise<Map<number, number>> {
+  const res = await rangeQuery(querier, rawQuery(fn, rangeMs, 0), startMs, endMs, stepMs);
+  if (res.resultType !== 'matrix') throw new Error('expected a matrix');
+  const raw = new Map<number, number>();
+  const r0 = res.result[0];
+  if (r0 !== undefined) r0.timestampsMs.forEach((t, i) => raw.set(t, r0.values[i]!));
+  return raw;
 }
