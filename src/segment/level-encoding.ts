@@ -461,21 +461,7 @@ function encodeDiff(sink: ByteSink, p: number, col: Float64Array, w: Uint32Array
   sink.pushByte(K);
   sink.pushVarint(patches.length);
   encodePfor(sink, d, 0, n);
-  let last = 0;
-  for (const i of patches) {
-    sink.pushVarint(i - last);
-    last = i;
-    sink.ensure(8);
-    const b = sink.bytes;
-    let at = sink.length;
-    for (const word of [w[2 * i]!, w[2 * i + 1]!]) {
-      b[at++] = word & 0xff;
-      b[at++] = (word >>> 8) & 0xff;
-      b[at++] = (word >>> 16) & 0xff;
-      b[at++] = word >>> 24;
-    }
-    sink.length = at;
-  }
+  pushPatches(sink, w, patches);
   return true;
 }
 
@@ -494,19 +480,8 @@ function decodeDiff(src: ByteSource, col: Float64Array, w: Uint32Array, pred: Fl
     if (!(Math.abs(m) <= DECIMAL_MANTISSA_ABS_MAX)) throw new EncodingError(`too big decimal mantissa at bucket ${i}; got ${m}; cannot exceed ${DECIMAL_MANTISSA_ABS_MAX}`, at);
     col[i] = m / scale;
   }
-  let idx = 0;
-  for (let j = 0; j < patches; j++) {
-    const pAt = src.pos;
-    const delta = src.readVarint('patch index');
-    idx += delta;
-    if (idx >= n || (j > 0 && delta === 0)) throw new EncodingError(`bad patch index ${idx}; count is ${n} and indices must increase`, pAt);
-    src.need(8, 'patch value');
-    const b = src.bytes;
-    const q = src.pos;
-    w[2 * idx] = (b[q]! | (b[q + 1]! << 8) | (b[q + 2]! << 16) | (b[q + 3]! << 24)) >>> 0;
-    w[2 * idx + 1] = (b[q + 4]! | (b[q + 5]! << 8) | (b[q + 6]! << 16) | (b[q + 7]! << 24)) >>> 0;
-    src.pos = q + 8;
-  }
+  readPatches(src, patches, n);
+  applyPatches(w, patches);
 }
 
 /** Appends the smaller of INTS_VALUES and INTS_PFOR for integers xs (|x| < 2^50). */
