@@ -194,7 +194,7 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
       const s = series[i]!;
       ctx.checkCancel();
       const labels = keepName ? s.labels : dropMetricName(s.labels);
-      const col = edgeGrids !== undefined ? columnOf(ctx, edgeGrids.grids[i]!, labels) : gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, labels, scratch);
+      const col = edgeGrids !== undefined ? columnOf(ctx, edgeGrids.grids[i]!, labels, vs.at !== undefined) : gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, labels, scratch);
       if (col === undefined) continue;
       if (checksCounterName) {
         // As the raw path (eval-range-functions.ts): per input series with output.
@@ -282,6 +282,7 @@ async function edgeExtendedGrids(
   widthMs: number,
   rawTails?: readonly (RawSamples | undefined)[],
 ): Promise<{ grids: RollupGrid[]; windowsFromRaw: number; rawReads: number }> {
+  // With @ every grid holds the one window (columnOf spreads it over the steps).
   const n = ctx.stepCount;
   const pinned = vs.at !== undefined;
   const baseMs = pinned ? ctx.selectorTimeMs(vs.at, 0, 0) : ctx.startMs;
@@ -335,15 +336,19 @@ async function edgeExtendedGrids(
       rawReads++;
     }
   }
-  // With @ every step reads the one window: spread it over the grid.
-  const out: RollupGrid[] = pinned
-    ? grids.map((g) => ({ values: new Float64Array(n).fill(g.values[0]!), present: new Uint8Array(n).fill(g.present[0]!) }))
-    : grids;
-  return { grids: out, windowsFromRaw, rawReads };
+  return { grids, windowsFromRaw, rawReads };
 }
 
 /** A grid as an output column; undefined when no step has a value. */
-function columnOf(ctx: EvalContext, grid: RollupGrid, labels: StepSeries['labels']): StepSeries | undefined {
+function columnOf(ctx: EvalContext, grid: RollupGrid, labels: StepSeries['labels'], pinned = false): StepSeries | undefined {
+  if (pinned) {
+    // One window (`@`) read at every step: spread it over the grid.
+    if (grid.present[0] !== 1) return undefined;
+    const col = ctx.allocStepSeries(labels);
+    col.values.fill(grid.values[0]!);
+    col.present.fill(1);
+    return col;
+  }
   if (!grid.present.includes(1)) return undefined;
   const col = ctx.allocStepSeries(labels);
   col.values.set(grid.values);
@@ -369,26 +374,7 @@ function gridColumn(
   const n = ctx.stepCount;
   const pinned = vs.at !== undefined;
   const baseMs = pinned ? ctx.selectorTimeMs(vs.at, 0, 0) : ctx.startMs;
-  if (pinned) {
-    // Every step reads the same window: evaluate it once.
-    const one = evalRollupGrid(buckets, fn, rangeMs, baseMs, 0, 1, vs.offsetMs);
-    if (one.present[0] !== 1) return undefined;
-    const col = ctx.allocStepSeries(labels);
-    col.values.fill(one.values[0]!);
-    col.present.fill(1);
-    return col;
-  }
-  const grid = evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs, scratch);
-  let any = false;
-  for (let k = 0; k < n; k++) {
-    if (grid.present[k] === 1) {
-      any = true;
-      break;
-    }
-  }
-  if (!any) return undefined;
-  const col = ctx.allocStepSeries(labels);
-  col.values.set(grid.values);
-  col.present.set(grid.present);
-  return col;
+  // With @ every step reads the same window: evaluate it once.
+  if (pinned) return columnOf(ctx, evalRollupGrid(buckets, fn, rangeMs, baseMs, 0, 1, vs.offsetMs), labels, true);
+  return columnOf(ctx, evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs, scratch), labels);
 }
