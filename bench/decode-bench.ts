@@ -25,7 +25,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PAYLOAD_FORMATS, batches, labelSink, makeWorkload, type PayloadFormat } from './lib/payloads.js';
-import { readCpuSeconds } from './lib/proc.js';
+import { readCpuSeconds, readThreadCpuSeconds } from './lib/proc.js';
 import { sendAll } from './lib/sender.js';
 import { startServer } from './lib/server.js';
 import type { EncodedRequests } from './lib/requests.js';
@@ -152,6 +152,10 @@ interface PhaseRate {
   serverCpuS: number;
   samplesPerS: number;
   samplesPerCpuS: number;
+  /** Of serverCpuS, the server's main thread (the rest: GC helpers, libuv pool, worker threads, Go's scheduler threads). */
+  mainThreadCpuS: number;
+  /** The other threads' CPU-s in the phase, largest first (in the JSON report only: where the rest went). */
+  otherThreadsCpuS: number[];
 }
 
 interface IngestRun {
@@ -161,6 +165,8 @@ interface IngestRun {
   first: PhaseRate;
   /** Rounds 2..N over the same series: the steady state of a running sender. */
   steady: PhaseRate;
+  /** Server CPU-s in the SETTLE_MS after the steady phase's last answer. */
+  settleCpuS: number;
   /** Samples the server says it stored (its own counter), to show nothing was dropped. */
   samples: number;
   serverCounted: number;
@@ -173,6 +179,8 @@ function asRequests(e: Encoded, from: number, to: number): EncodedRequests {
 }
 
 const REQUESTS_PER_ROUND = Math.ceil(SERIES / PER_REQUEST);
+/** How long after the steady phase the server's leftover CPU is measured. */
+const SETTLE_MS = 3000;
 
 type Target = 'mocha' | 'mocha-baseline' | 'victoria-metrics';
 
@@ -198,13 +206,32 @@ async function ingestOnce(target: Target, e: Encoded, vmBinary: string | undefin
     const counted0 = await counter();
     const phase = async (from: number, to: number): Promise<PhaseRate> => {
       const cpu0 = readCpuSeconds(server.pid) ?? NaN;
+      const threads0 = readThreadCpuSeconds(server.pid);
       const sent = await sendAll(server.url, asRequests(e, from, to), { senders: SENDERS, headers: { ...f.headers }, path: reqPath });
       const cpu1 = readCpuSeconds(server.pid) ?? NaN;
+      const threads1 = readThreadCpuSeconds(server.pid);
       const wallS = (sent.endMs - sent.startMs) / 1000;
-      return { samples: sent.ackedSamples, wallS, serverCpuS: cpu1 - cpu0, samplesPerS: sent.ackedSamples / wallS, samplesPerCpuS: sent.ackedSamples / (cpu1 - cpu0) };
+      return {
+        samples: sent.ackedSamples,
+        wallS,
+        serverCpuS: cpu1 - cpu0,
+        samplesPerS: sent.ackedSamples / wallS,
+        samplesPerCpuS: sent.ackedSamples / (cpu1 - cpu0),
+        mainThreadCpuS: (threads1.get(server.pid) ?? NaN) - (threads0.get(server.pid) ?? NaN),
+        otherThreadsCpuS: [...threads1]
+          .filter(([tid]) => tid !== server.pid)
+          .map(([tid, s]) => Math.round((s - (threads0.get(tid) ?? 0)) * 100) / 100)
+          .filter((s) => s > 0)
+          .sort((a, b) => b - a),
+      };
     };
     const first = await phase(0, REQUESTS_PER_ROUND);
     const steady = await phase(REQUESTS_PER_ROUND, e.bodies.length);
+    // Work the steady phase left behind (VictoriaMetrics flushes its buffers and merges parts in
+    // the background; mocha's WAL is already durable): the CPU of the next SETTLE_MS, reported apart.
+    const settle0 = readCpuSeconds(server.pid) ?? NaN;
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const settleCpuS = (readCpuSeconds(server.pid) ?? NaN) - settle0;
     const samples = first.samples + steady.samples;
     // VictoriaMetrics counts rows as its ingestion buffers flush (about every second): wait a little.
     let serverCounted = (await counter()) - counted0;
@@ -212,7 +239,7 @@ async function ingestOnce(target: Target, e: Encoded, vmBinary: string | undefin
       await new Promise((r) => setTimeout(r, 250));
       serverCounted = (await counter()) - counted0;
     }
-    return { target, format: f.id, first, steady, samples, serverCounted };
+    return { target, format: f.id, first, steady, settleCpuS, samples, serverCounted };
   } finally {
     if (target === 'victoria-metrics') await (server as Awaited<ReturnType<typeof startVictoria>>).stop();
     else {
@@ -269,14 +296,14 @@ async function main(): Promise<void> {
     }
     out.push('', `## Ingest over HTTP, ${SENDERS} senders, median of ${INGEST_RUNS} runs (fresh server each run)`, '');
     out.push(`First round: ${SERIES} new series, one sample each. Steady: rounds 2..${ROUNDS} over the same series (${(SERIES * (ROUNDS - 1)).toLocaleString('en')} samples).`, '');
-    out.push('| target | format | first round samples/s (wall) | first round per server CPU-s | steady samples/s (wall) | steady per server CPU-s | steady server CPU-s | samples acked / counted by server |', '|---|---|---:|---:|---:|---:|---:|---:|');
+    out.push(`| target | format | first round samples/s (wall) | first round per server CPU-s | steady samples/s (wall) | steady per server CPU-s | steady server CPU-s | of which main thread | server CPU-s in the ${SETTLE_MS / 1000} s after | steady per server CPU-s, with the ${SETTLE_MS / 1000} s after | samples acked / counted by server |`, '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const f of formats) {
       for (const t of ['mocha', 'mocha-baseline', 'victoria-metrics']) {
         const runs = ingestRuns.filter((x) => x.format === f.id && x.target === t);
         if (runs.length === 0) continue;
         const m = (g: (x: IngestRun) => number) => median(runs.map(g));
         out.push(
-          `| ${t} | ${f.id} | ${fmt(m((x) => x.first.samplesPerS))} | ${fmt(m((x) => x.first.samplesPerCpuS))} | ${fmt(m((x) => x.steady.samplesPerS))} | ${fmt(m((x) => x.steady.samplesPerCpuS))} | ${m((x) => x.steady.serverCpuS).toFixed(2)} | ${runs[0]!.samples} / ${runs[0]!.serverCounted} |`,
+          `| ${t} | ${f.id} | ${fmt(m((x) => x.first.samplesPerS))} | ${fmt(m((x) => x.first.samplesPerCpuS))} | ${fmt(m((x) => x.steady.samplesPerS))} | ${fmt(m((x) => x.steady.samplesPerCpuS))} | ${m((x) => x.steady.serverCpuS).toFixed(2)} | ${t === 'victoria-metrics' ? '-' : m((x) => x.steady.mainThreadCpuS).toFixed(2)} | ${m((x) => x.settleCpuS).toFixed(2)} | ${fmt(m((x) => x.steady.samples / (x.steady.serverCpuS + x.settleCpuS)))} | ${runs[0]!.samples} / ${runs[0]!.serverCounted} |`,
         );
       }
     }

@@ -26,10 +26,10 @@ export function readMem(pid: number): MemReading | undefined {
 }
 
 /** User + system CPU seconds the process has used so far (all threads). */
-export function readCpuSeconds(pid: number): number | undefined {
+export function readCpuSeconds(pid: number, statPath = `/proc/${pid}/stat`): number | undefined {
   let text: string;
   try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = fs.readFileSync(statPath, 'utf8');
   } catch {
     return undefined;
   }
@@ -39,6 +39,25 @@ export function readCpuSeconds(pid: number): number | undefined {
   const stime = Number(rest[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
   return (utime + stime) / CLOCK_TICKS_PER_S;
+}
+
+/**
+ * User + system CPU seconds each thread of the process has used so far, by thread id (the main
+ * thread's id is the pid). Threads that ended are missing: compare two readings per thread.
+ */
+export function readThreadCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const s = readCpuSeconds(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+    if (s !== undefined) out.set(Number(tid), s);
+  }
+  return out;
 }
 
 /** Samples a process' memory every periodMs and keeps the peaks. */

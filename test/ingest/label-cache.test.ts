@@ -53,6 +53,73 @@ describe('LabelSetCache against a model', () => {
     });
   }
 
+  it('answers the same under salts and in-order passes (the next-entry guess) as the model', () => {
+    // Lookups replay passes over a key list, in order (the guess hits), shuffled, or partly
+    // (the guess misses and resynchronises), under salts 0..2 and one above 2^31 (uint32 salts like OTLP's): a hit is always the value stored
+    // for those bytes under that salt, whichever way it was found.
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(keyArb, { minLength: 1, maxLength: 30, selector: (k) => Buffer.from(k).toString('hex') }),
+        fc.array(fc.tuple(fc.constantFrom('in-order', 'reversed', 'every-other'), fc.constantFrom(0, 1, 2, 0x9e3779b1)), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 40 }),
+        (keys, passes, generationMax) => {
+          const cache = new LabelSetCache(generationMax);
+          // Every value ever set per salt and bytes: a set the cache ignores (it stands aside
+          // while thrashing) may leave an older value for the same bytes, which is as good.
+          const stored = new Map<string, Set<ValidatedLabels>>();
+          for (const [order, salt] of passes) {
+            const list = order === 'in-order' ? keys : order === 'reversed' ? [...keys].reverse() : keys.filter((_, i) => i % 2 === 0);
+            for (const key of list) {
+              const buf = new Uint8Array(key.length + 2);
+              buf.set(key, 2);
+              const dv = dvOf(buf);
+              const k = `${salt}:${Buffer.from(key).toString('hex')}`;
+              const got = cache.get(dv, 2, 2 + key.length, salt);
+              if (got !== undefined) expect(stored.get(k)?.has(got)).toBe(true);
+              else {
+                const v = validatedLabels([{ name: '__name__', value: 'x' }], k, 0, 0);
+                cache.set(dv, 2, 2 + key.length, v, salt);
+                stored.set(k, (stored.get(k) ?? new Set()).add(v));
+              }
+            }
+          }
+          cache.assertInvariants();
+          expect(cache.guessHits).toBeLessThanOrEqual(cache.hits);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('finds a sender-ordered pass by the next-entry guess, without hashing', () => {
+    let hashed = 0;
+    const cache = new LabelSetCache(1000, (dv, s, e) => {
+      hashed++;
+      return hashRawBytes(dv, s, e);
+    });
+    const n = 500;
+    const buf = Buffer.alloc(n * 32);
+    for (let i = 0; i < n; i++) buf.write(`{job="node",instance="h${i}"}`, i * 32, 'latin1');
+    const dv = dvOf(buf);
+    const values = Array.from({ length: n }, (_, i) => validatedLabels([], String(i), 0, 0));
+    for (let i = 0; i < n; i++) cache.set(dv, i * 32, i * 32 + 30, values[i]!);
+    hashed = 0;
+    for (let pass = 0; pass < 3; pass++) for (let i = 0; i < n; i++) expect(cache.get(dv, i * 32, i * 32 + 30)).toBe(values[i]);
+    // The first lookup of each pass follows the previous pass' last entry: it is hashed.
+    expect(hashed).toBe(3);
+    expect(cache.guessHits).toBe(3 * n - 3);
+    // The same under a uint32 salt above 2^31 (as OTLP's scope hashes are): guesses still hit.
+    const salt = 0xdeadbeef;
+    for (let i = 0; i < n; i++) cache.set(dv, i * 32, i * 32 + 30, values[i]!, salt);
+    const guessed = cache.guessHits;
+    for (let i = 0; i < n; i++) expect(cache.get(dv, i * 32, i * 32 + 30, salt)).toBe(values[i]);
+    expect(cache.guessHits - guessed).toBe(n - 1);
+    // Out of order: every guess fails and the hash finds the entry.
+    hashed = 0;
+    for (let i = n - 1; i >= 0; i--) expect(cache.get(dv, i * 32, i * 32 + 30)).toBe(values[i]);
+    expect(hashed).toBe(n);
+  });
+
   it('holds many entries (table growth) and keeps them all while they fit a generation', () => {
     const cache = new LabelSetCache(50_000);
     const n = 20_000;
@@ -129,5 +196,34 @@ describe('SymbolIdTable against a model', () => {
     const dv = dvOf(new Uint8Array(SYMBOL_ID_BYTES_MAX + 1));
     expect(table.idOf(dv, 0, SYMBOL_ID_BYTES_MAX + 1)).toBe(0);
     expect(table.idOf(dv, 0, SYMBOL_ID_BYTES_MAX)).toBe(1);
+  });
+
+  it('gives the same ids when a request lists its symbols in the order of the last one (the next-entry guess), across a rotation', () => {
+    let hashed = 0;
+    const table = new SymbolIdTable(300, (dv, s, e) => {
+      hashed++;
+      return hashRawBytes(dv, s, e);
+    });
+    const symbols = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? `name_${i}` : `value-${i * 7919}`));
+    const request = (list: string[]) => {
+      const buf = Buffer.from(list.join(''), 'latin1');
+      const ids: number[] = [];
+      let at = 0;
+      for (const sym of list) {
+        ids.push(table.idOf(dvOf(buf), at, at + sym.length));
+        at += sym.length;
+      }
+      return ids;
+    };
+    const first = request(symbols);
+    expect(new Set(first).size).toBe(symbols.length);
+    hashed = 0;
+    expect(request(symbols)).toEqual(first);
+    expect(hashed).toBe(1); // only the first symbol: the guess after the last one is past the end
+    // 150 new symbols rotate young (300 entries) into old; the old ids keep working, in order.
+    request(Array.from({ length: 150 }, (_, i) => `other_${i}`));
+    expect(request(symbols)).toEqual(first);
+    expect(request(symbols)).toEqual(first);
+    table.assertInvariants();
   });
 });
