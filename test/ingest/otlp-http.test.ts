@@ -4,7 +4,7 @@
 // (Back-pressure cannot be provoked reliably from outside a real server.)
 import Fastify from 'fastify';
 import { describe, expect, test } from 'vitest';
-import { registerOtlpRoutes } from '../../src/api/otlp.js';
+import { gunzipChunkBytes, registerOtlpRoutes } from '../../src/api/otlp.js';
 import { MochaError } from '../../src/errors.js';
 import { IngestPipeline, type IngestTarget } from '../../src/ingest/pipeline.js';
 import { MetricsRegistry } from '../../src/metrics.js';
@@ -96,5 +96,35 @@ describe('OTLP route under back-pressure and limits', () => {
     expect((await app.inject({ method: 'POST', url: '/v1/metrics', headers, payload: chunked(at) })).statusCode).toBe(200);
     expect((await app.inject({ method: 'POST', url: '/v1/metrics', headers, payload: chunked(over) })).statusCode).toBe(413);
     expect(target.stored.map((s) => s.labels.find((l) => l.name === '__name__')!.value)).toEqual(['g', 'g']);
+  });
+
+  test('gzip: the trailer\'s declared size is only a hint (lies are 400s, several members still inflate, the limit holds)', async () => {
+    const { app, target } = setup();
+    const zlib = await import('node:zlib');
+    const body = encodeExportMetricsRequest(REQ);
+    const headers = { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' };
+    const post = (payload: Buffer) => app.inject({ method: 'POST', url: '/v1/metrics', headers, payload });
+    const gz = zlib.gzipSync(body);
+    expect(gz.readUInt32LE(gz.length - 4)).toBe(body.length);
+    // The sizes the chunk takes: the declared size plus slack, at least 16 KiB, at most the limit + 1.
+    expect(gunzipChunkBytes(gz, 1 << 20)).toBe(16 * 1024);
+    const big = zlib.gzipSync(Buffer.alloc(100_000));
+    expect(gunzipChunkBytes(big, 1 << 20)).toBe(100_000 + 64);
+    expect(gunzipChunkBytes(big, 50_000)).toBe(50_001);
+    expect(gunzipChunkBytes(gz.subarray(0, 10), 1 << 20)).toBe(16 * 1024);
+    // A trailer that declares another size (smaller, larger, 2^32 - 1) is refused by zlib's length check.
+    for (const lie of [1, body.length + 1, 0xffffffff]) {
+      const bad = Buffer.from(gz);
+      bad.writeUInt32LE(lie, bad.length - 4);
+      const r = await post(bad);
+      expect(r.statusCode).toBe(400);
+      expect(r.body).toMatch(/gzip/);
+    }
+    expect(target.stored).toHaveLength(0);
+    // Two gzip members (the body split in two): the last member's size is not the whole; it still inflates.
+    const half = Math.floor(body.length / 2);
+    const members = Buffer.concat([zlib.gzipSync(body.subarray(0, half)), zlib.gzipSync(body.subarray(half))]);
+    expect((await post(members)).statusCode).toBe(200);
+    expect(target.stored).toHaveLength(1);
   });
 });
