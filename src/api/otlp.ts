@@ -12,11 +12,11 @@ import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MochaError } from '../errors.js';
 import { OTLP_BODY_BYTES_MAX, OTLP_GZIP_SYNC_BYTES_MAX } from '../constants.js';
-import type { IngestPipeline } from '../ingest/pipeline.js';
+import type { IngestPipeline, IngestResult } from '../ingest/pipeline.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { decodeOtlpMetrics, encodeExportMetricsResponse, encodeRpcStatus, grpcCodeOf, type OtlpFormat } from '../ingest/otlp/metrics.js';
 import { toHttpError } from './http-errors.js';
-import { tenantOf } from './server.js';
+import { takeBody, tenantOf } from './server.js';
 
 export interface OtlpRouteOptions {
   /** Decompressed body bytes. */
@@ -229,6 +229,12 @@ function sendOtlpError(reply: FastifyReply, format: OtlpFormat, e: unknown): Fas
   return reply.code(h.status).header('content-type', contentTypeOf(format)).send(encodeRpcStatus(format, grpcCodeOf(h.status), h.message));
 }
 
+/** Decodes an OTLP metrics body and hands it to the pipeline (synchronously: nothing is kept but the count). */
+function startOtlpIngest(pipeline: IngestPipeline, tenant: string, format: OtlpFormat, body: unknown): { result: Promise<IngestResult>; dataPoints: number } {
+  const decoded = decodeOtlpMetrics(Buffer.isBuffer(body) ? body : Buffer.alloc(0), format);
+  return { result: pipeline.ingest(tenant, 'otlp', decoded.request), dataPoints: decoded.dataPoints };
+}
+
 export function registerOtlpRoutes(app: FastifyInstance, pipeline: IngestPipeline, metrics: MetricsRegistry, opts: OtlpRouteOptions = {}): void {
   const bodyBytesMax = opts.bodyBytesMax ?? OTLP_BODY_BYTES_MAX;
   const rejectedRequests = metrics.counter('mocha_otlp_rejected_requests_total', 'OTLP requests refused as a whole, by error code.');
@@ -246,10 +252,10 @@ export function registerOtlpRoutes(app: FastifyInstance, pipeline: IngestPipelin
       const format = otlpFormatOf(req.headers['content-type']);
       if (format === undefined) throw unsupportedType(req.headers['content-type']);
       const tenant = tenantOf(req);
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const decoded = decodeOtlpMetrics(body, format);
-      const result = await pipeline.ingest(tenant, 'otlp', decoded.request);
-      dataPointsReceived.inc({}, decoded.dataPoints);
+      // No local holds the body or the decoded request across the await (see IngestPipeline.ingest).
+      const started = startOtlpIngest(pipeline, tenant, format, takeBody(req));
+      const result = await started.result;
+      dataPointsReceived.inc({}, started.dataPoints);
       // partial_success counts rejected samples; rejected exemplars alone give a message with a
       // count of 0, which OTLP allows (a warning: the sender must not retry).
       return reply

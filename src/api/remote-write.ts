@@ -16,10 +16,10 @@ import { REMOTE_WRITE_BODY_BYTES_MAX } from '../constants.js';
 import { decodeRemoteWriteV1, remoteWriteDecoderStats, type DecodedWrite } from '../ingest/remote-write.js';
 import { decodeRemoteWriteV2, remoteWriteV2DecoderStats } from '../ingest/remote-write-v2.js';
 import type { MetricsRegistry } from '../metrics.js';
-import type { IngestPipeline, RejectionTally } from '../ingest/pipeline.js';
+import type { IngestPipeline, IngestResult, RejectionTally } from '../ingest/pipeline.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendPlainError } from './http-errors.js';
-import { tenantOf } from './server.js';
+import { takeBody, tenantOf } from './server.js';
 
 export interface RemoteWriteRouteOptions {
   bodyBytesMax?: number;
@@ -67,6 +67,25 @@ function readBodyBounded(payload: NodeJS.ReadableStream, bytesMax: number, done:
   payload.on('error', (e: Error) => finish(e));
 }
 
+/**
+ * Decodes a body and hands it to the pipeline; resolves when the samples are durable. A function
+ * of its own, returning the pipeline's promise without awaiting it: an async handler keeps its
+ * locals alive across its awaits, so the body and the decoded columns would live until the WAL's
+ * fsync (see IngestPipeline.ingest).
+ */
+async function decodeAndIngest(pipeline: IngestPipeline, tenant: string, version: '1.0' | '2.0', body: unknown): Promise<IngestResult> {
+  if (!Buffer.isBuffer(body) || body.length === 0) throw new MochaError('BAD_REMOTE_WRITE', 'empty request body');
+  const decoded: DecodedWrite = version === '2.0' ? await decodeRemoteWriteV2(body) : await decodeRemoteWriteV1(body);
+  return pipeline.ingest(tenant, version === '2.0' ? 'remote_write_v2' : 'remote_write_v1', {
+    series: [],
+    batch: decoded.batch,
+    exemplars: decoded.exemplars,
+    metadata: decoded.metadata,
+    rejected: decoded.rejected,
+    histogramsWritten: 0,
+  });
+}
+
 export function registerRemoteWriteRoutes(app: FastifyInstance, pipeline: IngestPipeline, metrics: MetricsRegistry, opts: RemoteWriteRouteOptions = {}): void {
   const bodyBytesMax = opts.bodyBytesMax ?? REMOTE_WRITE_BODY_BYTES_MAX;
   const rejected = metrics.counter('mocha_remote_write_rejected_requests_total', 'Remote-write requests rejected, by reason code.');
@@ -102,17 +121,7 @@ export function registerRemoteWriteRoutes(app: FastifyInstance, pipeline: Ingest
           `unsupported Content-Type ${JSON.stringify(req.headers['content-type'])}: this server accepts remote write 1.0 (application/x-protobuf) and 2.0 (application/x-protobuf;proto=io.prometheus.write.v2.Request)`,
         );
       }
-      const body = req.body;
-      if (!Buffer.isBuffer(body) || body.length === 0) throw new MochaError('BAD_REMOTE_WRITE', 'empty request body');
-      const decoded: DecodedWrite = version === '2.0' ? await decodeRemoteWriteV2(body) : await decodeRemoteWriteV1(body);
-      const result = await pipeline.ingest(tenant, version === '2.0' ? 'remote_write_v2' : 'remote_write_v1', {
-        series: [],
-        batch: decoded.batch,
-        exemplars: decoded.exemplars,
-        metadata: decoded.metadata,
-        rejected: decoded.rejected,
-        histogramsWritten: 0,
-      });
+      const result = await decodeAndIngest(pipeline, tenant, version, takeBody(req));
       samplesReceived.inc({}, result.samplesWritten);
       if (v2) setWrittenHeaders(reply, result.samplesWritten, result.histogramsWritten, result.exemplarsWritten);
       // Valid samples of a request with invalid ones are kept, and the sender is told with a 400 (not retried).

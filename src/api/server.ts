@@ -47,6 +47,16 @@ export function tenantOf(req: FastifyRequest): string {
   return id;
 }
 
+/**
+ * The request's body, which the request then forgets: the ingest routes hand it on and must not
+ * keep it (with the request) until the WAL's fsync answers (see IngestPipeline.ingest).
+ */
+export function takeBody(req: FastifyRequest): unknown {
+  const body = req.body;
+  req.body = undefined;
+  return body;
+}
+
 export function buildServer(opts: ServerOptions): { app: FastifyInstance; metrics: MetricsRegistry } {
   const app = Fastify({
     // pino's Logger is fastify's logger; the cast only drops pino's custom-level generic.
