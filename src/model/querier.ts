@@ -3,7 +3,7 @@
 // A later rollup planner adds a method that returns buckets of a level instead of raw samples.
 import type { Labels } from './labels.js';
 import type { Matcher } from './matchers.js';
-import type { RollupBuckets } from '../rollup/buckets.js';
+import type { BucketRange, RollupBuckets } from '../rollup/buckets.js';
 import type { RollupLevel } from '../rollup/levels.js';
 
 /**
@@ -85,6 +85,12 @@ export interface Querier {
 export interface SeriesBuckets {
   readonly labels: Labels;
   readonly buckets: RollupBuckets;
+  /**
+   * Optional: the runs `buckets` is the join of, in time order (one per level segment read), for
+   * evaluators that can walk them without the join (evalRollupGridRuns); `buckets` may then be
+   * joined only when first read.
+   */
+  readonly runs?: readonly BucketRange[];
 }
 
 export interface BucketSelection {

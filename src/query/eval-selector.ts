@@ -17,6 +17,7 @@ import { MochaError } from '../errors.js';
 import type { Labels } from '../model/labels.js';
 import type { BucketSelection, Querier, SelectHints, SeriesData } from '../model/querier.js';
 import type { RollupLevel } from '../rollup/levels.js';
+import { joinedLength } from '../rollup/buckets.js';
 import { isStaleAt } from '../model/samples.js';
 import type { AtModifier, MatrixSelector, VectorSelector } from './ast.js';
 import { QueryAnnotations } from './annotations.js';
@@ -238,7 +239,8 @@ export class EvalContext {
     const sel = await q.selectBuckets(vs.matchers, level, minTMs, maxTMs, hints);
     this.checkCancel();
     let n = 0;
-    for (const s of sel.series) n += s.buckets.length;
+    // From the runs when the selection has them: reading `buckets` would join them (SeriesRunsJoiner).
+    for (const s of sel.series) n += s.runs !== undefined ? joinedLength(s.runs) : s.buckets.length;
     this.hold(n);
     this.checkSeriesCount(sel.series.length);
     return sel;

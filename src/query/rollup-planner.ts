@@ -28,6 +28,7 @@ import {
   evalRollupEdgeGrid,
   evalRollupEdgeWindow,
   evalRollupGrid,
+  evalRollupGridRuns,
   PLAIN_SELECTOR,
   rawTailStartMs,
   ROLLUP_FUNCTIONS,
@@ -194,7 +195,7 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
       const s = series[i]!;
       ctx.checkCancel();
       const labels = keepName ? s.labels : dropMetricName(s.labels);
-      const col = edgeGrids !== undefined ? columnOf(ctx, edgeGrids.grids[i]!, labels, vs.at !== undefined) : gridColumn(ctx, vs, fn, ms.rangeMs, s.buckets, labels, scratch);
+      const col = edgeGrids !== undefined ? columnOf(ctx, edgeGrids.grids[i]!, labels, vs.at !== undefined) : gridColumn(ctx, vs, fn, ms.rangeMs, s, labels, scratch);
       if (col === undefined) continue;
       if (checksCounterName) {
         // As the raw path (eval-range-functions.ts): per input series with output.
@@ -228,7 +229,7 @@ export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): 
   try {
     for (const s of sel.series) {
       ctx.checkCancel();
-      const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s.buckets, s.labels, scratch);
+      const col = gridColumn(ctx, vs, PLAIN_SELECTOR, lookback, s, s.labels, scratch);
       if (col !== undefined) out.push(col);
     }
   } finally {
@@ -367,7 +368,7 @@ function gridColumn(
   vs: VectorSelector,
   fn: string,
   rangeMs: number,
-  buckets: Parameters<typeof evalRollupGrid>[0],
+  series: SeriesBuckets,
   labels: StepSeries['labels'],
   scratch: RollupGrid,
 ): StepSeries | undefined {
@@ -375,6 +376,9 @@ function gridColumn(
   const pinned = vs.at !== undefined;
   const baseMs = pinned ? ctx.selectorTimeMs(vs.at, 0, 0) : ctx.startMs;
   // With @ every step reads the same window: evaluate it once.
-  if (pinned) return columnOf(ctx, evalRollupGrid(buckets, fn, rangeMs, baseMs, 0, 1, vs.offsetMs), labels, true);
-  return columnOf(ctx, evalRollupGrid(buckets, fn, rangeMs, baseMs, n === 1 ? 0 : ctx.stepMs, n, vs.offsetMs, scratch), labels);
+  if (pinned) return columnOf(ctx, evalRollupGrid(series.buckets, fn, rangeMs, baseMs, 0, 1, vs.offsetMs), labels, true);
+  const stepMs = n === 1 ? 0 : ctx.stepMs;
+  // Over the runs when the grid allows it: no join of the series' buckets (see SeriesRunsJoiner).
+  const overRuns = series.runs !== undefined && series.runs.length > 1 ? evalRollupGridRuns(series.runs, series.runs[0]!.buckets.widthMs, fn, rangeMs, baseMs, stepMs, n, vs.offsetMs, scratch) : undefined;
+  return columnOf(ctx, overRuns ?? evalRollupGrid(series.buckets, fn, rangeMs, baseMs, stepMs, n, vs.offsetMs, scratch), labels);
 }

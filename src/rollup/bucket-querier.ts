@@ -24,7 +24,7 @@ import { MochaError } from '../errors.js';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import type { BucketSelection, BucketSource, SelectHints, SeriesBuckets, SeriesData } from '../model/querier.js';
-import { buildBuckets, joinSeriesRuns, releaseJoinBuffers, type BucketRange, type RollupBuckets } from './buckets.js';
+import { buildBuckets, releaseJoinBuffers, SeriesRunsJoiner, type BucketRange, type RollupBuckets } from './buckets.js';
 import type { RollupLevel } from './levels.js';
 
 /** A raw source as the validity check sees it. */
@@ -171,16 +171,23 @@ export class BucketQuerier {
         throw new MochaError('QUERY_TOO_MANY_SAMPLES', `query processing would load too many samples into memory (limit ${hints.samplesMax})`);
       }
     }
-    // All series joined at once into one buffer (joinSeriesRuns); a series read from one piece
-    // is a view of the source's rows (read only, like everything a selection returns).
+    // Series are joined into shared buffers when their `buckets` are first read (SeriesRunsJoiner),
+    // which grids evaluated over the runs (evalRollupGridRuns) never do; a series read from one
+    // piece is a view of the source's rows (read only, like everything a selection returns).
     const entries = [...runsByKey.values()];
     const pooled: ArrayBuffer[] = [];
-    const joined = joinSeriesRuns(
+    const joiner = new SeriesRunsJoiner(
       entries.map((e) => e.runs),
       G,
       pooled,
     );
-    const series: SeriesBuckets[] = entries.map((e, i) => ({ labels: e.labels, buckets: joined[i]! }));
+    const series: SeriesBuckets[] = entries.map((e, i) => ({
+      labels: e.labels,
+      runs: e.runs,
+      get buckets() {
+        return joiner.join(i);
+      },
+    }));
     // Pieces come in time order and each in label order, so the keys are usually in label order
     // already (checked in one pass before sorting).
     let sorted = true;

@@ -537,44 +537,134 @@ function checkRuns(ranges: readonly BucketRange[], widthMs: number): void {
  * Every series needs at least one run.
  */
 export function joinSeriesRuns(series: readonly (readonly BucketRange[])[], widthMs: number, pooled?: ArrayBuffer[]): RollupBuckets[] {
+  const joiner = new SeriesRunsJoiner(series, widthMs, pooled);
   const out: RollupBuckets[] = new Array<RollupBuckets>(series.length);
-  const sizes = new Float64Array(series.length);
-  for (let i = 0; i < series.length; i++) {
-    const runs = series[i]!;
-    if (runs.length === 0) throw new Error('rollup join: a series without runs');
-    checkRuns(runs, widthMs);
-    if (runs.length > 1) sizes[i] = joinedLength(runs);
-  }
-  // Buffers of JOIN_BUFFER_BYTES, each shared by consecutive series (a series bigger than that
-  // gets one of its own): few allocations, reused through the pool when the caller passes
-  // `pooled` and gives them back (releaseJoinBuffers). Every byte a struct covers is written
-  // by the join, so a reused buffer shows nothing of its earlier contents.
-  let buffer: ArrayBuffer | undefined;
-  let at = 0;
-  for (let i = 0; i < series.length; i++) {
-    const runs = series[i]!;
-    if (runs.length === 1) {
-      const r = runs[0]!;
-      out[i] = r.lo === 0 && r.hi === r.buckets.length ? r.buckets : new RollupBuckets(widthMs, r.hi - r.lo, { rowsOf: r.buckets, lo: r.lo });
-      continue;
-    }
-    const n = sizes[i]!;
-    const bytes = regionBytes(n);
-    if (buffer === undefined || at + bytes > buffer.byteLength) {
-      if (bytes <= JOIN_BUFFER_BYTES) {
-        // A pool-sized buffer: from the pool when a finished query gave one back.
-        buffer = joinPool.pop() ?? new ArrayBuffer(JOIN_BUFFER_BYTES);
-        pooled?.push(buffer);
-      } else buffer = new ArrayBuffer(bytes);
-      at = 0;
-    }
-    const b = new RollupBuckets(widthMs, n, { buffer, byteOffset: at });
-    at += bytes;
-    joinRangesInto(runs, b);
-    out[i] = b;
-  }
+  for (let i = 0; i < series.length; i++) out[i] = joiner.join(i);
   return out;
 }
+
+/**
+ * joinSeriesRuns() one series at a time, when asked (join(i)): a grid that can be evaluated
+ * over the runs themselves (evalRollupGridRuns) never needs its series joined, and the join, a
+ * copy of every bucket's 18 fields, was half of a warm 30-day pyramid query. Joins of the series
+ * that are asked for fill shared pooled buffers in the order asked, as joinSeriesRuns does.
+ * The runs are checked when the joiner is made.
+ */
+export class SeriesRunsJoiner {
+  private readonly joined: (RollupBuckets | undefined)[];
+  private buffer: ArrayBuffer | undefined;
+  private at = 0;
+
+  constructor(
+    private readonly series: readonly (readonly BucketRange[])[],
+    private readonly widthMs: number,
+    private readonly pooled?: ArrayBuffer[],
+  ) {
+    for (const runs of series) {
+      if (runs.length === 0) throw new Error('rollup join: a series without runs');
+      checkRuns(runs, widthMs);
+    }
+    this.joined = new Array<RollupBuckets | undefined>(series.length);
+  }
+
+  /** Series i's runs joined (the same struct on every call). */
+  join(i: number): RollupBuckets {
+    const done = this.joined[i];
+    if (done !== undefined) return done;
+    const runs = this.series[i]!;
+    const widthMs = this.widthMs;
+    let out: RollupBuckets;
+    if (runs.length === 1) {
+      const r = runs[0]!;
+      out = r.lo === 0 && r.hi === r.buckets.length ? r.buckets : new RollupBuckets(widthMs, r.hi - r.lo, { rowsOf: r.buckets, lo: r.lo });
+    } else {
+      // Buffers of JOIN_BUFFER_BYTES, each shared by consecutive joins (a series bigger than
+      // that gets one of its own): few allocations, reused through the pool when the caller
+      // passes `pooled` and gives them back (releaseJoinBuffers). Every byte a struct covers is
+      // written by the join, so a reused buffer shows nothing of its earlier contents.
+      const n = joinedLength(runs);
+      const bytes = regionBytes(n);
+      let buffer = this.buffer;
+      if (buffer === undefined || this.at + bytes > buffer.byteLength) {
+        if (bytes <= JOIN_BUFFER_BYTES) {
+          // A pool-sized buffer: from the pool when a finished query gave one back.
+          buffer = joinPool.pop() ?? new ArrayBuffer(JOIN_BUFFER_BYTES);
+          this.pooled?.push(buffer);
+          this.buffer = buffer;
+        } else buffer = new ArrayBuffer(bytes);
+        this.at = 0;
+      }
+      out = new RollupBuckets(widthMs, n, { buffer, byteOffset: this.at });
+      if (buffer === this.buffer) this.at += bytes;
+      joinRangesInto(runs, out);
+    }
+    this.joined[i] = out;
+    return out;
+  }
+}
+
+/**
+ * The buckets of runs (checked as by joinSeriesRuns) as a list of pieces none of which shares a
+ * bucket with the next: a bucket split between two runs (the bucket ending at a partition's
+ * start holds that instant's sample in the later partition) is merged through the accumulator
+ * into a row of `merged`, exactly as joinRangesInto() merges it. What evalRollupGridRuns() walks
+ * instead of a joined copy. Reuses module scratch: valid until the next call.
+ */
+export function bucketPieces(runs: readonly BucketRange[], widthMs: number): BucketPieces {
+  const p = piecesScratch;
+  let n = 0;
+  let merges = 0;
+  for (const r of runs) if (r.hi > r.lo) merges++;
+  if (p.merged.length < merges || p.merged.widthMs !== widthMs) p.merged = new RollupBuckets(widthMs, Math.max(merges, 32));
+  if (p.lo.length < 2 * runs.length) {
+    p.lo = new Int32Array(4 * runs.length);
+    p.hi = new Int32Array(4 * runs.length);
+  }
+  const merged = p.merged;
+  let m = 0;
+  const acc = joinAcc;
+  for (const r of runs) {
+    let lo = r.lo;
+    if (lo === r.hi) continue;
+    const b = r.buckets;
+    if (n > 0) {
+      const pb = p.buckets[n - 1]!;
+      const ph = p.hi[n - 1]!;
+      if (pb.endMs[ph - 1] === b.endMs[lo]) {
+        acc.reset();
+        acc.addBucket(pb, ph - 1);
+        acc.addBucket(b, lo);
+        acc.writeTo(merged, m);
+        merged.endMs[m] = b.endMs[lo]!; // (writeTo leaves a row's end to its caller)
+        if (ph - 1 === p.lo[n - 1]) n--;
+        else p.hi[n - 1] = ph - 1;
+        p.buckets[n] = merged;
+        p.lo[n] = m;
+        p.hi[n] = m + 1;
+        n++;
+        m++;
+        lo++;
+      }
+    }
+    if (lo === r.hi) continue;
+    p.buckets[n] = b;
+    p.lo[n] = lo;
+    p.hi[n] = r.hi;
+    n++;
+  }
+  p.count = n;
+  return p;
+}
+
+/** Pieces of one series' buckets (bucketPieces): rows [lo[i], hi[i]) of buckets[i], i < count, ascending endMs. */
+export interface BucketPieces {
+  count: number;
+  readonly buckets: RollupBuckets[];
+  lo: Int32Array;
+  hi: Int32Array;
+  merged: RollupBuckets;
+}
+const piecesScratch: BucketPieces = { count: 0, buckets: [], lo: new Int32Array(64), hi: new Int32Array(64), merged: new RollupBuckets(60_000, 32) };
 const JOIN_BUFFER_BYTES = 1 << 20;
 
 /**
@@ -649,7 +739,7 @@ function regionBytes(n: number): number {
 }
 
 /** Buckets of the join of runs (checked by checkRuns): a bucket split between two runs counts once. */
-function joinedLength(runs: readonly BucketRange[]): number {
+export function joinedLength(runs: readonly BucketRange[]): number {
   let total = 0;
   let lastEnd = NaN;
   for (const r of runs) {

@@ -21,7 +21,7 @@
 // are not integers); the bounds are in buckets.ts' header.
 import { extrapolate, rangeSeconds } from '../query/eval-range-functions.js';
 import { isStaleAt } from '../model/samples.js';
-import { BucketAccumulator, type RollupBuckets } from './buckets.js';
+import { BucketAccumulator, bucketPieces, type BucketRange, type RollupBuckets } from './buckets.js';
 
 /** Plain instant-vector selector (`m`, with the lookback as the "range") in servable() and evalRollupGrid(). */
 export const PLAIN_SELECTOR = 'selector';
@@ -535,6 +535,91 @@ export function evalRollupGrid(b: RollupBuckets, fn: string, rangeMs: number, st
     present[k] = 1;
   }
   return { values, present };
+}
+
+/**
+ * evalRollupGrid() for the common aligned-window case, over a series' runs as they were read
+ * (one per level segment) instead of their joined copy: the same windows, the same arithmetic
+ * (a bucket split between two runs is merged as the join merges it, see bucketPieces()), so the
+ * same bits. Returns undefined when the grid is not that case; the caller then joins.
+ */
+export function evalRollupGridRuns(
+  runs: readonly BucketRange[],
+  widthMs: number,
+  fn: string,
+  rangeMs: number,
+  startMs: number,
+  stepMs: number,
+  stepCount: number,
+  offsetMs: number,
+  into: RollupGrid,
+): RollupGrid | undefined {
+  const code = FN_CODES.get(fn);
+  if (!(WINDOW_FUNCTIONS.has(fn) && code !== undefined && stepMs > 0 && stepCount > 0 && isMultiple(stepMs, widthMs))) return undefined;
+  if (!(into.values.length >= stepCount && into.present.length >= stepCount)) throw new Error(`rollup grid: ${into.values.length} slots for ${stepCount} steps`);
+  if (!isMultiple(startMs - offsetMs, widthMs) || !isMultiple(rangeMs, widthMs)) {
+    throw new Error(`rollup window (${startMs - offsetMs - rangeMs}, ${startMs - offsetMs}] is not aligned to ${widthMs} ms buckets`);
+  }
+  const p = bucketPieces(runs, widthMs);
+  const values = into.values;
+  const present = into.present;
+  present.fill(0, 0, stepCount);
+  const pieces = p.count;
+  const bs = p.buckets;
+  const plo = p.lo;
+  const phi = p.hi;
+  const acc = gridAcc;
+  // Window k covers the rows from cursor lo (piece loP, row loR) up to cursor hi (exclusive):
+  // both only move forward, as in evalRollupGrid; loPos/hiPos count rows to compare them.
+  let loP = 0;
+  let loR = pieces > 0 ? plo[0]! : 0;
+  let loPos = 0;
+  let hiP = 0;
+  let hiR = loR;
+  let hiPos = 0;
+  for (let k = 0; k < stepCount; k++) {
+    const t = startMs + k * stepMs - offsetMs;
+    const from = t - rangeMs;
+    while (loP < pieces && bs[loP]!.endMs[loR]! <= from) {
+      loPos++;
+      if (++loR === phi[loP]) {
+        loP++;
+        if (loP < pieces) loR = plo[loP]!;
+      }
+    }
+    if (hiPos < loPos) {
+      hiP = loP;
+      hiR = loR;
+      hiPos = loPos;
+    }
+    while (hiP < pieces && bs[hiP]!.endMs[hiR]! <= t) {
+      hiPos++;
+      if (++hiR === phi[hiP]) {
+        hiP++;
+        if (hiP < pieces) hiR = plo[hiP]!;
+      }
+    }
+    if (hiPos === loPos) continue;
+    let v: number | undefined;
+    if (hiPos === loPos + 1) v = bucketResultOf(bs[loP]!, loR, code, t, rangeMs);
+    else {
+      acc.reset();
+      let q = loP;
+      let r = loR;
+      for (let n = hiPos - loPos; n > 0; n--) {
+        acc.addBucket(bs[q]!, r);
+        if (++r === phi[q]) {
+          q++;
+          if (q < pieces) r = plo[q]!;
+        }
+      }
+      v = windowResultOf(acc, code, t, rangeMs);
+    }
+    if (v === undefined) continue;
+    values[k] = v;
+    present[k] = 1;
+  }
+  return into;
 }
 
 /** An edge-extended grid (servableWithEdge): values where the level sufficed, and the steps that need raw edges. */

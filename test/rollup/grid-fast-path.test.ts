@@ -4,7 +4,7 @@
 // series' runs joined at once, in shared buffers or as views) gives what concatAll gives.
 import { describe, expect, test } from 'vitest';
 import { buildBuckets, concatAll, joinSeriesRuns, releaseJoinBuffers, RollupBuckets, type BucketRange } from '../../src/rollup/buckets.js';
-import { evalRollupGrid, evalRollupWindow, ROLLUP_FUNCTIONS, servable } from '../../src/rollup/eval.js';
+import { evalRollupGrid, evalRollupGridRuns, evalRollupWindow, ROLLUP_FUNCTIONS, servable } from '../../src/rollup/eval.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { bucketsDiff, genSamples, LEVEL_SHAPES } from '../segment/level-helpers.js';
 
@@ -70,6 +70,77 @@ describe('evalRollupGrid fast path', () => {
     const fresh = evalRollupGrid(b, 'rate', H, T0 + H, H, 48, 0);
     expect([...got.present]).toEqual([...fresh.present]);
     expect(fresh.present.slice(24).every((p) => p === 0)).toBe(true);
+  });
+});
+
+describe('evalRollupGridRuns (the grid over the runs, without joining them)', () => {
+  test('the same bits as evalRollupGrid over concatAll, with buckets split between two and three runs', () => {
+    const rnd = mulberry32(21);
+    let compared = 0;
+    let splits = 0;
+    for (let s = 0; s < 24; s++) {
+      const G = [300_000, H][s % 2]!;
+      const { timestampsMs, values } = genSamples(LEVEL_SHAPES[s % LEVEL_SHAPES.length]!, T0, T0 + DAY, 10_000 + Math.floor(rnd() * 50_000), rnd);
+      if (timestampsMs.length === 0) continue;
+      // Cuts at random instants (a bucket split between two runs), some twice inside one bucket
+      // (split between three), some on bucket ends (no split).
+      const cuts: number[] = [];
+      for (let c = 0; c < 2 + (s % 5); c++) {
+        const t = T0 + Math.floor(rnd() * DAY);
+        cuts.push(c % 3 === 2 ? Math.floor(t / G) * G : t);
+        if (c % 4 === 1) cuts.push(t + 1 + Math.floor(rnd() * 5_000));
+      }
+      cuts.sort((x, y) => x - y);
+      const runs: BucketRange[] = [];
+      let from = 0;
+      for (const cut of [...cuts, Infinity]) {
+        let to = from;
+        while (to < timestampsMs.length && timestampsMs[to]! < cut) to++;
+        if (to > from) {
+          const part = buildBuckets(timestampsMs.subarray(from, to), values.subarray(from, to), G);
+          const prev = runs[runs.length - 1];
+          if (prev !== undefined && prev.buckets.endMs[prev.hi - 1] === part.endMs[0]) splits++;
+          runs.push({ buckets: part, lo: 0, hi: part.length });
+        }
+        from = to;
+      }
+      const joined = concatAll(runs);
+      const into = { values: new Float64Array(400), present: new Uint8Array(400).fill(1) };
+      for (const fn of WINDOW_FUNCTIONS) {
+        for (const [rangeK, stepK, offsetK] of [
+          [1, 1, 0],
+          [2, 1, 0],
+          [3, 2, 1],
+          [7, 3, -2],
+        ] as const) {
+          const stepMs = stepK * G;
+          const rangeMs = rangeK * G;
+          const offsetMs = offsetK * G;
+          const startMs = T0 - 2 * G;
+          const steps = Math.min(400, Math.floor((DAY + 4 * G) / stepMs));
+          const want = evalRollupGrid(joined, fn, rangeMs, startMs, stepMs, steps, offsetMs);
+          const got = evalRollupGridRuns(runs, G, fn, rangeMs, startMs, stepMs, steps, offsetMs, into);
+          if (got === undefined) throw new Error(`${fn}: not evaluated over the runs`);
+          for (let k = 0; k < steps; k++) {
+            const w = want.present[k] === 1 ? want.values[k] : undefined;
+            const g = got.present[k] === 1 ? got.values[k] : undefined;
+            if (!sameBits(g, w)) throw new Error(`series ${s} ${fn} G=${G} range ${rangeK}G step ${stepK}G offset ${offsetK}G at step ${k}: ${g} != ${w}`);
+            if (w !== undefined) compared++;
+          }
+        }
+      }
+    }
+    expect(splits).toBeGreaterThan(10);
+    expect(compared).toBeGreaterThan(10_000);
+  });
+
+  test('declines what is not an aligned window grid (the caller joins)', () => {
+    const b = buildBuckets(Float64Array.of(T0 + 1000), Float64Array.of(1), H);
+    const runs = [{ buckets: b, lo: 0, hi: 1 }];
+    const into = { values: new Float64Array(4), present: new Uint8Array(4) };
+    expect(evalRollupGridRuns(runs, H, 'irate', H, T0 + H, H, 4, 0, into)).toBeUndefined();
+    expect(evalRollupGridRuns(runs, H, 'rate', H, T0 + H, H / 2, 4, 0, into)).toBeUndefined();
+    expect(evalRollupGridRuns(runs, H, 'rate', H, T0 + H, H, 4, 0, into)).toBe(into);
   });
 });
 

@@ -90,7 +90,7 @@ export function formatRollupReport(r: RollupBenchReport): string {
     ? `\nPrometheus: SKIPPED (${p.skipped})\n`
     : `\nPrometheus ${p.version}: OpenMetrics ${((p.openMetricsBytes ?? 0) / 1e9).toFixed(2)} GB in ${p.promtoolRuns} files written in ${((p.openMetricsMs ?? 0) / 1000).toFixed(1)} s; promtool tsdb create-blocks-from openmetrics --max-block-duration=${p.blockDuration}: ${((p.promtoolMs ?? 0) / 1000).toFixed(1)} s (${s.samples > 0 && p.promtoolMs ? ((s.samples / (p.promtoolMs / 1000)) / 1000).toFixed(0) : '-'}k samples/s) -> ${p.blocks} blocks, ${fmtMB(p.blockBytes ?? 0)} MiB (${s.samples > 0 ? ((p.blockBytes ?? 0) / s.samples).toFixed(3) : '-'} B/sample); ready in ${((p.startMs ?? 0) / 1000).toFixed(1)} s\n`;
 
-  out += `\nqueries over ${s.days} d at 1 h step, median of ${s.runs} runs (ms), after one untimed warm-up:\n`;
+  out += `\nqueries over ${s.days} d at 1 h step, median of ${s.runs} runs (ms), after one untimed warm-up; each from sending the request to the whole body received (the client parses the JSON after):\n`;
   const qr = [['query', 'pyramid', 'raw', 'prometheus', 'raw/pyramid', 'prom/pyramid', 'series x points']];
   for (const q of r.queries) {
     const cell = (t: TargetTiming) => (t.medianMs !== undefined ? fmtMs(t.medianMs) : t.error !== undefined ? 'FAILED' : '-');
