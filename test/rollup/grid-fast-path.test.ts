@@ -13,6 +13,13 @@ const DAY = 24 * H;
 const T0 = 19_676 * DAY;
 const WINDOW_FUNCTIONS = [...ROLLUP_FUNCTIONS].filter((f) => servable(f, 2 * H, H, T0, 0, H) && !servable(f, 1.5 * H, H, T0, 0, H));
 
+/** Every window function with each (range, step, offset) given in multiples of G. */
+function* gridCases(G: number, multiples: readonly (readonly [number, number, number])[]) {
+  for (const fn of WINDOW_FUNCTIONS) {
+    for (const [rangeK, stepK, offsetK] of multiples) yield { fn, rangeK, stepK, offsetK, rangeMs: rangeK * G, stepMs: stepK * G, offsetMs: offsetK * G };
+  }
+}
+
 function sameBits(a: number | undefined, b: number | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
@@ -33,26 +40,22 @@ describe('evalRollupGrid fast path', () => {
         const { timestampsMs, values } = genSamples(shape, T0, T0 + 2 * DAY, 15_000 + Math.floor(rnd() * 60_000), rnd);
         const G = [300_000, H][rep % 2]!;
         const b = buildBuckets(timestampsMs, values, G);
-        for (const fn of WINDOW_FUNCTIONS) {
-          for (const [rangeK, stepK, offsetK] of [
-            [1, 1, 0],
-            [1, 3, 0],
-            [3, 1, 0],
-            [2, 2, 1],
-            [12, 5, -2],
-          ] as const) {
-            const stepMs = stepK * G;
-            const rangeMs = rangeK * G;
-            const offsetMs = offsetK * G;
-            const startMs = T0 + 7 * G;
-            const steps = Math.floor((2 * DAY) / stepMs);
-            const grid = evalRollupGrid(b, fn, rangeMs, startMs, stepMs, steps, offsetMs);
-            for (let k = 0; k < steps; k++) {
-              const want = evalRollupWindow(b, fn, startMs + k * stepMs - offsetMs, rangeMs);
-              const got = grid.present[k] === 1 ? grid.values[k] : undefined;
-              if (!sameBits(got, want)) throw new Error(`${shape} ${fn} G=${G} range ${rangeK}G step ${stepK}G offset ${offsetK}G at step ${k}: ${got} != ${want}`);
-              if (want !== undefined) compared++;
-            }
+        const cases = gridCases(G, [
+          [1, 1, 0],
+          [1, 3, 0],
+          [3, 1, 0],
+          [2, 2, 1],
+          [12, 5, -2],
+        ]);
+        for (const { fn, rangeK, stepK, offsetK, rangeMs, stepMs, offsetMs } of cases) {
+          const startMs = T0 + 7 * G;
+          const steps = Math.floor((2 * DAY) / stepMs);
+          const grid = evalRollupGrid(b, fn, rangeMs, startMs, stepMs, steps, offsetMs);
+          for (let k = 0; k < steps; k++) {
+            const want = evalRollupWindow(b, fn, startMs + k * stepMs - offsetMs, rangeMs);
+            const got = grid.present[k] === 1 ? grid.values[k] : undefined;
+            if (!sameBits(got, want)) throw new Error(`${shape} ${fn} G=${G} range ${rangeK}G step ${stepK}G offset ${offsetK}G at step ${k}: ${got} != ${want}`);
+            if (want !== undefined) compared++;
           }
         }
       }
@@ -106,27 +109,23 @@ describe('evalRollupGridRuns (the grid over the runs, without joining them)', ()
       }
       const joined = concatAll(runs);
       const into = { values: new Float64Array(400), present: new Uint8Array(400).fill(1) };
-      for (const fn of WINDOW_FUNCTIONS) {
-        for (const [rangeK, stepK, offsetK] of [
-          [1, 1, 0],
-          [2, 1, 0],
-          [3, 2, 1],
-          [7, 3, -2],
-        ] as const) {
-          const stepMs = stepK * G;
-          const rangeMs = rangeK * G;
-          const offsetMs = offsetK * G;
-          const startMs = T0 - 2 * G;
-          const steps = Math.min(400, Math.floor((DAY + 4 * G) / stepMs));
-          const want = evalRollupGrid(joined, fn, rangeMs, startMs, stepMs, steps, offsetMs);
-          const got = evalRollupGridRuns(runs, G, fn, rangeMs, startMs, stepMs, steps, offsetMs, into);
-          if (got === undefined) throw new Error(`${fn}: not evaluated over the runs`);
-          for (let k = 0; k < steps; k++) {
-            const w = want.present[k] === 1 ? want.values[k] : undefined;
-            const g = got.present[k] === 1 ? got.values[k] : undefined;
-            if (!sameBits(g, w)) throw new Error(`series ${s} ${fn} G=${G} range ${rangeK}G step ${stepK}G offset ${offsetK}G at step ${k}: ${g} != ${w}`);
-            if (w !== undefined) compared++;
-          }
+      const cases = gridCases(G, [
+        [1, 1, 0],
+        [2, 1, 0],
+        [3, 2, 1],
+        [7, 3, -2],
+      ]);
+      for (const { fn, rangeK, stepK, offsetK, rangeMs, stepMs, offsetMs } of cases) {
+        const startMs = T0 - 2 * G;
+        const steps = Math.min(400, Math.floor((DAY + 4 * G) / stepMs));
+        const want = evalRollupGrid(joined, fn, rangeMs, startMs, stepMs, steps, offsetMs);
+        const got = evalRollupGridRuns(runs, G, fn, rangeMs, startMs, stepMs, steps, offsetMs, into);
+        if (got === undefined) throw new Error(`${fn}: not evaluated over the runs`);
+        for (let k = 0; k < steps; k++) {
+          const w = want.present[k] === 1 ? want.values[k] : undefined;
+          const g = got.present[k] === 1 ? got.values[k] : undefined;
+          if (!sameBits(g, w)) throw new Error(`series ${s} ${fn} G=${G} range ${rangeK}G step ${stepK}G offset ${offsetK}G at step ${k}: ${g} != ${w}`);
+          if (w !== undefined) compared++;
         }
       }
     }
