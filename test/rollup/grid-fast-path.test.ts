@@ -20,6 +20,19 @@ function* gridCases(G: number, multiples: readonly (readonly [number, number, nu
   }
 }
 
+/** The buckets of each partition of the samples cut at `cuts` (ascending), one per non-empty partition. */
+function partitionBuckets(timestampsMs: Float64Array, values: Float64Array, cuts: readonly number[], G: number): RollupBuckets[] {
+  const parts: RollupBuckets[] = [];
+  let from = 0;
+  for (const cut of [...cuts, Infinity]) {
+    let to = from;
+    while (to < timestampsMs.length && timestampsMs[to]! < cut) to++;
+    if (to > from) parts.push(buildBuckets(timestampsMs.subarray(from, to), values.subarray(from, to), G));
+    from = to;
+  }
+  return parts;
+}
+
 function sameBits(a: number | undefined, b: number | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
@@ -95,17 +108,10 @@ describe('evalRollupGridRuns (the grid over the runs, without joining them)', ()
       }
       cuts.sort((x, y) => x - y);
       const runs: BucketRange[] = [];
-      let from = 0;
-      for (const cut of [...cuts, Infinity]) {
-        let to = from;
-        while (to < timestampsMs.length && timestampsMs[to]! < cut) to++;
-        if (to > from) {
-          const part = buildBuckets(timestampsMs.subarray(from, to), values.subarray(from, to), G);
-          const prev = runs[runs.length - 1];
-          if (prev !== undefined && prev.buckets.endMs[prev.hi - 1] === part.endMs[0]) splits++;
-          runs.push({ buckets: part, lo: 0, hi: part.length });
-        }
-        from = to;
+      for (const part of partitionBuckets(timestampsMs, values, cuts, G)) {
+        const prev = runs[runs.length - 1];
+        if (prev !== undefined && prev.buckets.endMs[prev.hi - 1] === part.endMs[0]) splits++;
+        runs.push({ buckets: part, lo: 0, hi: part.length });
       }
       const joined = concatAll(runs);
       const into = { values: new Float64Array(400), present: new Uint8Array(400).fill(1) };
@@ -154,22 +160,15 @@ describe('joinSeriesRuns', () => {
       // Cut the samples into 1-4 partitions at random times; each partition's buckets are a run.
       const cuts = Array.from({ length: s % 4 }, () => T0 + Math.floor(rnd() * DAY)).sort((x, y) => x - y);
       const runs: BucketRange[] = [];
-      let from = 0;
-      for (const cut of [...cuts, Infinity]) {
-        let to = from;
-        while (to < timestampsMs.length && timestampsMs[to]! < cut) to++;
-        if (to > from) {
-          const part = buildBuckets(timestampsMs.subarray(from, to), values.subarray(from, to), G);
-          // Embed the run in a bigger struct (as a decoded record batch holds it).
-          const pad = Math.floor(rnd() * 5);
-          const big = new RollupBuckets(G, part.length + 2 * pad);
-          const whole = concatAll([{ buckets: part, lo: 0, hi: part.length }]);
-          for (const f of ['endMs', 'count', 'sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstT', 'firstV', 'lastT', 'lastV', 'prevT', 'prevV', 'correction', 'resets', 'changes', 'lastStaleT'] as const) {
-            (big[f] as Float64Array).set(whole[f] as Float64Array, pad);
-          }
-          runs.push({ buckets: big, lo: pad, hi: pad + part.length });
+      for (const part of partitionBuckets(timestampsMs, values, cuts, G)) {
+        // Embed the run in a bigger struct (as a decoded record batch holds it).
+        const pad = Math.floor(rnd() * 5);
+        const big = new RollupBuckets(G, part.length + 2 * pad);
+        const whole = concatAll([{ buckets: part, lo: 0, hi: part.length }]);
+        for (const f of ['endMs', 'count', 'sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstT', 'firstV', 'lastT', 'lastV', 'prevT', 'prevV', 'correction', 'resets', 'changes', 'lastStaleT'] as const) {
+          (big[f] as Float64Array).set(whole[f] as Float64Array, pad);
         }
-        from = to;
+        runs.push({ buckets: big, lo: pad, hi: pad + part.length });
       }
       if (runs.length > 0) series.push(runs);
     }
