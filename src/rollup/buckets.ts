@@ -607,8 +607,8 @@ export class SeriesRunsJoiner {
  * The buckets of runs (checked as by joinSeriesRuns) as a list of pieces none of which shares a
  * bucket with the next: a bucket split between two runs (the bucket ending at a partition's
  * start holds that instant's sample in the later partition) is merged through the accumulator
- * into a row of `merged`, exactly as joinRangesInto() merges it. What evalRollupGridRuns() walks
- * instead of a joined copy. Reuses module scratch: valid until the next call.
+ * into a row of `merged`. What joinRangesInto() copies and evalRollupGridRuns() walks instead of
+ * a joined copy, so both see the same merged bits. Reuses module scratch: valid until the next call.
  */
 export function bucketPieces(runs: readonly BucketRange[], widthMs: number): BucketPieces {
   const p = piecesScratch;
@@ -751,24 +751,16 @@ export function joinedLength(runs: readonly BucketRange[]): number {
   return total;
 }
 
-/** joinRanges into out, of joinedLength(runs) buckets. */
+/**
+ * joinRanges into out, of joinedLength(runs) buckets: the pieces of bucketPieces() copied in
+ * order (rows copied in bulk; a bucket split between two runs is the row bucketPieces merged).
+ */
 function joinRangesInto(runs: readonly BucketRange[], out: RollupBuckets): void {
-  const acc = joinAcc;
+  const p = bucketPieces(runs, out.widthMs);
   let w = 0;
-  for (const r of runs) {
-    const b = r.buckets;
-    let lo = r.lo;
-    if (lo === r.hi) continue;
-    if (w > 0 && b.endMs[lo] === out.endMs[w - 1]) {
-      acc.reset();
-      acc.addBucket(out, w - 1);
-      acc.addBucket(b, lo);
-      acc.writeTo(out, w - 1);
-      lo++;
-    }
-    const n = r.hi - lo;
-    if (n === 0) continue;
-    copyBucketRows(out, w, b, lo, n);
+  for (let i = 0; i < p.count; i++) {
+    const n = p.hi[i]! - p.lo[i]!;
+    copyBucketRows(out, w, p.buckets[i]!, p.lo[i]!, n);
     w += n;
   }
 }
