@@ -80,11 +80,6 @@ class Generation<V = ValidatedLabels> {
   private arena = new Int32Array(ARENA_INITIAL_WORDS);
   private used = 0;
 
-  /** Entries ever added (with or without a value): entry indexes are 0 .. entryCount - 1, in insertion order. */
-  get entryCount(): number {
-    return this.values.length;
-  }
-
   /** Entry index of hash h (with or without a value), or -1. */
   private find(h: number): number {
     const slots = this.slots;
@@ -343,9 +338,70 @@ function tailWord(dv: DataView, p: number, end: number): number {
   return t;
 }
 
-export class LabelSetCache {
-  private young = new Generation();
-  private old = new Generation();
+/**
+ * Two generations of byte-keyed entries and the lookup both tables below share: the entry after
+ * the last one found, then the hash in young, then old (whose entry moves up into young).
+ *
+ * Why the guess first: a sender sends its series in the same order request after request (a
+ * Prometheus shard follows the scrape order; a 2.0 symbol table lists symbols in the order its
+ * series first use them), and young holds entries in the order they arrived, so the next lookup
+ * is usually for the entry after the last one. Comparing its bytes (the comparison a hash hit
+ * needs anyway) skips hashing them and probing the slot table (a cache miss per series), half
+ * the lookup's cost.
+ */
+abstract class GuessingGenerations<V> {
+  protected young = new Generation<V>();
+  protected old = new Generation<V>();
+  /** The young entry of the last hit or insert (-1: none since young was rotated in). */
+  protected lastEntry = -1;
+  /** The hash the last lookup() that missed computed (what the caller then inserts under). */
+  protected missHash = 0;
+  /** Hits found by the guess (the rest went through the hash). */
+  guessHits = 0;
+
+  constructor(
+    /** Replaceable so tests can force collisions. */
+    protected readonly hash: RawBytesHash,
+  ) {}
+
+  /** young, rotated first (lastEntry reset) if adding h (taking `words` arena words) would overflow it. */
+  protected abstract youngWithRoom(h: number, words: number): Generation<V>;
+
+  /** The value of the bytes dv[start, end) under `salt`, or undefined (missHash then holds their hash). */
+  protected lookup(dv: DataView, start: number, end: number, salt: number): V | undefined {
+    const young = this.young;
+    const guess = this.lastEntry + 1;
+    let v = young.getAt(guess, dv, start, end, salt);
+    if (v !== undefined) {
+      this.lastEntry = guess;
+      this.guessHits++;
+      return v;
+    }
+    const h = this.hash(dv, start, end) ^ salt;
+    const e = young.lookup(h, dv, start, end);
+    if (e >= 0) {
+      this.lastEntry = e;
+      return young.valueAt(e);
+    }
+    const old = this.old;
+    v = old.get(h, dv, start, end);
+    if (v !== undefined) {
+      this.lastEntry = this.youngWithRoom(h, wordsFor(old.byteLengthOf(h))).adopt(old, h);
+      old.delete(h);
+      return v;
+    }
+    this.missHash = h;
+    return undefined;
+  }
+
+  /** Inserts v for the bytes dv[start, end) under hash h (and salt), as the last entry found. */
+  protected insert(h: number, dv: DataView, start: number, end: number, v: V, salt: number): void {
+    // Same hash, different bytes: the newer entry replaces the older one (a collision is a miss).
+    this.lastEntry = this.youngWithRoom(h, wordsFor(end - start)).set(h, dv, start, end, v, salt);
+  }
+}
+
+export class LabelSetCache extends GuessingGenerations<ValidatedLabels> {
   private readonly arenaWordsMax: number;
   /** Lookups and hits since young was last rotated in. */
   private genLookups = 0;
@@ -353,16 +409,6 @@ export class LabelSetCache {
   /** Lookups left to answer with a miss without looking (see BYPASS_HIT_RATIO). */
   private bypassLeft = 0;
   private bypassGenerations = BYPASS_GENERATIONS_MIN;
-  /**
-   * The young entry of the last hit or insert (-1: none since young was rotated in). A sender
-   * sends its series in the same order request after request (a Prometheus shard follows the
-   * scrape order), and young holds entries in the order they arrived, so the next lookup is
-   * usually for the entry after this one: get() compares against it first, which skips hashing
-   * the bytes and probing the slot table (a cache miss per series), half the lookup's cost.
-   */
-  private lastEntry = -1;
-  /** Hits found by that guess (the rest of `hits` went through the hash). */
-  guessHits = 0;
   hits = 0;
   misses = 0;
   /** Times the cache stood aside because it was thrashing. */
@@ -370,9 +416,9 @@ export class LabelSetCache {
 
   constructor(
     readonly generationEntriesMax: number,
-    /** Replaceable so tests can force collisions. */
-    private readonly hash: RawBytesHash = hashRawBytes,
+    hash: RawBytesHash = hashRawBytes,
   ) {
+    super(hash);
     if (!(Number.isInteger(generationEntriesMax) && generationEntriesMax > 0)) throw new Error(`generationEntriesMax must be a positive integer, got ${generationEntriesMax}`);
     this.arenaWordsMax = Math.max(generationEntriesMax * ARENA_WORDS_PER_ENTRY, wordsFor(LABEL_CACHE_ENTRY_BYTES_MAX));
   }
@@ -395,45 +441,20 @@ export class LabelSetCache {
       return undefined;
     }
     this.genLookups++;
-    const young = this.young;
-    const guess = this.lastEntry + 1;
-    let v = young.getAt(guess, dv, start, end, salt);
-    if (v !== undefined) {
-      this.lastEntry = guess;
-      this.hits++;
-      this.genHits++;
-      this.guessHits++;
-      return v;
+    const v = this.lookup(dv, start, end, salt);
+    if (v === undefined) {
+      this.misses++;
+      return undefined;
     }
-    const h = this.hash(dv, start, end) ^ salt;
-    const e = young.lookup(h, dv, start, end);
-    if (e >= 0) {
-      this.lastEntry = e;
-      this.hits++;
-      this.genHits++;
-      return young.valueAt(e);
-    }
-    const old = this.old;
-    v = old.get(h, dv, start, end);
-    if (v !== undefined) {
-      this.hits++;
-      this.genHits++;
-      const gen = this.youngWithRoom(h, wordsFor(old.byteLengthOf(h)));
-      this.lastEntry = gen.adopt(old, h);
-      old.delete(h);
-      return v;
-    }
-    this.misses++;
-    return undefined;
+    this.hits++;
+    this.genHits++;
+    return v;
   }
 
   /** Caches v for the raw bytes dv[start, end) (a copy of the bytes is kept). */
   set(dv: DataView, start: number, end: number, v: ValidatedLabels, salt = 0): void {
     if (this.bypassLeft > 0 || end - start > LABEL_CACHE_ENTRY_BYTES_MAX) return;
-    const h = this.hash(dv, start, end) ^ salt;
-    const gen = this.youngWithRoom(h, wordsFor(end - start));
-    // Same hash, different bytes: the newer entry replaces the older one (a collision is a miss).
-    this.lastEntry = gen.set(h, dv, start, end, v, salt);
+    this.insert(this.hash(dv, start, end) ^ salt, dv, start, end, v, salt);
   }
 
   get size(): number {
@@ -461,8 +482,7 @@ export class LabelSetCache {
     this.lastEntry = -1;
   }
 
-  /** The young generation, rotated first if adding h (taking `words` arena words) would overflow it. */
-  private youngWithRoom(h: number, words: number): Generation {
+  protected youngWithRoom(h: number, words: number): Generation {
     const y = this.young;
     if ((y.size >= this.generationEntriesMax && !y.has(h)) || y.usedWords + words > this.arenaWordsMax) {
       if (this.genHits < this.genLookups * BYPASS_HIT_RATIO) {
@@ -516,27 +536,17 @@ export const SYMBOL_ID_MAX = 0x7fffffff;
  * Generational like LabelSetCache: inserts go to `young`; when it holds generationEntriesMax
  * entries (or its arena is full) it becomes `old`; a hit in `old` moves up with its id.
  */
-export class SymbolIdTable {
-  private young = new Generation<number>();
-  private old = new Generation<number>();
+export class SymbolIdTable extends GuessingGenerations<number> {
   private nextId = 1;
   private readonly arenaWordsMax: number;
-  /**
-   * The young entry of the last symbol looked up (-1: none since young was rotated in): a 2.0
-   * sender's symbol table lists symbols in the order its series first use them, which repeats
-   * request after request, so idOf() tries the next entry before hashing (as LabelSetCache does).
-   */
-  private lastEntry = -1;
-  /** Ids found by that guess. */
-  guessHits = 0;
 
   constructor(
     readonly generationEntriesMax: number,
-    /** Replaceable so tests can force collisions. */
-    private readonly hash: RawBytesHash = hashRawBytes,
+    hash: RawBytesHash = hashRawBytes,
     /** Replaceable so tests can exhaust the ids. */
     readonly idMax = SYMBOL_ID_MAX,
   ) {
+    super(hash);
     if (!(Number.isInteger(generationEntriesMax) && generationEntriesMax > 0)) throw new Error(`generationEntriesMax must be a positive integer, got ${generationEntriesMax}`);
     this.arenaWordsMax = Math.max(generationEntriesMax * SYMBOL_ARENA_WORDS_PER_ENTRY, wordsFor(SYMBOL_ID_BYTES_MAX));
   }
@@ -556,31 +566,12 @@ export class SymbolIdTable {
    */
   idOf(dv: DataView, start: number, end: number): number {
     if (end - start > SYMBOL_ID_BYTES_MAX) return 0;
-    const young = this.young;
-    const guess = this.lastEntry + 1;
-    let id = young.getAt(guess, dv, start, end, 0);
-    if (id !== undefined) {
-      this.lastEntry = guess;
-      this.guessHits++;
-      return id;
-    }
-    const h = this.hash(dv, start, end) | 0; // slots hold int32
-    const e = young.lookup(h, dv, start, end);
-    if (e >= 0) {
-      this.lastEntry = e;
-      return young.valueAt(e)!;
-    }
-    const old = this.old;
-    id = old.get(h, dv, start, end);
-    if (id !== undefined) {
-      this.lastEntry = this.youngWithRoom(h, wordsFor(old.byteLengthOf(h))).adopt(old, h);
-      old.delete(h);
-      return id;
-    }
+    const known = this.lookup(dv, start, end, 0);
+    if (known !== undefined) return known;
     if (this.nextId > this.idMax) return 0;
-    id = this.nextId++;
-    // Same hash, different bytes: the newer entry replaces the older one (whose id is then unused).
-    this.lastEntry = this.youngWithRoom(h, wordsFor(end - start)).set(h, dv, start, end, id);
+    const id = this.nextId++;
+    // (A hash collision replaces the older entry, whose id is then unused.)
+    this.insert(this.missHash, dv, start, end, id, 0);
     return id;
   }
 
@@ -592,7 +583,7 @@ export class SymbolIdTable {
     this.lastEntry = -1;
   }
 
-  private youngWithRoom(h: number, words: number): Generation<number> {
+  protected youngWithRoom(h: number, words: number): Generation<number> {
     const y = this.young;
     if ((y.size >= this.generationEntriesMax && !y.has(h)) || y.usedWords + words > this.arenaWordsMax) {
       this.old = y;
