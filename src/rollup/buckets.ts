@@ -613,14 +613,11 @@ export class SeriesRunsJoiner {
 export function bucketPieces(runs: readonly BucketRange[], widthMs: number): BucketPieces {
   const p = piecesScratch;
   let n = 0;
-  let merges = 0;
-  for (const r of runs) if (r.hi > r.lo) merges++;
-  if (p.merged.length < merges || p.merged.widthMs !== widthMs) p.merged = new RollupBuckets(widthMs, Math.max(merges, 32));
   if (p.lo.length < 2 * runs.length) {
     p.lo = new Int32Array(4 * runs.length);
     p.hi = new Int32Array(4 * runs.length);
   }
-  const merged = p.merged;
+  let merged = p.merged;
   let m = 0;
   const acc = joinAcc;
   for (const r of runs) {
@@ -631,6 +628,8 @@ export function bucketPieces(runs: readonly BucketRange[], widthMs: number): Buc
       const pb = p.buckets[n - 1]!;
       const ph = p.hi[n - 1]!;
       if (pb.endMs[ph - 1] === b.endMs[lo]) {
+        // Room for every merge of this call (at most one per run), made only when one is needed.
+        if (m === 0 && (merged.length < runs.length || merged.widthMs !== widthMs)) merged = p.merged = new RollupBuckets(widthMs, Math.max(runs.length, 32));
         acc.reset();
         acc.addBucket(pb, ph - 1);
         acc.addBucket(b, lo);

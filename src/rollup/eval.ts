@@ -179,7 +179,7 @@ export function evalRollupEdgeWindow(
   if (!WINDOW_FUNCTIONS.has(fn)) throw new Error(`rollup: ${fn}() is not a window function`);
   const g = b.widthMs;
   const tailStartMs = rawTailStartMs(g, endMs);
-  if (tailStartMs !== endMs && rawTail === undefined) assertAligned(b, endMs, rangeMs, false);
+  if (tailStartMs !== endMs && rawTail === undefined) assertAligned(b.widthMs, endMs, rangeMs, false);
   const startMs = endMs - rangeMs;
   const edgeEndMs = Math.ceil(startMs / g) * g;
   acc.reset();
@@ -213,8 +213,7 @@ function firstEndAfter(b: RollupBuckets, x: number): number {
   return lo;
 }
 
-function assertAligned(b: RollupBuckets, endMs: number, rangeMs: number, needRange: boolean): void {
-  const g = b.widthMs;
+function assertAligned(g: number, endMs: number, rangeMs: number, needRange: boolean): void {
   if (!isMultiple(endMs, g) || (needRange && !isMultiple(rangeMs, g))) {
     throw new Error(`rollup window (${endMs - rangeMs}, ${endMs}] is not aligned to ${g} ms buckets`);
   }
@@ -226,11 +225,11 @@ function assertAligned(b: RollupBuckets, endMs: number, rangeMs: number, needRan
  */
 export function evalRollupWindow(b: RollupBuckets, fn: string, endMs: number, rangeMs: number, acc: BucketAccumulator = new BucketAccumulator()): number | undefined {
   if (TAIL_FUNCTIONS.has(fn)) {
-    assertAligned(b, endMs, rangeMs, false);
+    assertAligned(b.widthMs, endMs, rangeMs, false);
     return evalTail(b, fn, endMs, rangeMs);
   }
   if (!WINDOW_FUNCTIONS.has(fn)) throw new Error(`rollup: no exact rollup for ${fn}()`);
-  assertAligned(b, endMs, rangeMs, true);
+  assertAligned(b.widthMs, endMs, rangeMs, true);
   const lo = firstEndAfter(b, endMs - rangeMs);
   const hi = firstEndAfter(b, endMs);
   acc.reset();
@@ -464,7 +463,7 @@ function instantValue(t0: number, v0: number, t1: number, v1: number, isRate: bo
  * unless it is a stale marker; undefined where the series has no value.
  */
 export function evalRollupSelector(b: RollupBuckets, tMs: number, lookbackMs: number): number | undefined {
-  assertAligned(b, tMs, lookbackMs, false);
+  assertAligned(b.widthMs, tMs, lookbackMs, false);
   // Buckets are kept only when they hold something, so the last one ending at or before t holds
   // the latest sample at or before t.
   const j = firstEndAfter(b, tMs) - 1;
@@ -496,37 +495,10 @@ export function evalRollupGrid(b: RollupBuckets, fn: string, rangeMs: number, st
     values = new Float64Array(stepCount);
     present = new Uint8Array(stepCount);
   }
+  // Ascending aligned windows: the walk over runs, with this struct as the one run.
+  const overRuns = evalRollupGridRuns([{ buckets: b, lo: 0, hi: b.length }], b.widthMs, fn, rangeMs, startMs, stepMs, stepCount, offsetMs, { values, present });
+  if (overRuns !== undefined) return overRuns;
   const acc = gridAcc;
-  const g = b.widthMs;
-  const code = FN_CODES.get(fn);
-  if (WINDOW_FUNCTIONS.has(fn) && code !== undefined && stepMs > 0 && stepCount > 0 && isMultiple(stepMs, g)) {
-    // Ascending aligned windows: the buckets of window k are rows [lo, hi), both bounds only
-    // move forward (the same rows evalRollupWindow finds by binary search).
-    assertAligned(b, startMs - offsetMs, rangeMs, true);
-    const ends = b.endMs;
-    const len = b.length;
-    let lo = 0;
-    let hi = 0;
-    for (let k = 0; k < stepCount; k++) {
-      const t = startMs + k * stepMs - offsetMs;
-      const from = t - rangeMs;
-      while (lo < len && ends[lo]! <= from) lo++;
-      if (hi < lo) hi = lo;
-      while (hi < len && ends[hi]! <= t) hi++;
-      if (hi === lo) continue;
-      let v: number | undefined;
-      if (hi === lo + 1) v = bucketResultOf(b, lo, code, t, rangeMs);
-      else {
-        acc.reset();
-        for (let i = lo; i < hi; i++) acc.addBucket(b, i);
-        v = windowResultOf(acc, code, t, rangeMs);
-      }
-      if (v === undefined) continue;
-      values[k] = v;
-      present[k] = 1;
-    }
-    return { values, present };
-  }
   for (let k = 0; k < stepCount; k++) {
     const t = startMs + k * stepMs - offsetMs;
     const v = fn === PLAIN_SELECTOR ? evalRollupSelector(b, t, rangeMs) : evalRollupWindow(b, fn, t, rangeMs, acc);
@@ -557,9 +529,7 @@ export function evalRollupGridRuns(
   const code = FN_CODES.get(fn);
   if (!(WINDOW_FUNCTIONS.has(fn) && code !== undefined && stepMs > 0 && stepCount > 0 && isMultiple(stepMs, widthMs))) return undefined;
   if (!(into.values.length >= stepCount && into.present.length >= stepCount)) throw new Error(`rollup grid: ${into.values.length} slots for ${stepCount} steps`);
-  if (!isMultiple(startMs - offsetMs, widthMs) || !isMultiple(rangeMs, widthMs)) {
-    throw new Error(`rollup window (${startMs - offsetMs - rangeMs}, ${startMs - offsetMs}] is not aligned to ${widthMs} ms buckets`);
-  }
+  assertAligned(widthMs, startMs - offsetMs, rangeMs, true);
   const p = bucketPieces(runs, widthMs);
   const values = into.values;
   const present = into.present;
