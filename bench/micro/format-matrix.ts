@@ -1,11 +1,14 @@
 // Formatting a range query's matrix as Prometheus' JSON (src/query/format.ts): the shape of the
 // 30-day avg_over_time answer of bench:rollup (500 series x 720 hourly points, gauge values in
-// tenths). Prints the median of alternating rounds per variant and the bytes written.
+// tenths). Prints the median of alternating rounds per variant and the bytes written:
+//   bytes   what the server does: writeQueryData into JsonBytes (digits written as bytes);
+//   strings the way answers were built before 3 Dec 2026, kept here as the reference: a string
+//           per point (formatTimestamp, formatFloat), joined, then encoded to UTF-8 for the socket.
 //   npx tsc -p tsconfig.bench.json && node dist-bench/bench/micro/format-matrix.js [--series N] [--points N] [--rounds N]
 import { parseArgs } from 'node:util';
 import { labelsFromRecord } from '../../src/model/labels.js';
 import type { QueryResult } from '../../src/query/engine.js';
-import { formatQueryData } from '../../src/query/format.js';
+import { formatFloat, formatLabelsJson, formatTimestamp, JsonBytes, writeQueryData } from '../../src/query/format.js';
 
 const { values: a } = parseArgs({ options: { series: { type: 'string' }, points: { type: 'string' }, rounds: { type: 'string' } } });
 const seriesCount = Number(a.series ?? 500);
@@ -28,13 +31,40 @@ const result: QueryResult = {
   }),
 };
 
-const ms: number[] = [];
+function viaBytes(): Buffer {
+  const w = new JsonBytes().setTimeGrid(startMs, 3_600_000, points);
+  writeQueryData(w, result);
+  return w.bytes();
+}
+
+function viaStrings(): Buffer {
+  if (result.resultType !== 'matrix') throw new Error('matrix expected');
+  const parts: string[] = [];
+  for (const s of result.result) {
+    const pts = new Array<string>(s.timestampsMs.length);
+    for (let i = 0; i < pts.length; i++) pts[i] = '[' + formatTimestamp(s.timestampsMs[i]!) + ',"' + formatFloat(s.values[i]!) + '"]';
+    parts.push('{"metric":' + formatLabelsJson(s.labels) + ',"values":[' + pts.join(',') + ']}');
+  }
+  return Buffer.from('{"resultType":"matrix","result":[' + parts.join(',') + ']}');
+}
+
+const variants: [string, () => Buffer][] = [
+  ['bytes', viaBytes],
+  ['strings', viaStrings],
+];
+if (!viaBytes().equals(viaStrings())) throw new Error('the variants disagree');
+const ms = new Map<string, number[]>(variants.map(([name]) => [name, []]));
 let bytes = 0;
 for (let r = 0; r < rounds; r++) {
-  const t0 = performance.now();
-  const s = formatQueryData(result);
-  ms.push(performance.now() - t0);
-  bytes = s.length;
+  for (const [name, f] of r % 2 === 0 ? variants : [...variants].reverse()) {
+    const t0 = performance.now();
+    bytes = f().length;
+    ms.get(name)!.push(performance.now() - t0);
+  }
 }
-ms.sort((x, y) => x - y);
-console.log(`format ${seriesCount} series x ${points} points: median ${ms[ms.length >> 1]!.toFixed(1)} ms (min ${ms[0]!.toFixed(1)}), ${(bytes / 1e6).toFixed(2)} MB, ${((ms[ms.length >> 1]! * 1e6) / (seriesCount * points)).toFixed(0)} ns/point`);
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+for (const [name] of variants) {
+  const m = median(ms.get(name)!);
+  console.log(`${name.padEnd(8)} ${seriesCount} series x ${points} points: median ${m.toFixed(1)} ms (min ${Math.min(...ms.get(name)!).toFixed(1)}), ${(bytes / 1e6).toFixed(2)} MB, ${((m * 1e6) / (seriesCount * points)).toFixed(0)} ns/point`);
+}
+console.log(`strings / bytes: ${(median(ms.get('strings')!) / median(ms.get('bytes')!)).toFixed(2)}x`);

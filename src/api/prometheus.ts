@@ -12,7 +12,7 @@ import type { Querier } from '../model/querier.js';
 import { instantQuery, rangeQuery, type QueryOptions, type QueryResult } from '../query/engine.js';
 import { RESOLUTION_AUTO } from '../query/rollup-planner.js';
 import type { MetricsRegistry } from '../metrics.js';
-import { formatFloat, formatLabelsJson, formatQueryData, formatTimestamp, jsonString } from '../query/format.js';
+import { formatFloat, formatLabelsJson, formatTimestamp, JsonBytes, jsonString, writeQueryData } from '../query/format.js';
 import { walkExpr } from '../query/ast.js';
 import { MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseTimeParam } from '../query/params.js';
 import { parseExpr, parseSeriesSelector } from '../query/parser.js';
@@ -53,9 +53,14 @@ class Semaphore {
 
 /** Prometheus' envelope; `warnings` and `infos` are left out when empty (Go's omitempty). */
 function success(reply: FastifyReply, dataJson: string, warnings?: readonly string[], infos?: readonly string[]): FastifyReply {
+  return reply.header('content-type', 'application/json').send(`{"status":"success","data":${dataJson}${annotationsJson(warnings, infos)}}`);
+}
+
+/** The envelope's `,"warnings":[...]` and `,"infos":[...]` members, when there are any. */
+function annotationsJson(warnings?: readonly string[], infos?: readonly string[]): string {
   const list = (name: string, items: readonly string[] | undefined): string =>
     items !== undefined && items.length > 0 ? `,"${name}":[${items.map(jsonString).join(',')}]` : '';
-  return reply.header('content-type', 'application/json').send(`{"status":"success","data":${dataJson}${list('warnings', warnings)}${list('infos', infos)}}`);
+  return list('warnings', warnings) + list('infos', infos);
 }
 
 function optionalTime(params: URLSearchParams, name: string, dflt: number): number {
@@ -111,11 +116,23 @@ function wantsStats(params: URLSearchParams): boolean {
   return (stats !== null && stats !== '') || params.get('explain') === 'true';
 }
 
-/** The `data` object with `stats` added when the query collected them (docs/API.md). */
-function queryData(result: QueryResult): string {
-  const data = formatQueryData(result);
+/**
+ * Answers a query: the success envelope around its `data` object, with `stats` added when the
+ * query collected them (docs/API.md), written as bytes (JsonBytes).
+ */
+function sendQueryResult(reply: FastifyReply, result: QueryResult, steps?: { startMs: number; stepMs: number; endMs: number }): FastifyReply {
+  const w = new JsonBytes();
+  if (steps !== undefined) w.setTimeGrid(steps.startMs, steps.stepMs, Math.floor((steps.endMs - steps.startMs) / steps.stepMs) + 1);
+  w.ascii('{"status":"success","data":');
+  writeQueryData(w, result, statsJson(result));
+  w.ascii(annotationsJson(result.warnings, result.infos) + '}');
+  return reply.header('content-type', 'application/json').send(w.bytes());
+}
+
+/** `,"stats":{...}` when the query collected stats, else ''. */
+function statsJson(result: QueryResult): string {
   const stats = result.stats;
-  if (stats === undefined) return data;
+  if (stats === undefined) return '';
   const rollup = stats.rollup.map((e) => ({
     expr: e.expr,
     level: e.level,
@@ -124,8 +141,7 @@ function queryData(result: QueryResult): string {
     levelSegmentsRead: e.levelSegmentsRead,
     rawPiecesRead: e.rawPiecesRead,
   }));
-  const json = JSON.stringify({ samples: { totalQueryableSamples: stats.samplesLoaded }, rollup });
-  return data.slice(0, -1) + ',"stats":' + json + '}';
+  return ',"stats":' + JSON.stringify({ samples: { totalQueryableSamples: stats.samplesLoaded }, rollup });
 }
 
 export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptions, metadataStore: MetadataStore, metrics: MetricsRegistry): void {
@@ -172,7 +188,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       // Prometheus 3's `limit`: at most that many series, with a warning when more were cut.
       const limit = parseLimit(params);
       const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params, limit)))));
-      return success(reply, queryData(result), result.warnings, result.infos);
+      return sendQueryResult(reply, result);
     };
     scope.get('/api/v1/query', instant);
     scope.post('/api/v1/query', instant);
@@ -185,7 +201,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
       const limit = parseLimit(params);
       const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params, limit)))));
-      return success(reply, queryData(result), result.warnings, result.infos);
+      return sendQueryResult(reply, result, { startMs, stepMs, endMs });
     };
     scope.get('/api/v1/query_range', range);
     scope.post('/api/v1/query_range', range);

@@ -5,10 +5,12 @@
 //   - values: strings, strconv.FormatFloat(v, 'f', -1, 64), or 'e' when |v| < 1e-6 or
 //     |v| >= 1e21 (jsonutil.MarshalFloat), "NaN", "+Inf", "-Inf";
 //   - label values escaped like Go's encoding/json (HTML-safe: <, >, & as \u003c...).
-// Built by string concatenation: large matrices are the common case and this avoids an object
-// per sample.
+// Answers are written as bytes into one growing buffer (JsonBytes): a 30-day matrix is ~360k
+// points, and a string per value, concatenated and then encoded to UTF-8 for the socket, cost more
+// than the query itself (bench/micro/format-matrix.ts).
 import type { Labels } from '../model/labels.js';
 import type { QueryResult } from './engine.js';
+import { writeFixedFloat, writeUint } from './float-digits.js';
 
 /** Go's strconv.FormatFloat(v, 'f' or 'e' as MarshalFloat picks, -1, 64). */
 export function formatFloat(v: number): string {
@@ -78,31 +80,201 @@ export function formatLabelsJson(labels: Labels): string {
   return out + '}';
 }
 
-function point(tMs: number, v: string): string {
-  return '[' + formatTimestamp(tMs) + ',"' + v + '"]';
+/** Room a point needs at most: `[` timestamp (21) `,"` value (24) `"],`. */
+const POINT_BYTES_MAX = 56;
+const INITIAL_BYTES = 64 * 1024;
+/** A point with a 10-digit timestamp and a 17-digit value: `[1700000000,"21.833333333333332"],`. */
+const MATRIX_POINT_BYTES_TYPICAL = 34;
+/** Bytes per step in a time grid: a timestamp is at most 21 (formatTimestamp of +-9e15 ms). */
+const TIME_SLOT_BYTES = 24;
+/** Beyond this many steps (Prometheus refuses > 11,000 points per series) no grid is kept. */
+const TIME_GRID_STEPS_MAX = 1 << 20;
+
+/** A JSON document written as UTF-8 bytes into a buffer that grows by doubling. */
+export class JsonBytes {
+  private buf: Buffer;
+  private pos = 0;
+  /** Formatted timestamps of a range query's steps (setTimeGrid), TIME_SLOT_BYTES per step. */
+  private grid: { startMs: number; stepMs: number; count: number; bytes: Uint8Array; lengths: Uint8Array } | undefined;
+
+  constructor(initialBytes: number = INITIAL_BYTES) {
+    this.buf = Buffer.allocUnsafe(Math.max(16, initialBytes));
+  }
+
+  /** Makes room for n more bytes. */
+  reserve(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** Text of any characters (label values, messages), as UTF-8. */
+  text(s: string): this {
+    this.reserve(s.length * 3);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+    return this;
+  }
+
+  /** Short ASCII-only text (punctuation, keys). */
+  ascii(s: string): this {
+    this.reserve(s.length);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
+    return this;
+  }
+
+  /** A sample value as Prometheus writes it (formatFloat), without the quotes. */
+  float(v: number): this {
+    this.reserve(32);
+    this.pos = writeFloatAt(this.buf, this.pos, v);
+    return this;
+  }
+
+  /** A timestamp as jsonutil.MarshalTimestamp writes it (formatTimestamp). */
+  timestamp(ms: number): this {
+    this.reserve(24);
+    this.pos = writeTimestampAt(this.buf, this.pos, ms);
+    return this;
+  }
+
+  /**
+   * The evaluation times of a range query: every series of its matrix has points at (some of)
+   * the same steps, so each step's timestamp is formatted once here and copied per point.
+   */
+  setTimeGrid(startMs: number, stepMs: number, count: number): this {
+    if (!(stepMs > 0) || !(count > 0) || count > TIME_GRID_STEPS_MAX || !(Math.abs(startMs) < 9e15) || !(Math.abs(startMs + count * stepMs) < 9e15)) return this;
+    const bytes = new Uint8Array(count * TIME_SLOT_BYTES);
+    const lengths = new Uint8Array(count);
+    for (let i = 0; i < count; i++) lengths[i] = writeTimestampAt(bytes, i * TIME_SLOT_BYTES, startMs + i * stepMs) - i * TIME_SLOT_BYTES;
+    this.grid = { startMs, stepMs, count, bytes, lengths };
+    return this;
+  }
+
+  /** `[t,"v"]` points of a matrix series, comma-separated. */
+  points(timestampsMs: Float64Array, values: Float64Array): this {
+    const n = timestampsMs.length;
+    this.reserve(n * POINT_BYTES_MAX);
+    const buf = this.buf;
+    let pos = this.pos;
+    const grid = this.grid;
+    for (let i = 0; i < n; i++) {
+      if (i > 0) buf[pos++] = 0x2c; // ,
+      buf[pos++] = 0x5b; // [
+      const t = timestampsMs[i]!;
+      const step = grid === undefined ? -1 : (t - grid.startMs) / grid.stepMs;
+      if (step >= 0 && step < grid!.count && Math.floor(step) === step) {
+        const from = step * TIME_SLOT_BYTES;
+        const to = from + grid!.lengths[step]!;
+        const bytes = grid!.bytes;
+        for (let k = from; k < to; k++) buf[pos++] = bytes[k]!;
+      } else {
+        pos = writeTimestampAt(buf, pos, t);
+      }
+      buf[pos++] = 0x2c;
+      buf[pos++] = 0x22; // "
+      pos = writeFloatAt(buf, pos, values[i]!);
+      buf[pos++] = 0x22;
+      buf[pos++] = 0x5d; // ]
+    }
+    this.pos = pos;
+    return this;
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** The bytes written (a view of the buffer: do not write after taking it). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  toString(): string {
+    return this.buf.toString('utf8', 0, this.pos);
+  }
 }
 
-/** The `data` object of a query answer: {"resultType":...,"result":...}. */
-export function formatQueryData(result: QueryResult): string {
+function writeAsciiAt(buf: Uint8Array, pos: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+  return pos;
+}
+
+/** formatFloat's bytes; buf needs 32 free bytes at pos. */
+function writeFloatAt(buf: Uint8Array, pos: number, v: number): number {
+  const abs = v < 0 ? -v : v;
+  if (abs >= 1e-6 && abs < 1e21) return writeFixedFloat(buf, pos, v);
+  return writeAsciiAt(buf, pos, formatFloat(v)); // NaN, ±Inf, ±0, exponent form
+}
+
+/** formatTimestamp's bytes; buf needs 24 free bytes at pos. */
+function writeTimestampAt(buf: Uint8Array, pos: number, ms: number): number {
+  let t = Math.round(ms);
+  if (!(Math.abs(t) < 9e15)) return writeAsciiAt(buf, pos, formatTimestamp(ms));
+  if (t < 0) {
+    buf[pos++] = 0x2d;
+    t = -t;
+  }
+  const secs = Math.floor(t / 1000);
+  const frac = t - secs * 1000;
+  pos = writeUint(buf, pos, secs);
+  if (frac !== 0) {
+    buf[pos++] = 0x2e;
+    buf[pos++] = 0x30 + Math.floor(frac / 100);
+    buf[pos++] = 0x30 + (Math.floor(frac / 10) % 10);
+    buf[pos++] = 0x30 + (frac % 10);
+  }
+  return pos;
+}
+
+/**
+ * Writes the `data` object of a query answer, {"resultType":...,"result":...}, with `extraJson`
+ * (`,"key":value` members, e.g. stats) before its closing brace.
+ */
+export function writeQueryData(w: JsonBytes, result: QueryResult, extraJson = ''): void {
   switch (result.resultType) {
     case 'scalar':
-      return '{"resultType":"scalar","result":' + point(result.result.t, formatFloat(result.result.v)) + '}';
+      w.ascii('{"resultType":"scalar","result":[').timestamp(result.result.t).ascii(',"').float(result.result.v).ascii('"]');
+      break;
     case 'string':
-      return '{"resultType":"string","result":[' + formatTimestamp(result.result.t) + ',' + jsonString(result.result.v) + ']}';
+      w.ascii('{"resultType":"string","result":[').timestamp(result.result.t).ascii(',').text(jsonString(result.result.v)).ascii(']');
+      break;
     case 'vector': {
-      const parts: string[] = [];
-      for (const s of result.result) parts.push('{"metric":' + formatLabelsJson(s.labels) + ',"value":' + point(s.t, formatFloat(s.v)) + '}');
-      return '{"resultType":"vector","result":[' + parts.join(',') + ']}';
+      w.ascii('{"resultType":"vector","result":[');
+      let first = true;
+      for (const s of result.result) {
+        w.ascii(first ? '{"metric":' : ',{"metric":').text(formatLabelsJson(s.labels)).ascii(',"value":[').timestamp(s.t).ascii(',"').float(s.v).ascii('"]}');
+        first = false;
+      }
+      w.ascii(']');
+      break;
     }
     case 'matrix': {
-      const parts: string[] = [];
+      // One allocation for the usual answer (~30 bytes a point) instead of doubling through it.
+      let points = 0;
+      for (const s of result.result) points += s.timestampsMs.length;
+      w.reserve(points * MATRIX_POINT_BYTES_TYPICAL + result.result.length * 256);
+      w.ascii('{"resultType":"matrix","result":[');
+      let first = true;
       for (const s of result.result) {
-        const n = s.timestampsMs.length;
-        const pts = new Array<string>(n);
-        for (let i = 0; i < n; i++) pts[i] = point(s.timestampsMs[i]!, formatFloat(s.values[i]!));
-        parts.push('{"metric":' + formatLabelsJson(s.labels) + ',"values":[' + pts.join(',') + ']}');
+        w.ascii(first ? '{"metric":' : ',{"metric":').text(formatLabelsJson(s.labels)).ascii(',"values":[').points(s.timestampsMs, s.values).ascii(']}');
+        first = false;
       }
-      return '{"resultType":"matrix","result":[' + parts.join(',') + ']}';
+      w.ascii(']');
+      break;
     }
   }
+  w.text(extraJson).ascii('}');
+}
+
+/** The `data` object of a query answer as a string (writeQueryData). */
+export function formatQueryData(result: QueryResult): string {
+  const w = new JsonBytes();
+  writeQueryData(w, result);
+  return w.toString();
 }
