@@ -36,6 +36,7 @@ import {
   servableWithEdge,
   servableWithRawTail,
   type RawSamples,
+  type RollupEdgeGrid,
   type RollupGrid,
 } from '../rollup/eval.js';
 import { BucketAccumulator, buildBuckets } from '../rollup/buckets.js';
@@ -293,8 +294,14 @@ async function edgeExtendedGrids(
   // With a raw tail, every series passes one (empty where it has no samples there).
   const noSamples: RawSamples = { timestampsMs: new Float64Array(0), values: new Float64Array(0) };
   const tailOf = (i: number): RawSamples | undefined => (rawTails === undefined ? undefined : (rawTails[i] ?? noSamples));
-  const grids = series.map((s, i) => {
+  const grids = series.map((s, i): RollupEdgeGrid => {
     ctx.checkCancel();
+    // Over the runs (no join) when the windows end on bucket boundaries and no raw tail is read.
+    if (rawTails === undefined && !pinned && s.runs !== undefined && s.runs.length > 1) {
+      const needsRaw: number[] = [];
+      const grid = { values: new Float64Array(steps), present: new Uint8Array(steps) };
+      if (evalRollupGridRuns(s.runs, widthMs, fn, rangeMs, baseMs, stepMs, steps, vs.offsetMs, grid, needsRaw) !== undefined) return { ...grid, needsRaw };
+    }
     return evalRollupEdgeGrid(s.buckets, fn, rangeMs, baseMs, stepMs, steps, vs.offsetMs, tailOf(i));
   });
   const pendingSteps = new Set<number>();

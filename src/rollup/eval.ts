@@ -514,6 +514,11 @@ export function evalRollupGrid(b: RollupBuckets, fn: string, rangeMs: number, st
  * (one per level segment) instead of their joined copy: the same windows, the same arithmetic
  * (a bucket split between two runs is merged as the join merges it, see bucketPieces()), so the
  * same bits. Returns undefined when the grid is not that case; the caller then joins.
+ *
+ * With `needsRaw`, the windows' starts need not be aligned (evalRollupEdgeGrid's case, e.g.
+ * Grafana's $__rate_interval = range + one scrape): each window's partial first bucket is taken
+ * as evalRollupEdgeWindow takes it, and the steps whose edge bucket cannot be split without raw
+ * samples are appended to needsRaw (left absent, for the caller to fill from raw).
  */
 export function evalRollupGridRuns(
   runs: readonly BucketRange[],
@@ -525,11 +530,14 @@ export function evalRollupGridRuns(
   stepCount: number,
   offsetMs: number,
   into: RollupGrid,
+  needsRaw?: number[],
 ): RollupGrid | undefined {
   const code = FN_CODES.get(fn);
   if (!(WINDOW_FUNCTIONS.has(fn) && code !== undefined && stepMs > 0 && stepCount > 0 && isMultiple(stepMs, widthMs))) return undefined;
   if (!(into.values.length >= stepCount && into.present.length >= stepCount)) throw new Error(`rollup grid: ${into.values.length} slots for ${stepCount} steps`);
-  assertAligned(widthMs, startMs - offsetMs, rangeMs, true);
+  const edges = needsRaw !== undefined;
+  if (edges && !(rangeMs > 0 && isMultiple(startMs - offsetMs, widthMs))) return undefined;
+  assertAligned(widthMs, startMs - offsetMs, rangeMs, !edges);
   const p = bucketPieces(runs, widthMs);
   const values = into.values;
   const present = into.present;
@@ -571,12 +579,31 @@ export function evalRollupGridRuns(
     }
     if (hiPos === loPos) continue;
     let v: number | undefined;
-    if (hiPos === loPos + 1) v = bucketResultOf(bs[loP]!, loR, code, t, rangeMs);
+    // The window's first bucket is partial when the window starts inside it.
+    const edgeEnd = edges ? Math.ceil(from / widthMs) * widthMs : from;
+    const edge = edgeEnd > from && bs[loP]!.endMs[loR] === edgeEnd;
+    if (hiPos === loPos + 1 && !edge) v = bucketResultOf(bs[loP]!, loR, code, t, rangeMs);
     else {
       acc.reset();
       let q = loP;
       let r = loR;
-      for (let n = hiPos - loPos; n > 0; n--) {
+      let n = hiPos - loPos;
+      if (edge) {
+        // As evalRollupEdgeWindow: what of the edge bucket follows `from`, then the rest whole.
+        const part = edgePart(bs[q]!, r, from);
+        if (part === 'unknown') {
+          needsRaw!.push(k);
+          continue;
+        }
+        if (part === 'whole') acc.addBucket(bs[q]!, r);
+        else if (part === 'last') acc.addSample(bs[q]!.lastT[r]!, bs[q]!.lastV[r]!);
+        if (++r === phi[q]) {
+          q++;
+          if (q < pieces) r = plo[q]!;
+        }
+        n--;
+      }
+      for (; n > 0; n--) {
         acc.addBucket(bs[q]!, r);
         if (++r === phi[q]) {
           q++;

@@ -4,7 +4,7 @@
 // series' runs joined at once, in shared buffers or as views) gives what concatAll gives.
 import { describe, expect, test } from 'vitest';
 import { buildBuckets, concatAll, joinSeriesRuns, releaseJoinBuffers, RollupBuckets, type BucketRange } from '../../src/rollup/buckets.js';
-import { evalRollupGrid, evalRollupGridRuns, evalRollupWindow, ROLLUP_FUNCTIONS, servable } from '../../src/rollup/eval.js';
+import { evalRollupEdgeGrid, evalRollupGrid, evalRollupGridRuns, evalRollupWindow, ROLLUP_FUNCTIONS, servable } from '../../src/rollup/eval.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { bucketsDiff, genSamples, LEVEL_SHAPES } from '../segment/level-helpers.js';
 
@@ -137,6 +137,56 @@ describe('evalRollupGridRuns (the grid over the runs, without joining them)', ()
     }
     expect(splits).toBeGreaterThan(10);
     expect(compared).toBeGreaterThan(10_000);
+  });
+
+  test('edge-extended windows (range not a multiple of G): the same bits and the same steps left for raw as evalRollupEdgeGrid over concatAll', () => {
+    const rnd = mulberry32(5);
+    let compared = 0;
+    let edgesFromLevel = 0;
+    let leftForRaw = 0;
+    for (let s = 0; s < 24; s++) {
+      const G = [300_000, H][s % 2]!;
+      const { timestampsMs, values } = genSamples(LEVEL_SHAPES[s % LEVEL_SHAPES.length]!, T0, T0 + DAY, 10_000 + Math.floor(rnd() * 50_000), rnd);
+      if (timestampsMs.length === 0) continue;
+      const cuts: number[] = [];
+      for (let c = 0; c < 2 + (s % 4); c++) cuts.push(T0 + Math.floor(rnd() * DAY));
+      cuts.sort((x, y) => x - y);
+      const runs: BucketRange[] = partitionBuckets(timestampsMs, values, cuts, G).map((b) => ({ buckets: b, lo: 0, hi: b.length }));
+      const joined = concatAll(runs);
+      // $__rate_interval-like ranges: one scrape more than the step, a few minutes more, a bit less than 2G.
+      for (const fn of WINDOW_FUNCTIONS) {
+        for (const [rangeMs, stepK, offsetK] of [
+          [G + 15_000, 1, 0],
+          [2 * G + 120_000, 1, 0],
+          [2 * G - 60_000, 3, 1],
+          [G / 2, 1, -2],
+        ] as const) {
+          const stepMs = stepK * G;
+          const offsetMs = offsetK * G;
+          const startMs = T0 - 2 * G;
+          const steps = Math.min(300, Math.floor((DAY + 4 * G) / stepMs));
+          const want = evalRollupEdgeGrid(joined, fn, rangeMs, startMs, stepMs, steps, offsetMs);
+          const needsRaw: number[] = [];
+          const into = { values: new Float64Array(steps), present: new Uint8Array(steps).fill(1) };
+          const got = evalRollupGridRuns(runs, G, fn, rangeMs, startMs, stepMs, steps, offsetMs, into, needsRaw);
+          if (got === undefined) throw new Error(`${fn}: not evaluated over the runs`);
+          expect(needsRaw).toEqual(want.needsRaw);
+          leftForRaw += needsRaw.length;
+          for (let k = 0; k < steps; k++) {
+            const w = want.present[k] === 1 ? want.values[k] : undefined;
+            const g = got.present[k] === 1 ? got.values[k] : undefined;
+            if (!sameBits(g, w)) throw new Error(`series ${s} ${fn} G=${G} range ${rangeMs} step ${stepK}G offset ${offsetK}G at step ${k}: ${g} != ${w}`);
+            if (w !== undefined) {
+              compared++;
+              if (rangeMs % G !== 0) edgesFromLevel++;
+            }
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(10_000);
+    expect(edgesFromLevel).toBeGreaterThan(5_000);
+    expect(leftForRaw).toBeGreaterThan(100);
   });
 
   test('declines what is not an aligned window grid (the caller joins)', () => {
