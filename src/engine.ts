@@ -531,7 +531,7 @@ export class Engine {
       // 4. Open readers before the swap so a failure leaves the old state untouched.
       const opened = new Map<string, HeldSegment>();
       try {
-        for (const seg of added) opened.set(segmentKey(seg), await openSegment(this.opts.dataDir, seg));
+        for (const seg of added) opened.set(segmentKey(seg), await openSegment(this.opts.dataDir, seg, true));
       } catch (e) {
         for (const r of opened.values()) r.close();
         throw e;
@@ -815,7 +815,7 @@ export class Engine {
         for (const l of out.levels) added.push(l.manifestEntry);
         levelsWritten = out.levels.length;
         // One segment at a time, each its own event-loop turns (opening reads and checks files).
-        for (const seg of added) opened.set(segmentKey(seg), await openSegment(this.opts.dataDir, seg));
+        for (const seg of added) opened.set(segmentKey(seg), await openSegment(this.opts.dataDir, seg, true));
         summary.samplesIn += out.samplesIn;
         summary.samplesOut += out.samplesOut;
         if (work.merge) this.statsCounters.compactionSamplesMerged += out.samplesIn;
@@ -971,9 +971,15 @@ function levelSegmentName(level: string, partitionStartMs: number, seq: number):
   return segmentName('raw', partitionStartMs, seq).replace(/^raw/, level);
 }
 
-async function openSegment(dataDir: string, seg: ManifestSegment): Promise<HeldSegment> {
+/**
+ * Opens a listed segment. `justWritten`: a flush's or a compaction's output, written and fsynced
+ * by this process moments ago, whose data file is not streamed through its CRC-32 again (main-
+ * thread CPU while compaction keeps the cores busy, i.e. ingest latency); every later open
+ * (start-up) checks it.
+ */
+async function openSegment(dataDir: string, seg: ManifestSegment, justWritten = false): Promise<HeldSegment> {
   const dir = segmentDir(dataDir, seg);
-  return seg.level === RAW_LEVEL ? SegmentReader.open(dir) : openLevelSource(dir);
+  return seg.level === RAW_LEVEL ? SegmentReader.open(dir, { verifySamplesChecksum: !justWritten }) : openLevelSource(dir, { verifyChecksum: !justWritten });
 }
 
 /** The segment set of a manifest, from open segments by key (every listed segment must be there). */

@@ -5,7 +5,7 @@ import type { RollupBuckets } from '../rollup/buckets.js';
 import { manifestEntryOf, type ManifestSegment } from '../segment/manifest.js';
 import type { SegmentCompression } from '../segment/codecs.js';
 import { LevelSegmentStreamWriter, type WriteLevelSegmentOptions } from '../segment/level-writer.js';
-import { LevelSegmentReader } from '../segment/level-reader.js';
+import { LevelSegmentReader, type LevelSegmentOpenOptions } from '../segment/level-reader.js';
 import type { LevelSource } from '../engine.js';
 
 export interface LevelSeriesBuckets {
@@ -20,8 +20,8 @@ export interface LevelOutputMeta {
   manifestEntry: ManifestSegment;
 }
 
-export function openLevelSource(dir: string): Promise<LevelSource> {
-  return LevelSegmentReader.open(dir);
+export function openLevelSource(dir: string, opts?: LevelSegmentOpenOptions): Promise<LevelSource> {
+  return LevelSegmentReader.open(dir, opts);
 }
 
 export interface LevelOutputInput {

@@ -25,9 +25,34 @@ export function registerArrowCodecs(): void {
   });
   compressionRegistry.set(CompressionType.ZSTD, {
     encode: (data) => zstdCompressSync(data),
-    decode: (data) => zstdDecompressSync(data),
+    decode: (data) => takePredecompressed(data) ?? zstdDecompressSync(data),
   });
   registered = true;
+}
+
+/**
+ * Bodies decompressed ahead of a synchronous parse (reader.ts predecompressIpcFile), by the IPC
+ * file's ArrayBuffer, then the byte offset of the compressed data in it: the ZSTD codec takes
+ * them from here instead of blocking on the zstd helper thread once per buffer (at segment open,
+ * on the event loop; slow when compaction keeps the cores busy).
+ */
+const predecompressed = new WeakMap<ArrayBufferLike, Map<number, { compressedBytes: number; data: Uint8Array }>>();
+
+/** Makes `data` the decompressed form of the compressed bytes at `compressed` (a view of the file's buffer). */
+export function putPredecompressed(compressed: Uint8Array, data: Uint8Array): void {
+  let m = predecompressed.get(compressed.buffer);
+  if (m === undefined) predecompressed.set(compressed.buffer, (m = new Map()));
+  m.set(compressed.byteOffset, { compressedBytes: compressed.byteLength, data });
+}
+
+/** Forgets what putPredecompressed kept for a file's buffer. */
+export function dropPredecompressed(file: Uint8Array): void {
+  predecompressed.delete(file.buffer);
+}
+
+function takePredecompressed(compressed: Uint8Array): Uint8Array | undefined {
+  const hit = predecompressed.get(compressed.buffer)?.get(compressed.byteOffset);
+  return hit !== undefined && hit.compressedBytes === compressed.byteLength ? hit.data : undefined;
 }
 
 function asBuffer(data: Uint8Array): Buffer {

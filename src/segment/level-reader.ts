@@ -33,6 +33,7 @@ import {
   loadPostings,
   loadSeries,
   openDataFile,
+  parseWithPredecompressed,
   readBatchBuffers,
   readChecked,
   readSegmentMeta,
@@ -120,8 +121,9 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     if (!isLevelSegmentMeta(meta)) throw corrupt(`segment ${meta.name} is a raw segment, not a rollup level segment`, META_FILE);
     const seriesBytes = await readChecked(segmentDir, SERIES_FILE, meta);
     const postingsBytes = await readChecked(segmentDir, POSTINGS_FILE, meta);
-    const series = loadSeries(seriesBytes, { ...meta, rowsTotal: meta.bucketCount, rowsPerUnitLimit: LEVEL_BLOCK_BUCKETS_LIMIT, rowsWhat: 'buckets' });
-    const postings = loadPostings(postingsBytes, meta);
+    // Parsed with their buffers decompressed off the event loop first (parseWithPredecompressed).
+    const series = await parseWithPredecompressed(seriesBytes, (b) => loadSeries(b, { ...meta, rowsTotal: meta.bucketCount, rowsPerUnitLimit: LEVEL_BLOCK_BUCKETS_LIMIT, rowsWhat: 'buckets' }));
+    const postings = await parseWithPredecompressed(postingsBytes, (b) => loadPostings(b, meta));
     const { handle, blocks } = await openDataFile(segmentDir, BUCKETS_FILE, meta, opts?.verifyChecksum ?? true, bucketsSchema, meta.bucketsBatchRows.length);
     try {
       const caches = { batches: opts?.batchCache ?? segmentBatchCache, blocks: opts?.blockCache ?? segmentLevelCache };

@@ -22,7 +22,7 @@ import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
 import type { CacheBudget, LazySelection, LoadedSamples, SeriesSource, SourceSeries } from '../model/querier.js';
 import { BatchLoader } from './batch-loader.js';
-import { registerArrowCodecs } from './codecs.js';
+import { dropPredecompressed, putPredecompressed, registerArrowCodecs } from './codecs.js';
 import { nextCacheOwner, segmentBatchCache, segmentChunkCache, type SegmentCache } from './cache.js';
 import { zstdDecompress } from './zstd-sync.js';
 import { crc32 } from './crc32.js';
@@ -135,8 +135,9 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
 
     const seriesBytes = await readChecked(segmentDir, SERIES_FILE, meta);
     const postingsBytes = await readChecked(segmentDir, POSTINGS_FILE, meta);
-    const series = loadSeries(seriesBytes, { ...meta, rowsTotal: meta.sampleCount, rowsPerUnitLimit: CHUNK_SAMPLES_LIMIT, rowsWhat: 'samples' });
-    const postings = loadPostings(postingsBytes, meta);
+    // Parsed with their buffers decompressed off the event loop first (parseWithPredecompressed).
+    const series = await parseWithPredecompressed(seriesBytes, (b) => loadSeries(b, { ...meta, rowsTotal: meta.sampleCount, rowsPerUnitLimit: CHUNK_SAMPLES_LIMIT, rowsWhat: 'samples' }));
+    const postings = await parseWithPredecompressed(postingsBytes, (b) => loadPostings(b, meta));
 
     const { handle, blocks } = await openDataFile(segmentDir, SAMPLES_FILE, meta, opts?.verifySamplesChecksum ?? true, samplesSchema, meta.samplesBatchRows.length);
     try {
@@ -535,6 +536,60 @@ async function bodyBuffer(body: Uint8Array, offset: number, length: number, type
 }
 
 export type BadBatch = (msg: string) => MochaError;
+
+/**
+ * Decompresses every ZSTD body buffer of a whole Arrow IPC file (series.arrow, postings.arrow)
+ * with the async API, all at once on libuv's pool, and parses it with `parse` (synchronous:
+ * apache-arrow's loader), which then finds the buffers ready (codecs.ts) instead of blocking the
+ * event loop on a helper-thread round trip per buffer. A file that is not a readable IPC file is
+ * left to `parse` to refuse.
+ */
+export async function parseWithPredecompressed<T>(file: Uint8Array, parse: (bytes: Uint8Array) => T): Promise<T> {
+  // Its own ArrayBuffer, so the entries kept for it cannot meet another file's (small reads may
+  // share Node's pool).
+  const bytes = file.byteOffset === 0 && file.byteLength === file.buffer.byteLength ? file : file.slice();
+  try {
+    await predecompress(bytes);
+  } catch {
+    // Unreadable here: parse() says why (or decompresses what it can synchronously).
+  }
+  try {
+    return parse(bytes);
+  } finally {
+    dropPredecompressed(bytes);
+  }
+}
+
+async function predecompress(bytes: Uint8Array): Promise<void> {
+  const reader = RecordBatchReader.from(bytes);
+  reader.open();
+  if (!reader.isFile()) return;
+  const footer = (reader as unknown as { footer?: { getRecordBatch(i: number): { offset: number; metaDataLength: number; bodyLength: number } | null } }).footer;
+  const loads: Promise<void>[] = [];
+  for (let b = 0; b < reader.numRecordBatches; b++) {
+    const blk = footer?.getRecordBatch(b);
+    if (blk === null || blk === undefined) return;
+    const { offset, metaDataLength, bodyLength } = blk;
+    if (!(offset >= 0 && metaDataLength >= 8 && offset + metaDataLength + bodyLength <= bytes.length)) return;
+    const view = new DataView(bytes.buffer, bytes.byteOffset + offset, metaDataLength);
+    const prefix = view.getInt32(0, true) === -1 ? 8 : 4;
+    const metaLen = view.getInt32(prefix - 4, true);
+    if (!(metaLen > 0 && prefix + metaLen <= metaDataLength)) return;
+    const message = Message.decode(bytes.subarray(offset + prefix, offset + prefix + metaLen));
+    if (message.headerType !== MessageHeader.RecordBatch) continue;
+    const header = message.header() as unknown as RecordBatchHeader;
+    if (header.compression?.type !== CompressionType.ZSTD) continue;
+    const body = bytes.subarray(offset + metaDataLength, offset + metaDataLength + bodyLength);
+    for (const { offset: at, length } of header.buffers) {
+      const o = Number(at);
+      const n = Number(length);
+      if (n <= COMPRESSED_LENGTH_PREFIX_BYTES || o < 0 || o + n > body.length) continue;
+      const payload = body.subarray(o + COMPRESSED_LENGTH_PREFIX_BYTES, o + n);
+      loads.push(bodyBuffer(body, o, n, CompressionType.ZSTD).then((data) => putPredecompressed(payload, data)));
+    }
+  }
+  await Promise.all(loads);
+}
 
 /** A typed view needs an aligned offset; a decompressed buffer may not have one, so copy then. */
 function aligned(buf: Uint8Array, align: number): Uint8Array {
