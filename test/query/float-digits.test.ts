@@ -6,24 +6,13 @@ import { describe, expect, test } from 'vitest';
 import { labelsFromRecord } from '../../src/model/labels.js';
 import { writeFixedFloat, writeUint } from '../../src/query/float-digits.js';
 import { formatFloat, formatTimestamp, JsonBytes } from '../../src/query/format.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 const out = new Uint8Array(64);
 const decoder = new TextDecoder();
 
 function printed(v: number): string {
   return decoder.decode(out.subarray(0, writeFixedFloat(out, 0, v)));
-}
-
-/** mulberry32: a seeded PRNG so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function inFixedRange(v: number): boolean {
