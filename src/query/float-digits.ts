@@ -86,15 +86,17 @@ function writeScaledDigits(out: Uint8Array, pos: number, a: number): number {
   const halfUp = HALF_ULP[biasedExp]! * POW10[s]!;
   const halfDown = (highWord & 0xfffff) === 0 && lowWord === 0 && biasedExp > 1 ? halfUp / 2 : halfUp;
 
-  const rFrac = r - Math.floor(r);
+  const rFloor = Math.floor(r);
+  const rFrac = r - rFloor;
   if (Math.abs(rFrac - 0.5) < DECISION_MARGIN) return -1;
-  let best = Math.round(r);
+  let best = rFrac > 0.5 ? rFloor + 1 : rFloor;
   for (let j = 1; j <= 8; j++) {
     const pj = POW10[j]!;
     const x = r / pj;
-    const xFrac = x - Math.floor(x);
+    const xFloor = Math.floor(x);
+    const xFrac = x - xFloor;
     if (Math.abs(xFrac - 0.5) < DECISION_MARGIN) return -1;
-    const c = Math.round(x) * pj;
+    const c = (xFrac > 0.5 ? xFloor + 1 : xFloor) * pj;
     const d = c - r;
     let inside: boolean;
     if (d >= 0) {

@@ -163,12 +163,21 @@ export class JsonBytes {
     const buf = this.buf;
     let pos = this.pos;
     const grid = this.grid;
+    let next = 0; // the grid step expected next: series' points follow the steps in order
     for (let i = 0; i < n; i++) {
       if (i > 0) buf[pos++] = 0x2c; // ,
       buf[pos++] = 0x5b; // [
       const t = timestampsMs[i]!;
-      const step = grid === undefined ? -1 : (t - grid.startMs) / grid.stepMs;
-      if (step >= 0 && step < grid!.count && Math.floor(step) === step) {
+      let step = -1;
+      if (grid !== undefined) {
+        if (next < grid.count && grid.startMs + next * grid.stepMs === t) step = next;
+        else {
+          const x = (t - grid.startMs) / grid.stepMs;
+          if (x >= 0 && x < grid.count && Math.floor(x) === x) step = x;
+        }
+      }
+      if (step >= 0) {
+        next = step + 1;
         const from = step * TIME_SLOT_BYTES;
         const to = from + grid!.lengths[step]!;
         const bytes = grid!.bytes;
