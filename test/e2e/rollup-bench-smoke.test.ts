@@ -220,7 +220,7 @@ describe('rollup bench pieces', () => {
 describe.runIf(fs.existsSync(serverCliPath()))('bench:rollup, tiny, against the real server', () => {
   it('reports every phase and the answers agree', async () => {
     const series = 20;
-    const report = await runRollupBench({ ...DEFAULT_ROLLUP_OPTIONS, days: 0.25, series, runs: 2, liveSeries: 50, idleMs: 2000, flushEveryMs: 3 * HOUR, quiet: true });
+    const report = await runRollupBench({ ...DEFAULT_ROLLUP_OPTIONS, days: 0.25, series, runs: 2, liveSeries: 50, idleMs: 2000, settleMs: 500, flushEveryMs: 3 * HOUR, quiet: true });
     const scrapes = 6 * 240;
     expect(report.scenario.samples).toBe(series * scrapes);
     expect(report.load.samples).toBe(series * scrapes);

@@ -22,7 +22,8 @@ avg_over_time(rb_temperature[1h]) over the whole span at a 1 h step: mocha resol
   --flush-every D       POST /api/v1/admin/flush after this much data time (default 24h)
   --live-series N       steady writer: series per request (default ${DEFAULT_ROLLUP_OPTIONS.liveSeries})
   --live-period D       steady writer: one request this often (default 100ms)
-  --idle D              idle phase of the latency measurement (default 20s)
+  --idle D              idle phase of the latency measurement (default 60s: ~600 requests, so its p99 is not the 2nd worst)
+  --settle D            steady writing before the idle phase, after the backfill (default 10s: its last flush's memory collected)
   --prom-block-duration D  Prometheus block size (default ${DEFAULT_ROLLUP_OPTIONS.promBlockDuration}: what Prometheus builds with a
                         30-40 d retention, max block = 10% of it); one OpenMetrics file and one promtool run per block
   --no-prometheus       skip Prometheus
@@ -60,6 +61,7 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
       'live-series': { type: 'string' },
       'live-period': { type: 'string' },
       idle: { type: 'string' },
+      settle: { type: 'string' },
       'prom-block-duration': { type: 'string' },
       'no-prometheus': { type: 'boolean' },
       tolerance: { type: 'string' },
@@ -95,6 +97,7 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
   if (v['live-series'] !== undefined) o.liveSeries = positiveInt(v['live-series'], '--live-series');
   if (v['live-period'] !== undefined) o.livePeriodMs = parseDurationMs(v['live-period'], '--live-period');
   if (v.idle !== undefined) o.idleMs = parseDurationMs(v.idle, '--idle');
+  if (v.settle !== undefined) o.settleMs = parseDurationMs(v.settle, '--settle');
   if (v['prom-block-duration'] !== undefined) {
     // promtool rounds --max-block-duration down to one of Prometheus' block ranges (2 h x 3^k).
     if (!PROM_BLOCK_DURATIONS.includes(v['prom-block-duration'])) throw new Error(`--prom-block-duration: one of ${PROM_BLOCK_DURATIONS.join(', ')}`);

@@ -45,6 +45,8 @@ export interface RollupBenchOptions {
   livePeriodMs: number;
   /** Length of the idle phase (ms) before the compaction starts. */
   idleMs: number;
+  /** Steady writing after the backfill before the idle phase starts (the last flush's aftermath, series creation). */
+  settleMs: number;
   /** Skip Prometheus even when installed. */
   noPrometheus: boolean;
   /** promtool --max-block-duration. */
@@ -70,7 +72,8 @@ export const DEFAULT_ROLLUP_OPTIONS: RollupBenchOptions = {
   flushEveryMs: 24 * HOUR_MS,
   liveSeries: 1000,
   livePeriodMs: 100,
-  idleMs: 20_000,
+  idleMs: 60_000,
+  settleMs: 10_000,
   noPrometheus: false,
   promBlockDuration: '54h',
   relTolerance: 1e-9,
@@ -217,7 +220,9 @@ export async function runRollupBench(o: RollupBenchOptions): Promise<RollupBench
     // 2. Ingest latency idle, then while compacting.
     const writer = new SteadyWriter(mocha.url, o.liveSeries, o.livePeriodMs);
     writer.start();
-    await new Promise((r) => setTimeout(r, Math.min(3000, o.idleMs / 4))); // series creation, connection set-up
+    // Series creation, connection set-up, and the backfill's aftermath (its last flush returned just
+    // now; collecting the frozen memtable's memory showed up as 40-50 ms stalls in the idle phase).
+    await new Promise((r) => setTimeout(r, o.settleMs));
     writer.phase = 'idle';
     say(`steady writer: ${o.liveSeries} series every ${o.livePeriodMs} ms; idle for ${(o.idleMs / 1000).toFixed(0)} s`);
     await new Promise((r) => setTimeout(r, o.idleMs));
