@@ -87,7 +87,7 @@ const INITIAL_BYTES = 64 * 1024;
 const MATRIX_POINT_BYTES_TYPICAL = 34;
 /** Bytes per step in a time grid: a timestamp is at most 21 (formatTimestamp of +-9e15 ms). */
 const TIME_SLOT_BYTES = 24;
-/** Beyond this many steps (Prometheus refuses > 11,000 points per series) no grid is kept. */
+/** Beyond this many steps no grid is kept (queries are refused past 11,000 points per series). */
 const TIME_GRID_STEPS_MAX = 1 << 20;
 
 /** A JSON document written as UTF-8 bytes into a buffer that grows by doubling. */
@@ -95,7 +95,7 @@ export class JsonBytes {
   private buf: Buffer;
   private pos = 0;
   /** Formatted timestamps of a range query's steps (setTimeGrid), TIME_SLOT_BYTES per step. */
-  private grid: { startMs: number; stepMs: number; count: number; bytes: Uint8Array; lengths: Uint8Array } | undefined;
+  private grid: { startMs: number; stepMs: number; count: number; bytes?: Uint8Array; lengths?: Uint8Array } | undefined;
 
   constructor(initialBytes: number = INITIAL_BYTES) {
     this.buf = Buffer.allocUnsafe(Math.max(16, initialBytes));
@@ -145,15 +145,35 @@ export class JsonBytes {
 
   /**
    * The evaluation times of a range query: every series of its matrix has points at (some of)
-   * the same steps, so each step's timestamp is formatted once here and copied per point.
+   * the same steps, so each step's timestamp is formatted once (on the first points()) and
+   * copied per point.
    */
   setTimeGrid(startMs: number, stepMs: number, count: number): this {
     if (!(stepMs > 0) || !(count > 0) || count > TIME_GRID_STEPS_MAX || !(Math.abs(startMs) < 9e15) || !(Math.abs(startMs + count * stepMs) < 9e15)) return this;
-    const bytes = new Uint8Array(count * TIME_SLOT_BYTES);
-    const lengths = new Uint8Array(count);
-    for (let i = 0; i < count; i++) lengths[i] = writeTimestampAt(bytes, i * TIME_SLOT_BYTES, startMs + i * stepMs) - i * TIME_SLOT_BYTES;
-    this.grid = { startMs, stepMs, count, bytes, lengths };
+    this.grid = { startMs, stepMs, count };
     return this;
+  }
+
+  /** Steps in the time grid (0 without one). */
+  get timeGridSteps(): number {
+    return this.grid?.count ?? 0;
+  }
+
+  /** No time grid: an answer with fewer points than steps formats each point itself. */
+  clearTimeGrid(): this {
+    this.grid = undefined;
+    return this;
+  }
+
+  private timeGridBytes(grid: NonNullable<JsonBytes['grid']>): { bytes: Uint8Array; lengths: Uint8Array } {
+    if (grid.bytes === undefined || grid.lengths === undefined) {
+      const bytes = new Uint8Array(grid.count * TIME_SLOT_BYTES);
+      const lengths = new Uint8Array(grid.count);
+      for (let i = 0; i < grid.count; i++) lengths[i] = writeTimestampAt(bytes, i * TIME_SLOT_BYTES, grid.startMs + i * grid.stepMs) - i * TIME_SLOT_BYTES;
+      grid.bytes = bytes;
+      grid.lengths = lengths;
+    }
+    return { bytes: grid.bytes, lengths: grid.lengths };
   }
 
   /** `[t,"v"]` points of a matrix series, comma-separated. */
@@ -163,6 +183,7 @@ export class JsonBytes {
     const buf = this.buf;
     let pos = this.pos;
     const grid = this.grid;
+    const slots = grid === undefined ? undefined : this.timeGridBytes(grid);
     let next = 0; // the grid step expected next: series' points follow the steps in order
     for (let i = 0; i < n; i++) {
       if (i > 0) buf[pos++] = 0x2c; // ,
@@ -179,8 +200,8 @@ export class JsonBytes {
       if (step >= 0) {
         next = step + 1;
         const from = step * TIME_SLOT_BYTES;
-        const to = from + grid!.lengths[step]!;
-        const bytes = grid!.bytes;
+        const to = from + slots!.lengths[step]!;
+        const bytes = slots!.bytes;
         for (let k = from; k < to; k++) buf[pos++] = bytes[k]!;
       } else {
         pos = writeTimestampAt(buf, pos, t);
@@ -268,6 +289,7 @@ export function writeQueryData(w: JsonBytes, result: QueryResult, extraJson = ''
       let points = 0;
       for (const s of result.result) points += s.timestampsMs.length;
       w.reserve(points * MATRIX_POINT_BYTES_TYPICAL + result.result.length * 256);
+      if (points < w.timeGridSteps) w.clearTimeGrid();
       w.ascii('{"resultType":"matrix","result":[');
       let first = true;
       for (const s of result.result) {

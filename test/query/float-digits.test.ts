@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import { labelsFromRecord } from '../../src/model/labels.js';
 import { writeFixedFloat, writeUint } from '../../src/query/float-digits.js';
-import { formatFloat, formatTimestamp, JsonBytes } from '../../src/query/format.js';
+import { formatFloat, formatQueryData, formatTimestamp, JsonBytes, writeQueryData } from '../../src/query/format.js';
 import { mulberry32 as prng } from '../helpers/prng.js';
 
 const out = new Uint8Array(64);
@@ -132,6 +132,22 @@ describe('JsonBytes', () => {
     const gridded = new JsonBytes().setTimeGrid(startMs, stepMs, 10).points(ts, vs).ascii('|').points(ts, vs).toString();
     expect(gridded).toBe(plain + '|' + plain);
     expect(plain).toContain('[1700000046.500,"0.6666666666666666"]');
+  });
+
+  test('a matrix answer with a time grid is the answer without one, sparse or dense', () => {
+    const startMs = 1_700_000_000_000;
+    const stepMs = 60_000;
+    const series = (n: number, from: number) => ({
+      labels: labelsFromRecord({ a: String(n) }),
+      timestampsMs: Float64Array.from({ length: n }, (_, i) => startMs + (from + i) * stepMs),
+      values: Float64Array.from({ length: n }, (_, i) => i / 7),
+    });
+    for (const result of [[series(3, 5)], [series(100, 0), series(40, 60)]]) {
+      const answer = { resultType: 'matrix' as const, result };
+      const w = new JsonBytes().setTimeGrid(startMs, stepMs, 100);
+      writeQueryData(w, answer);
+      expect(w.toString()).toBe(formatQueryData(answer));
+    }
   });
 
   test('grows from a tiny buffer and keeps UTF-8 text', () => {
