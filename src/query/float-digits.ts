@@ -33,8 +33,6 @@ const FIXED_MIN = 1e-6;
 /** Above this the scaled value would need s < 0; String(v) handles [1e17, 1e21). */
 const FAST_MAX = 1e17;
 
-/** ASCII digits, written by putDigits. */
-const scratchDigits = new Uint8Array(24);
 /** ASCII tens and ones digit of 0..99: two digits per division. */
 const PAIR_TENS = Uint8Array.from({ length: 100 }, (_, i) => 0x30 + Math.floor(i / 10));
 const PAIR_ONES = Uint8Array.from({ length: 100 }, (_, i) => 0x30 + (i % 10));
@@ -115,28 +113,30 @@ function writeScaledDigits(out: Uint8Array, pos: number, a: number): number {
     q++;
     best -= 1e8;
   }
-  // Digits of C = q * 1e8 + best (17 digits, or 18 when q reached 1e9): value = C * 10^-s.
-  const digits = scratchDigits;
-  const first = q >= 1e9 ? 0 : 1;
-  putDigits(digits, 18, best, 8);
-  putDigits(digits, 10, q, 10 - first);
-  let last = 17;
-  while (last > first && digits[last] === 0x30) last--;
-  const intDigits = 18 - first - s;
-  if (intDigits <= 0) {
-    out[pos++] = 0x30; // 0
-    out[pos++] = 0x2e; // .
-    for (let i = intDigits; i < 0; i++) out[pos++] = 0x30;
-    for (let i = first; i <= last; i++) out[pos++] = digits[i]!;
-  } else {
-    const pointAt = first + intDigits;
-    for (let i = first; i < pointAt; i++) out[pos++] = digits[i]!;
-    if (pointAt <= last) {
-      out[pos++] = 0x2e;
-      for (let i = pointAt; i <= last; i++) out[pos++] = digits[i]!;
-    }
+  // Digits of C = q * 1e8 + best (17 digits, or 18 when q reached 1e9), value = C * 10^-s,
+  // written straight into out (no scratch copy), trailing zeros trimmed there.
+  const nd = q >= 1e9 ? 18 : 17;
+  const intDigits = nd - s;
+  if (intDigits > 0) {
+    // C one byte to the right, then its integer part moved one left and the point put after it.
+    const from = pos + 1;
+    putDigits(out, from + nd, best, 8);
+    putDigits(out, from + nd - 8, q, nd - 8);
+    for (let i = 0; i < intDigits; i++) out[pos + i] = out[from + i]!;
+    let end = from + nd;
+    while (end > from + intDigits && out[end - 1] === 0x30) end--;
+    if (end === from + intDigits) return pos + intDigits; // no fraction left
+    out[pos + intDigits] = 0x2e; // .
+    return end;
   }
-  return pos;
+  out[pos++] = 0x30; // 0
+  out[pos++] = 0x2e; // .
+  for (let i = intDigits; i < 0; i++) out[pos++] = 0x30;
+  putDigits(out, pos + nd, best, 8);
+  putDigits(out, pos + nd - 8, q, nd - 8);
+  let end = pos + nd;
+  while (out[end - 1] === 0x30) end--; // C >= 1e16: its first digit is not 0
+  return end;
 }
 
 /**
@@ -165,19 +165,16 @@ export function writeUint(out: Uint8Array, pos: number, a: number): number {
     out[pos] = 0x30 + a;
     return pos + 1;
   }
-  let n: number;
   if (a < 1e9) {
-    n = a < 1e5 ? (a < 100 ? 2 : a < 1000 ? 3 : a < 1e4 ? 4 : 5) : a < 1e7 ? (a < 1e6 ? 6 : 7) : a < 1e8 ? 8 : 9;
-    putDigits(scratchDigits, n, a, n);
-  } else {
-    const high = Math.floor(a / 1e9);
-    const highDigits = high < 10 ? 1 : String(high).length;
-    n = highDigits + 9;
-    putDigits(scratchDigits, n, a - high * 1e9, 9);
-    putDigits(scratchDigits, highDigits, high, highDigits);
+    const n = a < 1e5 ? (a < 100 ? 2 : a < 1000 ? 3 : a < 1e4 ? 4 : 5) : a < 1e7 ? (a < 1e6 ? 6 : 7) : a < 1e8 ? 8 : 9;
+    putDigits(out, pos + n, a, n);
+    return pos + n;
   }
-  for (let i = 0; i < n; i++) out[pos++] = scratchDigits[i]!;
-  return pos;
+  const high = Math.floor(a / 1e9);
+  const highDigits = high < 10 ? 1 : String(high).length;
+  putDigits(out, pos + highDigits + 9, a - high * 1e9, 9);
+  putDigits(out, pos + highDigits, high, highDigits);
+  return pos + highDigits + 9;
 }
 
 /**
