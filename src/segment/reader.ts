@@ -571,13 +571,8 @@ async function predecompress(bytes: Uint8Array): Promise<void> {
     if (blk === null || blk === undefined) return;
     const { offset, metaDataLength, bodyLength } = blk;
     if (!(offset >= 0 && metaDataLength >= 8 && offset + metaDataLength + bodyLength <= bytes.length)) return;
-    const view = new DataView(bytes.buffer, bytes.byteOffset + offset, metaDataLength);
-    const prefix = view.getInt32(0, true) === -1 ? 8 : 4;
-    const metaLen = view.getInt32(prefix - 4, true);
-    if (!(metaLen > 0 && prefix + metaLen <= metaDataLength)) return;
-    const message = Message.decode(bytes.subarray(offset + prefix, offset + prefix + metaLen));
-    if (message.headerType !== MessageHeader.RecordBatch) continue;
-    const header = message.header() as unknown as RecordBatchHeader;
+    // (Anything odd throws: the caller then leaves the whole file to parse().)
+    const header = recordBatchHeaderOf(bytes.subarray(offset, offset + metaDataLength), bodyLength);
     if (header.compression?.type !== CompressionType.ZSTD) continue;
     const body = bytes.subarray(offset + metaDataLength, offset + metaDataLength + bodyLength);
     for (const { offset: at, length } of header.buffers) {
@@ -709,19 +704,11 @@ export async function readBatchBuffers(handle: fs.FileHandle, blk: BatchBlock, r
     if (e instanceof MochaError) throw e;
     throw bad(`cannot be read: ${(e as Error).message}`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Encapsulated message: 0xFFFFFFFF continuation, int32 flatbuffer length, flatbuffer, padding.
-  const prefix = view.getInt32(0, true) === -1 ? 8 : 4;
-  const metaLen = view.getInt32(prefix - 4, true);
-  if (!(metaLen > 0 && prefix + metaLen <= blk.metaDataLength)) throw bad(`bad message length ${metaLen}`);
   let header: RecordBatchHeader;
   try {
-    const message = Message.decode(bytes.subarray(prefix, prefix + metaLen));
-    if (message.headerType !== MessageHeader.RecordBatch) throw new Error(`message type ${message.headerType} is not a record batch`);
-    if (Number(message.bodyLength) !== blk.bodyLength) throw new Error(`body of ${message.bodyLength} bytes; the footer says ${blk.bodyLength}`);
-    header = message.header() as unknown as RecordBatchHeader;
+    header = recordBatchHeaderOf(bytes.subarray(0, blk.metaDataLength), blk.bodyLength);
   } catch (e) {
-    throw bad(`bad message: ${(e as Error).message}`);
+    throw bad((e as Error).message);
   }
   const bufferCount = columnBuffers.reduce((a, b) => a + b, 0);
   if (header.length !== rows) throw bad(`holds ${header.length} rows; meta.json says ${rows}`);
@@ -736,6 +723,26 @@ export async function readBatchBuffers(handle: fs.FileHandle, blk: BatchBlock, r
     return await Promise.all(header.buffers.map(({ offset, length }) => bodyBuffer(body, offset, length, type)));
   } catch (e) {
     throw bad(`cannot decompress: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The record batch header of one IPC block's encapsulated message (0xFFFFFFFF continuation, int32
+ * flatbuffer length, flatbuffer, padding); `meta` is the block's metadata bytes. Throws an Error
+ * saying what is wrong ("bad message length N", "bad message: ...").
+ */
+function recordBatchHeaderOf(meta: Uint8Array, bodyLength: number): RecordBatchHeader {
+  const view = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
+  const prefix = view.getInt32(0, true) === -1 ? 8 : 4;
+  const metaLen = view.getInt32(prefix - 4, true);
+  if (!(metaLen > 0 && prefix + metaLen <= meta.byteLength)) throw new Error(`bad message length ${metaLen}`);
+  try {
+    const message = Message.decode(meta.subarray(prefix, prefix + metaLen));
+    if (message.headerType !== MessageHeader.RecordBatch) throw new Error(`message type ${message.headerType} is not a record batch`);
+    if (Number(message.bodyLength) !== bodyLength) throw new Error(`body of ${message.bodyLength} bytes; the footer says ${bodyLength}`);
+    return message.header() as unknown as RecordBatchHeader;
+  } catch (e) {
+    throw new Error(`bad message: ${(e as Error).message}`);
   }
 }
 
