@@ -31,6 +31,7 @@ import { CHUNK_ENCODED_BYTES_MAX, CHUNK_SAMPLES_LIMIT, META_FILE, META_FILE_BYTE
 import { isLevelSegmentMeta, parseSegmentMeta, type RawSegmentMeta, type SegmentMeta } from './meta.js';
 import { postingsSchema, samplesSchema, schemaSignature, seriesSchema } from './schema.js';
 import { SeriesIndex, type PostingEntry } from './series-index.js';
+import { sharedTable } from './shared-tables.js';
 
 export interface SegmentOpenOptions {
   /** Stream samples.arrow through its CRC-32 at open (default true). */
@@ -867,15 +868,8 @@ export function loadSeries(bytes: Uint8Array, meta: SeriesFileBounds): LoadedSer
   const sampleCounts = (single(t, 'sample_count', SERIES_FILE).values as Uint32Array).slice(0, n);
   const firstChunk = (single(t, 'first_chunk_row', SERIES_FILE).values as Uint32Array).slice(0, n);
   const chunkCounts = (single(t, 'chunk_count', SERIES_FILE).values as Uint32Array).slice(0, n);
-  const labelsData = single(t, 'labels', SERIES_FILE);
-  const entryOffsets = labelsData.valueOffsets as Int32Array;
-  const entries = labelsData.children[0]!;
-  const keyData = entries.children[0]!;
-  const valData = entries.children[1]!;
   const mins = new Float64Array(n);
   const maxs = new Float64Array(n);
-  const labels: Labels[] = new Array(n);
-  const names = new Map<string, string>(); // interned label names
   let samples = 0;
   for (let i = 0; i < n; i++) {
     if (refs[i] !== i) throw corrupt(`series_ref ${refs[i]} at row ${i}; refs must be 0..n-1 in order`, SERIES_FILE, i);
@@ -889,9 +883,28 @@ export function loadSeries(bytes: Uint8Array, meta: SeriesFileBounds): LoadedSer
     if (cc < 1 || cc > sc) throw corrupt(`bad chunk_count ${cc} for sample_count ${sc}`, SERIES_FILE, i);
     if (sc > cc * meta.rowsPerUnitLimit) throw corrupt(`too big sample_count; got ${sc}; cannot exceed ${cc * meta.rowsPerUnitLimit}`, SERIES_FILE, i);
     samples += sc;
+  }
+  const labelsData = single(t, 'labels', SERIES_FILE);
+  const entryOffsets = labelsData.valueOffsets as Int32Array;
+  const entries = labelsData.children[0]!;
+  const keyData = entries.children[0]!;
+  const valData = entries.children[1]!;
+  // Every segment of a partition, and most partitions of a tenant, list the same series: their
+  // label sets are decoded (and checked) once (shared-tables.ts).
+  const labelParts = [entryOffsets, keyData.valueOffsets, keyData.values, valData.valueOffsets, valData.values] as ArrayBufferView[];
+  const labels = sharedTable(`series.arrow labels n=${n} entries=${entries.length}`, labelParts, () => decodeLabels(n, entryOffsets, entries.length, keyData, valData));
+  if (samples !== meta.rowsTotal) throw corrupt(`series.arrow counts ${samples} ${meta.rowsWhat}; meta.json says ${meta.rowsTotal}`, SERIES_FILE);
+  return { labels, mins, maxs, counts: sampleCounts, firstChunk, chunkCounts };
+}
+
+/** The label sets of series.arrow's labels column, checked (count, names sorted and unique, no empty value). */
+function decodeLabels(n: number, entryOffsets: Int32Array, entryCount: number, keyData: Data, valData: Data): Labels[] {
+  const labels: Labels[] = new Array(n);
+  const names = new Map<string, string>(); // interned label names
+  for (let i = 0; i < n; i++) {
     const a = entryOffsets[i]!;
     const z = entryOffsets[i + 1]!;
-    if (!(z > a && z - a <= SERIES_LABELS_MAX && z <= entries.length)) throw corrupt(`bad label count ${z - a}; must be 1..${SERIES_LABELS_MAX}`, SERIES_FILE, i);
+    if (!(z > a && z - a <= SERIES_LABELS_MAX && z <= entryCount)) throw corrupt(`bad label count ${z - a}; must be 1..${SERIES_LABELS_MAX}`, SERIES_FILE, i);
     const ls: Label[] = new Array(z - a);
     for (let j = a; j < z; j++) {
       const rawName = utf8At(keyData, j, i);
@@ -904,33 +917,42 @@ export function loadSeries(bytes: Uint8Array, meta: SeriesFileBounds): LoadedSer
     }
     labels[i] = ls;
   }
-  if (samples !== meta.rowsTotal) throw corrupt(`series.arrow counts ${samples} ${meta.rowsWhat}; meta.json says ${meta.rowsTotal}`, SERIES_FILE);
-  return { labels, mins, maxs, counts: sampleCounts, firstChunk, chunkCounts };
+  return labels;
 }
 
-function utf8At(d: Data, j: number, row: number): string {
+function utf8At(d: Data, j: number, row: number, file = SERIES_FILE): string {
   const off = d.valueOffsets as Int32Array;
   const a = off[j]!;
   const z = off[j + 1]!;
   const bytes = d.values as Uint8Array;
-  if (!(a >= 0 && z >= a && z <= bytes.length)) throw corrupt(`bad string offsets [${a}, ${z})`, SERIES_FILE, row);
+  if (!(a >= 0 && z >= a && z <= bytes.length)) throw corrupt(`bad string offsets [${a}, ${z})`, file, row);
   return Buffer.from(bytes.buffer, bytes.byteOffset + a, z - a).toString('utf8');
 }
 
-/** Parses and checks postings.arrow (bitmaps are checked on first use by the reader). */
-export function loadPostings(bytes: Uint8Array, meta: Pick<SegmentMeta, 'labelPairCount'>): Map<string, Map<string, PostingEntry>> {
+/**
+ * Parses and checks postings.arrow (bitmaps are checked on first use by the reader). Segments
+ * with equal postings bytes and series counts share the map (shared-tables.ts), and so the
+ * bitmaps deserialized from it.
+ */
+export function loadPostings(bytes: Uint8Array, meta: Pick<SegmentMeta, 'labelPairCount' | 'seriesCount'>): Map<string, Map<string, PostingEntry>> {
   const t = parseTable(bytes, POSTINGS_FILE, schemaSignature(postingsSchema));
-  const out = new Map<string, Map<string, PostingEntry>>();
   if (t.numRows !== meta.labelPairCount) throw corrupt(`postings.arrow holds ${t.numRows} rows; meta.json says ${meta.labelPairCount}`, POSTINGS_FILE);
-  if (t.numRows === 0) return out;
+  if (t.numRows === 0) return new Map();
   const names = single(t, 'name', POSTINGS_FILE);
   const values = single(t, 'value', POSTINGS_FILE);
   const blobs = single(t, 'bitmap', POSTINGS_FILE);
+  const parts = [names.valueOffsets, names.values, values.valueOffsets, values.values, blobs.valueOffsets, blobs.values] as ArrayBufferView[];
+  // The series count is part of the key: the reader checks each bitmap against it once.
+  return sharedTable(`postings.arrow rows=${t.numRows} series=${meta.seriesCount}`, parts, () => decodePostings(t.numRows, names, values, blobs));
+}
+
+function decodePostings(rows: number, names: Data, values: Data, blobs: Data): Map<string, Map<string, PostingEntry>> {
+  const out = new Map<string, Map<string, PostingEntry>>();
   const blobOffsets = blobs.valueOffsets as Int32Array;
   const blobData = blobs.values as Uint8Array;
-  for (let i = 0; i < t.numRows; i++) {
-    const name = utf8At(names, i, i);
-    const value = utf8At(values, i, i);
+  for (let i = 0; i < rows; i++) {
+    const name = utf8At(names, i, i, POSTINGS_FILE);
+    const value = utf8At(values, i, i, POSTINGS_FILE);
     const a = blobOffsets[i]!;
     const z = blobOffsets[i + 1]!;
     if (!(a >= 0 && z > a && z <= blobData.length)) throw corrupt(`bad bitmap offsets [${a}, ${z})`, POSTINGS_FILE, i);

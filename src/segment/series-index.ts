@@ -32,14 +32,22 @@ function corrupt(msg: string, file: string, row?: number): MochaError {
   return new MochaError('SEGMENT_CORRUPT', msg, row === undefined ? { file } : { file, row });
 }
 
+/**
+ * Series keys (labelsKey) by label table: segments sharing a decoded table (shared-tables.ts)
+ * share its keys too, each built once on first use.
+ */
+const keysByTable = new WeakMap<readonly Labels[], (string | undefined)[]>();
+
 export abstract class SeriesIndex implements PostingsIndex {
   private readonly keys: (string | undefined)[];
 
   protected constructor(
-    protected readonly labels: Labels[],
+    protected readonly labels: readonly Labels[],
     private readonly postingsByName: Map<string, Map<string, PostingEntry>>,
   ) {
-    this.keys = new Array<string | undefined>(labels.length);
+    let keys = keysByTable.get(labels);
+    if (keys === undefined) keysByTable.set(labels, (keys = new Array<string | undefined>(labels.length)));
+    this.keys = keys;
   }
 
   /** Series in the segment: refs are 0..seriesCount-1, in label order. */
