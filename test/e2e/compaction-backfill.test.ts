@@ -19,7 +19,10 @@ import { buildBuckets } from '../../src/rollup/buckets.js';
 import { postRemoteWrite, promGet, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const NOW_P = Math.floor(Date.now() / PARTITION_MS) * PARTITION_MS;
-const DAYS_P = NOW_P - 40 * PARTITION_MS; // ~3 days back
+// 04:00 UTC three days back: this partition and the next (the test writes up to 2 h past DAYS_P)
+// stay inside one level day whatever the time of day (NOW_P - 40 partitions was 22:00 when the
+// test ran between 06:00 and 08:00 UTC, and its last write landed in the next day).
+const DAYS_P = NOW_P - (NOW_P % LEVEL_PARTITION_MS) - 3 * LEVEL_PARTITION_MS + 2 * PARTITION_MS;
 const HOURS_P = NOW_P - 3 * PARTITION_MS;
 
 const servers: ServerProcess[] = [];
