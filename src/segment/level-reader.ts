@@ -91,7 +91,7 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   private constructor(
     readonly dir: string,
     readonly meta: LevelSegmentMeta,
-    labels: Labels[],
+    labels: readonly Labels[],
     private readonly seriesMin: Float64Array,
     private readonly seriesMax: Float64Array,
     private readonly seriesBuckets: Uint32Array,

@@ -110,7 +110,7 @@ export class SegmentReader extends SeriesIndex implements SeriesSource {
   private constructor(
     readonly dir: string,
     readonly meta: RawSegmentMeta,
-    labels: Labels[],
+    labels: readonly Labels[],
     private readonly seriesMin: Float64Array,
     private readonly seriesMax: Float64Array,
     private readonly seriesFirstChunk: Uint32Array,
@@ -849,7 +849,8 @@ export interface SeriesFileBounds {
 }
 
 export interface LoadedSeries {
-  labels: Labels[];
+  /** Shared with other segments listing the same series (shared-tables.ts): read only. */
+  labels: readonly Labels[];
   mins: Float64Array;
   maxs: Float64Array;
   counts: Uint32Array;
