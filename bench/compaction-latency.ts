@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { serverCliPath } from './lib/paths.js';
+import { readThreadCpuSeconds } from './lib/proc.js';
 import { note } from './lib/progress.js';
 import { startServer } from './lib/server.js';
 import { median, percentile } from './lib/stats.js';
@@ -42,20 +43,6 @@ interface Cycle {
   compactingRequests: number;
   /** CPU seconds per server thread during the compaction, by tid - pid. */
   threadCpuS: Record<string, number>;
-}
-
-function threadTicks(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const s = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(t), Number(f[11]) + Number(f[12]));
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return out;
 }
 
 async function prepare(dir: string, days: number, series: number): Promise<void> {
@@ -84,7 +71,7 @@ async function cycle(build: { name: string; cli: string }, k: number, pristine: 
     w.phase = 'idle';
     await new Promise((r) => setTimeout(r, idleMs));
     w.phase = 'compacting';
-    const before = threadTicks(s.pid);
+    const before = readThreadCpuSeconds(s.pid);
     const t0 = performance.now();
     try {
       await adminPost(s.url, '/api/v1/admin/compact');
@@ -93,10 +80,10 @@ async function cycle(build: { name: string; cli: string }, k: number, pristine: 
       await w.stop();
     }
     const compactionMs = performance.now() - t0;
-    const after = threadTicks(s.pid);
+    const after = readThreadCpuSeconds(s.pid);
     const threadCpuS: Record<string, number> = {};
-    for (const [tid, ticks] of [...after].sort((a, b) => a[0] - b[0])) {
-      const d = (ticks - (before.get(tid) ?? 0)) / 100;
+    for (const [tid, cpuS] of [...after].sort((a, b) => a[0] - b[0])) {
+      const d = cpuS - (before.get(tid) ?? 0);
       if (d >= 0.1) threadCpuS[String(tid - s.pid)] = d;
     }
     const idle = w.latencies.get('idle') ?? [];
