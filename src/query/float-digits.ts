@@ -33,24 +33,45 @@ const FIXED_MIN = 1e-6;
 /** Above this the scaled value would need s < 0; String(v) handles [1e17, 1e21). */
 const FAST_MAX = 1e17;
 
-/** ASCII tens and ones digit of 0..99: two digits per division. */
-const PAIR_TENS = Uint8Array.from({ length: 100 }, (_, i) => 0x30 + Math.floor(i / 10));
-const PAIR_ONES = Uint8Array.from({ length: 100 }, (_, i) => 0x30 + (i % 10));
+/**
+ * The four ASCII digits of 0..9999 as one little-endian word (the first digit in the low byte),
+ * written with one DataView store: four digits per division.
+ */
+const QUAD_DIGITS = Uint32Array.from(
+  { length: 10000 },
+  (_, n) => (0x30 + Math.floor(n / 1000)) | ((0x30 + (Math.floor(n / 100) % 10)) << 8) | ((0x30 + (Math.floor(n / 10) % 10)) << 16) | ((0x30 + (n % 10)) << 24),
+);
+/** DECADE_START[k + DECADE_OFFSET] = 10^k (rounded for k < 0), k from -7 to 17. */
+const DECADE_OFFSET = 7;
+const DECADE_START = Float64Array.from({ length: 25 }, (_, i) => Number(`1e${i - DECADE_OFFSET}`));
 /** HALF_ULP[b]: half an ulp of a normal double whose biased exponent is b, 2^(b - 1076). */
 const HALF_ULP = Float64Array.from({ length: 2047 }, (_, b) => Math.pow(2, b - 1076));
 
 /**
- * Writes the shortest round-trip digits of positive `a` in [1e-6, 1e17) in fixed notation at
+ * writeScaledDigits' answer for a value of at most 9 digits: shortAnswer[0] * 10^shortAnswer[1]
+ * (a typed array, not variables: a double stored in a module variable is a heap number).
+ */
+const SHORT = -3;
+const shortAnswer = new Float64Array(2);
+
+/**
+ * Writes the shortest round-trip digits of positive `a` (passed in f64[0]: a double argument to a
+ * call that is not inlined, and this one is too big to be, is boxed in a fresh heap number, an
+ * allocation per value) in [1e-6, 1e17) in fixed notation at
  * out[pos], returning the new position, or -1 when a decision was too close to call (nothing
  * meaningful written then).
  */
-function writeScaledDigits(out: Uint8Array, pos: number, a: number): number {
-  f64[0] = a;
+function writeScaledDigits(out: Uint8Array, pos: number): number {
+  const a = f64[0]!;
   const highWord = u32[1]!;
   const lowWord = u32[0]!;
   const biasedExp = (highWord >>> 20) & 0x7ff;
-  // Decimal exponent estimate from the binary one; may be one off, corrected below.
-  let s = 16 - Math.floor((biasedExp - 1023) * 0.3010299956639812);
+  // floor(log10(a)) from the binary exponent (it may be one less), then one comparison; the loop
+  // below corrects what a rounded power of ten could still get wrong (a retry per value was
+  // ~40% of values before the comparison).
+  let decade = Math.floor((biasedExp - 1023) * 0.3010299956639812);
+  if (a >= DECADE_START[decade + 1 + DECADE_OFFSET]!) decade++;
+  let s = 16 - decade;
   let hi = 0;
   let lo = 0;
   for (let tries = 0; ; tries++) {
@@ -70,7 +91,7 @@ function writeScaledDigits(out: Uint8Array, pos: number, a: number): number {
   }
   // V = hi + lo = q * 1e8 + r. hi - q * 1e8 is exact (both are multiples of hi's ulp, the
   // difference is below 1e8); adding lo (|lo| <= 8) rounds by at most 2^-27.
-  let q = Math.floor(hi / 1e8);
+  let q = Math.floor(hi * 1e-8); // may be one off (1e-8 is inexact): corrected with r below
   let r = hi - q * 1e8 + lo;
   if (r < 0) {
     q--;
@@ -88,42 +109,40 @@ function writeScaledDigits(out: Uint8Array, pos: number, a: number): number {
   const rFrac = r - rFloor;
   if (Math.abs(rFrac - 0.5) < DECISION_MARGIN) return -1;
   let best = rFrac > 0.5 ? rFloor + 1 : rFloor;
-  for (let j = 1; j <= 8; j++) {
-    const pj = POW10[j]!;
-    const x = r / pj;
-    const xFloor = Math.floor(x);
-    const xFrac = x - xFloor;
-    if (Math.abs(xFrac - 0.5) < DECISION_MARGIN) return -1;
-    const c = (xFrac > 0.5 ? xFloor + 1 : xFloor) * pj;
-    const d = c - r;
-    let inside: boolean;
-    if (d >= 0) {
-      if (Math.abs(d - halfUp) < DECISION_MARGIN) return -1;
-      inside = d < halfUp;
-    } else {
-      if (Math.abs(-d - halfDown) < DECISION_MARGIN) return -1;
-      inside = -d < halfDown;
+  // The largest j (1..8) whose nearest multiple of 10^j is inside. Most answers (averages,
+  // rates) need all 17 digits: j = 1 is tried first, written out here (constants instead of table
+  // loads), and fails.
+  const x1 = r * 0.1;
+  const x1Floor = Math.floor(x1);
+  const x1Frac = x1 - x1Floor;
+  if (Math.abs(x1Frac - 0.5) < DECISION_MARGIN) return -1;
+  const c1 = (x1Frac > 0.5 ? x1Floor + 1 : x1Floor) * 10;
+  const d1 = c1 - r;
+  if (Math.abs((d1 >= 0 ? d1 - halfUp : -d1 - halfDown)) < DECISION_MARGIN) return -1;
+  if (d1 >= 0 ? d1 < halfUp : -d1 < halfDown) {
+    // Fewer than 17 digits. Searched outside this function: inlined here, the search made the
+    // 17-digit path (most answers: averages, rates) ~15-20% slower.
+    best = shorterMultiple(r, c1, halfUp, halfDown);
+    if (best === UNDECIDED) return -1;
+    if (shorterAll8) {
+      // At most 9 digits, all in q (best is 0 or 1e8). Written by the caller, for the same reason.
+      shortAnswer[0] = best === 0 ? q : q + 1;
+      shortAnswer[1] = 8 - s;
+      return SHORT;
     }
-    if (!inside) break;
-    best = c;
   }
-  // (When the multiple of 1e8 is inside, further zeros come from q; trailing zeros are trimmed
-  // below, which gives the same digits.)
-  if (best >= 1e8) {
-    q++;
-    best -= 1e8;
-  }
-  // Digits of C = q * 1e8 + best (17 digits, or 18 when q reached 1e9), value = C * 10^-s,
-  // written straight into out (no scratch copy), trailing zeros trimmed there.
-  const nd = q >= 1e9 ? 18 : 17;
-  const intDigits = nd - s;
+  // (best < 1e8 here: an r that rounds up into q has j = 8 inside, see shorterMultiple. Checked
+  // anyway, as every other assumption here is: String(v) answers what this cannot.)
+  if (best >= 1e8) return -1;
+  // Digits of C = q * 1e8 + best (17 digits), value = C * 10^-s, written straight into out (no
+  // scratch copy), trailing zeros trimmed there.
+  const intDigits = 17 - s;
   if (intDigits > 0) {
     // C one byte to the right, then its integer part moved one left and the point put after it.
     const from = pos + 1;
-    putDigits(out, from + nd, best, 8);
-    putDigits(out, from + nd - 8, q, nd - 8);
+    putDigits17(out, from + 17, q, best);
     for (let i = 0; i < intDigits; i++) out[pos + i] = out[from + i]!;
-    let end = from + nd;
+    let end = from + 17;
     while (end > from + intDigits && out[end - 1] === 0x30) end--;
     if (end === from + intDigits) return pos + intDigits; // no fraction left
     out[pos + intDigits] = 0x2e; // .
@@ -132,31 +151,153 @@ function writeScaledDigits(out: Uint8Array, pos: number, a: number): number {
   out[pos++] = 0x30; // 0
   out[pos++] = 0x2e; // .
   for (let i = intDigits; i < 0; i++) out[pos++] = 0x30;
-  putDigits(out, pos + nd, best, 8);
-  putDigits(out, pos + nd - 8, q, nd - 8);
-  let end = pos + nd;
+  putDigits17(out, pos + 17, q, best);
+  let end = pos + 17;
   while (out[end - 1] === 0x30) end--; // C >= 1e16: its first digit is not 0
   return end;
 }
 
+/** Set by shorterMultiple: the multiple of 10^8 was inside (the value has at most 9 digits). */
+let shorterAll8 = false;
+
+/**
+ * The nearest multiple of 10^j to r for the largest j (1..8) whose nearest multiple is inside,
+ * given c1, that of j = 1 (inside); UNDECIDED when a decision is too close to call. Being inside
+ * is monotone in j (a multiple of 10^j is one of 10^(j-1), and the nearest of those is at least
+ * as close), so after j = 2 (16 digits are nearly as common as 17) the search tries j = 8 (values
+ * of a few digits) and bisects. (Monotone when the interval is symmetric; it is not only at the
+ * exact powers of two, 89 values in this range, and test/query/float-digits.test.ts checks
+ * every one of them.) A best of 1e8 (r rounding up into q) is only possible with j = 8 inside:
+ * the multiple of 10^8 nearest to such an r is 1e8 too, at the same distance.
+ */
+function shorterMultiple(r: number, c1: number, halfUp: number, halfDown: number): number {
+  let best = c1;
+  let inJ = 1; // largest j known inside
+  let outJ = 9; // smallest j known outside (9: none yet)
+  for (let j = 2; outJ - inJ > 1; j = inJ === 2 && outJ === 9 ? 8 : (inJ + outJ) >> 1) {
+    const c = nearestInside(r, j, halfUp, halfDown);
+    if (c === UNDECIDED) return UNDECIDED;
+    if (c >= 0) {
+      inJ = j;
+      best = c;
+    } else outJ = j;
+  }
+  shorterAll8 = inJ === 8;
+  return best;
+}
+
+/** nearestInside's answer when the decision is within DECISION_MARGIN of its boundary. */
+const UNDECIDED = -2;
+/** nearestInside's answer when the nearest multiple is outside the interval. */
+const OUTSIDE = -1;
+/** 1 / 10^j, for the nearest multiple (r * (1/10^j) is within 2.3e-8 of r / 10^j, far inside the margin). */
+const INV_POW10: number[] = Array.from({ length: 9 }, (_, j) => 1 / Number(`1e${j}`));
+
+/**
+ * The multiple of 10^j nearest to r (0 <= r < 1e8, scaled units) when it lies within
+ * (r - halfDown, r + halfUp), OUTSIDE when not, UNDECIDED when either question is too close to call.
+ */
+function nearestInside(r: number, j: number, halfUp: number, halfDown: number): number {
+  const pj = POW10[j]!;
+  const x = r * INV_POW10[j]!;
+  const xFloor = Math.floor(x);
+  const xFrac = x - xFloor;
+  if (Math.abs(xFrac - 0.5) < DECISION_MARGIN) return UNDECIDED;
+  const c = (xFrac > 0.5 ? xFloor + 1 : xFloor) * pj;
+  const d = c - r;
+  if (d >= 0) {
+    if (Math.abs(d - halfUp) < DECISION_MARGIN) return UNDECIDED;
+    return d < halfUp ? c : OUTSIDE;
+  }
+  if (Math.abs(-d - halfDown) < DECISION_MARGIN) return UNDECIDED;
+  return -d < halfDown ? c : OUTSIDE;
+}
+
+/**
+ * Writes digits * 10^exp (digits an integer in [1e8, 1e9]: a value of at most 9 significant
+ * digits, found by writeScaledDigits) in fixed notation, trailing zeros dropped.
+ */
+function writeShort(out: Uint8Array, pos: number, digits: number, exp: number): number {
+  let d = digits;
+  let e = exp;
+  for (let next = (d / 10) | 0; next * 10 === d; next = (d / 10) | 0) {
+    d = next;
+    e++;
+  }
+  if (e >= 0) {
+    // An integer of 2^53 or more (smaller ones never get here): its digits, then e zeros.
+    pos = writeUint(out, pos, d);
+    for (let i = 0; i < e; i++) out[pos++] = 0x30;
+    return pos;
+  }
+  const n = d < 1e5 ? (d < 10 ? 1 : d < 100 ? 2 : d < 1000 ? 3 : d < 1e4 ? 4 : 5) : d < 1e7 ? (d < 1e6 ? 6 : 7) : d < 1e8 ? 8 : 9;
+  const intDigits = n + e;
+  if (intDigits > 0) {
+    // The digits one byte to the right, the integer part moved back, the point after it.
+    putDigits(out, pos + 1 + n, d, n);
+    for (let i = 0; i < intDigits; i++) out[pos + i] = out[pos + 1 + i]!;
+    out[pos + intDigits] = 0x2e; // .
+    return pos + 1 + n;
+  }
+  out[pos++] = 0x30; // 0
+  out[pos++] = 0x2e; // .
+  for (let i = intDigits; i < 0; i++) out[pos++] = 0x30;
+  putDigits(out, pos + n, d, n);
+  return pos + n;
+}
+
+/** The DataView over the last buffer putDigits wrote to (answers are written into one buffer). */
+let viewOf: Uint8Array | undefined;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
 /**
  * Puts the `count` low decimal digits of the integer x (0 <= x < 2^31), as ASCII, at
- * digits[end - count, end). Two digits per step through a table, in int32 arithmetic (a division
- * by a constant compiles to a multiplication): a digit per float division was a third of the
- * time of a whole value.
+ * digits[end - count, end). Four digits per step, from a table through a DataView store, in
+ * int32 arithmetic (a division by a constant compiles to a multiplication): a digit per float
+ * division was a third of the time of a whole value, and four digits per step instead of two
+ * took ~10% off the 17-digit values (bench/micro/format-matrix.ts).
  */
 function putDigits(digits: Uint8Array, end: number, x: number, count: number): void {
+  if (digits !== viewOf) {
+    view = new DataView(digits.buffer, digits.byteOffset, digits.byteLength);
+    viewOf = digits;
+  }
   let v = x | 0;
   let i = end;
   const stop = end - count;
-  while (i - 2 >= stop) {
-    const q = (v / 100) | 0;
-    const pair = v - q * 100;
-    digits[--i] = PAIR_ONES[pair]!;
-    digits[--i] = PAIR_TENS[pair]!;
+  while (i - 4 >= stop) {
+    const q = (v / 10000) | 0;
+    i -= 4;
+    view.setUint32(i, QUAD_DIGITS[v - q * 10000]!, true);
     v = q;
   }
-  if (i > stop) digits[--i] = 0x30 + (v - ((v / 10) | 0) * 10);
+  while (i > stop) {
+    const q = (v / 10) | 0;
+    digits[--i] = 0x30 + (v - q * 10);
+    v = q;
+  }
+}
+
+/**
+ * Puts the 17 digits of q * 1e8 + low (q of 9 digits, low of 8) at digits[end - 17, end): four
+ * table words and a digit, no loop (~30% faster than putDigits' loop, bench/micro/format-matrix.ts).
+ */
+function putDigits17(digits: Uint8Array, end: number, q: number, low: number): void {
+  if (digits !== viewOf) {
+    view = new DataView(digits.buffer, digits.byteOffset, digits.byteLength);
+    viewOf = digits;
+  }
+  const lo = low | 0;
+  const loHigh = (lo / 10000) | 0;
+  view.setUint32(end - 4, QUAD_DIGITS[lo - loHigh * 10000]!, true);
+  view.setUint32(end - 8, QUAD_DIGITS[loHigh]!, true);
+  const hi = q | 0;
+  const top = (hi / 100000000) | 0;
+  const rest = hi - top * 100000000;
+  const restHigh = (rest / 10000) | 0;
+  view.setUint32(end - 12, QUAD_DIGITS[rest - restHigh * 10000]!, true);
+  view.setUint32(end - 16, QUAD_DIGITS[restHigh]!, true);
+  digits[end - 17] = 0x30 + top;
 }
 
 /** Digits of a non-negative integer below 2^53. */
@@ -191,8 +332,10 @@ export function writeFixedFloat(out: Uint8Array, pos: number, v: number): number
   }
   if (a >= FIXED_MIN && a < FAST_MAX && LITTLE_ENDIAN) {
     if (a < TWO_POW_53 && Math.floor(a) === a) return writeUint(out, p, a);
-    const end = writeScaledDigits(out, p, a);
+    f64[0] = a;
+    const end = writeScaledDigits(out, p);
     if (end >= 0) return end;
+    if (end === SHORT) return writeShort(out, p, shortAnswer[0]!, shortAnswer[1]!);
   }
   const str = String(v);
   for (let i = 0; i < str.length; i++) out[pos++] = str.charCodeAt(i);

@@ -313,16 +313,16 @@ export class BucketAccumulator {
     this.lastV = v;
     this.count++;
     neumaier(v, this.sum, this.sumC);
-    this.sum = nSum;
-    this.sumC = nC;
+    this.sum = neumaierOut[0]!;
+    this.sumC = neumaierOut[1]!;
     // varianceOverTime's Welford step, compensations kept apart.
     const delta = v - (this.mean + this.meanC);
     neumaier(delta / this.count, this.mean, this.meanC);
-    this.mean = nSum;
-    this.meanC = nC;
+    this.mean = neumaierOut[0]!;
+    this.meanC = neumaierOut[1]!;
     neumaier(delta * (v - (this.mean + this.meanC)), this.m2, this.m2C);
-    this.m2 = nSum;
-    this.m2C = nC;
+    this.m2 = neumaierOut[0]!;
+    this.m2C = neumaierOut[1]!;
   }
 
   /** Appends bucket i of b, whose samples all come after the ones held. */
@@ -377,8 +377,8 @@ export class BucketAccumulator {
     this.lastT = b.lastT[i]!;
     this.lastV = b.lastV[i]!;
     neumaier(b.sum[i]!, this.sum, this.sumC + b.sumC[i]!);
-    this.sum = nSum;
-    this.sumC = nC;
+    this.sum = neumaierOut[0]!;
+    this.sumC = neumaierOut[1]!;
     // Chan et al.'s pairwise update of (n, mean, M2).
     const nA = this.count;
     const total = nA + n;
@@ -414,16 +414,17 @@ export class BucketAccumulator {
 }
 
 // Kahan-Neumaier increment, as Prometheus' kahansum.Inc (and eval-range-functions.ts' kahanInc):
-// the compensation is dropped once the sum is infinite. Results in nSum/nC to avoid tuples.
-let nSum = 0;
-let nC = 0;
+// the compensation is dropped once the sum is infinite. Results in neumaierOut (sum, then
+// compensation) to avoid tuples; a typed array, as a double stored in a module variable is a
+// fresh heap number per store (two allocations per step, when this was nSum/nC).
+const neumaierOut = new Float64Array(2);
 function neumaier(inc: number, sum: number, c: number): void {
   const t = sum + inc;
   if (t === Infinity || t === -Infinity) c = 0;
   else if (Math.abs(sum) >= Math.abs(inc)) c += sum - t + inc;
   else c += inc - t + sum;
-  nSum = t;
-  nC = c;
+  neumaierOut[0] = t;
+  neumaierOut[1] = c;
 }
 
 /** Index k of the bucket (k*G, (k+1)*G] holding time tMs. */

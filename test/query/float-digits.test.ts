@@ -99,6 +99,28 @@ describe('writeFixedFloat prints String(v)', () => {
     expect(mismatches(values)).toEqual([]);
   });
 
+  test('decimals of up to 9 digits at every scale, and the ones that round up into the next digit', () => {
+    // The short path: a value of <= 9 significant digits is written from the high digits alone.
+    const values: number[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      const digits = 1 + Math.floor(rnd() * 9);
+      const k = Math.floor(rnd() * 10 ** digits);
+      values.push(k / Math.pow(10, Math.floor(rnd() * 23)));
+    }
+    // 9.9999999, 99999999.5 and the like: the nearest short decimal carries into a new digit.
+    for (let e = -6; e <= 16; e++) for (let n = 1; n <= 9; n++) values.push((10 ** n - 1) * 10 ** (e - n), 10 ** e * (1 - 2 ** -52), 10 ** e * (1 - 2 ** -50));
+    expect(mismatches(values)).toEqual([]);
+  });
+
+  test('short and long values next to powers of two (the interval is narrower below them)', () => {
+    const values: number[] = [];
+    for (let e = -19; e <= 56; e++) {
+      const p = 2 ** e;
+      for (let k = 1; k <= 64; k++) values.push(p * (1 + k * 2 ** -52), p * (1 - k * 2 ** -53), p + p / (k + 2), Math.round(p * 1000) / 1000);
+    }
+    expect(mismatches(values)).toEqual([]);
+  });
+
   test('writeUint', () => {
     for (const n of [0, 7, 10, 999_999_999, 1_000_000_000, 1_000_000_007, 2 ** 53 - 1]) {
       expect(decoder.decode(out.subarray(0, writeUint(out, 0, n)))).toBe(String(n));
