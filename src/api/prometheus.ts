@@ -121,7 +121,11 @@ function wantsStats(params: URLSearchParams): boolean {
  * query collected them (docs/API.md), written as bytes (JsonBytes).
  */
 function sendQueryResult(reply: FastifyReply, result: QueryResult, steps?: { startMs: number; stepMs: number; endMs: number }): FastifyReply {
-  const w = new JsonBytes();
+  // A spare buffer, given back once the response has been written out ('finish'); a response
+  // that ends otherwise (the client went away) leaves its buffer to the garbage collector, as
+  // the socket may still hold a write of it.
+  const w = JsonBytes.pooled();
+  reply.raw.once('finish', () => w.release());
   if (steps !== undefined) w.setTimeGrid(steps.startMs, steps.stepMs, Math.floor((steps.endMs - steps.startMs) / steps.stepMs) + 1);
   w.ascii('{"status":"success","data":');
   writeQueryData(w, result, statsJson(result));

@@ -93,6 +93,16 @@ const TIME_SLOT_BYTES = 28;
 /** Beyond this many steps no grid is kept (queries are refused past 11,000 points per series). */
 const TIME_GRID_STEPS_MAX = 1 << 20;
 
+/**
+ * Buffers of answers that have been sent, for the next answers (JsonBytes.pooled / release): a
+ * 30-day matrix is ~11 MB, and a fresh buffer per query is external memory that V8 answers with
+ * a full mark-compact of the main heap every few queries.
+ */
+const spareBuffers: Buffer[] = [];
+/** At most this many spare buffers are kept, each at most SPARE_BUFFER_BYTES_MAX. */
+const SPARE_BUFFERS_MAX = 2;
+const SPARE_BUFFER_BYTES_MAX = 64 * 1024 * 1024;
+
 /** A JSON document written as UTF-8 bytes into a buffer that grows by doubling. */
 export class JsonBytes {
   private buf: Buffer;
@@ -102,9 +112,42 @@ export class JsonBytes {
   /** A view of buf for word stores (points copies a step's formatted timestamp 4 bytes a time). */
   private view: DataView;
 
-  constructor(initialBytes: number = INITIAL_BYTES) {
-    this.buf = Buffer.allocUnsafe(Math.max(16, initialBytes));
+  constructor(initialBytes: number = INITIAL_BYTES, buf?: Buffer) {
+    this.buf = buf ?? Buffer.allocUnsafe(Math.max(16, initialBytes));
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /**
+   * A document in a spare buffer when there is one (the largest), else a new one. Give it back
+   * with release() once nothing reads its bytes any more (the socket has written them).
+   */
+  static pooled(): JsonBytes {
+    let best = -1;
+    for (let i = 0; i < spareBuffers.length; i++) if (best < 0 || spareBuffers[i]!.length > spareBuffers[best]!.length) best = i;
+    if (best < 0) return new JsonBytes();
+    const buf = spareBuffers[best]!;
+    spareBuffers.splice(best, 1);
+    return new JsonBytes(INITIAL_BYTES, buf);
+  }
+
+  /**
+   * Hands the buffer to the next pooled() document: bytes() views taken before must not be read
+   * after this. The document is empty afterwards (and writes into a buffer of its own).
+   */
+  release(): void {
+    const buf = this.buf;
+    this.buf = Buffer.allocUnsafe(16);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.pos = 0;
+    if (buf.length < INITIAL_BYTES || buf.length > SPARE_BUFFER_BYTES_MAX || spareBuffers.includes(buf)) return;
+    if (spareBuffers.length >= SPARE_BUFFERS_MAX) {
+      // Keep the larger ones: the next large answer then needs no allocation.
+      let smallest = 0;
+      for (let i = 1; i < spareBuffers.length; i++) if (spareBuffers[i]!.length < spareBuffers[smallest]!.length) smallest = i;
+      if (spareBuffers[smallest]!.length >= buf.length) return;
+      spareBuffers.splice(smallest, 1);
+    }
+    spareBuffers.push(buf);
   }
 
   /** Makes room for n more bytes. */

@@ -3,6 +3,7 @@
 // back sorted and de-duplicated, also across a flush; series/labels endpoints; /metrics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import http from 'node:http';
 import snappy from 'snappy';
 import { encodeRemoteWriteV1, encodeWriteRequestV1 } from '../../src/ingest/remote-write-encode.js';
 import { postRaw, postRemoteWrite, promGet, promPostForm, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -175,6 +176,41 @@ describe('HTTP API end to end', () => {
     expect(noMatch.body.errorType).toBe('bad_data');
     const regex = await promGet<PromBody<unknown>>(server.url, `/api/v1/query?query=${encodeURIComponent('lbl_up{job=~"(a+)+$"}')}`);
     expect(regex.status).toBe(200);
+  });
+
+  it('answers overlapping large range queries each with its own bytes (answer buffers are reused only once sent)', async () => {
+    // 100 series x 5000 points: ~15 MB answers, more than the kernel takes from a socket at
+    // once, so an answer whose reader is slow is still being written when the next query runs.
+    const points = 5000;
+    const startMs = NOW_MS - points * 15_000;
+    const written = Array.from({ length: 100 }, (_, s) => series({ __name__: 'pool_metric', s: String(s) }, Array.from({ length: points }, (_, i): [number, number] => [startMs + i * 15_000, (i * (s + 1)) / 7])));
+    for (let from = 0; from < written.length; from += 20) expect((await postRemoteWrite(server.url, encodeRemoteWriteV1(written.slice(from, from + 20)))).status).toBe(204);
+    const queryOf = (k: number) => `/api/v1/query_range?query=${encodeURIComponent(`pool_metric * ${k + 1}`)}&start=${startMs / 1000}&end=${NOW_MS / 1000}&step=15`;
+    const text = async (k: number) => {
+      const res = await fetch(server.url + queryOf(k));
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const want = [await text(0), await text(1), await text(2)];
+    for (const [k, t] of want.entries()) {
+      const body = JSON.parse(t) as PromBody<{ result: Matrix }>;
+      expect(body.data.result).toHaveLength(100);
+      expect(body.data.result.find((r) => r.metric.s === '3')!.values[points - 1]![1]).toBe(String((((points - 1) * 4) / 7) * (k + 1)));
+      expect(t.length).toBeGreaterThan(10_000_000);
+    }
+    // A slow reader: the first answer's headers arrive, its body waits while two more queries
+    // are answered (into the spare buffers), then it is read to the end.
+    const slow = await new Promise<{ res: http.IncomingMessage }>((resolve, reject) => {
+      http.get(server.url + queryOf(0), (res) => {
+        res.pause();
+        resolve({ res });
+      }).on('error', reject);
+    });
+    expect(await text(1)).toBe(want[1]);
+    expect(await text(2)).toBe(want[2]);
+    const chunks: Buffer[] = [];
+    for await (const chunk of slow.res) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe(want[0]);
   });
 
   it('exposes its own metrics in the Prometheus text format', async () => {

@@ -172,6 +172,43 @@ describe('JsonBytes', () => {
     }
   });
 
+  test('pooled documents reuse a released buffer, never one still in use', () => {
+    const answer = (n: number) => ({
+      resultType: 'matrix' as const,
+      result: [{ labels: labelsFromRecord({ n: String(n) }), timestampsMs: Float64Array.from({ length: 5000 }, (_, i) => 1_700_000_000_000 + i * 1000), values: Float64Array.from({ length: 5000 }, (_, i) => (i + n) / 3) }],
+    });
+    const a = JsonBytes.pooled();
+    writeQueryData(a, answer(1));
+    const aBytes = a.bytes();
+    const aText = aBytes.toString();
+    // Not released: a second document gets a buffer of its own, and a's bytes stay as written.
+    const b = JsonBytes.pooled();
+    writeQueryData(b, answer(2));
+    expect(b.bytes().buffer).not.toBe(aBytes.buffer);
+    expect(aBytes.toString()).toBe(aText);
+    expect(b.toString()).toBe(formatQueryData(answer(2)));
+    // Released: the next document writes into a's buffer, and its answer is its own.
+    a.release();
+    expect(a.length).toBe(0);
+    const c = JsonBytes.pooled();
+    writeQueryData(c, answer(3));
+    expect(c.bytes().buffer).toBe(aBytes.buffer);
+    expect(c.toString()).toBe(formatQueryData(answer(3)));
+    // A document released twice gives its buffer back once.
+    b.release();
+    b.release();
+    const d = JsonBytes.pooled();
+    const e = JsonBytes.pooled();
+    writeQueryData(d, answer(4));
+    writeQueryData(e, answer(5));
+    expect(d.bytes().buffer).not.toBe(e.bytes().buffer);
+    expect(e.toString()).toBe(formatQueryData(answer(5)));
+    expect(d.toString()).toBe(formatQueryData(answer(4)));
+    c.release();
+    d.release();
+    e.release();
+  });
+
   test('grows from a tiny buffer and keeps UTF-8 text', () => {
     const w = new JsonBytes(16);
     const labels = labelsFromRecord({ a: 'é😀', b: 'x'.repeat(100) });
