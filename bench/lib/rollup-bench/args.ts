@@ -31,10 +31,25 @@ avg_over_time(rb_temperature[1h]) over the whole span at a 1 h step: mocha resol
   --wal-fsync batch|off mocha's WAL fsync (default ${DEFAULT_ROLLUP_OPTIONS.walFsync})
   --mocha-args="..."    extra mocha flags (write it with =), e.g. "--mocha-args=--rollup-levels 5m,1h,1d"
   --cli PATH            mocha entry point instead of dist/cli.js (e.g. another branch's build)
-  --keep-data           keep mocha's and Prometheus' data directories
+  --keep-data           keep mocha's and Prometheus' data directories; the mocha one gets a
+                        rollup-bench-dataset.json (days, series, interval, seed, end, Prometheus
+                        blocks dir) for --reuse-mocha
   --out FILE            JSON report (default bench/results/rollup-<timestamp>.json)
   --quiet               no progress on stderr
   -h, --help            this text
+
+Rerunning the bytes-per-level and query phases on kept data (no backfill, compaction,
+ingest-latency phase or promtool load; the report says REUSED DATA):
+  --reuse-mocha DIR     a kept, compacted mocha data dir (--keep-data); the server runs on a copy
+                        (the dir is never written); dataset and queries from its
+                        rollup-bench-dataset.json, or from the flags below when it has none
+  --reuse-prometheus DIR  Prometheus TSDB blocks of the same data (or a kept work dir holding
+                        tsdb/), run on a copy; default: the dir the JSON records, if it still
+                        exists, else Prometheus is skipped (with the reason)
+  --data-end UNIX_SECONDS  the dataset's end (a whole hour) for a dir without the JSON, with
+                        --days/--series/--interval/--seed (defaults as above); with the JSON,
+                        these flags must agree with it
+  The backfill and latency flags (--senders .. --settle) are refused with --reuse-mocha.
 `;
 
 /** Prometheus' block ranges (tsdb.ExponentialBlockRanges(2h, 10, 3)), the sizes promtool builds. */
@@ -68,6 +83,9 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
       'wal-fsync': { type: 'string' },
       'mocha-args': { type: 'string' },
       'keep-data': { type: 'boolean' },
+      'reuse-mocha': { type: 'string' },
+      'reuse-prometheus': { type: 'string' },
+      'data-end': { type: 'string' },
       cli: { type: 'string' },
       out: { type: 'string' },
       quiet: { type: 'boolean' },
@@ -114,6 +132,30 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
   }
   if (v['mocha-args'] !== undefined) o.mochaArgs = v['mocha-args'].split(/\s+/).filter((a) => a !== '');
   o.keepData = v['keep-data'] === true;
+  if (v['reuse-mocha'] !== undefined) {
+    // Flags of the phases a reuse run does not have would be silently ignored: refuse them.
+    const unused = ['senders', 'samples-per-request', 'flush-every', 'live-series', 'live-period', 'idle', 'settle'].filter((f) => v[f as keyof typeof v] !== undefined);
+    if (unused.length > 0) throw new Error(`${unused.map((f) => `--${f}`).join(', ')}: no backfill or ingest-latency phase with --reuse-mocha`);
+    if (v['reuse-prometheus'] !== undefined && o.noPrometheus) throw new Error('--reuse-prometheus and --no-prometheus contradict each other');
+    let dataEndMs: number | undefined;
+    if (v['data-end'] !== undefined) {
+      const endS = Number(v['data-end']);
+      // The dataset and the queries are aligned to whole hours (dataset.ts, rollupQueries).
+      if (!Number.isInteger(endS) || endS <= 0 || endS % 3600 !== 0) throw new Error(`--data-end: unix seconds of a whole hour (e.g. 1796259600), got ${JSON.stringify(v['data-end'])}`);
+      dataEndMs = endS * 1000;
+    }
+    const given = { days: v.days, series: v.series, intervalMs: v.interval, seed: v.seed, promBlockDuration: v['prom-block-duration'] };
+    o.reuse = {
+      mochaDir: v['reuse-mocha'],
+      ...(v['reuse-prometheus'] !== undefined ? { prometheusDir: v['reuse-prometheus'] } : {}),
+      ...(dataEndMs !== undefined ? { dataEndMs } : {}),
+      flagsGiven: (Object.keys(given) as (keyof typeof given)[]).filter((k) => given[k] !== undefined),
+    };
+  } else if (v['reuse-prometheus'] !== undefined) {
+    throw new Error('--reuse-prometheus: only with --reuse-mocha (Prometheus and mocha must hold the same data)');
+  } else if (v['data-end'] !== undefined) {
+    throw new Error('--data-end: only with --reuse-mocha (it describes a kept data dir; a new dataset ends at the last whole hour)');
+  }
   if (v.cli !== undefined) o.cliPath = v.cli;
   o.quiet = v.quiet === true;
   o.command = ['npm run bench:rollup', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');

@@ -1,6 +1,6 @@
 // HTTP client pieces of the rollup benchmark: remote-write posts with Prometheus' retry policy,
-// admin calls that report a missing endpoint instead of failing the run, and query_range with
-// mocha's `resolution` and `stats` parameters.
+// admin calls that report a missing endpoint instead of failing the run, query_range with
+// mocha's `resolution` and `stats` parameters, and instant queries (checking reused data).
 import http from 'node:http';
 import { labelsKeyOf } from '../query-bench/compare.js';
 import type { Answer, AnswerSeries } from '../query-bench/client.js';
@@ -161,4 +161,23 @@ export async function queryRange(baseUrl: string, q: RangeQuery, extra: Record<s
     series.push({ key: labelsKeyOf(s.metric), timestampsMs: ts, values: vs });
   }
   return { answer: { series, points }, stats: ans.data.stats, receivedMs };
+}
+
+/** An instant query's `data` (resultType and result as the server sent them). */
+export async function queryInstant(baseUrl: string, query: string, timeS: number, extra: Record<string, string> = {}, timeoutMs = 5 * 60 * 1000): Promise<{ resultType: string; result: unknown[] }> {
+  const res = await fetch(new URL('/api/v1/query', baseUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ query, time: String(timeS), ...extra }).toString(),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  let ans: { status?: string; error?: string; data?: { resultType: string; result: unknown[] } };
+  try {
+    ans = JSON.parse(text) as typeof ans;
+  } catch {
+    throw new Error(`HTTP ${res.status}, not JSON: ${text.slice(0, 300)}`);
+  }
+  if (res.status !== 200 || ans.status !== 'success' || ans.data === undefined) throw new Error(`${query}: HTTP ${res.status}: ${ans.error ?? text.slice(0, 300)}`);
+  return ans.data;
 }

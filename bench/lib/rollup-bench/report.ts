@@ -50,27 +50,42 @@ export function formatRollupReport(r: RollupBenchReport): string {
   const s = r.scenario;
   let out = `\nrollup pyramid benchmark (${r.startedAt}; ${r.machine.cpus} cpus, load ${r.machine.loadAvg1Start.toFixed(1)} -> ${r.machine.loadAvg1End.toFixed(1)})\n`;
   out += `data: ${s.series} series (${s.counters} counters, ${s.gauges} gauges) x ${s.days} d at ${s.intervalMs / 1000} s = ${s.samples} samples, ${s.dataStart} .. ${s.dataEnd}\n`;
-  out += `command: ${r.command}\nmocha flags: ${s.mochaArgs.join(" ")}\n\n`;
+  out += `command: ${r.command}\nmocha flags: ${s.mochaArgs.join(" ")}\n`;
+  // First thing under the command: a reuse run's timings are not a full run's.
+  if (r.reused !== undefined) {
+    out += `REUSED DATA (not a full run): mocha data copied from ${r.reused.mochaDir} in ${(r.reused.mochaCopyMs / 1000).toFixed(1)} s, dataset from ${r.reused.datasetFrom}\n`;
+    out += `  checked: ${r.reused.verified}\n`;
+    out += `  Prometheus: ${r.reused.prometheusDir !== undefined ? `blocks copied from ${r.reused.prometheusDir}` : 'not reused (see below)'}; no backfill, compaction, ingest-latency phase or promtool load in this run\n`;
+  }
+  out += '\n';
 
   const l = r.load;
-  out += `load (remote write 1.0, ${s.senders} senders, ~${s.samplesPerRequest} samples/request, wal-fsync ${s.walFsync}): ${l.samples} samples in ${(l.ms / 1000).toFixed(1)} s = ${(l.samplesPerSecond / 1000).toFixed(0)}k samples/s`;
-  out += `; ${l.flushes} flushes taking ${(l.flushMs / 1000).toFixed(1)} s (overlapping the sends); request p50/p99 ${fmtMs(l.requestP50Ms)}/${fmtMs(l.requestP99Ms)} ms; retries ${l.retries} (429: ${l.status429})`;
-  if (l.serverCpuS !== undefined) out += `; server CPU ${l.serverCpuS.toFixed(0)} s`;
-  out += '\n';
-  out += r.compaction.available
+  if (l.skipped !== undefined) out += `load: SKIPPED (${l.skipped})\n`;
+  else {
+    out += `load (remote write 1.0, ${s.senders} senders, ~${s.samplesPerRequest} samples/request, wal-fsync ${s.walFsync}): ${l.samples} samples in ${((l.ms ?? 0) / 1000).toFixed(1)} s = ${((l.samplesPerSecond ?? 0) / 1000).toFixed(0)}k samples/s`;
+    out += `; ${l.flushes} flushes taking ${((l.flushMs ?? 0) / 1000).toFixed(1)} s (overlapping the sends); request p50/p99 ${fmtMs(l.requestP50Ms)}/${fmtMs(l.requestP99Ms)} ms; retries ${l.retries} (429: ${l.status429})`;
+    if (l.serverCpuS !== undefined) out += `; server CPU ${l.serverCpuS.toFixed(0)} s`;
+    out += '\n';
+  }
+  out += r.compaction.skipped !== undefined
+    ? `compaction: SKIPPED (${r.compaction.skipped}; ${r.compaction.available ? 'it has rollup levels' : 'it has NO rollup levels'})\n`
+    : r.compaction.available
     ? `compaction (POST /api/v1/admin/compact): ${((r.compaction.ms ?? 0) / 1000).toFixed(1)} s${r.compaction.serverCpuS !== undefined ? `, server CPU ${r.compaction.serverCpuS.toFixed(0)} s` : ''}\n  answer: ${compactionSummary(r.compaction.response)}\n`
     : 'compaction: NOT AVAILABLE (POST /api/v1/admin/compact answered 404)\n';
-  out += `mocha peak RSS ${fmtMB(r.memory.mochaPeakRssBytes)} MiB\n`;
+  out += `mocha peak RSS ${fmtMB(r.memory.mochaPeakRssBytes)} MiB${r.reused !== undefined ? ' (reused data: queries and bytes per level only)' : ''}\n`;
 
   const lat = r.latency;
-  out += `\ningest latency, ${lat.liveSeries} series every ${lat.periodMs} ms (remote write of current data):\n`;
-  const latRows = [['phase', 'requests', 'p50 ms', 'p99 ms', 'max ms', 'runnable']];
-  for (const [name, p] of [['idle', lat.idle], ['while compacting', lat.compacting]] as const) {
-    latRows.push(p === undefined ? [name, '-', '-', '-', '-', '-'] : [name, String(p.requests), fmtMs(p.p50Ms), fmtMs(p.p99Ms), fmtMs(p.maxMs), p.runnableMean !== undefined ? p.runnableMean.toFixed(1) : '-']);
+  if (lat.skipped !== undefined) out += `\ningest latency: SKIPPED (${lat.skipped})\n`;
+  else {
+    out += `\ningest latency, ${lat.liveSeries} series every ${lat.periodMs} ms (remote write of current data):\n`;
+    const latRows = [['phase', 'requests', 'p50 ms', 'p99 ms', 'max ms', 'runnable']];
+    for (const [name, p] of [['idle', lat.idle], ['while compacting', lat.compacting]] as const) {
+      latRows.push(p === undefined ? [name, '-', '-', '-', '-', '-'] : [name, String(p.requests), fmtMs(p.p50Ms), fmtMs(p.p99Ms), fmtMs(p.maxMs), p.runnableMean !== undefined ? p.runnableMean.toFixed(1) : '-']);
+    }
+    out += table(latRows);
+    if (lat.ratioP99 !== undefined) out += `p99 ratio compacting/idle: ${lat.ratioP99.toFixed(2)}\n`;
+    if (lat.idle?.runnableMean !== undefined) out += `runnable: mean threads runnable on the machine (${r.machine.cpus} cpus) at each request (/proc/stat procs_running); far above the cpus, other load moves the latency\n`;
   }
-  out += table(latRows);
-  if (lat.ratioP99 !== undefined) out += `p99 ratio compacting/idle: ${lat.ratioP99.toFixed(2)}\n`;
-  if (lat.idle?.runnableMean !== undefined) out += `runnable: mean threads runnable on the machine (${r.machine.cpus} cpus) at each request (/proc/stat procs_running); far above the cpus, other load moves the latency\n`;
 
   const lv = r.levels;
   const src = lv.manifest ?? lv.disk;
@@ -88,6 +103,8 @@ export function formatRollupReport(r: RollupBenchReport): string {
   const p = r.prometheus;
   out += p.skipped !== undefined
     ? `\nPrometheus: SKIPPED (${p.skipped})\n`
+    : p.reusedFrom !== undefined
+    ? `\nPrometheus ${p.version}: REUSED blocks of ${p.reusedFrom} (copied in ${((p.copyMs ?? 0) / 1000).toFixed(1)} s): ${p.blocks} blocks, ${fmtMB(p.blockBytes ?? 0)} MiB (${s.samples > 0 ? ((p.blockBytes ?? 0) / s.samples).toFixed(3) : '-'} B/sample), --storage.tsdb.max-block-duration=${p.blockDuration}; ready in ${((p.startMs ?? 0) / 1000).toFixed(1)} s\n`
     : `\nPrometheus ${p.version}: OpenMetrics ${((p.openMetricsBytes ?? 0) / 1e9).toFixed(2)} GB in ${p.promtoolRuns} files written in ${((p.openMetricsMs ?? 0) / 1000).toFixed(1)} s; promtool tsdb create-blocks-from openmetrics --max-block-duration=${p.blockDuration}: ${((p.promtoolMs ?? 0) / 1000).toFixed(1)} s (${s.samples > 0 && p.promtoolMs ? ((s.samples / (p.promtoolMs / 1000)) / 1000).toFixed(0) : '-'}k samples/s) -> ${p.blocks} blocks, ${fmtMB(p.blockBytes ?? 0)} MiB (${s.samples > 0 ? ((p.blockBytes ?? 0) / s.samples).toFixed(3) : '-'} B/sample); ready in ${((p.startMs ?? 0) / 1000).toFixed(1)} s\n`;
 
   out += `\nqueries over ${s.days} d at 1 h step, median of ${s.runs} runs (ms), after one untimed warm-up; each from sending the request to the whole body received (the client parses the JSON after):\n`;
