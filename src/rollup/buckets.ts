@@ -417,8 +417,8 @@ export class BucketAccumulator {
 // the compensation is dropped once the sum is infinite. Results in neumaierOut (sum, then
 // compensation) to avoid tuples; a typed array, as a double stored in a module variable is a
 // fresh heap number per store (two allocations per step, when this was nSum/nC).
-const neumaierOut = new Float64Array(2);
-function neumaier(inc: number, sum: number, c: number): void {
+export const neumaierOut = new Float64Array(2);
+export function neumaier(inc: number, sum: number, c: number): void {
   const t = sum + inc;
   if (t === Infinity || t === -Infinity) c = 0;
   else if (Math.abs(sum) >= Math.abs(inc)) c += sum - t + inc;

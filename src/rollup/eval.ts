@@ -21,7 +21,7 @@
 // are not integers); the bounds are in buckets.ts' header.
 import { extrapolate, rangeSeconds } from '../query/eval-range-functions.js';
 import { isStaleAt } from '../model/samples.js';
-import { BucketAccumulator, bucketPieces, type BucketRange, type RollupBuckets } from './buckets.js';
+import { BucketAccumulator, bucketPieces, neumaier, neumaierOut, type BucketRange, type RollupBuckets } from './buckets.js';
 
 /** Plain instant-vector selector (`m`, with the lookback as the "range") in servable() and evalRollupGrid(). */
 export const PLAIN_SELECTOR = 'selector';
@@ -589,7 +589,7 @@ export function evalRollupGridRuns(
   const plo = p.lo;
   const phi = p.hi;
   const acc = gridAcc;
-  const kind = code === F_RATE || code === F_INCREASE || code === F_DELTA ? KIND_COUNTER : KIND_OTHER;
+  const kind = code === F_RATE || code === F_INCREASE || code === F_DELTA ? KIND_COUNTER : code === F_SUM || code === F_AVG || code === F_COUNT ? KIND_SUMS : KIND_OTHER;
   const rangeSecs = rangeSeconds(rangeMs);
   // Window k covers the rows from cursor lo (piece loP, row loR) up to cursor hi (exclusive):
   // both only move forward, as in evalRollupGrid; loPos/hiPos count rows to compare them.
@@ -625,7 +625,7 @@ export function evalRollupGridRuns(
     // The window's first bucket is partial when the window starts inside it.
     const edgeEnd = edges ? Math.ceil(from / widthMs) * widthMs : from;
     const edge = edgeEnd > from && bs[loP]!.endMs[loR] === edgeEnd;
-    if (hiPos === loPos + 1 && !edge && kind !== KIND_COUNTER) {
+    if (hiPos === loPos + 1 && !edge && kind === KIND_OTHER) {
       if (bucketResultInto(bs[loP]!, loR, code, values, k)) present[k] = 1;
     } else {
       let q = loP;
@@ -698,6 +698,52 @@ export function evalRollupGridRuns(
         present[k] = 1;
         continue;
       }
+      if (kind === KIND_SUMS) {
+        // sum/avg/count_over_time read count, sum and its compensation: merged as addSample()
+        // and addBucket() merge them (same Neumaier steps, same order, same bits). An avg whose
+        // sum overflowed needs the merged mean: that window takes the accumulator below.
+        const q0 = q;
+        const r0 = r;
+        const n0 = n;
+        let count = 0;
+        let sum = 0;
+        let sumC = 0;
+        if (edgeSample !== undefined) {
+          neumaier(edgeSample.lastV[edgeRow]!, 0, 0);
+          sum = neumaierOut[0]!;
+          sumC = neumaierOut[1]!;
+          count = 1;
+        }
+        for (; n > 0; n--) {
+          const b = bs[q]!;
+          const c = b.count[r]!;
+          if (c !== 0) {
+            if (count === 0) {
+              sum = b.sum[r]!;
+              sumC = b.sumC[r]!;
+            } else {
+              neumaier(b.sum[r]!, sum, sumC + b.sumC[r]!);
+              sum = neumaierOut[0]!;
+              sumC = neumaierOut[1]!;
+            }
+            count += c;
+          }
+          if (++r === phi[q]) {
+            q++;
+            if (q < pieces) r = plo[q]!;
+          }
+        }
+        if (count === 0) continue;
+        const infinite = sum === Infinity || sum === -Infinity;
+        if (!(infinite && code === F_AVG)) {
+          values[k] = code === F_COUNT ? count : infinite ? sum : code === F_SUM ? sum + sumC : sum / count + sumC / count;
+          present[k] = 1;
+          continue;
+        }
+        q = q0;
+        r = r0;
+        n = n0;
+      }
       acc.reset();
       if (edgeSample !== undefined) acc.addSample(edgeSample.lastT[edgeRow]!, edgeSample.lastV[edgeRow]!);
       for (; n > 0; n--) {
@@ -715,8 +761,12 @@ export function evalRollupGridRuns(
   return into;
 }
 
-/** evalRollupGridRuns' per-window paths: rate/increase/delta merge four fields; the rest use the accumulator. */
+/**
+ * evalRollupGridRuns' per-window paths: rate/increase/delta merge four fields, sum/avg/count
+ * three; the rest use the accumulator (or bucketResultInto for a window of one bucket).
+ */
 const KIND_COUNTER = 1;
+const KIND_SUMS = 2;
 const KIND_OTHER = 0;
 
 /** An edge-extended grid (servableWithEdge): values where the level sufficed, and the steps that need raw edges. */

@@ -189,6 +189,40 @@ describe('evalRollupGridRuns (the grid over the runs, without joining them)', ()
     expect(leftForRaw).toBeGreaterThan(100);
   });
 
+  test('sums that overflow to infinity while the mean stays finite: the same bits as the accumulator, aligned and edge-extended', () => {
+    // Values near the largest double: a window's sum overflows, its (Welford) mean does not, and
+    // avg_over_time answers the mean there, as raw does once its running sum overflows.
+    const rnd = mulberry32(9);
+    const G = H;
+    const n = 2000;
+    const timestampsMs = Float64Array.from({ length: n }, (_, i) => T0 + i * 60_000 + 7);
+    const values = Float64Array.from({ length: n }, (_, i) => (i % 50 === 0 ? 1.7e308 : 1e308 * (0.5 + rnd())));
+    const runs: BucketRange[] = partitionBuckets(timestampsMs, values, [T0 + 7 * H, T0 + 19 * H], G).map((b) => ({ buckets: b, lo: 0, hi: b.length }));
+    const joined = concatAll(runs);
+    let finiteMeans = 0;
+    for (const fn of ['avg_over_time', 'sum_over_time', 'count_over_time']) {
+      for (const [rangeMs, edges] of [
+        [3 * H, false],
+        [H, false],
+        [2 * H + 60_000, true],
+      ] as const) {
+        const steps = 30;
+        // The references add bucket by bucket to the accumulator (evalRollupGrid would take
+        // evalRollupGridRuns itself).
+        const edgeWant = edges ? evalRollupEdgeGrid(joined, fn, rangeMs, T0, H, steps, 0) : undefined;
+        const into = { values: new Float64Array(steps), present: new Uint8Array(steps) };
+        const got = evalRollupGridRuns(runs, G, fn, rangeMs, T0, H, steps, 0, into, edges ? [] : undefined)!;
+        for (let k = 0; k < steps; k++) {
+          const w = edgeWant !== undefined ? (edgeWant.present[k] === 1 ? edgeWant.values[k] : undefined) : evalRollupWindow(joined, fn, T0 + k * H, rangeMs);
+          const g = got.present[k] === 1 ? got.values[k] : undefined;
+          if (!sameBits(g, w)) throw new Error(`${fn} range ${rangeMs} at step ${k}: ${g} != ${w}`);
+          if (fn === 'avg_over_time' && w !== undefined && Number.isFinite(w) && Math.abs(w) > 1e307) finiteMeans++;
+        }
+      }
+    }
+    expect(finiteMeans).toBeGreaterThan(20);
+  });
+
   test('declines what is not an aligned window grid (the caller joins)', () => {
     const b = buildBuckets(Float64Array.of(T0 + 1000), Float64Array.of(1), H);
     const runs = [{ buckets: b, lo: 0, hi: 1 }];
