@@ -378,33 +378,15 @@ function windowResultInto(acc: BucketAccumulator, code: number, endMs: number, r
 
 /**
  * windowResultInto() of an accumulator holding just bucket i of b (a window of one bucket, e.g.
- * rate(m[1h]) from the 1 h level), read from the columns it needs: addBucket() into an empty
- * accumulator copies the fields and sets the mean's and m2's compensations to 0, hence the "+ 0"
- * below, which keeps even a -0 mean as windowResultInto() gives it. Not for rate, increase and
- * delta: evalRollupGridRuns merges their few fields itself, one bucket or many.
+ * max_over_time(m[1h]) from the 1 h level), read from the columns it needs: addBucket() into an
+ * empty accumulator copies the fields and sets m2's compensation to 0, hence the "+ 0" below,
+ * which keeps even a -0 as windowResultInto() gives it. Not for rate, increase, delta, sum, avg
+ * and count: evalRollupGridRuns merges their few fields itself, one bucket or many.
  */
 function bucketResultInto(b: RollupBuckets, i: number, code: number, out: Float64Array, k: number): boolean {
   const n = b.count[i]!;
   if (n === 0) return false;
   switch (code) {
-    case F_COUNT:
-      out[k] = n;
-      return true;
-    case F_SUM: {
-      const sum = b.sum[i]!;
-      out[k] = sum === Infinity || sum === -Infinity ? sum : sum + b.sumC[i]!;
-      return true;
-    }
-    case F_AVG: {
-      const sum = b.sum[i]!;
-      if (sum === Infinity || sum === -Infinity) {
-        const mean = b.mean[i]! + 0;
-        out[k] = Number.isFinite(mean) ? mean : sum;
-        return true;
-      }
-      out[k] = sum / n + b.sumC[i]! / n;
-      return true;
-    }
     case F_MIN:
       out[k] = b.min[i];
       return true;
