@@ -110,7 +110,8 @@ export function formatRollupReport(r: RollupBenchReport): string {
   out += `\nqueries over ${s.days} d at 1 h step, median of ${s.runs} runs (ms), after one untimed warm-up; each from sending the request to the whole body received (the client parses the JSON after):\n`;
   const qr = [['query', 'pyramid', 'raw', 'prometheus', 'raw/pyramid', 'prom/pyramid', 'series x points']];
   for (const q of r.queries) {
-    const cell = (t: TargetTiming) => (t.medianMs !== undefined ? fmtMs(t.medianMs) : t.error !== undefined ? 'FAILED' : '-');
+    // A target not run (--no-prometheus, no binary) carries its reason as an error starting 'skipped'.
+    const cell = (t: TargetTiming) => (t.medianMs !== undefined ? fmtMs(t.medianMs) : t.error?.startsWith('skipped') === true ? 'skipped' : t.error !== undefined ? 'FAILED' : '-');
     qr.push([q.name, cell(q.targets.pyramid), cell(q.targets.raw), cell(q.targets.prometheus), q.speedupVsRaw !== undefined ? q.speedupVsRaw.toFixed(1) + 'x' : '-', q.speedupVsPrometheus !== undefined ? q.speedupVsPrometheus.toFixed(1) + 'x' : '-', `${q.targets.pyramid.series ?? '-'} x ${q.targets.pyramid.points ?? '-'}`]);
   }
   out += table(qr);
