@@ -225,7 +225,7 @@ function writeShort(out: Uint8Array, pos: number, digits: number, exp: number): 
     for (let i = 0; i < e; i++) out[pos++] = 0x30;
     return pos;
   }
-  const n = d < 1e5 ? (d < 10 ? 1 : d < 100 ? 2 : d < 1000 ? 3 : d < 1e4 ? 4 : 5) : d < 1e7 ? (d < 1e6 ? 6 : 7) : d < 1e8 ? 8 : 9;
+  const n = digitCount(d);
   const intDigits = n + e;
   if (intDigits > 0) {
     // The digits one byte to the right, the integer part moved back, the point after it.
@@ -244,6 +244,11 @@ function writeShort(out: Uint8Array, pos: number, digits: number, exp: number): 
 /** The DataView over the last buffer putDigits wrote to (answers are written into one buffer). */
 let viewOf: Uint8Array | undefined;
 let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/** Decimal digits of an integer 1 <= x < 1e9. */
+function digitCount(x: number): number {
+  return x < 1e5 ? (x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : x < 1e4 ? 4 : 5) : x < 1e7 ? (x < 1e6 ? 6 : 7) : x < 1e8 ? 8 : 9;
+}
 
 /**
  * Puts the `count` low decimal digits of the integer x (0 <= x < 2^31), as ASCII, at
@@ -302,7 +307,7 @@ export function writeUint(out: Uint8Array, pos: number, a: number): number {
     return pos + 1;
   }
   if (a < 1e9) {
-    const n = a < 1e5 ? (a < 100 ? 2 : a < 1000 ? 3 : a < 1e4 ? 4 : 5) : a < 1e7 ? (a < 1e6 ? 6 : 7) : a < 1e8 ? 8 : 9;
+    const n = digitCount(a);
     putDigits(out, pos + n, a, n);
     return pos + n;
   }

@@ -103,6 +103,10 @@ const spareBuffers: Buffer[] = [];
 const SPARE_BUFFERS_MAX = 2;
 const SPARE_BUFFER_BYTES_MAX = 64 * 1024 * 1024;
 
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
 /** A JSON document written as UTF-8 bytes into a buffer that grows by doubling. */
 export class JsonBytes {
   private buf: Buffer;
@@ -114,7 +118,7 @@ export class JsonBytes {
 
   constructor(initialBytes: number = INITIAL_BYTES, buf?: Buffer) {
     this.buf = buf ?? Buffer.allocUnsafe(Math.max(16, initialBytes));
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.view = viewOf(this.buf);
   }
 
   /**
@@ -137,7 +141,7 @@ export class JsonBytes {
   release(): void {
     const buf = this.buf;
     this.buf = Buffer.allocUnsafe(16);
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.view = viewOf(this.buf);
     this.pos = 0;
     if (buf.length < INITIAL_BYTES || buf.length > SPARE_BUFFER_BYTES_MAX || spareBuffers.includes(buf)) return;
     if (spareBuffers.length >= SPARE_BUFFERS_MAX) {
@@ -159,7 +163,7 @@ export class JsonBytes {
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
-    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    this.view = viewOf(next);
   }
 
   /** Text of any characters (label values, messages), as UTF-8. */
