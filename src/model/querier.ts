@@ -3,7 +3,7 @@
 // A later rollup planner adds a method that returns buckets of a level instead of raw samples.
 import type { Labels } from './labels.js';
 import type { Matcher } from './matchers.js';
-import type { BucketRange, RollupBuckets } from '../rollup/buckets.js';
+import type { BucketField, BucketRange, RollupBuckets } from '../rollup/buckets.js';
 import type { RollupLevel } from '../rollup/levels.js';
 
 /**
@@ -23,6 +23,11 @@ export interface SelectHints {
   readonly samplesMax?: number;
   /** Upper bound on series selected; exceeding it throws QUERY_TOO_MANY_SERIES. */
   readonly seriesMax?: number;
+  /**
+   * selectBuckets only: the bucket fields the caller reads (default: all). Level segments may
+   * leave the others undecoded: they then hold anything.
+   */
+  readonly bucketFields?: readonly BucketField[];
 }
 
 /** What selectSeriesBatches needs besides SelectHints: how big a batch may be. */
@@ -129,20 +134,22 @@ export interface BucketSource {
   /**
    * Series matching all matchers, each with its buckets that overlap (minTMs, maxTMs], i.e.
    * endMs > minTMs and endMs - widthMs < maxTMs, ascending endMs; series without one are left out.
+   * `fields` (all three methods): the fields the caller reads (default: all); the others may
+   * hold anything (a level segment decodes a cell only when it is read, SelectHints.bucketFields).
    */
-  selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<SourceBuckets[]>;
+  selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<SourceBuckets[]>;
   /**
    * Optional, preferred by the bucket querier when present: the same buckets as selectBuckets
    * for all selected series in ONE struct of arrays. A RollupBuckets holds 18 typed arrays, and
    * V8 allocates typed arrays slowly (~0.5-4 us each, measured): one per series and segment
    * costs seconds over 1k series x 360 partitions, where one per segment costs nothing.
    */
-  selectBucketBatch?(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketBatch>;
+  selectBucketBatch?(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<BucketBatch>;
   /**
    * Optional, preferred over selectBucketBatch: the same rows without a copy, as row ranges of
    * structs the source keeps (its decoded-block cache): READ ONLY.
    */
-  selectBucketRuns?(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketRuns>;
+  selectBucketRuns?(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<BucketRuns>;
 }
 
 /**

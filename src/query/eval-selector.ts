@@ -17,7 +17,7 @@ import { MochaError } from '../errors.js';
 import type { Labels } from '../model/labels.js';
 import type { BucketSelection, Querier, SelectHints, SeriesData } from '../model/querier.js';
 import type { RollupLevel } from '../rollup/levels.js';
-import { joinedLength } from '../rollup/buckets.js';
+import { joinedLength, type BucketField } from '../rollup/buckets.js';
 import { isStaleAt } from '../model/samples.js';
 import type { AtModifier, MatrixSelector, VectorSelector } from './ast.js';
 import { QueryAnnotations } from './annotations.js';
@@ -230,12 +230,13 @@ export class EvalContext {
 
   /**
    * Buckets of a level (Querier.selectBuckets) with the query-wide limits: a bucket counts as a
-   * sample, held until the query ends (the rollup planner walks them all at once).
+   * sample, held until the query ends (the rollup planner walks them all at once). `fields`:
+   * the bucket fields the caller reads (SelectHints.bucketFields; default all).
    */
-  async selectBuckets(vs: VectorSelector, level: RollupLevel, minTMs: number, maxTMs: number): Promise<BucketSelection> {
+  async selectBuckets(vs: VectorSelector, level: RollupLevel, minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<BucketSelection> {
     const q = this.querier;
     if (q.selectBuckets === undefined) throw new MochaError('INTERNAL', 'the querier has no rollup levels');
-    const hints: SelectHints = { samplesMax: this.samplesLeft(), seriesMax: this.seriesMax };
+    const hints: SelectHints = { samplesMax: this.samplesLeft(), seriesMax: this.seriesMax, ...(fields !== undefined ? { bucketFields: fields } : {}) };
     const sel = await q.selectBuckets(vs.matchers, level, minTMs, maxTMs, hints);
     this.checkCancel();
     let n = 0;

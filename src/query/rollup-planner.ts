@@ -33,6 +33,7 @@ import {
   rawTailStartMs,
   ROLLUP_FUNCTIONS,
   servable,
+  bucketFieldsRead,
   servableWithEdge,
   servableWithRawTail,
   type RawSamples,
@@ -171,7 +172,7 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
     recordRaw(ctx, call, choice.reason!);
     return undefined;
   }
-  const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
+  const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs, bucketFieldsRead(fn));
   try {
     let series = sel.series;
     let rawTails: (RawSamples | undefined)[] | undefined;
@@ -223,7 +224,7 @@ export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): 
     recordRaw(ctx, vs, choice.reason!);
     return undefined;
   }
-  const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs);
+  const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs, bucketFieldsRead(PLAIN_SELECTOR));
   ctx.rollupPlan.record({ expr: exprToString(vs), level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
   const out: StepSeries[] = [];
   const scratch = scratchGrid(ctx);

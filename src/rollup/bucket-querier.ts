@@ -211,7 +211,7 @@ export class BucketQuerier {
       return out;
     }
     if (level.selectBucketRuns !== undefined) {
-      const runs = await level.selectBucketRuns(matchers, p.fromMs, p.toMs);
+      const runs = await level.selectBucketRuns(matchers, p.fromMs, p.toMs, hints?.bucketFields);
       for (let i = 0; i < runs.labels.length; i++) {
         const range = withinRange(runs.buckets[i]!, runs.lo[i]!, runs.hi[i]!, p.fromMs, p.toMs);
         if (range.hi > range.lo) out.push({ key: runs.keys[i]!, labels: runs.labels[i]!, range });
@@ -219,14 +219,14 @@ export class BucketQuerier {
       return out;
     }
     if (level.selectBucketBatch !== undefined) {
-      const batch = await level.selectBucketBatch(matchers, p.fromMs, p.toMs);
+      const batch = await level.selectBucketBatch(matchers, p.fromMs, p.toMs, hints?.bucketFields);
       for (let i = 0; i < batch.labels.length; i++) {
         const range = withinRange(batch.buckets, batch.offsets[i]!, batch.offsets[i + 1]!, p.fromMs, p.toMs);
         if (range.hi > range.lo) out.push({ key: batch.keys[i]!, labels: batch.labels[i]!, range });
       }
       return out;
     }
-    for (const s of await level.selectBuckets(matchers, p.fromMs, p.toMs)) {
+    for (const s of await level.selectBuckets(matchers, p.fromMs, p.toMs, hints?.bucketFields)) {
       const range = withinRange(s.buckets, 0, s.buckets.length, p.fromMs, p.toMs);
       if (range.hi > range.lo) out.push({ key: s.key, labels: s.labels, range });
     }

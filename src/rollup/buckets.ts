@@ -82,6 +82,33 @@ import { isStaleAt } from '../model/samples.js';
 
 /** Bytes of one bucket: 15 float64 + 3 uint32 fields. */
 export const BUCKET_BYTES = 15 * 8 + 3 * 4;
+/** A column of RollupBuckets, by name. */
+export type BucketField =
+  | 'endMs'
+  | 'count'
+  | 'sum'
+  | 'sumC'
+  | 'mean'
+  | 'm2'
+  | 'min'
+  | 'max'
+  | 'firstT'
+  | 'firstV'
+  | 'lastT'
+  | 'lastV'
+  | 'prevT'
+  | 'prevV'
+  | 'correction'
+  | 'resets'
+  | 'changes'
+  | 'lastStaleT';
+/**
+ * The fields every reader of buckets needs, whatever it computes: the bucket's end, its sample
+ * count, sample times and stale marker (what assertInvariants checks, and what window edges and
+ * staleness are decided on).
+ */
+export const BUCKET_TIME_FIELDS: readonly BucketField[] = Object.freeze(['endMs', 'count', 'firstT', 'lastT', 'prevT', 'lastStaleT'] as const);
+
 /** Up to this many buckets, RollupBuckets' columns are separate arrays (V8 keeps arrays of <= 64 bytes in the heap). */
 const IN_HEAP_LENGTH_MAX = 8;
 
@@ -210,7 +237,8 @@ export class RollupBuckets {
     return this.count[i] === 0 || this.lastStaleT[i]! > this.lastT[i]!;
   }
 
-  assertInvariants(): void {
+  /** With checkCounts false, resets and changes are not looked at (a reader that did not decode them). */
+  assertInvariants(checkCounts = true): void {
     const fail = (m: string): never => {
       throw new Error(`rollup buckets invariant broken: ${m}`);
     };
@@ -227,7 +255,7 @@ export class RollupBuckets {
       if (!inside(this.firstT[i]!) || !inside(this.lastT[i]!) || this.firstT[i]! > this.lastT[i]!) fail(`bucket ${i}: first/last outside or reversed`);
       if (n === 1 && (this.firstT[i] !== this.lastT[i] || !Number.isNaN(this.prevT[i]!))) fail(`bucket ${i}: one sample but first != last or a second-to-last`);
       if (n >= 2 && !(this.prevT[i]! >= this.firstT[i]! && this.prevT[i]! < this.lastT[i]!)) fail(`bucket ${i}: second-to-last sample out of place`);
-      if (this.resets[i]! > n - 1 || this.changes[i]! > n - 1) fail(`bucket ${i}: more resets/changes than sample pairs`);
+      if (checkCounts && (this.resets[i]! > n - 1 || this.changes[i]! > n - 1)) fail(`bucket ${i}: more resets/changes than sample pairs`);
       if (this.lastT[i]! - this.firstT[i]! < n - 1) fail(`bucket ${i}: ${n} samples cannot fit between first and last`);
     }
   }

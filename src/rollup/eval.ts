@@ -21,10 +21,54 @@
 // are not integers); the bounds are in buckets.ts' header.
 import { extrapolate, rangeSeconds } from '../query/eval-range-functions.js';
 import { isStaleAt } from '../model/samples.js';
-import { BucketAccumulator, bucketPieces, neumaier, neumaierOut, type BucketRange, type RollupBuckets } from './buckets.js';
+import { BUCKET_TIME_FIELDS, BucketAccumulator, bucketPieces, neumaier, neumaierOut, type BucketField, type BucketRange, type RollupBuckets } from './buckets.js';
 
 /** Plain instant-vector selector (`m`, with the lookback as the "range") in servable() and evalRollupGrid(). */
 export const PLAIN_SELECTOR = 'selector';
+
+/**
+ * What each function's answers read of a bucket besides BUCKET_TIME_FIELDS (all of which are
+ * read too), merges of buckets included: a level read may leave every other field undecoded
+ * (a 30-day avg_over_time decodes 10 of the 18 cells of a block). The planner's exactness tests
+ * serve levels whose other fields hold garbage (test/helpers/memory-levels.ts), so a field
+ * missing here is a wrong answer there.
+ */
+const VALUE_FIELDS_READ: ReadonlyMap<string, readonly BucketField[]> = new Map<string, readonly BucketField[]>([
+  ['count_over_time', []],
+  ['present_over_time', []],
+  ['ts_of_first_over_time', []],
+  ['ts_of_last_over_time', []],
+  // lastV in every function of values: an edge bucket of which only the last sample is in the
+  // window (evalRollupEdgeWindow) adds that sample.
+  ['sum_over_time', ['sum', 'sumC', 'lastV']],
+  // mean: the answer when the sum overflows.
+  ['avg_over_time', ['sum', 'sumC', 'mean', 'lastV']],
+  ['min_over_time', ['min', 'lastV']],
+  ['max_over_time', ['max', 'lastV']],
+  ['stdvar_over_time', ['mean', 'm2', 'lastV']],
+  ['stddev_over_time', ['mean', 'm2', 'lastV']],
+  ['first_over_time', ['firstV', 'lastV']],
+  ['last_over_time', ['lastV']],
+  [PLAIN_SELECTOR, ['lastV']],
+  ['irate', ['prevV', 'lastV']],
+  ['idelta', ['prevV', 'lastV']],
+  // The sample pair across two buckets: the later one's first value against the earlier's last.
+  ['resets', ['firstV', 'lastV', 'resets']],
+  ['changes', ['firstV', 'lastV', 'changes']],
+  ['rate', ['firstV', 'lastV', 'correction']],
+  ['increase', ['firstV', 'lastV', 'correction']],
+  ['delta', ['firstV', 'lastV', 'correction']],
+]);
+const ALL_BUCKET_FIELDS: readonly BucketField[] = Object.freeze([
+  ...BUCKET_TIME_FIELDS,
+  ...(['sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstV', 'lastV', 'prevV', 'correction', 'resets', 'changes'] as const),
+]);
+const FIELDS_READ = new Map<string, readonly BucketField[]>([...VALUE_FIELDS_READ].map(([fn, fs]) => [fn, Object.freeze([...BUCKET_TIME_FIELDS, ...fs])]));
+
+/** The bucket fields evaluating fn (a ROLLUP_FUNCTIONS member or PLAIN_SELECTOR) reads; every field for any other name. */
+export function bucketFieldsRead(fn: string): readonly BucketField[] {
+  return FIELDS_READ.get(fn) ?? ALL_BUCKET_FIELDS;
+}
 
 /** Functions answered exactly from buckets covering the whole window. */
 const WINDOW_FUNCTIONS: ReadonlySet<string> = new Set([

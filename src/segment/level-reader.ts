@@ -6,7 +6,8 @@
 // and reads buckets.arrow's footer. selectBucketBatch() reads only the record batches holding
 // the selected series' blocks (positional reads), keeps decompressed batches in the shared batch
 // cache and decoded blocks in the shared chunk cache (segment/cache.ts), decodes only the blocks
-// overlapping the time range, and copies the selected rows of all series into one RollupBuckets;
+// overlapping the time range and of those only the fields the query reads (and the ones they are
+// predicted from), and copies the selected rows of all series into one RollupBuckets;
 // selectBuckets() cuts that batch per series (one selection rule for both).
 //
 // Every decoded block is checked before use: bucket count, first/last end as in the row, ends
@@ -19,13 +20,13 @@ import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
 import type { BucketBatch, BucketRuns, BucketSource, SourceBuckets } from '../model/querier.js';
-import { BUCKET_BYTES, copyBucketRows, RollupBuckets, sliceBuckets } from '../rollup/buckets.js';
+import { BUCKET_BYTES, BUCKET_TIME_FIELDS, copyBucketRows, RollupBuckets, sliceBuckets, type BucketField } from '../rollup/buckets.js';
 import { nextCacheOwner, segmentBatchCache, segmentLevelCache, type SegmentCache } from './cache.js';
 import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
 import { EncodingError } from './encoding/index.js';
 import { BUCKETS_FILE, LEVEL_BLOCK_BUCKETS_LIMIT, LEVEL_COLUMN_ENCODED_BYTES_MAX, META_FILE, POSTINGS_FILE, SERIES_FILE } from './format.js';
-import { decodeLevelBlockInto, LEVEL_FIELD_COLUMNS, LEVEL_FIELDS } from './level-encoding.js';
+import { decodeLevelBlockFieldsInto, LEVEL_FIELD_COLUMNS, LEVEL_FIELDS, LEVEL_FIELDS_ALL, levelFieldMask } from './level-encoding.js';
 import { isLevelSegmentMeta, type LevelSegmentMeta } from './meta.js';
 import {
   int32s,
@@ -69,6 +70,15 @@ interface DecodedBatch {
   cellOffsets: Int32Array[];
   cellData: Uint8Array[];
   bytes: number;
+}
+
+/** What every read decodes: the fields checkBlock looks at (resets and changes only when decoded). */
+const TIME_FIELD_MASK = levelFieldMask(BUCKET_TIME_FIELDS);
+const COUNTS_MASK = levelFieldMask(['resets', 'changes']);
+
+/** The field mask a selection decodes: the fields asked for and the time fields; every field by default. */
+function wantedMask(fields: readonly BucketField[] | undefined): number {
+  return fields === undefined ? LEVEL_FIELDS_ALL : levelFieldMask(fields) | TIME_FIELD_MASK;
 }
 
 /** Heap bytes of a decoded batch beyond its buckets: the struct's 18 views and the object. */
@@ -180,8 +190,8 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
    * label order. The buckets are fresh arrays owned by the caller. Rows of selectBucketRuns
    * (one selection rule), each series copied to a struct of its own.
    */
-  async selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<SourceBuckets[]> {
-    const runs = await this.selectBucketRuns(matchers, minTMs, maxTMs);
+  async selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<SourceBuckets[]> {
+    const runs = await this.selectBucketRuns(matchers, minTMs, maxTMs, fields);
     const out: SourceBuckets[] = [];
     for (let i = 0; i < runs.labels.length; i++) {
       out.push({ labels: runs.labels[i]!, key: runs.keys[i]!, buckets: sliceBuckets(runs.buckets[i]!, runs.lo[i]!, runs.hi[i]!) });
@@ -194,8 +204,8 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
    * (labels[i], keys[i]) has rows [offsets[i], offsets[i + 1]). A copy the caller owns, of the
    * rows selectBucketRuns hands out.
    */
-  async selectBucketBatch(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketBatch> {
-    const runs = await this.selectBucketRuns(matchers, minTMs, maxTMs);
+  async selectBucketBatch(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<BucketBatch> {
+    const runs = await this.selectBucketRuns(matchers, minTMs, maxTMs, fields);
     const n = runs.labels.length;
     const offsets = new Uint32Array(n + 1);
     for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + runs.hi[i]! - runs.lo[i]!;
@@ -207,13 +217,16 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
   /**
    * The buckets of selectBuckets without a copy: series i has rows [lo[i], hi[i]) of
    * buckets[i], the decoded record batch its blocks are in (shared with the cache and other
-   * queries: read only). A record batch's blocks are decoded into one struct, block by block as
-   * selections need them, and that struct is cached whole in the level cache
+   * queries: read only). A record batch's blocks are decoded into one struct, block by block and
+   * field by field as selections need them, and that struct is cached whole in the level cache
    * (segmentLevelCache unless opened with another): a warm read allocates nothing per series or
-   * bucket, and a cold one one struct per record batch.
+   * bucket, and a cold one one struct per record batch. `fields` (default all): the fields the
+   * caller reads; the time fields are always decoded (checkBlock), other fields only where some
+   * selection asked for them (or a decoded cell is predicted from them): they hold anything else.
    */
-  async selectBucketRuns(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketRuns> {
+  async selectBucketRuns(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<BucketRuns> {
     this.assertOpen();
+    const want = wantedMask(fields);
     const g = this.widthMs;
     // Buckets overlapping (minTMs, maxTMs] end in (minTMs, maxTMs + G).
     const endLo = minTMs;
@@ -244,7 +257,7 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     }
     const toLoad = batchList.filter((b) => {
       const d = decoded.get(b);
-      return d === undefined || this.missingBlocks(d, b, wanted, endLo, endHi);
+      return d === undefined || this.missingBlocks(d, b, wanted, endLo, endHi, want);
     });
     const loaded = await Promise.all(toLoad.map((b) => this.loadBatch(b)));
     this.assertOpen();
@@ -262,7 +275,7 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
         }
       }
       decoded.set(b, d);
-      this.decodeWanted(d, b, loaded[k]!, wanted, endLo, endHi);
+      this.decodeWanted(d, b, loaded[k]!, wanted, endLo, endHi, want);
     }
     const structs: RollupBuckets[] = [];
     const los: number[] = [];
@@ -292,26 +305,26 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     return this.batches.batchOfRow(row);
   }
 
-  /** Whether a block of a wanted series in batch b overlapping the ends (endLo, endHi) is not decoded yet. */
-  private missingBlocks(d: LevelBatchBuckets, b: number, wanted: readonly number[], endLo: number, endHi: number): boolean {
+  /** Whether a block of a wanted series in batch b overlapping the ends (endLo, endHi) lacks a field of `want`. */
+  private missingBlocks(d: LevelBatchBuckets, b: number, wanted: readonly number[], endLo: number, endHi: number, want: number): boolean {
     const first = this.batchFirstRow[b]!;
     for (const ref of wanted) {
       const row = this.seriesFirstBlock[ref]!;
       if (row < first || row >= first + d.decoded.length) continue;
       const [c0, c1] = overlappingBlocks(d, row - first, this.seriesBlocks[ref]!, endLo, endHi);
-      for (let c = c0; c <= c1; c++) if (d.decoded[c] === 0) return true;
+      for (let c = c0; c <= c1; c++) if ((d.decoded[c]! & want) !== want) return true;
     }
     return false;
   }
 
-  /** Decodes the blocks of the wanted series in batch b overlapping (endLo, endHi) that are not decoded yet. */
-  private decodeWanted(d: LevelBatchBuckets, b: number, batch: DecodedBatch, wanted: readonly number[], endLo: number, endHi: number): void {
+  /** Decodes the fields of `want` of the blocks of the wanted series in batch b overlapping (endLo, endHi) that are not decoded yet. */
+  private decodeWanted(d: LevelBatchBuckets, b: number, batch: DecodedBatch, wanted: readonly number[], endLo: number, endHi: number, want: number): void {
     const first = this.batchFirstRow[b]!;
     for (const ref of wanted) {
       const row = this.seriesFirstBlock[ref]!;
       if (row < first || row >= first + d.decoded.length) continue;
       const [c0, c1] = overlappingBlocks(d, row - first, this.seriesBlocks[ref]!, endLo, endHi);
-      for (let c = c0; c <= c1; c++) if (d.decoded[c] === 0) this.decodeBlockInto(d, batch, b, c, ref);
+      for (let c = c0; c <= c1; c++) if ((d.decoded[c]! & want) !== want) this.decodeBlockInto(d, batch, b, c, ref, want);
     }
   }
 
@@ -343,38 +356,47 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
       blockStart,
       minEnds: batch.minEnds,
       maxEnds: batch.maxEnds,
-      decoded: new Uint8Array(rows),
+      decoded: new Uint32Array(rows),
       buckets: new RollupBuckets(this.widthMs, total),
-      bytes: total * BUCKET_BYTES + rows * 21 + BATCH_BUCKETS_OVERHEAD_BYTES,
+      bytes: total * BUCKET_BYTES + rows * 24 + BATCH_BUCKETS_OVERHEAD_BYTES,
     };
   }
 
-  /** Decodes block c of batch b into its rows of d (through a scratch struct: nothing of a bad block lands in d). */
-  private decodeBlockInto(d: LevelBatchBuckets, batch: DecodedBatch, b: number, c: number, ref: number): void {
+  /**
+   * Decodes the fields of `want` that block c of batch b lacks (and the fields their cells are
+   * predicted from) into its rows of d, through a scratch struct: nothing of a bad block lands
+   * in d. The fields d holds already are copied into the scratch first (predictor inputs).
+   */
+  private decodeBlockInto(d: LevelBatchBuckets, batch: DecodedBatch, b: number, c: number, ref: number, want: number): void {
     const row = this.batchFirstRow[b]! + c;
     const n = batch.counts[c]!;
+    const at = d.blockStart[c]!;
+    const have = d.decoded[c]!;
     const block = scratchBuckets(this.widthMs, n);
+    copyFieldRows(block, 0, d.buckets, at, n, have);
+    let now: number;
     try {
       const cells = [];
       for (let f = 0; f < FIELD_COUNT; f++) cells.push({ bytes: batch.cellData[f]!, start: batch.cellOffsets[f]![c]!, end: batch.cellOffsets[f]![c + 1]! });
-      decodeLevelBlockInto(cells, n, this.widthMs, block);
+      now = decodeLevelBlockFieldsInto(cells, n, this.widthMs, block, want, have);
     } catch (e) {
       if (e instanceof EncodingError) throw corrupt(`${BUCKETS_FILE} block of series ${ref}: ${e.message}`, BUCKETS_FILE, row);
       throw e;
     }
-    this.checkBlock(block, batch, c, ref, row);
-    copyBucketRows(d.buckets, d.blockStart[c]!, block, 0, n);
-    d.decoded[c] = 1;
+    this.checkBlock(block, batch, c, ref, row, (now & COUNTS_MASK) === COUNTS_MASK);
+    copyFieldRows(d.buckets, at, block, 0, n, now & ~have);
+    d.decoded[c] = now;
   }
 
-  private checkBlock(block: RollupBuckets, batch: DecodedBatch, c: number, ref: number, row: number): void {
+  /** The checks of the file comment; resets and changes only with checkCounts (both decoded). */
+  private checkBlock(block: RollupBuckets, batch: DecodedBatch, c: number, ref: number, row: number, checkCounts: boolean): void {
     const bad = (msg: string) => corrupt(`${BUCKETS_FILE} block of series ${ref}: ${msg}`, BUCKETS_FILE, row);
     const n = block.length;
     if (block.endMs[0] !== batch.minEnds[c] || block.endMs[n - 1] !== batch.maxEnds[c]) {
       throw bad(`decoded ends [${block.endMs[0]}, ${block.endMs[n - 1]}] differ from the row's [${batch.minEnds[c]}, ${batch.maxEnds[c]}]`);
     }
     try {
-      block.assertInvariants();
+      block.assertInvariants(checkCounts);
     } catch (e) {
       throw bad((e as Error).message);
     }
@@ -449,14 +471,15 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
 
 /**
  * A record batch's blocks decoded into one struct (rows of block c: [blockStart[c],
- * blockStart[c + 1])), filled block by block as selections need them; decoded[c] is 1 once
- * block c is there and checked. minEnds/maxEnds: the rows' bucket end bounds (already checked).
+ * blockStart[c + 1])), filled block by block and field by field as selections need them;
+ * decoded[c] is the field mask (bit f: LEVEL_FIELDS[f]) of block c's rows that are decoded and
+ * checked (0: none yet). minEnds/maxEnds: the rows' bucket end bounds (already checked).
  */
 interface LevelBatchBuckets {
   readonly blockStart: Uint32Array;
   readonly minEnds: Float64Array;
   readonly maxEnds: Float64Array;
-  readonly decoded: Uint8Array;
+  readonly decoded: Uint32Array;
   readonly buckets: RollupBuckets;
   readonly bytes: number;
 }
@@ -472,12 +495,33 @@ function overlappingBlocks(d: LevelBatchBuckets, local: number, nBlocks: number,
 
 /** One struct per block size, reused (decoding is synchronous; one block at a time). */
 const SCRATCH = new Map<string, RollupBuckets>();
+let lastScratch: RollupBuckets | undefined;
 function scratchBuckets(widthMs: number, n: number): RollupBuckets {
+  // Blocks of one segment are mostly of one size: the last struct, without building the key.
+  if (lastScratch !== undefined && lastScratch.length === n && lastScratch.widthMs === widthMs) return lastScratch;
   const key = `${widthMs}/${n}`;
   let s = SCRATCH.get(key);
   if (s === undefined) {
     if (SCRATCH.size > 1024) SCRATCH.clear();
     SCRATCH.set(key, (s = new RollupBuckets(widthMs, n)));
   }
+  lastScratch = s;
   return s;
+}
+
+/** Copies the fields of `mask` (bit f: LEVEL_FIELDS[f]) of rows [from, from + n) of src to rows [to, to + n) of dst. */
+function copyFieldRows(dst: RollupBuckets, to: number, src: RollupBuckets, from: number, n: number, mask: number): void {
+  if (mask === LEVEL_FIELDS_ALL) {
+    copyBucketRows(dst, to, src, from, n);
+    return;
+  }
+  for (let f = 0; f < FIELD_COUNT; f++) {
+    if (((mask >>> f) & 1) === 0) continue;
+    const name = LEVEL_FIELDS[f]!;
+    // An element loop: blocks are short (24 buckets in a day of 1 h), and subarray().set()
+    // would make a typed-array view per field and block.
+    const d = dst[name];
+    const s = src[name];
+    for (let i = 0; i < n; i++) d[to + i] = s[from + i]!;
+  }
 }

@@ -1,11 +1,14 @@
 // Level segments in memory, for planner and bucket-querier tests: a BucketSource per partition
 // and level, built with buildBuckets from the raw samples of that partition (what a level
 // segment file holds, without the file). With `batch` it also answers selectBucketBatch (all
-// series in one struct of arrays), which the bucket querier then prefers.
+// series in one struct of arrays), which the bucket querier then prefers. A read that names the
+// fields it needs (SelectHints.bucketFields) gets garbage in every other field -- NaN, infinities,
+// huge, negative and random values -- as a level segment leaves them undecoded: every test that
+// reads levels through here checks that the planner asks for all it reads (eval.ts' bucketFieldsRead).
 import { compareLabels, getLabel, labelsKey } from '../../src/model/labels.js';
 import type { Matcher } from '../../src/model/matchers.js';
 import type { BucketBatch, BucketSource, SourceBuckets } from '../../src/model/querier.js';
-import { buildBuckets, RollupBuckets, sliceBuckets } from '../../src/rollup/buckets.js';
+import { buildBuckets, RollupBuckets, sliceBuckets, type BucketField } from '../../src/rollup/buckets.js';
 import type { RollupLevel } from '../../src/rollup/levels.js';
 import type { MemorySeries } from './memory-querier.js';
 
@@ -17,7 +20,10 @@ export class MemoryBucketSource implements BucketSource {
   /** selectBuckets / selectBucketBatch calls, for tests that check what was read. */
   reads = 0;
   private readonly series: SourceBuckets[] = [];
-  readonly selectBucketBatch?: (matchers: readonly Matcher[], minTMs: number, maxTMs: number) => Promise<BucketBatch>;
+  readonly selectBucketBatch?: (matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]) => Promise<BucketBatch>;
+  /** Reads that named their fields (the others were poisoned). */
+  partialReads = 0;
+  private poisonSeed = 1;
 
   constructor(
     level: RollupLevel,
@@ -27,7 +33,7 @@ export class MemoryBucketSource implements BucketSource {
     readonly sources: readonly string[],
     opts: { batch?: boolean } = {},
   ) {
-    if (opts.batch === true) this.selectBucketBatch = (m, lo, hi) => this.batchOf(m, lo, hi);
+    if (opts.batch === true) this.selectBucketBatch = (m, lo, hi, fields) => this.batchOf(m, lo, hi, fields);
     this.level = level.name;
     this.widthMs = level.widthMs;
     let minT = Infinity;
@@ -48,16 +54,16 @@ export class MemoryBucketSource implements BucketSource {
     this.maxTMs = maxT;
   }
 
-  async selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<SourceBuckets[]> {
+  async selectBuckets(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<SourceBuckets[]> {
     this.reads++;
-    return this.select(matchers, minTMs, maxTMs);
+    return this.select(matchers, minTMs, maxTMs, fields);
   }
 
-  private async batchOf(matchers: readonly Matcher[], minTMs: number, maxTMs: number): Promise<BucketBatch> {
+  private async batchOf(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): Promise<BucketBatch> {
     this.reads++;
     // A source may hand out more than asked: one bucket more at the start, which the bucket
     // querier must trim.
-    const selected = this.select(matchers, minTMs - this.widthMs, maxTMs);
+    const selected = this.select(matchers, minTMs - this.widthMs, maxTMs, fields);
     const offsets = new Uint32Array(selected.length + 1);
     selected.forEach((s, i) => (offsets[i + 1] = offsets[i]! + s.buckets.length));
     return {
@@ -68,7 +74,8 @@ export class MemoryBucketSource implements BucketSource {
     };
   }
 
-  private select(matchers: readonly Matcher[], minTMs: number, maxTMs: number): SourceBuckets[] {
+  private select(matchers: readonly Matcher[], minTMs: number, maxTMs: number, fields?: readonly BucketField[]): SourceBuckets[] {
+    if (fields !== undefined) this.partialReads++;
     const out: SourceBuckets[] = [];
     const G = this.widthMs;
     for (const s of this.series) {
@@ -78,9 +85,29 @@ export class MemoryBucketSource implements BucketSource {
       while (lo < b.length && !(b.endMs[lo]! > minTMs)) lo++;
       let hi = lo;
       while (hi < b.length && b.endMs[hi]! - G < maxTMs) hi++;
-      if (hi > lo) out.push({ ...s, buckets: sliceBuckets(b, lo, hi) });
+      if (hi > lo) {
+        const slice = sliceBuckets(b, lo, hi);
+        if (fields !== undefined) this.poison(slice, fields);
+        out.push({ ...s, buckets: slice });
+      }
     }
     return out;
+  }
+
+  /** Overwrites every field not in `fields` with garbage (a fresh pattern per call). */
+  private poison(b: RollupBuckets, fields: readonly BucketField[]): void {
+    let x = (this.poisonSeed = (this.poisonSeed * 1103515245 + 12345) >>> 0);
+    const next = (): number => (x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0);
+    const garbage = [NaN, Infinity, -Infinity, 1.7e308, -1.7e308, -0, 5e-324, -123.25, 1e15];
+    for (const f of FIELDS) {
+      if (fields.includes(f)) continue;
+      const col = b[f];
+      for (let i = 0; i < col.length; i++) {
+        const r = next();
+        if (col instanceof Uint32Array) col[i] = r % 3 === 0 ? 0xffffffff : r;
+        else col[i] = r % 2 === 0 ? garbage[r % garbage.length]! : (r - 2 ** 31) * 997.13;
+      }
+    }
   }
 }
 

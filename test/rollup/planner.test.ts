@@ -208,6 +208,34 @@ describe('the planner chooses the coarsest exact level', () => {
     expect(late.entries[0]).toMatchObject({ level: '1h', levelSegmentsRead: 3, rawPiecesRead: 0 });
   });
 
+  it('level reads name the fields they need; the others hold garbage (memory-levels.ts) and answers stay those of raw data', async () => {
+    const sources = memoryLevelSources(DATA, LEVELS, PARTITION_MS);
+    const q = querier(sources);
+    for (const query of ['rate(c_total[1h])', 'avg_over_time(m[1h])', 'stddev_over_time(m[1h])', 'm']) {
+      const { result } = await plan(q, query, DAY2);
+      expect(sameAnswer(await rangeQuery(q, query, DAY2.start, DAY2.end, DAY2.step, { resolution: 'raw' }), result), query).toBeUndefined();
+    }
+    const partial = sources.reduce((n, s) => n + s.partialReads, 0);
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBe(sources.reduce((n, s) => n + s.reads, 0));
+  });
+
+  it('an average whose sum overflows comes from the level mean, which avg_over_time reads', async () => {
+    // Values near the largest double: the sum of two is +Inf, their mean is finite.
+    const big: [number, number][] = [];
+    for (let t = T0 + 3 * S, i = 0; t < T0 + D; t += 15 * S, i++) big.push([t, 1.6e308 + (i % 5) * 1e306]);
+    const data = [series({ __name__: 'huge', job: 'a' }, big)];
+    const q = new MemoryQuerier(data, { rollup: { levels: LEVELS, levelSources: memoryLevelSources(data, LEVELS, PARTITION_MS) } });
+    const at = { start: T0 + 2 * H, end: T0 + D, step: H };
+    for (const query of ['avg_over_time(huge[1h])', 'avg_over_time(huge[1h15s])']) {
+      const { entries, result } = await plan(q, query, at);
+      expect(entries[0]!.level, query).toBe('1h');
+      const raw = await rangeQuery(q, query, at.start, at.end, at.step, { resolution: 'raw' });
+      expect(raw.resultType === 'matrix' && raw.result[0]!.values.every((v) => Number.isFinite(v) && v > 1e308), query).toBe(true);
+      expect(sameAnswer(raw, result), query).toBeUndefined();
+    }
+  });
+
   it('every selection is reported to onSelection (the /metrics counter)', async () => {
     const seen: string[] = [];
     await rangeQuery(querier(), 'rate(c_total[1h]) + deriv(m[1h]) * on() group_left m', DAY2.start, DAY2.end, DAY2.step, { onSelection: (e) => seen.push(e.level) });

@@ -26,7 +26,9 @@ import {
   P_SUM_OVER_COUNT,
   P_ZERO,
   decodeLevelBlock,
+  decodeLevelBlockFieldsInto,
   encodeLevelBlock,
+  LEVEL_FIELDS_ALL,
 } from '../../src/segment/level-encoding.js';
 import { LevelSegmentReader } from '../../src/segment/level-reader.js';
 import { writeLevelSegment } from '../../src/segment/level-writer.js';
@@ -54,6 +56,18 @@ function decode(cells: Uint8Array[], n: number, widthMs = W): RollupBuckets {
 function roundTrip(b: RollupBuckets): Uint8Array[] {
   const cells = encode(b);
   expect(bucketsDiff(decode(cells, b.length, b.widthMs), b)).toBeUndefined();
+  // Field by field, as the reader decodes what a query reads: each field alone (with the fields
+  // its cell is predicted from, which the answer names and which must be right too), then the
+  // others on top of those.
+  const refs = cells.map((bytes) => ({ bytes, start: 0, end: bytes.length }));
+  for (let f = 1; f < LEVEL_FIELDS.length; f++) {
+    const out = new RollupBuckets(b.widthMs, b.length);
+    const have = decodeLevelBlockFieldsInto(refs, b.length, b.widthMs, out, 1 << f, 0);
+    expect((have >>> f) & 1).toBe(1);
+    expect(bucketsDiff(out, b, LEVEL_FIELDS.filter((_, i) => ((have >>> i) & 1) === 1)), `${LEVEL_FIELDS[f]} alone`).toBeUndefined();
+    expect(decodeLevelBlockFieldsInto(refs, b.length, b.widthMs, out, LEVEL_FIELDS_ALL, have)).toBe(LEVEL_FIELDS_ALL);
+    expect(bucketsDiff(out, b), `the rest after ${LEVEL_FIELDS[f]}`).toBeUndefined();
+  }
   return cells;
 }
 

@@ -78,10 +78,10 @@ export function genLevelSeries(count: number, startMs: number, endMs: number, st
 }
 
 /** First field and bucket whose bits differ, or undefined when a and b are bit-identical. */
-export function bucketsDiff(a: RollupBuckets, b: RollupBuckets): string | undefined {
+export function bucketsDiff(a: RollupBuckets, b: RollupBuckets, fields: readonly (typeof LEVEL_FIELDS)[number][] = LEVEL_FIELDS): string | undefined {
   if (a.widthMs !== b.widthMs) return `width ${a.widthMs} vs ${b.widthMs}`;
   if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  for (const f of LEVEL_FIELDS) {
+  for (const f of fields) {
     const x = new Uint8Array(a[f].buffer, a[f].byteOffset, a[f].byteLength);
     const y = new Uint8Array(b[f].buffer, b[f].byteOffset, b[f].byteLength);
     for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return `${f}[${Math.floor(i / a[f].BYTES_PER_ELEMENT)}]: ${a[f][Math.floor(i / a[f].BYTES_PER_ELEMENT)]} vs ${b[f][Math.floor(i / a[f].BYTES_PER_ELEMENT)]}`;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compareLabels, getLabel } from '../../src/model/labels.js';
 import { newMatcher } from '../../src/model/matchers.js';
 import { sliceBuckets } from '../../src/rollup/buckets.js';
+import { bucketFieldsRead } from '../../src/rollup/eval.js';
 import { SegmentCache, segmentChunkCache, segmentLevelCache } from '../../src/segment/cache.js';
 import { segmentName } from '../../src/segment/format.js';
 import { LevelSegmentReader } from '../../src/segment/level-reader.js';
@@ -74,6 +75,42 @@ describe('level reader cache', () => {
       r.close();
     }
     expect(blockCache.stats().entries).toBe(0);
+  });
+
+  test('a selection decodes the fields it names (and the ones their cells are predicted from); later selections add the others', async () => {
+    const blockCache = new SegmentCache(256 << 20);
+    const batchCache = new SegmentCache(256 << 20);
+    const r = await LevelSegmentReader.open(dir, { blockCache, batchCache });
+    try {
+      const [lo, hi] = [P0 + 2 * H, P0 + 9 * H];
+      const want = sorted.map((s) => bucketsOverlapping(s.buckets, lo, hi)).filter((b) => b.length > 0);
+      const check = async (fields: ReturnType<typeof bucketFieldsRead> | undefined, what: string) => {
+        const runs = await r.selectBucketRuns([], lo, hi, fields);
+        expect(runs.labels.length).toBe(want.length);
+        for (let i = 0; i < want.length; i++) expect(bucketsDiff(sliceBuckets(runs.buckets[i]!, runs.lo[i]!, runs.hi[i]!), want[i]!, fields), `${what}, series ${i}`).toBeUndefined();
+        return runs;
+      };
+      const avg = bucketFieldsRead('avg_over_time');
+      const first = await check(avg, 'avg_over_time');
+      // Not decoded: no cell avg_over_time reads is predicted from min, m2 or resets, which the
+      // data has (so the struct's zeros are not the data's).
+      for (const f of ['min', 'm2', 'resets'] as const) {
+        expect(want.some((b) => b[f].some((v) => v !== 0)), f).toBe(true);
+        expect(first.buckets.every((b, i) => b[f].subarray(first.lo[i]!, first.hi[i]!).every((v) => v === 0)), f).toBe(true);
+      }
+      await check(bucketFieldsRead('rate'), 'rate after avg_over_time');
+      await check(avg, 'avg_over_time after rate');
+      await check(bucketFieldsRead('stddev_over_time'), 'stddev_over_time');
+      await check(bucketFieldsRead('changes'), 'changes');
+      await check(undefined, 'every field');
+      // Everything decoded now: a partial read decodes nothing and reads no record batch.
+      const before = batchCache.stats();
+      await check(bucketFieldsRead('min_over_time'), 'min_over_time, warm');
+      const after = batchCache.stats();
+      expect(after.hits + after.misses).toBe(before.hits + before.misses);
+    } finally {
+      r.close();
+    }
   });
 
   test('the shared level cache is apart from the raw chunk cache: filling that evicts no level block', async () => {
