@@ -6,10 +6,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatColdReport, runColdBench } from '../../bench/lib/cold-bench.js';
 import { serverCliPath } from '../../bench/lib/paths.js';
 import { COUNTER_METRIC, GAUGE_METRIC, RollupDataset } from '../../bench/lib/rollup-bench/dataset.js';
 import { OpenMetricsWriter, openMetricsTimestamp, promtoolTimestampMs, writeOpenMetrics } from '../../bench/lib/rollup-bench/openmetrics.js';
 import { parseRollupArgs } from '../../bench/lib/rollup-bench/args.js';
+import { DATASET_FILE } from '../../bench/lib/rollup-bench/reuse.js';
 import { levelOrder, levelsOnDisk } from '../../bench/lib/rollup-bench/levels.js';
 import { DEFAULT_ROLLUP_OPTIONS, evaluateGoals, rollupQueries, runRollupBench } from '../../bench/lib/rollup-bench/run.js';
 import { formatRollupReport, summarizeRollupStats } from '../../bench/lib/rollup-bench/report.js';
@@ -256,5 +258,23 @@ describe.runIf(fs.existsSync(serverCliPath()))('bench:rollup, tiny, against the 
     const text = formatRollupReport(report);
     expect(text).toMatch(/bytes per level/);
     expect(text).toMatch(/goals:/);
+  }, 120_000);
+
+  it('bench:cold reruns the queries on the kept data, each first after a server start, and the answers agree', async () => {
+    const series = 10;
+    const kept = await runRollupBench({ ...DEFAULT_ROLLUP_OPTIONS, days: 0.25, series, runs: 1, liveSeries: 10, idleMs: 500, settleMs: 200, flushEveryMs: 3 * HOUR, noPrometheus: true, keepData: true, quiet: true });
+    const dir = kept.keptMochaDir!;
+    try {
+      expect(fs.existsSync(path.join(dir, DATASET_FILE))).toBe(true);
+      const cli = serverCliPath();
+      const report = await runColdBench({ dataDir: dir, builds: [{ name: 'a', cliPath: cli }, { name: 'b', cliPath: cli }], rounds: 1, quiet: true });
+      expect(report.disagreements).toEqual([]);
+      expect(report.verified).not.toBe('');
+      expect(report.rows.map((r) => r.name)).toEqual(kept.queries.map((q) => q.name));
+      for (const row of report.rows) for (const b of row.builds) expect(b.coldMsMedian).toBeGreaterThan(0);
+      expect(formatColdReport(report)).toMatch(/cold a\/b/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });

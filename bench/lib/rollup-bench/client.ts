@@ -128,6 +128,28 @@ interface PromAnswer {
   data?: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][] }[]; stats?: unknown };
 }
 
+/**
+ * A timed query_range: receivedMs only. The body is not parsed (parsing an 11 MB matrix leaves
+ * ~100 MB of garbage, which the next timed request's receiving would collect), only checked to be
+ * a success; and the client's heap is collected first where the harness runs with --expose-gc, so
+ * no client GC pause falls into a timing. The answer compared is the untimed one of queryRange.
+ */
+export async function timedQueryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<number> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const params = { query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra };
+  const t0 = performance.now();
+  const res = await fetch(new URL('/api/v1/query_range', baseUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  const receivedMs = performance.now() - t0;
+  if (res.status !== 200 || !text.startsWith('{"status":"success"')) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
+  return receivedMs;
+}
+
 /** query_range, POSTed form-encoded as Grafana sends it, with extra parameters (resolution, stats). */
 export async function queryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<RangeAnswer> {
   const params = { query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra };

@@ -22,7 +22,7 @@ import { note, Progress } from '../progress.js';
 import { scrapeServerMetrics } from '../server-metrics.js';
 import { serverCliPath } from '../paths.js';
 import { compareAnswers, type Agreement } from '../query-bench/compare.js';
-import { adminPost, queryRange, type RangeAnswer, type RangeQuery } from './client.js';
+import { adminPost, queryRange, timedQueryRange, type RangeAnswer, type RangeQuery } from './client.js';
 import { COUNTER_METRIC, GAUGE_METRIC, GROUP_LABEL, RollupDataset } from './dataset.js';
 import { backfillMocha, type BackfillResult } from './load.js';
 import { SteadyWriter } from './latency.js';
@@ -153,6 +153,8 @@ export interface RollupBenchReport {
    * Present when the data came from kept dirs (--reuse-mocha): no backfill, compaction, latency
    * phase or promtool load ran in this run; the dirs were copied and the copies measured.
    */
+  /** With keepData: the mocha data dir left behind (what --reuse-mocha and bench:cold take). */
+  keptMochaDir?: string;
   reused?: {
     mochaDir: string;
     /** The dataset file read, or the flags that described the data. */
@@ -346,6 +348,12 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
         raw: (stats) => queryRange(mocha.url, q, { resolution: 'raw', ...(stats ? { stats: 'all' } : {}) }),
         prometheus: prom !== undefined ? () => queryRange(prom!.url, q) : undefined,
       };
+      // The timed runs: the same requests without stats, answers not parsed (timedQueryRange).
+      const timed: Record<Target, (() => Promise<number>) | undefined> = {
+        pyramid: () => timedQueryRange(mocha.url, q, { resolution: 'auto' }),
+        raw: () => timedQueryRange(mocha.url, q, { resolution: 'raw' }),
+        prometheus: prom !== undefined ? () => timedQueryRange(prom!.url, q) : undefined,
+      };
       const targets: Record<Target, TargetTiming> = { pyramid: {}, raw: {}, prometheus: {} };
       const answers = new Map<Target, RangeAnswer>();
       const live: Target[] = [];
@@ -380,7 +388,7 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
         for (let j = 0; j < live.length; j++) {
           const t = live[(i + j) % live.length]!;
           try {
-            ms.get(t)!.push((await call[t]!(false)).receivedMs);
+            ms.get(t)!.push(await timed[t]!());
           } catch (e) {
             targets[t].error = `run ${i + 1}: ${(e as Error).message.slice(0, 500)}`;
           }
@@ -393,7 +401,7 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
         pyramidRepeated = {};
         for (let i = 0; i < o.runs; i++) {
           try {
-            xs.push((await call.pyramid!(false)).receivedMs);
+            xs.push(await timed.pyramid!());
           } catch (e) {
             pyramidRepeated.error = `run ${i + 1}: ${(e as Error).message.slice(0, 500)}`;
           }
@@ -474,6 +482,7 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
       queries,
       goals,
       notes,
+      ...(o.keepData ? { keptMochaDir: mocha.dataDir } : {}),
     };
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- last mocha log lines ---\n${mocha.recentLogs().slice(-20).join('\n')}${prom !== undefined ? `\n--- prometheus ---\n${prom.logs().slice(-10).join('\n')}` : ''}`, { cause: e });
@@ -503,7 +512,9 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
         });
         note(`dataset described in ${file}: rerun the queries on it with --reuse-mocha ${mocha.dataDir}`, o.quiet);
       }
-      note(`kept: mocha data ${mocha.dataDir}, prometheus ${promWork}`, o.quiet);
+      // Prometheus' work dir only when it holds blocks (else it is an empty temporary dir).
+      if (keptPromBlocksDir === undefined) fs.rmSync(promWork, { recursive: true, force: true });
+      note(`kept: mocha data ${mocha.dataDir}${keptPromBlocksDir !== undefined ? `, prometheus ${promWork}` : ''}`, o.quiet);
     } else {
       fs.rmSync(mocha.dataDir, { recursive: true, force: true });
       fs.rmSync(promWork, { recursive: true, force: true });

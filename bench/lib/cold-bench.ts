@@ -1,0 +1,135 @@
+// The cold-query benchmark (bench/cold-query.ts): the rollup benchmark's queries on a kept,
+// compacted data dir, each the FIRST query of a freshly started server (nothing decoded or cached
+// yet: a dashboard after a restart, or a level the caches no longer hold), then once more warm.
+// Every round restarts the server once per query and build; with a second build the two
+// alternate round by round on the same copy of the data, so their medians are comparable (this
+// host's noise is ~2x between runs). Answers are compared: cold vs warm of each build, and every
+// answer with the first one of its query (bit for bit: same data, same plan).
+import fs from 'node:fs';
+import { note } from './progress.js';
+import { compareAnswers } from './query-bench/compare.js';
+import type { Answer } from './query-bench/client.js';
+import { queryRange } from './rollup-bench/client.js';
+import { RollupDataset } from './rollup-bench/dataset.js';
+import { copyToTemp, resolveReuse, verifyReusedData, type RollupReuseOptions } from './rollup-bench/reuse.js';
+import { DEFAULT_ROLLUP_OPTIONS, rollupQueries } from './rollup-bench/run.js';
+import { startServer } from './server.js';
+import { median } from './stats.js';
+
+export interface ColdBenchOptions {
+  /** A compacted mocha data dir kept by bench:rollup --keep-data (copied, never written). */
+  dataDir: string;
+  /** The dataset, when the dir has no rollup-bench-dataset.json (bench:rollup's defaults otherwise). */
+  dataEndMs?: number;
+  days?: number;
+  series?: number;
+  intervalMs?: number;
+  seed?: number;
+  builds: { name: string; cliPath: string }[];
+  rounds: number;
+  quiet?: boolean;
+}
+
+export interface ColdSample {
+  coldMs: number;
+  warmMs: number;
+}
+
+export interface ColdBenchReport {
+  harness: 'bench:cold';
+  startedAt: string;
+  dataDir: string;
+  datasetFrom: string;
+  verified: string;
+  rounds: number;
+  builds: { name: string; cliPath: string }[];
+  rows: { name: string; query: string; builds: { build: string; coldMsMedian: number; warmMsMedian: number; samples: ColdSample[] }[] }[];
+  disagreements: string[];
+}
+
+export async function runColdBench(o: ColdBenchOptions): Promise<ColdBenchReport> {
+  const say = (m: string) => note(m, o.quiet);
+  const flagsGiven: RollupReuseOptions['flagsGiven'] = [];
+  if (o.days !== undefined) flagsGiven.push('days');
+  if (o.series !== undefined) flagsGiven.push('series');
+  if (o.intervalMs !== undefined) flagsGiven.push('intervalMs');
+  if (o.seed !== undefined) flagsGiven.push('seed');
+  const reuse = resolveReuse(
+    { mochaDir: o.dataDir, flagsGiven, ...(o.dataEndMs !== undefined ? { dataEndMs: o.dataEndMs } : {}) },
+    {
+      days: o.days ?? DEFAULT_ROLLUP_OPTIONS.days,
+      series: o.series ?? DEFAULT_ROLLUP_OPTIONS.series,
+      intervalMs: o.intervalMs ?? DEFAULT_ROLLUP_OPTIONS.intervalMs,
+      seed: o.seed ?? DEFAULT_ROLLUP_OPTIONS.seed,
+      promBlockDuration: DEFAULT_ROLLUP_OPTIONS.promBlockDuration,
+      noPrometheus: true,
+    },
+  );
+  const ds = new RollupDataset({ series: reuse.series, scrapeCount: Math.round((reuse.days * 86_400_000) / reuse.intervalMs), intervalMs: reuse.intervalMs, seed: reuse.seed, endMs: reuse.endMs });
+  const queries = rollupQueries(ds);
+  const startedAt = new Date().toISOString();
+  say(`copying ${reuse.mochaDir}`);
+  // The server writes metadata.json and its WAL there; the segments it only reads.
+  const copy = copyToTemp(reuse.mochaDir, 'mocha-cold-');
+  const samples = new Map<string, ColdSample[]>();
+  const answers = new Map<string, Answer>();
+  const disagreements: string[] = [];
+  let verified = '';
+  try {
+    for (let r = 0; r < o.rounds; r++) {
+      // Alternate which build goes first, so neither always follows the other.
+      const order = r % 2 === 0 ? o.builds : [...o.builds].reverse();
+      for (const b of order) {
+        for (const q of queries) {
+          const server = await startServer({ dataDir: copy.dir, cliPath: b.cliPath, args: ['--compaction-interval', '0', '--query-samples-max', '2000000000'], startTimeoutMs: 120_000 });
+          try {
+            const cold = await queryRange(server.url, q);
+            const warm = await queryRange(server.url, q);
+            const key = `${b.name}\u0000${q.name}`;
+            const list = samples.get(key) ?? [];
+            list.push({ coldMs: cold.receivedMs, warmMs: warm.receivedMs });
+            samples.set(key, list);
+            const agree = compareAnswers(cold.answer, warm.answer, 0);
+            if (!agree.agree) disagreements.push(`${b.name} ${q.name}: cold vs warm: ${agree.examples.join('; ')}`);
+            const first = answers.get(q.name);
+            if (first === undefined) answers.set(q.name, cold.answer);
+            else {
+              const same = compareAnswers(cold.answer, first, 0);
+              if (!same.agree) disagreements.push(`${b.name} ${q.name}: vs the first answer: ${same.examples.join('; ')}`);
+            }
+            // Once: the copy holds the dataset described (a wrong --data-end would time other data).
+            if (verified === '') verified = await verifyReusedData(server.url, ds);
+            say(`round ${r + 1}/${o.rounds} ${b.name} ${q.name}: cold ${cold.receivedMs.toFixed(0)} ms, warm ${warm.receivedMs.toFixed(0)} ms`);
+          } finally {
+            await server.stop();
+          }
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(copy.dir, { recursive: true, force: true });
+  }
+  const rows = queries.map((q) => ({
+    name: q.name,
+    query: q.query,
+    builds: o.builds.map((b) => {
+      const s = samples.get(`${b.name}\u0000${q.name}`) ?? [];
+      return { build: b.name, coldMsMedian: median(s.map((x) => x.coldMs)), warmMsMedian: median(s.map((x) => x.warmMs)), samples: s };
+    }),
+  }));
+  return { harness: 'bench:cold', startedAt, dataDir: reuse.mochaDir, datasetFrom: reuse.datasetFile ?? 'flags', verified, rounds: o.rounds, builds: o.builds, rows, disagreements };
+}
+
+export function formatColdReport(r: ColdBenchReport): string {
+  const lines = [`cold queries: the first query after a server start, then once more; medians of ${r.rounds} (${r.startedAt}); data ${r.dataDir}`, ''];
+  const two = r.builds.length === 2;
+  const head = ['query', ...r.builds.flatMap((b) => [`${b.name} cold ms`, `${b.name} warm ms`]), ...(two ? [`cold ${r.builds[0]!.name}/${r.builds[1]!.name}`] : [])];
+  lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
+  for (const row of r.rows) {
+    const cells = [row.name, ...row.builds.flatMap((b) => [b.coldMsMedian.toFixed(0), b.warmMsMedian.toFixed(0)])];
+    if (two) cells.push(`${(row.builds[0]!.coldMsMedian / row.builds[1]!.coldMsMedian).toFixed(2)}x`);
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  lines.push('', r.disagreements.length === 0 ? `answers: cold = warm${two ? ' = the other build' : ''}, bit for bit` : `ANSWERS DIFFER:\n${r.disagreements.join('\n')}`, '');
+  return lines.join('\n');
+}
