@@ -337,40 +337,62 @@ function encodeOffsets(
   consider();
 }
 
-/** The predictor column p for a block: a field decoded earlier, or one computed from them. */
-function predictorColumn(p: number, cols: Float64Array[], n: number): Float64Array {
+/**
+ * A column for a computed predictor, reused: a cell reads one predictor, and is decoded before
+ * the next cell asks for another (the encoder's callers keep theirs, see predictorColumn).
+ */
+let predScratch = new Float64Array(0);
+function predictorScratch(n: number): Float64Array {
+  if (predScratch.length !== n) predScratch = new Float64Array(n);
+  else predScratch.fill(0);
+  return predScratch;
+}
+
+/**
+ * The predictor column p for a block: a field decoded earlier, or one computed from them. A
+ * computed one is a fresh array, or with `reuse` the shared scratch (valid until the next call:
+ * the decoder, which uses it for one cell at a time; a cold read decodes ~10 cells in each of
+ * ~15,000 blocks, where an allocation each was a GC of its own).
+ */
+function predictorColumn(p: number, cols: Float64Array[], n: number, reuse = false): Float64Array {
   const col = (f: LevelField) => cols[FIELD_INDEX.get(f)!]!;
+  const fresh = (): Float64Array => (reuse ? predictorScratch(n) : new Float64Array(n));
   switch (p) {
-    case P_SUM_OVER_COUNT:
-      return sumOverCount(col('sum'), col('count'));
+    case P_SUM_OVER_COUNT: {
+      const sum = col('sum');
+      const k = col('count');
+      const out = fresh();
+      for (let i = 0; i < n; i++) out[i] = sum[i]! / k[i]!;
+      return out;
+    }
     case P_KAHAN_OVER_COUNT: {
       const sum = col('sum');
       const c = col('sumC');
       const k = col('count');
-      const out = new Float64Array(n);
+      const out = fresh();
       for (let i = 0; i < n; i++) out[i] = (sum[i]! + c[i]!) / k[i]!;
       return out;
     }
     case P_PREV_LAST: {
       const last = col('lastV');
-      const out = new Float64Array(n);
+      const out = fresh();
       if (n > 0) out[0] = last[0]!;
       out.set(last.subarray(0, n - 1), 1);
       return out;
     }
     case P_ZERO:
-      return new Float64Array(n);
+      return fresh();
     case P_PAIRS:
     case P_HALF_PAIRS: {
       const c = col('count');
-      const out = new Float64Array(n);
+      const out = fresh();
       for (let i = 0; i < n; i++) out[i] = c[i]! >= 1 ? (p === P_PAIRS ? c[i]! - 1 : (c[i]! - 1) / 2) : 0;
       return out;
     }
     case P_HALF_PAIRS_MEAN: {
       const c = col('count');
       const m = col('mean');
-      const out = new Float64Array(n);
+      const out = fresh();
       for (let i = 0; i < n; i++) out[i] = ((c[i]! - 1) * m[i]!) / 2;
       return out;
     }
@@ -378,7 +400,7 @@ function predictorColumn(p: number, cols: Float64Array[], n: number): Float64Arr
       const c = col('count');
       const a = col('firstV');
       const z = col('lastV');
-      const out = new Float64Array(n);
+      const out = fresh();
       for (let i = 0; i < n; i++) {
         const k = c[i]!;
         if (k < 2) continue;
@@ -391,7 +413,7 @@ function predictorColumn(p: number, cols: Float64Array[], n: number): Float64Arr
       const c = col('count');
       const a = col('firstV');
       const z = col('lastV');
-      const out = new Float64Array(n);
+      const out = fresh();
       for (let i = 0; i < n; i++) out[i] = c[i]! * ((a[i]! + z[i]!) / 2);
       return out;
     }
@@ -518,12 +540,6 @@ function matchesCount(present: Uint8Array, count: Uint32Array, min: number): boo
   return true;
 }
 
-function sumOverCount(sum: Float64Array, count: Float64Array): Float64Array {
-  const out = new Float64Array(sum.length);
-  for (let i = 0; i < sum.length; i++) out[i] = sum[i]! / count[i]!;
-  return out;
-}
-
 // Scratch reused across blocks (one thread decodes one block at a time): the uint32 fields as
 // float64 (count is a predictor input), offsets and PFOR slots. Float fields decode straight
 // into the RollupBuckets' own arrays.
@@ -578,7 +594,7 @@ function decodeCell(f: LevelField, cell: { bytes: Uint8Array; start: number; end
       const p = src.readByte('predictor');
       const allowed = PREDICTORS[f] ?? [];
       if (!allowed.includes(p)) throw new EncodingError(`predictor ${p} is not one of ${allowed.join(', ') || 'none'}`, at);
-      const pw = words(predictorColumn(p, cols, n));
+      const pw = words(predictorColumn(p, cols, n, true));
       if (mode === M_SAME) {
         w.set(pw);
         break;
@@ -647,7 +663,7 @@ function decodeCell(f: LevelField, cell: { bytes: Uint8Array; start: number; end
       const p = src.readByte('predictor');
       const allowed = DIFF_PREDICTORS[f] ?? [];
       if (!allowed.includes(p)) throw new EncodingError(`difference predictor ${p} is not one of ${allowed.join(', ') || 'none'}`, at);
-      decodeDiff(src, col, w, predictorColumn(p, cols, n), at);
+      decodeDiff(src, col, w, predictorColumn(p, cols, n, true), at);
       break;
     }
     case M_SCALED:
@@ -658,7 +674,7 @@ function decodeCell(f: LevelField, cell: { bytes: Uint8Array; start: number; end
       const p = src.readByte('predictor');
       const allowed = ULP_PREDICTORS[f] ?? [];
       if (!allowed.includes(p)) throw new EncodingError(`ulp predictor ${p} is not one of ${allowed.join(', ') || 'none'}`, at);
-      decodeUlp(src, col, w, predictorColumn(p, cols, n), at);
+      decodeUlp(src, col, w, predictorColumn(p, cols, n, true), at);
       break;
     }
     case M_RATIO: {
@@ -668,7 +684,7 @@ function decodeCell(f: LevelField, cell: { bytes: Uint8Array; start: number; end
       const div = cell.bytes[src.pos + 1]; // after K; checked again (and its absence reported) by decodeRatio
       const divs = ratio.div === DIV_COUNT_RESIDUE ? [DIV_COUNT, DIV_COUNT_RESIDUE] : [ratio.div];
       if (src.pos + 1 < cell.end && !divs.includes(div!)) throw new EncodingError(`divisor kind ${div} is not one of ${divs.join(', ')}`, at);
-      decodeRatio(src, col, w, predictorColumn(p, cols, n), cols[1]!, cols[FIELD_INDEX.get('sum')!]!, at);
+      decodeRatio(src, col, w, predictorColumn(p, cols, n, true), cols[1]!, cols[FIELD_INDEX.get('sum')!]!, at);
       break;
     }
     default:
@@ -1174,7 +1190,8 @@ export function decodeLevelBlockFieldsInto(
   if (need === 0) return have;
   for (let f = FIELD_COUNT - 1; f >= 1; f--) if (((need >>> f) & 1) === 1) need |= cellInputs(f, cells[f]!) & ~have;
   // Predictor inputs by field index: the fields held already, then each one decoded here.
-  const cols: Float64Array[] = new Array<Float64Array>(FIELD_COUNT);
+  const cols = colsScratch;
+  cols.fill(undefined);
   for (let f = 1; f < FIELD_COUNT; f++) {
     if (((have >>> f) & 1) === 0) continue;
     const name = LEVEL_FIELDS[f]!;
@@ -1207,7 +1224,8 @@ export function decodeLevelBlockFieldsInto(
     const isUint = UINT32_FIELDS.has(f);
     const col = isUint ? uintScratch(f, n) : out[f as FloatField];
     try {
-      decodeCell(f, cell, col, cols, out, n, widthMs);
+      // Fields neither held nor decoded are undefined: decodeCell reads only a cell's inputs.
+      decodeCell(f, cell, col, cols as Float64Array[], out, n, widthMs);
     } catch (e) {
       if (e instanceof EncodingError) throw new EncodingError(`${LEVEL_FIELD_COLUMNS[f]}: ${e.message}`, e.offset);
       throw e;
@@ -1224,6 +1242,9 @@ export function decodeLevelBlockFieldsInto(
   }
   return have | need;
 }
+
+/** decodeLevelBlockFieldsInto's predictor inputs by field index (one block at a time: synchronous). */
+const colsScratch: (Float64Array | undefined)[] = new Array<Float64Array | undefined>(FIELD_COUNT);
 
 /** The float64 scratch column a uint32 field decodes into (a predictor input as float64). */
 function uintScratch(f: LevelField, n: number): Float64Array {

@@ -376,12 +376,20 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     copyFieldRows(block, 0, d.buckets, at, n, have);
     let now: number;
     try {
-      const cells = [];
-      for (let f = 0; f < FIELD_COUNT; f++) cells.push({ bytes: batch.cellData[f]!, start: batch.cellOffsets[f]![c]!, end: batch.cellOffsets[f]![c + 1]! });
+      const cells = CELLS;
+      for (let f = 0; f < FIELD_COUNT; f++) {
+        const cell = cells[f]!;
+        cell.bytes = batch.cellData[f]!;
+        cell.start = batch.cellOffsets[f]![c]!;
+        cell.end = batch.cellOffsets[f]![c + 1]!;
+      }
       now = decodeLevelBlockFieldsInto(cells, n, this.widthMs, block, want, have);
     } catch (e) {
       if (e instanceof EncodingError) throw corrupt(`${BUCKETS_FILE} block of series ${ref}: ${e.message}`, BUCKETS_FILE, row);
       throw e;
+    } finally {
+      // Not holding on to the record batch's bytes past its decode.
+      for (const cell of CELLS) cell.bytes = NO_BYTES;
     }
     this.checkBlock(block, batch, c, ref, row, (now & COUNTS_MASK) === COUNTS_MASK);
     copyFieldRows(d.buckets, at, block, 0, n, now & ~have);
@@ -453,9 +461,8 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
         const off = batch.cellOffsets[f]!;
         const a = off[c]!;
         const z = off[c + 1]!;
-        const what = LEVEL_FIELD_COLUMNS[LEVEL_FIELDS[f]!];
-        if (!(a >= 0 && z > a && z <= batch.cellData[f]!.length)) throw corrupt(`bad ${what} offsets [${a}, ${z}) for ${batch.cellData[f]!.length} data bytes`, BUCKETS_FILE, row);
-        if (z - a > LEVEL_COLUMN_ENCODED_BYTES_MAX) throw corrupt(`too big ${what} cell; got ${z - a} bytes; cannot exceed ${LEVEL_COLUMN_ENCODED_BYTES_MAX}`, BUCKETS_FILE, row);
+        if (!(a >= 0 && z > a && z <= batch.cellData[f]!.length)) throw corrupt(`bad ${LEVEL_FIELD_COLUMNS[LEVEL_FIELDS[f]!]} offsets [${a}, ${z}) for ${batch.cellData[f]!.length} data bytes`, BUCKETS_FILE, row);
+        if (z - a > LEVEL_COLUMN_ENCODED_BYTES_MAX) throw corrupt(`too big ${LEVEL_FIELD_COLUMNS[LEVEL_FIELDS[f]!]} cell; got ${z - a} bytes; cannot exceed ${LEVEL_COLUMN_ENCODED_BYTES_MAX}`, BUCKETS_FILE, row);
       }
     }
     return batch;
@@ -492,6 +499,10 @@ function overlappingBlocks(d: LevelBatchBuckets, local: number, nBlocks: number,
   while (c1 >= c0 && d.minEnds[c1]! >= endHi) c1--;
   return [c0, c1];
 }
+
+/** The cells of the block being decoded, reused (decoding is synchronous; one block at a time). */
+const NO_BYTES = new Uint8Array(0);
+const CELLS: { bytes: Uint8Array; start: number; end: number }[] = LEVEL_FIELDS.map(() => ({ bytes: NO_BYTES, start: 0, end: 0 }));
 
 /** One struct per block size, reused (decoding is synchronous; one block at a time). */
 const SCRATCH = new Map<string, RollupBuckets>();
