@@ -136,6 +136,13 @@ interface PromAnswer {
  */
 export async function timedQueryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<number> {
   (globalThis as { gc?: () => void }).gc?.();
+  const { status, text, receivedMs } = await postQueryRange(baseUrl, q, extra, timeoutMs);
+  if (status !== 200 || !text.startsWith('{"status":"success"')) throw new Error(`HTTP ${status}: ${text.slice(0, 300)}`);
+  return receivedMs;
+}
+
+/** POSTs query_range form-encoded as Grafana sends it; receivedMs: from sending to having the whole body. */
+async function postQueryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string>, timeoutMs: number): Promise<{ status: number; text: string; receivedMs: number }> {
   const params = { query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra };
   const t0 = performance.now();
   const res = await fetch(new URL('/api/v1/query_range', baseUrl), {
@@ -145,30 +152,19 @@ export async function timedQueryRange(baseUrl: string, q: RangeQuery, extra: Rec
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
-  const receivedMs = performance.now() - t0;
-  if (res.status !== 200 || !text.startsWith('{"status":"success"')) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
-  return receivedMs;
+  return { status: res.status, text, receivedMs: performance.now() - t0 };
 }
 
 /** query_range, POSTed form-encoded as Grafana sends it, with extra parameters (resolution, stats). */
 export async function queryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<RangeAnswer> {
-  const params = { query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra };
-  const t0 = performance.now();
-  const res = await fetch(new URL('/api/v1/query_range', baseUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(params).toString(),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
-  const receivedMs = performance.now() - t0;
+  const { status, text, receivedMs } = await postQueryRange(baseUrl, q, extra, timeoutMs);
   let ans: PromAnswer;
   try {
     ans = JSON.parse(text) as PromAnswer;
   } catch {
-    throw new Error(`HTTP ${res.status}, not JSON: ${text.slice(0, 300)}`);
+    throw new Error(`HTTP ${status}, not JSON: ${text.slice(0, 300)}`);
   }
-  if (res.status !== 200 || ans.status !== 'success' || ans.data === undefined) throw new Error(`HTTP ${res.status}: ${ans.error ?? text.slice(0, 300)}`);
+  if (status !== 200 || ans.status !== 'success' || ans.data === undefined) throw new Error(`HTTP ${status}: ${ans.error ?? text.slice(0, 300)}`);
   const series: AnswerSeries[] = [];
   let points = 0;
   for (const s of ans.data.result) {
