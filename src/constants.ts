@@ -131,6 +131,11 @@ export const QUERY_SAMPLES_MAX = 50_000_000;
 export const QUERY_SERIES_MAX = 1_000_000;
 export const QUERY_TIMEOUT_MS = 2 * 60 * 1000;
 /**
+ * Buckets of mocha_query_duration_seconds: a warm dashboard query from the pyramid takes tens of
+ * milliseconds, a cold one about a second, a 30-day raw one several seconds, up to the timeout.
+ */
+export const QUERY_DURATION_BOUNDS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] as const;
+/**
  * Raw samples one selector holds at once when it walks series in batches (range functions and
  * instant selectors: Querier.selectSeriesBatches): 4M samples are 64 MiB of decoded arrays. A
  * 30-day range over 500 series at 15 s is 86M samples (1.4 GB) when read in one piece.

@@ -5,12 +5,13 @@
 // body (Grafana's default), merged; `match[]` may repeat.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MochaError } from '../errors.js';
-import { QUERY_CONCURRENCY_MAX, QUERY_SAMPLES_MAX, QUERY_SERIES_MAX, QUERY_TIMEOUT_MS } from '../constants.js';
+import { QUERY_CONCURRENCY_MAX, QUERY_DURATION_BOUNDS_S, QUERY_SAMPLES_MAX, QUERY_SERIES_MAX, QUERY_TIMEOUT_MS } from '../constants.js';
 import { compareLabels, labelsKey, labelsToRecord, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import type { Querier } from '../model/querier.js';
 import { instantQuery, rangeQuery, type QueryOptions, type QueryResult } from '../query/engine.js';
 import { RESOLUTION_AUTO } from '../query/rollup-planner.js';
+import { RAW_LEVEL } from '../rollup/levels.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { formatFloat, formatLabelsJson, formatTimestamp, JsonBytes, jsonString, writeQueryData } from '../query/format.js';
 import { walkExpr } from '../query/ast.js';
@@ -120,12 +121,15 @@ function wantsStats(params: URLSearchParams): boolean {
  * Answers a query: the success envelope around its `data` object, with `stats` added when the
  * query collected them (docs/API.md), written as bytes (JsonBytes).
  */
-function sendQueryResult(reply: FastifyReply, result: QueryResult, steps?: { startMs: number; stepMs: number; endMs: number }): FastifyReply {
+function sendQueryResult(reply: FastifyReply, result: QueryResult, steps: { startMs: number; stepMs: number; endMs: number } | undefined, onSent: () => void): FastifyReply {
   // A spare buffer, given back once the response has been written out ('finish'); a response
   // that ends otherwise (the client went away) leaves its buffer to the garbage collector, as
   // the socket may still hold a write of it.
   const w = JsonBytes.pooled();
-  reply.raw.once('finish', () => w.release());
+  reply.raw.once('finish', () => {
+    w.release();
+    onSent();
+  });
   if (steps !== undefined) w.setTimeGrid(steps.startMs, steps.stepMs, Math.floor((steps.endMs - steps.startMs) / steps.stepMs) + 1);
   w.ascii('{"status":"success","data":');
   writeQueryData(w, result, statsJson(result));
@@ -150,6 +154,16 @@ function statsJson(result: QueryResult): string {
 
 export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptions, metadataStore: MetadataStore, metrics: MetricsRegistry): void {
   const selections = metrics.counter('mocha_query_selections_total', 'Selector evaluations of queries by the resolution read: a rollup level name or raw.');
+  const queryDuration = metrics.histogram(
+    'mocha_query_duration_seconds',
+    'PromQL queries answered (status 200), from the request to the last byte handed to the socket (queueing included), by endpoint (query, query_range) and what their selectors read: raw, levels (rollup levels only), mixed, or none.',
+    QUERY_DURATION_BOUNDS_S,
+  );
+  /** Observes a query answered now that started at t0 (performance.now()) and read the resolutions `read`. */
+  const observeQuery = (endpoint: string, t0: number, read: ReadonlySet<string>): void => {
+    const kind = read.size === 0 ? 'none' : !read.has(RAW_LEVEL) ? 'levels' : read.size === 1 ? 'raw' : 'mixed';
+    queryDuration.observe({ endpoint, read: kind }, (performance.now() - t0) / 1000);
+  };
   const startedAt = new Date();
   const engine = opts.engine;
   const limiter = new Semaphore(opts.queryConcurrencyMax ?? QUERY_CONCURRENCY_MAX);
@@ -168,7 +182,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       }
     };
 
-    const queryOptions = (params: URLSearchParams, resultSeriesMax: number | undefined): QueryOptions => {
+    const queryOptions = (params: URLSearchParams, resultSeriesMax: number | undefined, read: Set<string>): QueryOptions => {
       let timeoutMs = timeoutMsDefault;
       const t = params.get('timeout');
       if (t !== null && t !== '') timeoutMs = Math.min(timeoutMs, parseDurationParam(t, 'timeout'));
@@ -180,32 +194,39 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
         ...(opts.lookbackDeltaMs !== undefined ? { lookbackDeltaMs: opts.lookbackDeltaMs } : {}),
         ...(resultSeriesMax !== undefined ? { resultSeriesMax } : {}),
         resolution: params.get('resolution') || RESOLUTION_AUTO,
-        onSelection: (e) => selections.inc({ level: e.level }),
+        onSelection: (e) => {
+          selections.inc({ level: e.level });
+          read.add(e.level);
+        },
         stats: wantsStats(params),
       };
     };
 
     const instant = async (req: FastifyRequest, reply: FastifyReply) => {
+      const t0 = performance.now();
+      const read = new Set<string>();
       const params = requestParams(req);
       const expr = requiredParam(params, 'query');
       const timeMs = optionalTime(params, 'time', Date.now());
       // Prometheus 3's `limit`: at most that many series, with a warning when more were cut.
       const limit = parseLimit(params);
-      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params, limit)))));
-      return sendQueryResult(reply, result);
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params, limit, read)))));
+      return sendQueryResult(reply, result, undefined, () => observeQuery('query', t0, read));
     };
     scope.get('/api/v1/query', instant);
     scope.post('/api/v1/query', instant);
 
     const range = async (req: FastifyRequest, reply: FastifyReply) => {
+      const t0 = performance.now();
+      const read = new Set<string>();
       const params = requestParams(req);
       const expr = requiredParam(params, 'query');
       const startMs = parseTimeParam(requiredParam(params, 'start'), 'start');
       const endMs = parseTimeParam(requiredParam(params, 'end'), 'end');
       const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
       const limit = parseLimit(params);
-      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params, limit)))));
-      return sendQueryResult(reply, result, { startMs, stepMs, endMs });
+      const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params, limit, read)))));
+      return sendQueryResult(reply, result, { startMs, stepMs, endMs }, () => observeQuery('query_range', t0, read));
     };
     scope.get('/api/v1/query_range', range);
     scope.post('/api/v1/query_range', range);

@@ -128,4 +128,19 @@ describe('rollup functions from level segments over HTTP', () => {
     const qs = queries();
     expect(await compareAll(qs)).toBeGreaterThanOrEqual(qs.length);
   }, 120_000);
+
+  it('times queries in /metrics by what they read (mocha_query_duration_seconds)', async () => {
+    // Since the last restart: every query of the test above twice, raw and auto.
+    const text = await (await fetch(server.url + '/metrics')).text();
+    expect(text).toContain('# TYPE mocha_query_duration_seconds histogram');
+    const value = (name: string, labels: string) => Number(new RegExp(`^mocha_query_duration_seconds_${name}\\{${labels}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const n = queries().length;
+    expect(value('count', 'endpoint="query_range",read="raw"')).toBe(n);
+    // auto: every query read a level (the one selector of each, both of the composite one).
+    expect(value('count', 'endpoint="query_range",read="levels"')).toBe(n);
+    for (const read of ['raw', 'levels']) {
+      expect(value('bucket', `endpoint="query_range",read="${read}",le="\\+Inf"`), read).toBe(n);
+      expect(value('sum', `endpoint="query_range",read="${read}"`), read).toBeGreaterThan(0);
+    }
+  });
 });
