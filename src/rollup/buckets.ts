@@ -117,7 +117,25 @@ const IN_HEAP_LENGTH_MAX = 8;
  * shared buffer (laid out as a buffer of its own would be), or rows of another struct (views,
  * no copy: the two share their values).
  */
-export type BucketsLayout = { readonly buffer: ArrayBuffer; readonly byteOffset: number } | { readonly rowsOf: RollupBuckets; readonly lo: number };
+export type BucketsLayout =
+  | { readonly buffer: ArrayBuffer; readonly byteOffset: number }
+  | { readonly rowsOf: RollupBuckets; readonly lo: number }
+  /** Every column a view of shared zeros (read only) until allocColumn gives it memory of its own. */
+  | { readonly sparse: true };
+
+/**
+ * The zeros the columns of sparse structs view: one buffer, grown (replaced) when a longer
+ * struct needs it; never written (allocColumn gives a column its own memory before any write).
+ */
+let sharedZeros = new ArrayBuffer(0);
+const zeroBuffers = new WeakSet<ArrayBufferLike>([sharedZeros]);
+function zerosOf(bytes: number): ArrayBuffer {
+  if (sharedZeros.byteLength < bytes) {
+    sharedZeros = new ArrayBuffer(Math.max(bytes, 2 * sharedZeros.byteLength));
+    zeroBuffers.add(sharedZeros);
+  }
+  return sharedZeros;
+}
 
 /** Struct of arrays: bucket i of one series at width widthMs. Invariants: assertInvariants(). */
 export class RollupBuckets {
@@ -151,6 +169,30 @@ export class RollupBuckets {
     into?: BucketsLayout,
   ) {
     if (!(Number.isInteger(widthMs) && widthMs > 0)) throw new Error(`rollup width must be a positive whole number of ms, got ${widthMs}`);
+    if (into !== undefined && 'sparse' in into) {
+      const zeros = zerosOf(length * 8);
+      const f = () => new Float64Array(zeros, 0, length);
+      const u = () => new Uint32Array(zeros, 0, length);
+      this.endMs = f();
+      this.sum = f();
+      this.sumC = f();
+      this.mean = f();
+      this.m2 = f();
+      this.min = f();
+      this.max = f();
+      this.firstT = f();
+      this.firstV = f();
+      this.lastT = f();
+      this.lastV = f();
+      this.prevT = f();
+      this.prevV = f();
+      this.correction = f();
+      this.lastStaleT = f();
+      this.count = u();
+      this.resets = u();
+      this.changes = u();
+      return;
+    }
     if (into !== undefined && 'rowsOf' in into) {
       // Views of rows [lo, lo + length) of another struct's columns: no copy.
       const src = into.rowsOf;
@@ -211,6 +253,19 @@ export class RollupBuckets {
     this.count = u32(0);
     this.resets = u32(1);
     this.changes = u32(2);
+  }
+
+  /**
+   * Gives column `field` of a sparse struct ({ sparse: true }) memory of its own, zeros; returns
+   * the bytes allocated (0 if it had its own already). A level reader's cached struct holds the
+   * columns some query decoded, not all 18 (avg_over_time reads 10).
+   */
+  allocColumn(field: BucketField): number {
+    const col = this[field];
+    if (!zeroBuffers.has(col.buffer)) return 0;
+    const own = col instanceof Uint32Array ? new Uint32Array(this.length) : new Float64Array(this.length);
+    (this as unknown as Record<BucketField, Float64Array | Uint32Array>)[field] = own;
+    return own.byteLength;
   }
 
   /** Time of the bucket's last sample, stale marker or not. */

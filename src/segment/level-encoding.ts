@@ -1162,8 +1162,9 @@ function cellInputs(f: number, cell: { bytes: Uint8Array; start: number; end: nu
 }
 
 /**
- * Decodes one block's 18 cells (cells[c] = [bytes, start, end)) of n buckets of width widthMs.
- * Throws EncodingError on malformed input; the caller checks the invariants of the result.
+ * decodeLevelBlock into `out`, a struct of exactly n buckets of width widthMs that the caller
+ * reuses (no allocation per block). Same checks and errors as decodeLevelBlock; on an error
+ * `out` holds garbage.
  */
 export function decodeLevelBlockInto(cells: ReadonlyArray<{ bytes: Uint8Array; start: number; end: number }>, n: number, widthMs: number, out: RollupBuckets): void {
   decodeLevelBlockFieldsInto(cells, n, widthMs, out, LEVEL_FIELDS_ALL, 0);
@@ -1172,10 +1173,11 @@ export function decodeLevelBlockInto(cells: ReadonlyArray<{ bytes: Uint8Array; s
 /**
  * Decodes the fields of `want` (a field mask) that are not in `have` into out, with the fields
  * their cells are predicted from: what a query reads of a block, instead of all 18 cells
- * (avg_over_time reads 10 of them on the benchmark data; a cell costs 10-70 ns per bucket). out must hold
- * the fields of `have` already (decoded by an earlier call); the other columns of out are left
- * as they are. Returns the fields out holds now (have | want | their inputs). Throws
- * EncodingError on malformed input; the caller checks the invariants of the result.
+ * (avg_over_time reads 10 of them on the benchmark data; a cell costs 10-70 ns per bucket).
+ * out must hold the fields of `have` already (decoded by an earlier call); its other columns
+ * are left as they are. Returns the fields out holds now (have | want | their inputs). Throws
+ * EncodingError on malformed input (out then holds garbage); the caller checks the invariants
+ * of the result.
  */
 export function decodeLevelBlockFieldsInto(
   cells: ReadonlyArray<{ bytes: Uint8Array; start: number; end: number }>,

@@ -20,7 +20,7 @@ import type { Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { selectPostings } from '../model/postings.js';
 import type { BucketBatch, BucketRuns, BucketSource, SourceBuckets } from '../model/querier.js';
-import { BUCKET_BYTES, BUCKET_TIME_FIELDS, copyBucketRows, RollupBuckets, sliceBuckets, type BucketField } from '../rollup/buckets.js';
+import { BUCKET_TIME_FIELDS, copyBucketRows, RollupBuckets, sliceBuckets, type BucketField } from '../rollup/buckets.js';
 import { nextCacheOwner, segmentBatchCache, segmentLevelCache, type SegmentCache } from './cache.js';
 import { BatchLoader } from './batch-loader.js';
 import { registerArrowCodecs } from './codecs.js';
@@ -251,9 +251,15 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
     if (wanted.length === 0) return { labels, keys, buckets: [], lo: new Uint32Array(0), hi: new Uint32Array(0) };
     // Decoded batches from the cache; the record batches only where a needed block is not decoded yet.
     const decoded = new Map<number, LevelBatchBuckets>();
+    // Batches whose struct is in the cache (found there or put there now): their entry's size
+    // is updated when decoding gives more columns memory.
+    const cached = new Set<number>();
     for (const b of batchList) {
       const d = this.caches.blocks.get<LevelBatchBuckets>(this.cacheOwner, b);
-      if (d !== undefined) decoded.set(b, d);
+      if (d !== undefined) {
+        decoded.set(b, d);
+        cached.add(b);
+      }
     }
     const toLoad = batchList.filter((b) => {
       const d = decoded.get(b);
@@ -272,10 +278,16 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
         if (!this.closed && budget.bytes >= d.bytes) {
           budget.bytes -= d.bytes;
           this.caches.blocks.set(this.cacheOwner, b, d, d.bytes);
+          cached.add(b);
         }
       }
       decoded.set(b, d);
+      const bytesBefore = d.bytes;
       this.decodeWanted(d, b, loaded[k]!, wanted, endLo, endHi, want);
+      if (d.bytes !== bytesBefore && cached.has(b) && !this.closed) {
+        budget.bytes -= d.bytes - bytesBefore;
+        this.caches.blocks.set(this.cacheOwner, b, d, d.bytes);
+      }
     }
     const structs: RollupBuckets[] = [];
     const los: number[] = [];
@@ -352,14 +364,11 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
       }
     }
     const total = blockStart[rows]!;
-    return {
-      blockStart,
-      minEnds: batch.minEnds,
-      maxEnds: batch.maxEnds,
-      decoded: new Uint32Array(rows),
-      buckets: new RollupBuckets(this.widthMs, total),
-      bytes: total * BUCKET_BYTES + rows * 24 + BATCH_BUCKETS_OVERHEAD_BYTES,
-    };
+    // Columns get memory as queries decode them (allocColumn); the time fields every read decodes.
+    const buckets = new RollupBuckets(this.widthMs, total, { sparse: true });
+    let bytes = rows * 24 + BATCH_BUCKETS_OVERHEAD_BYTES;
+    for (const f of BUCKET_TIME_FIELDS) bytes += buckets.allocColumn(f);
+    return { blockStart, minEnds: batch.minEnds, maxEnds: batch.maxEnds, decoded: new Uint32Array(rows), buckets, bytes };
   }
 
   /**
@@ -392,7 +401,9 @@ export class LevelSegmentReader extends SeriesIndex implements BucketSource {
       for (const cell of CELLS) cell.bytes = NO_BYTES;
     }
     this.checkBlock(block, batch, c, ref, row, (now & COUNTS_MASK) === COUNTS_MASK);
-    copyFieldRows(d.buckets, at, block, 0, n, now & ~have);
+    const added = now & ~have;
+    for (let f = 0; f < FIELD_COUNT; f++) if (((added >>> f) & 1) === 1) d.bytes += d.buckets.allocColumn(LEVEL_FIELDS[f]!);
+    copyFieldRows(d.buckets, at, block, 0, n, added);
     d.decoded[c] = now;
   }
 
@@ -488,7 +499,8 @@ interface LevelBatchBuckets {
   readonly maxEnds: Float64Array;
   readonly decoded: Uint32Array;
   readonly buckets: RollupBuckets;
-  readonly bytes: number;
+  /** What the cache counts: the columns with memory of their own (they grow as fields are decoded), the row arrays. */
+  bytes: number;
 }
 
 /** Local blocks [c0, c1] of the series with blocks [local, local + nBlocks) whose ends overlap (endLo, endHi); c0 > c1 if none. */

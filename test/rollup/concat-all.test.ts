@@ -1,7 +1,7 @@
 // concatAll(): the bucket runs of consecutive pieces (partitions, raw gaps) joined into one, as
 // if the buckets had been built from all the samples at once.
 import { describe, expect, it } from 'vitest';
-import { buildBuckets, concatAll, sliceBuckets, type RollupBuckets } from '../../src/rollup/buckets.js';
+import { buildBuckets, concatAll, RollupBuckets, sliceBuckets } from '../../src/rollup/buckets.js';
 import { STALE_NAN } from '../../src/model/samples.js';
 import { mulberry32 } from '../helpers/prng.js';
 
@@ -55,5 +55,23 @@ describe('concatAll', () => {
     expectSame(concatAll([a]), a);
     const whole = concatAll([a, b]);
     expectSame(concatAll([sliceBuckets(whole, 0, 1), sliceBuckets(whole, 1, 3)]), whole);
+  });
+});
+
+describe('sparse structs (a level reader cache entry)', () => {
+  it('read zeros until a column gets memory of its own, which no other struct shares', () => {
+    const a = new RollupBuckets(60_000, 100, { sparse: true });
+    const b = new RollupBuckets(60_000, 300, { sparse: true });
+    for (const s of [a, b]) for (const f of FIELDS) expect(s[f].every((v) => v === 0), f).toBe(true);
+    expect(a.allocColumn('sum')).toBe(800);
+    expect(a.allocColumn('sum')).toBe(0);
+    expect(a.allocColumn('count')).toBe(400);
+    a.sum.fill(7);
+    a.count.fill(3);
+    expect(a.sum.length).toBe(100);
+    // The other columns of a, and every column of b, still read zeros.
+    for (const f of FIELDS) if (f !== 'sum' && f !== 'count') expect(a[f].every((v) => v === 0), f).toBe(true);
+    for (const f of FIELDS) expect(b[f].every((v) => v === 0), f).toBe(true);
+    expect(new RollupBuckets(60_000, 50, { sparse: true }).sum.every((v) => v === 0)).toBe(true);
   });
 });
