@@ -4,7 +4,8 @@
 // Every round restarts the server once per query and build; with a second build the two
 // alternate round by round on the same copy of the data, so their medians are comparable (this
 // host's noise is ~2x between runs). Answers are compared: cold vs warm of each build, and every
-// answer with the first one of its query (bit for bit: same data, same plan).
+// answer with the first one of its query (bit for bit: same data, same plan). Also the level
+// cache's size after the two queries (what the decoded blocks hold).
 import fs from 'node:fs';
 import { note } from './progress.js';
 import { compareAnswers } from './query-bench/compare.js';
@@ -33,6 +34,8 @@ export interface ColdBenchOptions {
 export interface ColdSample {
   coldMs: number;
   warmMs: number;
+  /** mocha_segment_cache_bytes{cache="levels"} after the two queries (undefined: the build has no such gauge). */
+  levelCacheBytes?: number;
 }
 
 export interface ColdBenchReport {
@@ -43,7 +46,7 @@ export interface ColdBenchReport {
   verified: string;
   rounds: number;
   builds: { name: string; cliPath: string }[];
-  rows: { name: string; query: string; builds: { build: string; coldMsMedian: number; warmMsMedian: number; samples: ColdSample[] }[] }[];
+  rows: { name: string; query: string; builds: { build: string; coldMsMedian: number; warmMsMedian: number; levelCacheBytesMedian?: number; samples: ColdSample[] }[] }[];
   disagreements: string[];
 }
 
@@ -87,7 +90,8 @@ export async function runColdBench(o: ColdBenchOptions): Promise<ColdBenchReport
             const warm = await queryRange(server.url, q);
             const key = `${b.name}\u0000${q.name}`;
             const list = samples.get(key) ?? [];
-            list.push({ coldMs: cold.receivedMs, warmMs: warm.receivedMs });
+            const levelCacheBytes = await levelCacheBytesOf(server.url);
+            list.push({ coldMs: cold.receivedMs, warmMs: warm.receivedMs, ...(levelCacheBytes !== undefined ? { levelCacheBytes } : {}) });
             samples.set(key, list);
             const agree = compareAnswers(cold.answer, warm.answer, 0);
             if (!agree.agree) disagreements.push(`${b.name} ${q.name}: cold vs warm: ${agree.examples.join('; ')}`);
@@ -114,19 +118,33 @@ export async function runColdBench(o: ColdBenchOptions): Promise<ColdBenchReport
     query: q.query,
     builds: o.builds.map((b) => {
       const s = samples.get(`${b.name}\u0000${q.name}`) ?? [];
-      return { build: b.name, coldMsMedian: median(s.map((x) => x.coldMs)), warmMsMedian: median(s.map((x) => x.warmMs)), samples: s };
+      const cacheBytes = s.flatMap((x) => (x.levelCacheBytes !== undefined ? [x.levelCacheBytes] : []));
+      return {
+        build: b.name,
+        coldMsMedian: median(s.map((x) => x.coldMs)),
+        warmMsMedian: median(s.map((x) => x.warmMs)),
+        ...(cacheBytes.length > 0 ? { levelCacheBytesMedian: median(cacheBytes) } : {}),
+        samples: s,
+      };
     }),
   }));
   return { harness: 'bench:cold', startedAt, dataDir: reuse.mochaDir, datasetFrom: reuse.datasetFile ?? 'flags', verified, rounds: o.rounds, builds: o.builds, rows, disagreements };
 }
 
+/** The server's level cache size (mocha_segment_cache_bytes{cache="levels"}), if it reports one. */
+async function levelCacheBytesOf(url: string): Promise<number | undefined> {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const m = /^mocha_segment_cache_bytes\{cache="levels"\} (\S+)$/m.exec(text);
+  return m === null ? undefined : Number(m[1]);
+}
+
 export function formatColdReport(r: ColdBenchReport): string {
   const lines = [`cold queries: the first query after a server start, then once more; medians of ${r.rounds} (${r.startedAt}); data ${r.dataDir}`, ''];
   const two = r.builds.length === 2;
-  const head = ['query', ...r.builds.flatMap((b) => [`${b.name} cold ms`, `${b.name} warm ms`]), ...(two ? [`cold ${r.builds[0]!.name}/${r.builds[1]!.name}`] : [])];
+  const head = ['query', ...r.builds.flatMap((b) => [`${b.name} cold ms`, `${b.name} warm ms`, `${b.name} level cache MB`]), ...(two ? [`cold ${r.builds[0]!.name}/${r.builds[1]!.name}`] : [])];
   lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
   for (const row of r.rows) {
-    const cells = [row.name, ...row.builds.flatMap((b) => [b.coldMsMedian.toFixed(0), b.warmMsMedian.toFixed(0)])];
+    const cells = [row.name, ...row.builds.flatMap((b) => [b.coldMsMedian.toFixed(0), b.warmMsMedian.toFixed(0), b.levelCacheBytesMedian !== undefined ? (b.levelCacheBytesMedian / 1e6).toFixed(1) : '-'])];
     if (two) cells.push(`${(row.builds[0]!.coldMsMedian / row.builds[1]!.coldMsMedian).toFixed(2)}x`);
     lines.push(`| ${cells.join(' | ')} |`);
   }

@@ -271,7 +271,12 @@ describe.runIf(fs.existsSync(serverCliPath()))('bench:rollup, tiny, against the 
       expect(report.disagreements).toEqual([]);
       expect(report.verified).not.toBe('');
       expect(report.rows.map((r) => r.name)).toEqual(kept.queries.map((q) => q.name));
-      for (const row of report.rows) for (const b of row.builds) expect(b.coldMsMedian).toBeGreaterThan(0);
+      for (const row of report.rows) {
+        for (const b of row.builds) {
+          expect(b.coldMsMedian).toBeGreaterThan(0);
+          expect(b.levelCacheBytesMedian).toBeGreaterThan(0);
+        }
+      }
       expect(formatColdReport(report)).toMatch(/cold a\/b/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
