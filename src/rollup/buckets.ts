@@ -108,6 +108,11 @@ export type BucketField =
  * staleness are decided on).
  */
 export const BUCKET_TIME_FIELDS: readonly BucketField[] = Object.freeze(['endMs', 'count', 'firstT', 'lastT', 'prevT', 'lastStaleT'] as const);
+/** Every column of RollupBuckets. */
+export const BUCKET_FIELDS: readonly BucketField[] = Object.freeze([
+  ...BUCKET_TIME_FIELDS,
+  ...(['sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstV', 'lastV', 'prevV', 'correction', 'resets', 'changes'] as const),
+]);
 
 /** Up to this many buckets, RollupBuckets' columns are separate arrays (V8 keeps arrays of <= 64 bytes in the heap). */
 const IN_HEAP_LENGTH_MAX = 8;
@@ -169,30 +174,6 @@ export class RollupBuckets {
     into?: BucketsLayout,
   ) {
     if (!(Number.isInteger(widthMs) && widthMs > 0)) throw new Error(`rollup width must be a positive whole number of ms, got ${widthMs}`);
-    if (into !== undefined && 'sparse' in into) {
-      const zeros = zerosOf(length * 8);
-      const f = () => new Float64Array(zeros, 0, length);
-      const u = () => new Uint32Array(zeros, 0, length);
-      this.endMs = f();
-      this.sum = f();
-      this.sumC = f();
-      this.mean = f();
-      this.m2 = f();
-      this.min = f();
-      this.max = f();
-      this.firstT = f();
-      this.firstV = f();
-      this.lastT = f();
-      this.lastV = f();
-      this.prevT = f();
-      this.prevV = f();
-      this.correction = f();
-      this.lastStaleT = f();
-      this.count = u();
-      this.resets = u();
-      this.changes = u();
-      return;
-    }
     if (into !== undefined && 'rowsOf' in into) {
       // Views of rows [lo, lo + length) of another struct's columns: no copy.
       const src = into.rowsOf;
@@ -221,7 +202,7 @@ export class RollupBuckets {
       this.changes = u(src.changes);
       return;
     }
-    if (into !== undefined) {
+    if (into !== undefined && 'buffer' in into) {
       if (!(into.byteOffset % 8 === 0 && into.byteOffset >= 0 && into.byteOffset + length * BUCKET_BYTES <= into.buffer.byteLength)) {
         throw new Error(`rollup buckets: ${length} buckets do not fit the buffer at byte ${into.byteOffset}`);
       }
@@ -231,10 +212,14 @@ export class RollupBuckets {
     // slowly, and a level read makes a struct per series and segment (bench/micro/level-select.ts:
     // 24 buckets ~5x faster). Only up to IN_HEAP_LENGTH_MAX buckets are the columns arrays of
     // their own: V8 keeps such small arrays (<= 64 bytes) inside the heap, cheaper than any buffer.
-    const buffer = into !== undefined ? into.buffer : length > IN_HEAP_LENGTH_MAX ? new ArrayBuffer(length * BUCKET_BYTES) : undefined;
-    const base = into !== undefined ? into.byteOffset : 0;
-    const f64 = (k: number) => (buffer === undefined ? new Float64Array(length) : new Float64Array(buffer, base + k * length * 8, length));
-    const u32 = (k: number) => (buffer === undefined ? new Uint32Array(length) : new Uint32Array(buffer, base + length * (15 * 8 + k * 4), length));
+    // Sparse: every column views the same shared zeros (allocColumn replaces one before a write).
+    const zeros = into !== undefined && 'sparse' in into ? zerosOf(length * 8) : undefined;
+    const buffer = into !== undefined && 'buffer' in into ? into.buffer : zeros === undefined && length > IN_HEAP_LENGTH_MAX ? new ArrayBuffer(length * BUCKET_BYTES) : undefined;
+    const base = into !== undefined && 'buffer' in into ? into.byteOffset : 0;
+    const f64 = (k: number) =>
+      zeros !== undefined ? new Float64Array(zeros, 0, length) : buffer === undefined ? new Float64Array(length) : new Float64Array(buffer, base + k * length * 8, length);
+    const u32 = (k: number) =>
+      zeros !== undefined ? new Uint32Array(zeros, 0, length) : buffer === undefined ? new Uint32Array(length) : new Uint32Array(buffer, base + length * (15 * 8 + k * 4), length);
     this.endMs = f64(0);
     this.sum = f64(1);
     this.sumC = f64(2);

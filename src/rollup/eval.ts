@@ -21,7 +21,7 @@
 // are not integers); the bounds are in buckets.ts' header.
 import { extrapolate, rangeSeconds } from '../query/eval-range-functions.js';
 import { isStaleAt } from '../model/samples.js';
-import { BUCKET_TIME_FIELDS, BucketAccumulator, bucketPieces, neumaier, neumaierOut, type BucketField, type BucketRange, type RollupBuckets } from './buckets.js';
+import { BUCKET_FIELDS, BUCKET_TIME_FIELDS, BucketAccumulator, bucketPieces, neumaier, neumaierOut, type BucketField, type BucketRange, type RollupBuckets } from './buckets.js';
 
 /** Plain instant-vector selector (`m`, with the lookback as the "range") in servable() and evalRollupGrid(). */
 export const PLAIN_SELECTOR = 'selector';
@@ -59,15 +59,11 @@ const VALUE_FIELDS_READ: ReadonlyMap<string, readonly BucketField[]> = new Map<s
   ['increase', ['firstV', 'lastV', 'correction']],
   ['delta', ['firstV', 'lastV', 'correction']],
 ]);
-const ALL_BUCKET_FIELDS: readonly BucketField[] = Object.freeze([
-  ...BUCKET_TIME_FIELDS,
-  ...(['sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstV', 'lastV', 'prevV', 'correction', 'resets', 'changes'] as const),
-]);
 const FIELDS_READ = new Map<string, readonly BucketField[]>([...VALUE_FIELDS_READ].map(([fn, fs]) => [fn, Object.freeze([...BUCKET_TIME_FIELDS, ...fs])]));
 
 /** The bucket fields evaluating fn (a ROLLUP_FUNCTIONS member or PLAIN_SELECTOR) reads; every field for any other name. */
 export function bucketFieldsRead(fn: string): readonly BucketField[] {
-  return FIELDS_READ.get(fn) ?? ALL_BUCKET_FIELDS;
+  return FIELDS_READ.get(fn) ?? BUCKET_FIELDS;
 }
 
 /** Functions answered exactly from buckets covering the whole window. */

@@ -8,7 +8,7 @@
 import { compareLabels, getLabel, labelsKey } from '../../src/model/labels.js';
 import type { Matcher } from '../../src/model/matchers.js';
 import type { BucketBatch, BucketSource, SourceBuckets } from '../../src/model/querier.js';
-import { buildBuckets, RollupBuckets, sliceBuckets, type BucketField } from '../../src/rollup/buckets.js';
+import { BUCKET_FIELDS, buildBuckets, RollupBuckets, sliceBuckets, type BucketField } from '../../src/rollup/buckets.js';
 import type { RollupLevel } from '../../src/rollup/levels.js';
 import type { MemorySeries } from './memory-querier.js';
 
@@ -124,7 +124,7 @@ function concatAllRows(runs: readonly RollupBuckets[]): RollupBuckets {
   return out;
 }
 
-const FIELDS = ['endMs', 'count', 'sum', 'sumC', 'mean', 'm2', 'min', 'max', 'firstT', 'firstV', 'lastT', 'lastV', 'prevT', 'prevV', 'correction', 'resets', 'changes', 'lastStaleT'] as const;
+const FIELDS = BUCKET_FIELDS;
 
 /**
  * Level sources for every level and every partition [p, p + partitionMs) that holds a sample,
