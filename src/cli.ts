@@ -13,6 +13,7 @@ import { buildServer } from './api/server.js';
 import { parseDurationParam } from './query/params.js';
 import { LIMIT_FLAGS, LIMIT_FLAGS_HELP, TenantPolicies } from './ingest/limits-config.js';
 import { ExemplarStore } from './exemplars/store.js';
+import { defaultQueryFormatThreads, QUERY_FORMAT_THREADS_MAX } from './query/format-pool.js';
 
 const HELP = `mocha-tsdb: storage for Prometheus and OpenTelemetry metrics (remote write and OTLP in, PromQL out)
 
@@ -38,6 +39,9 @@ Usage: npm start -- [flags]
   --lookback-delta DURATION   PromQL lookback for instant selectors (default 5m)
   --query-samples-max N       samples (or rollup buckets) one query may load, plus its output
                               points; more is a 422 (default ${QUERY_SAMPLES_MAX})
+  --query-format-threads N    worker threads that help write large range-query answers (a
+                              30-day matrix is ~11 MB of JSON); 0: the main thread alone
+                              (default: cores - 1, at most ${QUERY_FORMAT_THREADS_MAX}: ${defaultQueryFormatThreads()} here)
   --rollup-levels LIST        rollup levels compaction builds (one segment per UTC day), finest first,
                               each a multiple of the previous (default ${DEFAULT_ROLLUP_LEVELS_TEXT}; none: no levels)
   --retention LIST            how long each level is kept, e.g. raw=15d,5m=90d,1h=2y,1d=inf;
@@ -68,6 +72,7 @@ async function main(): Promise<void> {
       'memtable-total-bytes-max': { type: 'string' },
       'wal-pending-bytes-max': { type: 'string' },
       'segment-cache-bytes-max': { type: 'string' },
+      'query-format-threads': { type: 'string' },
       'limits-file': { type: 'string' },
       ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f, { type: 'string' as const }])),
       'wal-segment-bytes-max': { type: 'string' },
@@ -142,7 +147,18 @@ async function main(): Promise<void> {
     querySamplesMax = Number(values['query-samples-max']);
     if (!(Number.isSafeInteger(querySamplesMax) && querySamplesMax > 0)) throw new Error(`--query-samples-max must be a positive whole number, got ${JSON.stringify(values['query-samples-max'])}`);
   }
-  const { app } = buildServer({ engine, logger, lookbackDeltaMs, ...(querySamplesMax !== undefined ? { querySamplesMax } : {}), limitsFor: (tenant) => policies.get(tenant), exemplars, dataDir });
+  const queryFormatThreads = values['query-format-threads'] !== undefined ? Number(values['query-format-threads']) : defaultQueryFormatThreads();
+  if (!(Number.isSafeInteger(queryFormatThreads) && queryFormatThreads >= 0)) throw new Error(`--query-format-threads must be a whole number >= 0, got ${JSON.stringify(values['query-format-threads'])}`);
+  const { app } = buildServer({
+    engine,
+    logger,
+    lookbackDeltaMs,
+    ...(querySamplesMax !== undefined ? { querySamplesMax } : {}),
+    limitsFor: (tenant) => policies.get(tenant),
+    exemplars,
+    dataDir,
+    queryFormatThreads,
+  });
   if (policies.tenants().length > 0) logger.info({ tenants: policies.tenants() }, 'per-tenant limits loaded');
   await app.listen({ host, port });
   logger.info({ dataDir, listen: `${host}:${port}` }, 'mocha-tsdb ready');

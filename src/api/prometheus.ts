@@ -14,6 +14,7 @@ import { RESOLUTION_AUTO } from '../query/rollup-planner.js';
 import { RAW_LEVEL } from '../rollup/levels.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { formatFloat, formatLabelsJson, formatTimestamp, JsonBytes, jsonString, writeQueryData } from '../query/format.js';
+import { AnswerFormatter } from '../query/format-pool.js';
 import { walkExpr } from '../query/ast.js';
 import { MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseTimeParam } from '../query/params.js';
 import { parseExpr, parseSeriesSelector } from '../query/parser.js';
@@ -121,7 +122,13 @@ function wantsStats(params: URLSearchParams): boolean {
  * Answers a query: the success envelope around its `data` object, with `stats` added when the
  * query collected them (docs/API.md), written as bytes (JsonBytes).
  */
-function sendQueryResult(reply: FastifyReply, result: QueryResult, steps: { startMs: number; stepMs: number; endMs: number } | undefined, onSent: () => void): FastifyReply {
+async function sendQueryResult(
+  reply: FastifyReply,
+  formatter: AnswerFormatter,
+  result: QueryResult,
+  steps: { startMs: number; stepMs: number; endMs: number } | undefined,
+  onSent: () => void,
+): Promise<FastifyReply> {
   // A spare buffer, given back once the response has been written out ('finish'); a response
   // that ends otherwise (the client went away) leaves its buffer to the garbage collector, as
   // the socket may still hold a write of it.
@@ -132,7 +139,7 @@ function sendQueryResult(reply: FastifyReply, result: QueryResult, steps: { star
   });
   if (steps !== undefined) w.setTimeGrid(steps.startMs, steps.stepMs, Math.floor((steps.endMs - steps.startMs) / steps.stepMs) + 1);
   w.ascii('{"status":"success","data":');
-  writeQueryData(w, result, statsJson(result));
+  await formatter.writeQueryData(w, result, statsJson(result));
   w.ascii(annotationsJson(result.warnings, result.infos) + '}');
   return reply.header('content-type', 'application/json').send(w.bytes());
 }
@@ -166,6 +173,11 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
   };
   const startedAt = new Date();
   const engine = opts.engine;
+  // Large matrix answers are written by this thread and format workers together (format-pool.ts).
+  const formatter = new AnswerFormatter({ threads: opts.queryFormatThreads ?? 0 });
+  app.addHook('onClose', async () => formatter.close());
+  metrics.counterFunc('mocha_query_answer_parts_formatted_total', 'Parts of large matrix answers written by format workers (--query-format-threads).', () => formatter.partsByWorkers);
+  metrics.counterFunc('mocha_query_answer_parts_format_failed_total', 'Parts of large matrix answers a format worker failed to write (the main thread wrote them instead).', () => formatter.partsFailed);
   const limiter = new Semaphore(opts.queryConcurrencyMax ?? QUERY_CONCURRENCY_MAX);
   const timeoutMsDefault = opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
 
@@ -211,7 +223,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       // Prometheus 3's `limit`: at most that many series, with a warning when more were cut.
       const limit = parseLimit(params);
       const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => instantQuery(q, expr, timeMs, queryOptions(params, limit, read)))));
-      return sendQueryResult(reply, result, undefined, () => observeQuery('query', t0, read));
+      return sendQueryResult(reply, formatter, result, undefined, () => observeQuery('query', t0, read));
     };
     scope.get('/api/v1/query', instant);
     scope.post('/api/v1/query', instant);
@@ -226,7 +238,7 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
       const stepMs = parseDurationParam(requiredParam(params, 'step'), 'step');
       const limit = parseLimit(params);
       const result = await asQueryParam(limiter.run(() => withQuerier(req, (q) => rangeQuery(q, expr, startMs, endMs, stepMs, queryOptions(params, limit, read)))));
-      return sendQueryResult(reply, result, { startMs, stepMs, endMs }, () => observeQuery('query_range', t0, read));
+      return sendQueryResult(reply, formatter, result, { startMs, stepMs, endMs }, () => observeQuery('query_range', t0, read));
     };
     scope.get('/api/v1/query_range', range);
     scope.post('/api/v1/query_range', range);

@@ -26,6 +26,8 @@ export interface ServerOptions {
   queryConcurrencyMax?: number;
   querySamplesMax?: number;
   lookbackDeltaMs?: number;
+  /** Threads that help write large matrix answers (format-pool.ts); 0 or absent: the main thread alone. */
+  queryFormatThreads?: number;
   /** Per-tenant ingest limits; built-in defaults when absent. */
   limitsFor?: (tenant: string) => TenantLimits;
   /** Exemplar storage (also given to the engine as its exemplarLog); exemplars are ignored when absent. */

@@ -15,10 +15,11 @@ import { Piscina } from 'piscina';
 import type { FlushTaskInput, FlushTaskOutput } from './flush-task.js';
 import type { CompactionTaskInput, CompactionTaskOutput } from './compact-task.js';
 
-export function workerFile(name: string): string {
+/** The compiled worker module `name`, in compaction/ or, with `dir`, in that folder of src/. */
+export function workerFile(name: string, dir = 'compaction'): string {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return fileURLToPath(new URL(`./${name}.js`, import.meta.url));
-  const built = fileURLToPath(new URL(`../../dist/compaction/${name}.js`, import.meta.url));
+  if (here.endsWith('.js')) return fileURLToPath(new URL(`../${dir}/${name}.js`, import.meta.url));
+  const built = fileURLToPath(new URL(`../../dist/${dir}/${name}.js`, import.meta.url));
   if (!existsSync(built)) throw new Error(`worker ${built} is not built: run \`npm run build\` first`);
   return built;
 }

@@ -71,6 +71,17 @@ function writeScaledDigits(out: Uint8Array, pos: number): number {
   // ~40% of values before the comparison).
   let decade = Math.floor((biasedExp - 1023) * 0.3010299956639812);
   if (a >= DECADE_START[decade + 1 + DECADE_OFFSET]!) decade++;
+  // At most 15 significant digits (a quarter of the values of a typical answer: averages of a
+  // few hundred samples, gauges with a few decimals): 15-digit decimals are more than 4 ulps
+  // apart, so at most one of them parses back to a, and it is then the shortest (a shorter one
+  // would be a 15-digit one with trailing zeros) and the closest. n / 10^k, one IEEE division,
+  // is exactly what parsing the decimal n * 10^-k gives, so the check is exact.
+  if (decade <= 14) {
+    const k = 14 - decade; // 0..20: a >= 1e-6
+    const p15 = POW10[k]!;
+    const n = Math.round(a * p15);
+    if (n / p15 === a && n >= 1e14 && n < 1e15) return writeDigits15(out, pos, n, decade);
+  }
   let s = 16 - decade;
   let hi = 0;
   let lo = 0;
@@ -149,6 +160,31 @@ function writeScaledDigits(out: Uint8Array, pos: number): number {
   putDigits17(out, pos + 17, q, best);
   let end = pos + 17;
   while (out[end - 1] === 0x30) end--; // C >= 1e16: its first digit is not 0
+  return end;
+}
+
+/**
+ * Writes n * 10^(decade - 14) (n of 15 digits, the value not an integer) in fixed notation,
+ * trailing zeros dropped.
+ */
+function writeDigits15(out: Uint8Array, pos: number, n: number, decade: number): number {
+  if (decade >= 0) {
+    // The 15 digits one byte to the right, the integer part moved back, the point after it.
+    const from = pos + 1;
+    putDigits15(out, from + 15, n);
+    const intDigits = decade + 1;
+    for (let i = 0; i < intDigits; i++) out[pos + i] = out[from + i]!;
+    out[pos + intDigits] = 0x2e; // .
+    let end = from + 15;
+    while (out[end - 1] === 0x30) end--; // stops in the fraction: the value is not an integer
+    return end;
+  }
+  out[pos++] = 0x30; // 0
+  out[pos++] = 0x2e; // .
+  for (let i = decade + 1; i < 0; i++) out[pos++] = 0x30;
+  putDigits15(out, pos + 15, n);
+  let end = pos + 15;
+  while (out[end - 1] === 0x30) end--; // n's first digit is not 0
   return end;
 }
 
@@ -298,6 +334,27 @@ function putDigits17(digits: Uint8Array, end: number, q: number, low: number): v
   view.setUint32(end - 12, QUAD_DIGITS[rest - restHigh * 10000]!, true);
   view.setUint32(end - 16, QUAD_DIGITS[restHigh]!, true);
   digits[end - 17] = 0x30 + top;
+}
+
+/** Puts the 15 digits of n (1e14 <= n < 1e15) at digits[end - 15, end). */
+function putDigits15(digits: Uint8Array, end: number, n: number): void {
+  if (digits !== viewOf) {
+    view = new DataView(digits.buffer, digits.byteOffset, digits.byteLength);
+    viewOf = digits;
+  }
+  const high = Math.floor(n / 1e8); // 7 digits
+  const low = (n - high * 1e8) | 0;
+  const lowHigh = (low / 10000) | 0;
+  view.setUint32(end - 4, QUAD_DIGITS[low - lowHigh * 10000]!, true);
+  view.setUint32(end - 8, QUAD_DIGITS[lowHigh]!, true);
+  const hi = high | 0;
+  const top = (hi / 10000) | 0; // 3 digits
+  view.setUint32(end - 12, QUAD_DIGITS[hi - top * 10000]!, true);
+  const topHigh = (top / 10) | 0;
+  digits[end - 13] = 0x30 + (top - topHigh * 10);
+  const topTop = (topHigh / 10) | 0;
+  digits[end - 14] = 0x30 + (topHigh - topTop * 10);
+  digits[end - 15] = 0x30 + topTop;
 }
 
 /** Digits of a non-negative integer below 2^53. */

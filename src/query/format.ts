@@ -166,6 +166,14 @@ export class JsonBytes {
     this.view = viewOf(next);
   }
 
+  /** Bytes written elsewhere (a part of the answer formatted by another thread). */
+  raw(bytes: Uint8Array): this {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
   /** Text of any characters (label values, messages), as UTF-8. */
   text(s: string): this {
     this.reserve(s.length * 3);
@@ -206,6 +214,12 @@ export class JsonBytes {
     if (!(stepMs > 0) || !(count > 0) || count > TIME_GRID_STEPS_MAX || !(Math.abs(startMs) < 9e15) || !(Math.abs(startMs + count * stepMs) < 9e15)) return this;
     this.grid = { startMs, stepMs, count };
     return this;
+  }
+
+  /** The time grid set (setTimeGrid), if any: for another thread formatting part of the answer. */
+  get timeGrid(): { startMs: number; stepMs: number; count: number } | undefined {
+    const grid = this.grid;
+    return grid === undefined ? undefined : { startMs: grid.startMs, stepMs: grid.stepMs, count: grid.count };
   }
 
   /** Steps in the time grid (0 without one). */
@@ -350,23 +364,43 @@ export function writeQueryData(w: JsonBytes, result: QueryResult, extraJson = ''
       w.ascii(']');
       break;
     }
-    case 'matrix': {
-      // One allocation for the usual answer (~30 bytes a point) instead of doubling through it.
-      let points = 0;
-      for (const s of result.result) points += s.timestampsMs.length;
-      w.reserve(points * MATRIX_POINT_BYTES_TYPICAL + result.result.length * 256);
-      if (points < w.timeGridSteps) w.clearTimeGrid();
-      w.ascii('{"resultType":"matrix","result":[');
-      let first = true;
-      for (const s of result.result) {
-        w.ascii(first ? '{"metric":' : ',{"metric":').text(formatLabelsJson(s.labels)).ascii(',"values":[').points(s.timestampsMs, s.values).ascii(']}');
-        first = false;
-      }
+    case 'matrix':
+      beginMatrix(w, result.result);
+      writeMatrixSeries(w, result.result, 0, result.result.length);
       w.ascii(']');
       break;
-    }
   }
   w.text(extraJson).ascii('}');
+}
+
+/** A series of a matrix answer. */
+export type MatrixSeries = Extract<QueryResult, { resultType: 'matrix' }>['result'][number];
+
+/** Points of a matrix answer. */
+export function matrixPoints(series: readonly MatrixSeries[]): number {
+  let points = 0;
+  for (const s of series) points += s.timestampsMs.length;
+  return points;
+}
+
+/** `{"resultType":"matrix","result":[`, with room made for the whole answer. */
+export function beginMatrix(w: JsonBytes, series: readonly MatrixSeries[]): void {
+  // One allocation for the usual answer (~30 bytes a point) instead of doubling through it.
+  const points = matrixPoints(series);
+  w.reserve(points * MATRIX_POINT_BYTES_TYPICAL + series.length * 256);
+  if (points < w.timeGridSteps) w.clearTimeGrid();
+  w.ascii('{"resultType":"matrix","result":[');
+}
+
+/**
+ * Series [from, to) of a matrix answer as `{"metric":{...},"values":[...]}`, comma-separated,
+ * with a comma before the first when `leadingComma` (it is not the answer's first series).
+ */
+export function writeMatrixSeries(w: JsonBytes, series: readonly MatrixSeries[], from: number, to: number, leadingComma = from > 0): void {
+  for (let i = from; i < to; i++) {
+    const s = series[i]!;
+    w.ascii(i > from || leadingComma ? ',{"metric":' : '{"metric":').text(formatLabelsJson(s.labels)).ascii(',"values":[').points(s.timestampsMs, s.values).ascii(']}');
+  }
 }
 
 /** The `data` object of a query answer as a string (writeQueryData). */

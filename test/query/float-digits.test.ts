@@ -112,6 +112,24 @@ describe('writeFixedFloat prints String(v)', () => {
     expect(mismatches(values)).toEqual([]);
   });
 
+  test('decimals of 10 to 16 digits at every scale, their neighbours, and 15-digit decimals with trailing zeros', () => {
+    // The 15-digit path (n / 10^k === a): at most 15 digits are written from n; 16 digits go the
+    // long way. Neighbours one ulp off a 15-digit decimal are not one.
+    const values: number[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      const digits = 10 + Math.floor(rnd() * 7);
+      const k = Math.floor(rnd() * 10 ** digits);
+      const v = k / Math.pow(10, Math.floor(rnd() * (digits + 7)));
+      f64[0] = v;
+      u32[0] = u32[0]! + (i % 3) - 1; // the value itself and both neighbours (the low word: no carry worth caring about)
+      values.push(v, f64[0]!);
+    }
+    for (let decade = -6; decade <= 15; decade++) {
+      for (let i = 0; i < 2_000; i++) values.push(Math.floor(1e14 + rnd() * 9e14) * 10 ** (decade - 14), (Math.floor(rnd() * 9e4) + 1e4) * 1e10 * 10 ** (decade - 14));
+    }
+    expect(mismatches(values)).toEqual([]);
+  });
+
   test('short and long values next to powers of two (the interval is narrower below them)', () => {
     const values: number[] = [];
     for (let e = -19; e <= 56; e++) {

@@ -1,0 +1,166 @@
+// Formatting a large matrix answer on more than one thread. A 30-day range answer of a few
+// hundred series is ~330k points and ~11 MB of JSON; writing it (format.ts) is most of what a
+// warm pyramid query costs (~60 of ~140 ms for bench:rollup's avg_over_time), on the main
+// thread. Its series are independent: the main thread writes the first part while idle format
+// workers write the others (a copy of their points, transferred), and the parts are joined in
+// order, so the bytes are those of writeQueryData exactly (test/query/format-pool.test.ts).
+// A worker that fails has its part written by the main thread instead.
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import { workerFile } from '../compaction/pool.js';
+import type { Labels } from '../model/labels.js';
+import type { QueryResult } from './engine.js';
+import { beginMatrix, JsonBytes, matrixPoints, writeMatrixSeries, writeQueryData, type MatrixSeries } from './format.js';
+
+/** The default format workers: cores - 1 (the main thread writes a part too), at most this many. */
+export const QUERY_FORMAT_THREADS_MAX = 3;
+
+export function defaultQueryFormatThreads(): number {
+  return Math.min(QUERY_FORMAT_THREADS_MAX, Math.max(0, os.availableParallelism() - 1));
+}
+
+/** Below this many points an answer is written by the main thread alone (~3 ms of work; a task costs ~0.5 ms). */
+export const PARALLEL_FORMAT_POINTS_MIN = 20_000;
+/** Idle format workers exit after a minute without large answers. */
+const FORMAT_WORKER_IDLE_TIMEOUT_MS = 60_000;
+/** Bytes a formatted point takes, about (`[1700000000,"21.833333333333332"],`). */
+const POINT_BYTES_TYPICAL = 34;
+/** A worker's answer below this is copied rather than transferred: a small Buffer may share Node's pool. */
+const TRANSFER_BYTES_MIN = 64 * 1024;
+
+/** Part of a matrix answer for a format worker: its series' labels and packed points. */
+export interface FormatTaskInput {
+  /** The answer's time grid (JsonBytes.setTimeGrid), if its writer has one. */
+  grid: { startMs: number; stepMs: number; count: number } | undefined;
+  labels: Labels[];
+  /** Series i's points are [pointOffsets[i], pointOffsets[i + 1]) of timestampsMs and values. */
+  pointOffsets: Uint32Array;
+  timestampsMs: Float64Array;
+  values: Float64Array;
+}
+
+/** The part's bytes: writeMatrixSeries of its series, each after a comma (never the answer's first). */
+export function runFormatTask(input: FormatTaskInput): Uint8Array {
+  const n = input.labels.length;
+  const w = new JsonBytes(input.values.length * POINT_BYTES_TYPICAL + n * 256);
+  if (input.grid !== undefined) w.setTimeGrid(input.grid.startMs, input.grid.stepMs, input.grid.count);
+  const series: MatrixSeries[] = [];
+  const offsets = input.pointOffsets;
+  for (let i = 0; i < n; i++) {
+    series.push({ labels: input.labels[i]!, timestampsMs: input.timestampsMs.subarray(offsets[i]!, offsets[i + 1]!), values: input.values.subarray(offsets[i]!, offsets[i + 1]!) });
+  }
+  writeMatrixSeries(w, series, 0, n, true);
+  const bytes = w.bytes();
+  return bytes.length < TRANSFER_BYTES_MIN ? new Uint8Array(bytes) : bytes;
+}
+
+/** Series [from, to) packed for a format worker. */
+function packTask(series: readonly MatrixSeries[], from: number, to: number, grid: FormatTaskInput['grid']): FormatTaskInput {
+  const pointOffsets = new Uint32Array(to - from + 1);
+  for (let i = from; i < to; i++) pointOffsets[i - from + 1] = pointOffsets[i - from]! + series[i]!.timestampsMs.length;
+  const points = pointOffsets[to - from]!;
+  const timestampsMs = new Float64Array(points);
+  const values = new Float64Array(points);
+  const labels: Labels[] = [];
+  for (let i = from; i < to; i++) {
+    const s = series[i]!;
+    timestampsMs.set(s.timestampsMs, pointOffsets[i - from]!);
+    values.set(s.values, pointOffsets[i - from]!);
+    labels.push(s.labels);
+  }
+  return { grid, labels, pointOffsets, timestampsMs, values };
+}
+
+/**
+ * Series indices cutting `series` into `parts` runs of about equal points: cuts[k] is where part k
+ * starts (cuts[0] = 0, cuts[parts] = series.length). The first run has a series (if there is
+ * one); later runs may be empty.
+ */
+export function cutByPoints(series: readonly MatrixSeries[], parts: number): number[] {
+  const total = matrixPoints(series);
+  const cuts = [0];
+  let seen = 0;
+  let i = 0;
+  for (let k = 1; k < parts; k++) {
+    const target = (total * k) / parts;
+    // The first part is never empty: the main thread writes it, the answer's first series
+    // without a comma before it, and the workers' parts all start with one.
+    while (i < series.length && (i === 0 || seen + series[i]!.timestampsMs.length / 2 < target)) seen += series[i++]!.timestampsMs.length;
+    cuts.push(i);
+  }
+  cuts.push(series.length);
+  return cuts;
+}
+
+export interface AnswerFormatterOptions {
+  /** Format worker threads (0: the main thread writes every answer). */
+  threads: number;
+  /** Answers with fewer points are written by the main thread alone (PARALLEL_FORMAT_POINTS_MIN). */
+  pointsMin?: number;
+  /** The worker module (tests give one that fails). */
+  workerFilename?: string;
+}
+
+/** Writes query answers, large matrices with the help of format workers. */
+export class AnswerFormatter {
+  private readonly pool: Piscina | undefined;
+  private readonly threads: number;
+  private readonly pointsMin: number;
+  private tasksInFlight = 0;
+  /** Parts of answers written by workers, and by the main thread after a worker failed. */
+  partsByWorkers = 0;
+  partsFailed = 0;
+
+  constructor(opts: AnswerFormatterOptions) {
+    this.threads = Math.max(0, Math.floor(opts.threads));
+    this.pointsMin = opts.pointsMin ?? PARALLEL_FORMAT_POINTS_MIN;
+    // minThreads 0: no thread (and its memory) until the first large answer.
+    this.pool =
+      this.threads > 0
+        ? new Piscina({ filename: opts.workerFilename ?? workerFile('format-worker', 'query'), minThreads: 0, maxThreads: this.threads, idleTimeout: FORMAT_WORKER_IDLE_TIMEOUT_MS })
+        : undefined;
+  }
+
+  /** writeQueryData, with the series of a large matrix split between this thread and idle workers. */
+  async writeQueryData(w: JsonBytes, result: QueryResult, extraJson = ''): Promise<void> {
+    const pool = this.pool;
+    const idle = this.threads - this.tasksInFlight;
+    if (pool === undefined || result.resultType !== 'matrix' || idle <= 0 || result.result.length < 2 || matrixPoints(result.result) < this.pointsMin) {
+      writeQueryData(w, result, extraJson);
+      return;
+    }
+    const series = result.result;
+    beginMatrix(w, series);
+    const cuts = cutByPoints(series, idle + 1);
+    const grid = w.timeGrid;
+    const parts: { from: number; to: number; bytes: Promise<Uint8Array | undefined> }[] = [];
+    for (let k = 1; k + 1 < cuts.length; k++) {
+      const from = cuts[k]!;
+      const to = cuts[k + 1]!;
+      if (from === to) continue;
+      const input = packTask(series, from, to, grid);
+      this.tasksInFlight++;
+      const bytes = (pool.run(input, { transferList: [input.pointOffsets.buffer, input.timestampsMs.buffer, input.values.buffer] as ArrayBuffer[] }) as Promise<Uint8Array>).then(
+        (b) => b,
+        () => undefined,
+      );
+      parts.push({ from, to, bytes: bytes.finally(() => this.tasksInFlight--) });
+    }
+    writeMatrixSeries(w, series, 0, cuts[1]!);
+    for (const part of parts) {
+      const bytes = await part.bytes;
+      if (bytes !== undefined) {
+        w.raw(bytes);
+        this.partsByWorkers++;
+      } else {
+        writeMatrixSeries(w, series, part.from, part.to);
+        this.partsFailed++;
+      }
+    }
+    w.ascii(']').text(extraJson).ascii('}');
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.destroy();
+  }
+}
