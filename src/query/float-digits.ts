@@ -76,11 +76,16 @@ function writeScaledDigits(out: Uint8Array, pos: number): number {
   // apart, so at most one of them parses back to a, and it is then the shortest (a shorter one
   // would be a 15-digit one with trailing zeros) and the closest. n / 10^k, one IEEE division,
   // is exactly what parsing the decimal n * 10^-k gives, so the check is exact.
+  // No decimal of 15 digits or fewer parses back to a (the check failed, not its range guard):
+  // 16 digits are the shortest when one of them is inside, no search for fewer (below).
+  let atLeast16 = false;
   if (decade <= 14) {
     const k = 14 - decade; // 0..20: a >= 1e-6
     const p15 = POW10[k]!;
     const n = Math.round(a * p15);
-    if (n / p15 === a && n >= 1e14 && n < 1e15) return writeDigits15(out, pos, n, decade);
+    if (n / p15 === a) {
+      if (n >= 1e14 && n < 1e15) return writeDigits15(out, pos, n, decade);
+    } else atLeast16 = true;
   }
   let s = 16 - decade;
   let hi = 0;
@@ -124,7 +129,8 @@ function writeScaledDigits(out: Uint8Array, pos: number): number {
   // rates) need all 17 digits: j = 1 is tried first, and fails.
   const c1 = nearestInside(r, 1, halfUp, halfDown);
   if (c1 === UNDECIDED) return -1;
-  if (c1 >= 0) {
+  if (c1 >= 0 && atLeast16) best = c1;
+  else if (c1 >= 0) {
     // Fewer than 17 digits: how many fewer.
     best = shorterMultiple(r, c1, halfUp, halfDown);
     if (best === UNDECIDED) return -1;
