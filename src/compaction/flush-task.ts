@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { PARTITION_MS } from '../constants.js';
 import type { Labels } from '../model/labels.js';
+import { sharedFloat64Array, sharedUint32Array } from '../model/shared-arrays.js';
 import { segmentName, tenantSegmentsDir } from '../segment/format.js';
 import { writeSegment, type SegmentMeta, type SegmentSeriesInput } from '../segment/writer.js';
 import type { SegmentCompression } from '../segment/codecs.js';
@@ -38,13 +39,13 @@ export interface PackedSeries {
   values: Float64Array;
 }
 
-/** Flattens series into the transferable arrays of a FlushTaskInput (tests, engine). */
+/** Flattens series into the shared arrays of a FlushTaskInput (tests, engine; shared-arrays.ts). */
 export function packSeries(series: readonly { labels: Labels; timestampsMs: Float64Array; values: Float64Array }[]): PackedSeries {
   let total = 0;
   for (const s of series) total += s.timestampsMs.length;
-  const offsets = new Uint32Array(series.length + 1);
-  const timestampsMs = new Float64Array(total);
-  const values = new Float64Array(total);
+  const offsets = sharedUint32Array(series.length + 1);
+  const timestampsMs = sharedFloat64Array(total);
+  const values = sharedFloat64Array(total);
   let at = 0;
   for (let i = 0; i < series.length; i++) {
     const s = series[i]!;

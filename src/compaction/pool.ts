@@ -43,9 +43,13 @@ export class CompactionPool {
     this.compactionPool = new Piscina({ filename: workerFile('compact-worker'), minThreads: 0, maxThreads: 1, idleTimeout: WORKER_IDLE_TIMEOUT_MS });
   }
 
+  /**
+   * Never with a transfer list: detaching a buffer of the main thread slows its typed-array code
+   * for good (model/shared-arrays.ts). Head.pack() and packSeries() give shared arrays; others
+   * are copied.
+   */
   runFlush(input: FlushTaskInput): Promise<FlushTaskOutput> {
-    const transfer = [input.offsets.buffer, input.timestampsMs.buffer, input.values.buffer] as ArrayBuffer[];
-    return this.flushPool.run(input, { transferList: transfer }) as Promise<FlushTaskOutput>;
+    return this.flushPool.run(input) as Promise<FlushTaskOutput>;
   }
 
   runCompaction(input: CompactionTaskInput): Promise<CompactionTaskOutput> {

@@ -28,6 +28,7 @@ import type { Matcher } from '../model/matchers.js';
 import { RoaringBitmap32, selectPostings, type Bitmap } from '../model/postings.js';
 import type { SeriesSource, SourceSeries } from '../model/querier.js';
 import type { SampleRun } from '../model/samples.js';
+import { sharedFloat64Array, sharedUint32Array } from '../model/shared-arrays.js';
 import { CHUNK_SAMPLES_MASK, CHUNK_SAMPLES_SHIFT, ChunkPool, NO_CHUNK, SLAB_CHUNKS_MASK, SLAB_CHUNKS_SHIFT } from './chunks.js';
 import type { SeriesRegistry } from './series-registry.js';
 import { sortDedupeLastWins } from './sort.js';
@@ -255,9 +256,10 @@ export class Head implements SeriesSource {
     const idxs = new Int32Array(n);
     const total = this.sortAll(refList, idxs);
     if (total > 0xffff_ffff) throw new Error(`Head.pack: ${total} samples do not fit uint32 offsets`);
-    let offsets: Uint32Array = new Uint32Array(n + 1);
-    let timestampsMs: Float64Array = new Float64Array(total);
-    let values: Float64Array = new Float64Array(total);
+    // Shared memory: the flush worker reads them without a copy or a transfer (shared-arrays.ts).
+    let offsets: Uint32Array = sharedUint32Array(n + 1);
+    let timestampsMs: Float64Array = sharedFloat64Array(total);
+    let values: Float64Array = sharedFloat64Array(total);
     this.copyAll(idxs, offsets, timestampsMs, values);
     const labels: Labels[] = new Array<Labels>(n);
     for (let i = 0; i < n; i++) labels[i] = this.registry.labelsOf(refList[i]!);
@@ -544,9 +546,9 @@ export class Head implements SeriesSource {
     if (merged === series) return { refs: refList, offsets, timestampsMs, values };
     let total = 0;
     for (const s of merged) total += s.timestampsMs.length;
-    const outOffsets = new Uint32Array(merged.length + 1);
-    const outT = new Float64Array(total);
-    const outV = new Float64Array(total);
+    const outOffsets = sharedUint32Array(merged.length + 1);
+    const outT = sharedFloat64Array(total);
+    const outV = sharedFloat64Array(total);
     let at = 0;
     for (let i = 0; i < merged.length; i++) {
       const s = merged[i]!;

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { Piscina } from 'piscina';
 import { workerFile } from '../compaction/pool.js';
 import type { Labels } from '../model/labels.js';
+import { sharedFloat64Array, sharedUint32Array } from '../model/shared-arrays.js';
 import type { QueryResult } from './engine.js';
 import { beginMatrix, JsonBytes, matrixPoints, writeMatrixSeries, writeQueryData, type MatrixSeries } from './format.js';
 
@@ -56,11 +57,13 @@ export function runFormatTask(input: FormatTaskInput): Uint8Array {
 
 /** Series [from, to) packed for a format worker. */
 function packTask(series: readonly MatrixSeries[], from: number, to: number, grid: FormatTaskInput['grid']): FormatTaskInput {
-  const pointOffsets = new Uint32Array(to - from + 1);
+  // Shared memory, neither copied nor transferred: a transfer would detach the main thread's
+  // buffers and slow its typed-array code for good (model/shared-arrays.ts).
+  const pointOffsets = sharedUint32Array(to - from + 1);
   for (let i = from; i < to; i++) pointOffsets[i - from + 1] = pointOffsets[i - from]! + series[i]!.timestampsMs.length;
   const points = pointOffsets[to - from]!;
-  const timestampsMs = new Float64Array(points);
-  const values = new Float64Array(points);
+  const timestampsMs = sharedFloat64Array(points);
+  const values = sharedFloat64Array(points);
   const labels: Labels[] = [];
   for (let i = from; i < to; i++) {
     const s = series[i]!;
@@ -140,7 +143,7 @@ export class AnswerFormatter {
       if (from === to) continue;
       const input = packTask(series, from, to, grid);
       this.tasksInFlight++;
-      const bytes = (pool.run(input, { transferList: [input.pointOffsets.buffer, input.timestampsMs.buffer, input.values.buffer] as ArrayBuffer[] }) as Promise<Uint8Array>).then(
+      const bytes = (pool.run(input) as Promise<Uint8Array>).then(
         (b) => b,
         () => undefined,
       );

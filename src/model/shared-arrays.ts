@@ -1,0 +1,17 @@
+// Typed arrays over SharedArrayBuffers, for data the main thread hands to a worker thread (flush
+// input, parts of query answers): posted to a worker they are shared, neither copied nor
+// transferred. Transferring would detach the main thread's buffer, and the first ArrayBuffer
+// detached in a V8 isolate invalidates a protector ("array buffer detaching") that optimized code
+// relies on: from then on every typed-array loop of that thread checks for detached buffers, for
+// the rest of the process. Measured (bench/micro/detach-protector.ts): a plain Float64Array loop
+// 2-3x slower after one detach of an unrelated 8-byte buffer; a warm 30-day rate query ~15-25%
+// slower once the first flush had transferred its input (every query after a server's first
+// flush, before 3 Dec 2026).
+
+export function sharedFloat64Array(length: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT));
+}
+
+export function sharedUint32Array(length: number): Uint32Array {
+  return new Uint32Array(new SharedArrayBuffer(length * Uint32Array.BYTES_PER_ELEMENT));
+}
