@@ -95,3 +95,51 @@ export class MemSampler {
     return Math.max(this.peakHwmBytes, this.peakRssBytes);
   }
 }
+
+/** Busy and total CPU jiffies of the whole machine so far (/proc/stat's "cpu" line), absent elsewhere. */
+function machineJiffies(): { busy: number; total: number } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^cpu\s+(.*)$/m.exec(text);
+  if (m === null) return undefined;
+  const f = m[1]!.trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+  const total = f.slice(0, 8).reduce((s, x) => s + x, 0);
+  return { busy: total - f[3]! - f[4]!, total };
+}
+
+/** waitForQuietCpu's default: a machine at most this busy (share of all CPUs) counts as idle. */
+export const QUIET_BUSY_SHARE_MAX = 0.2;
+
+export interface QuietWait {
+  /** How long it waited, ms. */
+  waitedMs: number;
+  /** The busy share of the machine's CPUs in the last window (0..1), absent where /proc/stat is not readable. */
+  busyShare?: number;
+}
+
+/**
+ * Waits until the machine's CPUs are mostly idle (busy below `busyShareMax` over a `windowMs`
+ * window), at most `timeoutMs`: a timed query then starts on a machine that is not still busy
+ * with the previous target's leftovers (another server's garbage collection after its answer,
+ * a concurrent marking of ours). Returns at once where /proc/stat is not readable.
+ */
+export async function waitForQuietCpu(opts: { busyShareMax?: number; windowMs?: number; timeoutMs?: number } = {}): Promise<QuietWait> {
+  const busyShareMax = opts.busyShareMax ?? QUIET_BUSY_SHARE_MAX;
+  const windowMs = opts.windowMs ?? 200;
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const t0 = performance.now();
+  let prev = machineJiffies();
+  if (prev === undefined) return { waitedMs: 0 };
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = machineJiffies()!;
+    const busyShare = now.total > prev.total ? (now.busy - prev.busy) / (now.total - prev.total) : 0;
+    if (busyShare <= busyShareMax || performance.now() - t0 >= timeoutMs) return { waitedMs: performance.now() - t0, busyShare };
+    prev = now;
+  }
+}

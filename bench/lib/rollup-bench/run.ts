@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, tempDataDir } from '../server.js';
-import { MemSampler, readCpuSeconds } from '../proc.js';
+import { MemSampler, QUIET_BUSY_SHARE_MAX, readCpuSeconds, waitForQuietCpu } from '../proc.js';
 import { median, percentile } from '../stats.js';
 import { note, Progress } from '../progress.js';
 import { scrapeServerMetrics } from '../server-metrics.js';
@@ -341,6 +341,8 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
 
     // 5. Queries.
     const queries: QueryReport[] = [];
+    const settleWaitsMs: number[] = [];
+    let settleTimeouts = 0;
     for (const q of rollupQueries(ds)) {
       say(`query ${q.name}: ${q.query} over ${((q.endS - q.startS) / 86400).toFixed(1)} d, step ${q.stepS} s`);
       const call: Record<Target, ((stats: boolean) => Promise<RangeAnswer>) | undefined> = {
@@ -387,6 +389,11 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
         // Rotate the order run by run so machine noise hits every target alike.
         for (let j = 0; j < live.length; j++) {
           const t = live[(i + j) % live.length]!;
+          // Each run starts on an idle machine: not while the previous target still works after
+          // its answer (Prometheus' or our garbage collection), which otherwise lands on this one.
+          const quiet = await waitForQuietCpu();
+          settleWaitsMs.push(quiet.waitedMs);
+          if (quiet.busyShare !== undefined && quiet.busyShare > QUIET_BUSY_SHARE_MAX) settleTimeouts++;
           try {
             ms.get(t)!.push(await timed[t]!());
           } catch (e) {
@@ -444,6 +451,11 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
         ...(pm !== undefined && targets.prometheus.medianMs !== undefined ? { speedupVsPrometheus: targets.prometheus.medianMs / pm } : {}),
         agreement,
       });
+    }
+    if (settleWaitsMs.length > 0) {
+      notes.push(
+        `timed runs start on an idle machine (CPUs <= ${QUIET_BUSY_SHARE_MAX * 100}% busy over 200 ms, waiting at most 5 s): waited median ${median(settleWaitsMs).toFixed(0)} ms, max ${Math.max(...settleWaitsMs).toFixed(0)} ms; ${settleTimeouts} of ${settleWaitsMs.length} runs started on a busy machine after 5 s`,
+      );
     }
 
     const load: RollupBenchReport['load'] = phases?.load ?? { skipped: skippedWhy! };
