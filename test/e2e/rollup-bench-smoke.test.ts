@@ -222,7 +222,7 @@ describe('rollup bench pieces', () => {
 describe.runIf(fs.existsSync(serverCliPath()))('bench:rollup, tiny, against the real server', () => {
   it('reports every phase and the answers agree', async () => {
     const series = 20;
-    const report = await runRollupBench({ ...DEFAULT_ROLLUP_OPTIONS, days: 0.25, series, runs: 2, liveSeries: 50, idleMs: 2000, settleMs: 500, flushEveryMs: 3 * HOUR, quiet: true });
+    const report = await runRollupBench({ ...DEFAULT_ROLLUP_OPTIONS, days: 0.25, series, runs: 2, liveSeries: 50, idleMs: 2000, settleMs: 500, idleWaitMaxMs: 0, flushEveryMs: 3 * HOUR, quiet: true });
     const scrapes = 6 * 240;
     expect(report.scenario.samples).toBe(series * scrapes);
     expect(report.load.samples).toBe(series * scrapes);
@@ -262,7 +262,7 @@ describe.runIf(fs.existsSync(serverCliPath()))('bench:rollup, tiny, against the 
 
   it('bench:cold reruns the queries on the kept data, each first after a server start, and the answers agree', async () => {
     const series = 10;
-    const kept = await runRollupBench({ ...DEFAULT_ROLLUP_OPTIONS, days: 0.25, series, runs: 1, liveSeries: 10, idleMs: 500, settleMs: 200, flushEveryMs: 3 * HOUR, noPrometheus: true, keepData: true, quiet: true });
+    const kept = await runRollupBench({ ...DEFAULT_ROLLUP_OPTIONS, days: 0.25, series, runs: 1, liveSeries: 10, idleMs: 500, settleMs: 200, idleWaitMaxMs: 0, flushEveryMs: 3 * HOUR, noPrometheus: true, keepData: true, quiet: true });
     const dir = kept.keptMochaDir!;
     try {
       expect(fs.existsSync(path.join(dir, DATASET_FILE))).toBe(true);

@@ -23,6 +23,8 @@ avg_over_time(rb_temperature[1h]) over the whole span at a 1 h step: mocha resol
   --live-series N       steady writer: series per request (default ${DEFAULT_ROLLUP_OPTIONS.liveSeries})
   --live-period D       steady writer: one request this often (default 100ms)
   --idle D              idle phase of the latency measurement (default 60s: ~600 requests, so its p99 is not the 2nd worst)
+  --idle-wait-max D     before each timed query, wait at most this long for the machine's CPUs to be
+                        <= 20% busy over 200 ms (default 5s; 0: no wait)
   --settle D            steady writing before the idle phase, after the backfill (default 10s: its last flush's memory collected)
   --prom-block-duration D  Prometheus block size (default ${DEFAULT_ROLLUP_OPTIONS.promBlockDuration}: what Prometheus builds with a
                         30-40 d retention, max block = 10% of it); one OpenMetrics file and one promtool run per block
@@ -69,6 +71,7 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
       series: { type: 'string' },
       interval: { type: 'string' },
       runs: { type: 'string' },
+      'idle-wait-max': { type: 'string' },
       seed: { type: 'string' },
       senders: { type: 'string' },
       'samples-per-request': { type: 'string' },
@@ -116,6 +119,7 @@ export function parseRollupArgs(argv: string[]): { options: RollupBenchOptions; 
   if (v['live-period'] !== undefined) o.livePeriodMs = parseDurationMs(v['live-period'], '--live-period');
   if (v.idle !== undefined) o.idleMs = parseDurationMs(v.idle, '--idle');
   if (v.settle !== undefined) o.settleMs = parseDurationMs(v.settle, '--settle');
+  if (v['idle-wait-max'] !== undefined) o.idleWaitMaxMs = v['idle-wait-max'] === '0' ? 0 : parseDurationMs(v['idle-wait-max'], '--idle-wait-max');
   if (v['prom-block-duration'] !== undefined) {
     // promtool rounds --max-block-duration down to one of Prometheus' block ranges (2 h x 3^k).
     if (!PROM_BLOCK_DURATIONS.includes(v['prom-block-duration'])) throw new Error(`--prom-block-duration: one of ${PROM_BLOCK_DURATIONS.join(', ')}`);
