@@ -1,8 +1,7 @@
-// piscina worker entry for formatting part of a large matrix answer (format-pool.ts).
-import { Piscina } from 'piscina';
-import { runFormatTask, type FormatTaskInput } from './format-pool.js';
+// piscina worker entry for formatting part of a large matrix answer (format-pool.ts): the bytes
+// are written into the shared room the task brings, and only their length goes back.
+import { runFormatTask, type FormatTaskInput, type FormatTaskOutput } from './format-pool.js';
 
-export default function formatWorker(input: FormatTaskInput): unknown {
-  // Transferred, not copied, back to the main thread: its own ArrayBuffer (see runFormatTask).
-  return Piscina.move(runFormatTask(input));
+export default function formatWorker(input: FormatTaskInput): FormatTaskOutput {
+  return runFormatTask(input);
 }

@@ -81,7 +81,7 @@ export function formatLabelsJson(labels: Labels): string {
 }
 
 /** Room a point needs at most: `[` timestamp (21) `,"` value (24) `"],`. */
-const POINT_BYTES_MAX = 56;
+export const POINT_BYTES_MAX = 56;
 const INITIAL_BYTES = 64 * 1024;
 /** A point with a 10-digit timestamp and a 17-digit value: `[1700000000,"21.833333333333332"],`. */
 const MATRIX_POINT_BYTES_TYPICAL = 34;

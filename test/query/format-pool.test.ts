@@ -8,8 +8,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { labelsFromRecord } from '../../src/model/labels.js';
 import type { QueryResult } from '../../src/query/engine.js';
-import { AnswerFormatter, cutByPoints } from '../../src/query/format-pool.js';
-import { JsonBytes, matrixPoints, writeQueryData, type MatrixSeries } from '../../src/query/format.js';
+import { AnswerFormatter, cutByPoints, partBytesMax, runFormatTask, type FormatTaskInput } from '../../src/query/format-pool.js';
+import { JsonBytes, matrixPoints, writeMatrixSeries, writeQueryData, type MatrixSeries } from '../../src/query/format.js';
 import { mulberry32 as prng } from '../helpers/prng.js';
 
 const GRID = { startMs: 1_793_671_200_000, stepMs: 60_000, count: 500 };
@@ -79,6 +79,47 @@ describe('cutByPoints', () => {
         const before = matrixPoints(series.slice(0, cuts[k]));
         if (cuts[k]! > 1) expect(Math.abs(before - (total * k) / parts)).toBeLessThanOrEqual(largest);
       }
+    }
+  });
+});
+
+describe('runFormatTask (a worker part)', () => {
+  /** Series [from, to) as a task, its room `outBytes` (default partBytesMax). */
+  function task(series: MatrixSeries[], grid: boolean, outBytes?: number): FormatTaskInput {
+    const pointOffsets = new Uint32Array(series.length + 1);
+    series.forEach((s, i) => (pointOffsets[i + 1] = pointOffsets[i]! + s.timestampsMs.length));
+    const timestampsMs = new Float64Array(pointOffsets[series.length]!);
+    const values = new Float64Array(timestampsMs.length);
+    series.forEach((s, i) => {
+      timestampsMs.set(s.timestampsMs, pointOffsets[i]!);
+      values.set(s.values, pointOffsets[i]!);
+    });
+    const out = new Uint8Array(new SharedArrayBuffer(outBytes ?? partBytesMax(series, 0, series.length)));
+    return { grid: grid ? GRID : undefined, labels: series.map((s) => s.labels), pointOffsets, timestampsMs, values, out };
+  }
+
+  function want(series: MatrixSeries[], grid: boolean): string {
+    const w = new JsonBytes();
+    if (grid) w.setTimeGrid(GRID.startMs, GRID.stepMs, GRID.count);
+    writeMatrixSeries(w, series, 0, series.length, true);
+    return w.toString();
+  }
+
+  test('writes into the shared room (partBytesMax is enough for any labels and values), or copies out when it is too small', () => {
+    const rnd = prng(21);
+    const decoder = new TextDecoder();
+    for (let round = 0; round < 60; round++) {
+      const series = randomMatrix(rnd, 1 + Math.floor(rnd() * 12), 1 + Math.floor(rnd() * 200));
+      // Labels that escape to the most bytes: control characters (\u00XX), quotes, <>&, astral characters.
+      if (round % 4 === 0) series[0] = { ...series[0]!, labels: labelsFromRecord({ __name__: 'm', odd: '\u0001<>&"\\\u2028'.repeat(20) + '\u{1F600}'.repeat(10) }) };
+      const grid = round % 2 === 0;
+      const t = task(series, grid);
+      const r = runFormatTask(t);
+      expect(r.bytes).toBeUndefined();
+      expect(decoder.decode(t.out.subarray(0, r.length))).toBe(want(series, grid));
+      const small = runFormatTask(task(series, grid, 16));
+      expect(small.bytes).toBeDefined();
+      expect(decoder.decode(small.bytes!)).toBe(want(series, grid));
     }
   });
 });
