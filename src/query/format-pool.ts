@@ -110,8 +110,8 @@ class TaskScratch {
   }
 }
 
-/** Scratch memory kept between answers at most this large (a larger one is dropped after its task). */
-const SCRATCH_BYTES_KEPT_MAX = 128 * 1024 * 1024;
+/** Scratch memory kept between answers at most this large per worker (a 30-day, 11 MB answer's part needs ~14 MB; a larger one is dropped after its task). */
+const SCRATCH_BYTES_KEPT_MAX = 32 * 1024 * 1024;
 
 /** Series [from, to) packed for a format worker, in views of `scratch`. */
 function packTask(series: readonly MatrixSeries[], from: number, to: number, grid: FormatTaskInput['grid'], scratch: TaskScratch): FormatTaskInput {
