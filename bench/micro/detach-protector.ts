@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { median } from '../lib/stats.js';
 
 const { values: a } = parseArgs({ options: { rounds: { type: 'string' }, processes: { type: 'string' }, variant: { type: 'string' } } });
 const rounds = Number(a.rounds ?? 41);
@@ -34,7 +35,7 @@ function medianMs(x: Float64Array, y: Float64Array): number {
     loop(x, y);
     ts.push(performance.now() - t0);
   }
-  return ts.sort((p, q) => p - q)[ts.length >> 1]!;
+  return median(ts);
 }
 
 async function child(variant: string): Promise<void> {
@@ -74,8 +75,7 @@ if (a.variant !== undefined) {
       befores.set(v, [...(befores.get(v) ?? []), r.before]);
     }
   }
-  const med = (xs: number[]): number => [...xs].sort((p, q) => p - q)[xs.length >> 1]!;
   for (const v of variants) {
-    console.log(`${v.padEnd(7)} loop over 1M float64 (before: median ${med(befores.get(v)!).toFixed(2)} ms): after / before median ${med(ratios.get(v)!).toFixed(2)}x (${reps} processes: ${ratios.get(v)!.map((x) => x.toFixed(2)).join(' ')})`);
+    console.log(`${v.padEnd(7)} loop over 1M float64 (before: median ${median(befores.get(v)!).toFixed(2)} ms): after / before median ${median(ratios.get(v)!).toFixed(2)}x (${reps} processes: ${ratios.get(v)!.map((x) => x.toFixed(2)).join(' ')})`);
   }
 }

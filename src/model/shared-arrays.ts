@@ -4,9 +4,9 @@
 // detached in a V8 isolate invalidates a protector ("array buffer detaching") that optimized code
 // relies on: from then on every typed-array loop of that thread checks for detached buffers, for
 // the rest of the process. Measured (bench/micro/detach-protector.ts): a plain Float64Array loop
-// 2-3x slower after one detach of an unrelated 8-byte buffer; a warm 30-day rate query ~15-25%
-// slower once the first flush had transferred its input (every query after a server's first
-// flush, before 3 Dec 2026).
+// 1.85x slower after one detach of an unrelated 8-byte buffer (median of 9 processes); warm
+// 30-day queries after a server's first flush, which transferred its input before 3 Dec 2026:
+// rate 85 -> 62 ms, avg_over_time 166 -> 115 ms once it no longer did (bench/README.md).
 
 export function sharedFloat64Array(length: number): Float64Array {
   return new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT));

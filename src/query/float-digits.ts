@@ -75,9 +75,9 @@ function writeScaledDigits(out: Uint8Array, pos: number): number {
   // few hundred samples, gauges with a few decimals): 15-digit decimals are more than 4 ulps
   // apart, so at most one of them parses back to a, and it is then the shortest (a shorter one
   // would be a 15-digit one with trailing zeros) and the closest. n / 10^k, one IEEE division,
-  // is exactly what parsing the decimal n * 10^-k gives, so the check is exact.
-  // No decimal of 15 digits or fewer parses back to a (the check failed, not its range guard):
-  // 16 digits are the shortest when one of them is inside, no search for fewer (below).
+  // is exactly what parsing the decimal n * 10^-k gives, so the check is exact. When it fails
+  // (not its range guard), no decimal of 15 digits or fewer parses back to a: 16 digits are the
+  // shortest when one of them is inside, and the search for fewer below is skipped.
   let atLeast16 = false;
   if (decade <= 14) {
     const k = 14 - decade; // 0..20: a >= 1e-6

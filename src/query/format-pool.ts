@@ -1,6 +1,6 @@
 // Formatting a large matrix answer on more than one thread. A 30-day range answer of a few
 // hundred series is ~330k points and ~11 MB of JSON; writing it (format.ts) is most of what a
-// warm pyramid query costs (~60 of ~140 ms for bench:rollup's avg_over_time), on the main
+// warm pyramid query costs (~90 of ~140 ms for bench:rollup's avg_over_time), on the main
 // thread. Its series are independent: the main thread writes the first part while idle format
 // workers write the others, and the parts are joined in order, so the bytes are those of
 // writeQueryData exactly (test/query/format-pool.test.ts). A part travels in shared memory both
