@@ -90,7 +90,7 @@ describe('evalRollupGrid fast path', () => {
 });
 
 describe('evalRollupGridRuns (the grid over the runs, without joining them)', () => {
-  test('the same bits as evalRollupGrid over concatAll, with buckets split between two and three runs', () => {
+  test('the same bits as window by window over concatAll, with buckets split between two and three runs', () => {
     const rnd = mulberry32(21);
     let compared = 0;
     let splits = 0;
@@ -115,8 +115,12 @@ describe('evalRollupGridRuns (the grid over the runs, without joining them)', ()
       }
       const joined = concatAll(runs);
       const into = { values: new Float64Array(400), present: new Uint8Array(400).fill(1) };
+      // One-bucket windows (range G: read row by row, no window cursors) at several steps and
+      // offsets, and windows of several buckets (the cursors).
       const cases = gridCases(G, [
         [1, 1, 0],
+        [1, 2, 1],
+        [1, 3, -2],
         [2, 1, 0],
         [3, 2, 1],
         [7, 3, -2],
@@ -124,11 +128,12 @@ describe('evalRollupGridRuns (the grid over the runs, without joining them)', ()
       for (const { fn, rangeK, stepK, offsetK, rangeMs, stepMs, offsetMs } of cases) {
         const startMs = T0 - 2 * G;
         const steps = Math.min(400, Math.floor((DAY + 4 * G) / stepMs));
-        const want = evalRollupGrid(joined, fn, rangeMs, startMs, stepMs, steps, offsetMs);
         const got = evalRollupGridRuns(runs, G, fn, rangeMs, startMs, stepMs, steps, offsetMs, into);
         if (got === undefined) throw new Error(`${fn}: not evaluated over the runs`);
         for (let k = 0; k < steps; k++) {
-          const w = want.present[k] === 1 ? want.values[k] : undefined;
+          // The reference: the binary-search path, window by window (evalRollupGrid over the
+          // joined struct would take evalRollupGridRuns itself).
+          const w = evalRollupWindow(joined, fn, startMs + k * stepMs - offsetMs, rangeMs);
           const g = got.present[k] === 1 ? got.values[k] : undefined;
           if (!sameBits(g, w)) throw new Error(`series ${s} ${fn} G=${G} range ${rangeK}G step ${stepK}G offset ${offsetK}G at step ${k}: ${g} != ${w}`);
           if (w !== undefined) compared++;
