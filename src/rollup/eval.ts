@@ -815,7 +815,11 @@ export function evalRollupGridRuns(
  * code as the cursor loop (counterWindowValue, sumsWindowInto, bucketResultInto): same bits.
  */
 function oneBucketWindows(p: BucketPieces, code: number, kind: number, widthMs: number, baseMs: number, stepMs: number, stepCount: number, rangeSecs: number, values: Float64Array, present: Uint8Array): void {
-  const lastEndMs = baseMs + (stepCount - 1) * stepMs;
+  // The next window k ends at endK; rows ascend (piece after piece), so k only moves forward.
+  // Times are whole ms below 2^53: endK and the quotient below are exact (no % of doubles,
+  // which V8 computes with a call to fmod).
+  let k = 0;
+  let endK = baseMs;
   for (let j = 0; j < p.count; j++) {
     const b = p.buckets[j]!;
     const ends = b.endMs;
@@ -823,27 +827,32 @@ function oneBucketWindows(p: BucketPieces, code: number, kind: number, widthMs: 
     const hi = p.hi[j]!;
     for (let r = p.lo[j]!; r < hi; r++) {
       const t = ends[r]!;
-      if (t > lastEndMs) return; // rows ascend, piece after piece
-      const d = t - baseMs;
-      // Exact: times are whole ms below 2^53, so d is a multiple of stepMs exactly when t is a window end.
-      if (d < 0 || d % stepMs !== 0) continue;
+      if (t < endK) continue;
+      if (t > endK) {
+        k = Math.ceil((t - baseMs) / stepMs);
+        endK = baseMs + k * stepMs;
+        if (t !== endK) continue;
+      }
+      if (k >= stepCount) return;
       const c = counts[r]!;
+      const win = k;
+      k++;
+      endK += stepMs;
       if (c === 0) continue;
-      const k = d / stepMs;
       if (kind === KIND_COUNTER) {
         if (c < 2) continue;
-        values[k] = counterWindowValue(code, c, b.firstT[r]!, b.firstV[r]!, b.lastT[r]!, b.lastV[r]!, b.correction[r]!, t - widthMs, t, rangeSecs);
-        present[k] = 1;
+        values[win] = counterWindowValue(code, c, b.firstT[r]!, b.firstV[r]!, b.lastT[r]!, b.lastV[r]!, b.correction[r]!, t - widthMs, t, rangeSecs);
+        present[win] = 1;
       } else if (kind === KIND_SUMS) {
-        if (sumsWindowInto(code, c, b.sum[r]!, b.sumC[r]!, values, k)) {
-          present[k] = 1;
+        if (sumsWindowInto(code, c, b.sum[r]!, b.sumC[r]!, values, win)) {
+          present[win] = 1;
         } else {
           gridAcc.reset();
           gridAcc.addBucket(b, r);
-          if (windowResultInto(gridAcc, code, 0, 0, values, k)) present[k] = 1;
+          if (windowResultInto(gridAcc, code, 0, 0, values, win)) present[win] = 1;
         }
-      } else if (bucketResultInto(b, r, code, values, k)) {
-        present[k] = 1;
+      } else if (bucketResultInto(b, r, code, values, win)) {
+        present[win] = 1;
       }
     }
   }
