@@ -132,9 +132,8 @@ interface PromAnswer {
 /**
  * A timed query_range: receivedMs only. The body is not parsed (parsing an 11 MB matrix leaves
  * ~100 MB of garbage, which the next timed request's receiving would collect), only checked to be
- * a success after the timing; and the client's heap is collected first where the harness runs
- * with --expose-gc, so no client GC pause falls into a timing. The answer compared is the
- * untimed one of queryRange.
+ * a success after the timing. The caller collects the client's heap first (collectClientHeap),
+ * so no client GC pause falls into a timing. The answer compared is the untimed one of queryRange.
  *
  * Sent with node:http, not fetch(): undici's parser and its body-to-string decoding cost ~60 ms
  * of an 11 MB answer here (the 30-day avg_over_time from the pyramid, one process, alternating,
@@ -144,12 +143,20 @@ interface PromAnswer {
  * after receiving: outside the timing, like parsing.
  */
 export async function timedQueryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<number> {
-  (globalThis as { gc?: () => void }).gc?.();
   const params = { query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra };
   const { status, body, gzipped, receivedMs } = await postFormBytes(new URL('/api/v1/query_range', baseUrl), new URLSearchParams(params).toString(), timeoutMs);
   const text = (gzipped ? zlib.gunzipSync(body) : body).toString('utf8', 0, 300);
   if (status !== 200 || !text.startsWith('{"status":"success"')) throw new Error(`HTTP ${status}: ${text}`);
   return receivedMs;
+}
+
+/**
+ * A full collection of this process' heap where it runs with --expose-gc (the bench scripts do),
+ * before a timed request: V8 finishes part of it on background threads after gc() returns, so
+ * the caller waits for an idle machine after this, not before.
+ */
+export function collectClientHeap(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 /** POSTs a form over a fresh connection; the body's bytes as received, and the time to its last byte. */

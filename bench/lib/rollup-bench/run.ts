@@ -22,7 +22,7 @@ import { note, Progress } from '../progress.js';
 import { scrapeServerMetrics } from '../server-metrics.js';
 import { serverCliPath } from '../paths.js';
 import { compareAnswers, type Agreement } from '../query-bench/compare.js';
-import { adminPost, queryRange, timedQueryRange, type RangeAnswer, type RangeQuery } from './client.js';
+import { adminPost, collectClientHeap, queryRange, timedQueryRange, type RangeAnswer, type RangeQuery } from './client.js';
 import { COUNTER_METRIC, GAUGE_METRIC, GROUP_LABEL, RollupDataset } from './dataset.js';
 import { backfillMocha, type BackfillResult } from './load.js';
 import { SteadyWriter } from './latency.js';
@@ -393,7 +393,9 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
         for (let j = 0; j < live.length; j++) {
           const t = live[(i + j) % live.length]!;
           // Each run starts on an idle machine: not while the previous target still works after
-          // its answer (Prometheus' or our garbage collection), which otherwise lands on this one.
+          // its answer (Prometheus' or our garbage collection), which otherwise lands on this one;
+          // nor while the client's own collection of its heap finishes in the background.
+          collectClientHeap();
           if (o.idleWaitMaxMs > 0) {
             const quiet = await waitForQuietCpu({ timeoutMs: o.idleWaitMaxMs });
             settleWaitsMs.push(quiet.waitedMs);
@@ -412,6 +414,7 @@ export async function runRollupBench(opts: RollupBenchOptions): Promise<RollupBe
         const xs: number[] = [];
         pyramidRepeated = {};
         for (let i = 0; i < o.runs; i++) {
+          collectClientHeap();
           try {
             xs.push(await timed.pyramid!());
           } catch (e) {
