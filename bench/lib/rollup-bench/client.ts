@@ -143,8 +143,7 @@ interface PromAnswer {
  * after receiving: outside the timing, like parsing.
  */
 export async function timedQueryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<number> {
-  const params = { query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra };
-  const { status, body, gzipped, receivedMs } = await postFormBytes(new URL('/api/v1/query_range', baseUrl), new URLSearchParams(params).toString(), timeoutMs);
+  const { status, body, gzipped, receivedMs } = await postFormBytes(new URL('/api/v1/query_range', baseUrl), queryRangeForm(q, extra), timeoutMs);
   const text = (gzipped ? zlib.gunzipSync(body) : body).toString('utf8', 0, 300);
   if (status !== 200 || !text.startsWith('{"status":"success"')) throw new Error(`HTTP ${status}: ${text}`);
   return receivedMs;
@@ -157,6 +156,11 @@ export async function timedQueryRange(baseUrl: string, q: RangeQuery, extra: Rec
  */
 export function collectClientHeap(): void {
   (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** query_range's form body, as Grafana sends it, with extra parameters (resolution, stats). */
+function queryRangeForm(q: RangeQuery, extra: Record<string, string>): string {
+  return new URLSearchParams({ query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra }).toString();
 }
 
 /** POSTs a form over a fresh connection; the body's bytes as received, and the time to its last byte. */
@@ -191,12 +195,11 @@ function postFormBytes(url: URL, form: string, timeoutMs: number): Promise<{ sta
 
 /** POSTs query_range form-encoded as Grafana sends it; receivedMs: from sending to having the whole body. */
 async function postQueryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string>, timeoutMs: number): Promise<{ status: number; text: string; receivedMs: number }> {
-  const params = { query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra };
   const t0 = performance.now();
   const res = await fetch(new URL('/api/v1/query_range', baseUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(params).toString(),
+    body: queryRangeForm(q, extra),
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
