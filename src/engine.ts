@@ -169,6 +169,13 @@ export interface LevelSource extends BucketSource {
   close(): void;
 }
 
+/**
+ * Segments opened at once at start-up. An open is a chain of small awaits (file reads and zstd
+ * decompressions on libuv's pool of 4 threads) between pieces of main-thread parsing and CRC;
+ * one at a time left the main thread idle ~30% of the open (bench/README.md, start-up).
+ */
+const SEGMENT_OPEN_CONCURRENCY = 4;
+
 /** What a segment set holds and the engine closes: raw segment readers and level sources. */
 type HeldSegment = SegmentReader | LevelSource;
 
@@ -274,9 +281,8 @@ export class Engine {
     const orphans = await removeOrphanSegments(opts.dataDir, manifest);
     if (orphans.length > 0) log.warn({ orphans }, 'removed segment directories not listed in the manifest (leftovers of an interrupted flush)');
 
-    const opened = new Map<string, HeldSegment>();
-    for (const seg of manifest.segments) opened.set(segmentKey(seg), await openSegment(opts.dataDir, seg));
     // Opening checks every file's size and CRC (docs/format/segment.md): most of a start-up.
+    const opened = await openSegments(opts.dataDir, manifest.segments);
     const segmentsOpenMs = Math.round(performance.now() - openStarted);
     const segmentSet = setOf(manifest, opened);
 
@@ -984,6 +990,36 @@ function levelSegmentName(level: string, partitionStartMs: number, seq: number):
 async function openSegment(dataDir: string, seg: ManifestSegment, justWritten = false): Promise<HeldSegment> {
   const dir = segmentDir(dataDir, seg);
   return seg.level === RAW_LEVEL ? SegmentReader.open(dir, { verifySamplesChecksum: !justWritten }) : openLevelSource(dir, { verifyChecksum: !justWritten });
+}
+
+/**
+ * Opens the manifest's segments, SEGMENT_OPEN_CONCURRENCY at a time, by key in manifest order.
+ * When one cannot be opened, the ones already open are closed and its error is thrown.
+ */
+async function openSegments(dataDir: string, segments: readonly ManifestSegment[]): Promise<Map<string, HeldSegment>> {
+  const held: (HeldSegment | undefined)[] = new Array<HeldSegment | undefined>(segments.length);
+  let next = 0;
+  let failed = false;
+  const opener = async (): Promise<void> => {
+    while (!failed && next < segments.length) {
+      const i = next++;
+      try {
+        held[i] = await openSegment(dataDir, segments[i]!);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(SEGMENT_OPEN_CONCURRENCY, segments.length) }, opener));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected !== undefined) {
+    for (const seg of held) seg?.close();
+    throw rejected.reason;
+  }
+  const opened = new Map<string, HeldSegment>();
+  for (let i = 0; i < segments.length; i++) opened.set(segmentKey(segments[i]!), held[i]!);
+  return opened;
 }
 
 /** The segment set of a manifest, from open segments by key (every listed segment must be there). */

@@ -32,6 +32,10 @@ export interface ColdBenchOptions {
 }
 
 export interface ColdSample {
+  /** The server start before this sample: spawn to listening. */
+  startMs: number;
+  /** segmentsOpenMs of its "storage opened" log line (undefined: the build does not log it). */
+  segmentsOpenMs?: number;
   coldMs: number;
   warmMs: number;
   /** mocha_segment_cache_bytes{cache="levels"} after the two queries (undefined: the build has no such gauge). */
@@ -47,6 +51,8 @@ export interface ColdBenchReport {
   rounds: number;
   builds: { name: string; cliPath: string }[];
   rows: { name: string; query: string; builds: { build: string; coldMsMedian: number; warmMsMedian: number; levelCacheBytesMedian?: number; samples: ColdSample[] }[] }[];
+  /** Per build, over all of its server starts (one per query and round). */
+  starts: { build: string; count: number; startMsMedian: number; segmentsOpenMsMedian?: number }[];
   disagreements: string[];
 }
 
@@ -91,7 +97,14 @@ export async function runColdBench(o: ColdBenchOptions): Promise<ColdBenchReport
             const key = `${b.name}\u0000${q.name}`;
             const list = samples.get(key) ?? [];
             const levelCacheBytes = await levelCacheBytesOf(server.url);
-            list.push({ coldMs: cold.receivedMs, warmMs: warm.receivedMs, ...(levelCacheBytes !== undefined ? { levelCacheBytes } : {}) });
+            const segmentsOpenMs = segmentsOpenMsOf(server.recentLogs());
+            list.push({
+              startMs: server.listeningAfterMs,
+              ...(segmentsOpenMs !== undefined ? { segmentsOpenMs } : {}),
+              coldMs: cold.receivedMs,
+              warmMs: warm.receivedMs,
+              ...(levelCacheBytes !== undefined ? { levelCacheBytes } : {}),
+            });
             samples.set(key, list);
             const agree = compareAnswers(cold.answer, warm.answer, 0);
             if (!agree.agree) disagreements.push(`${b.name} ${q.name}: cold vs warm: ${agree.examples.join('; ')}`);
@@ -103,7 +116,7 @@ export async function runColdBench(o: ColdBenchOptions): Promise<ColdBenchReport
             }
             // Once: the copy holds the dataset described (a wrong --data-end would time other data).
             if (verified === '') verified = await verifyReusedData(server.url, ds);
-            say(`round ${r + 1}/${o.rounds} ${b.name} ${q.name}: cold ${cold.receivedMs.toFixed(0)} ms, warm ${warm.receivedMs.toFixed(0)} ms`);
+            say(`round ${r + 1}/${o.rounds} ${b.name} ${q.name}: start ${server.listeningAfterMs.toFixed(0)} ms, cold ${cold.receivedMs.toFixed(0)} ms, warm ${warm.receivedMs.toFixed(0)} ms`);
           } finally {
             await server.stop();
           }
@@ -128,7 +141,22 @@ export async function runColdBench(o: ColdBenchOptions): Promise<ColdBenchReport
       };
     }),
   }));
-  return { harness: 'bench:cold', startedAt, dataDir: reuse.mochaDir, datasetFrom: reuse.datasetFile ?? 'flags', verified, rounds: o.rounds, builds: o.builds, rows, disagreements };
+  const starts = o.builds.map((b) => {
+    const s = queries.flatMap((q) => samples.get(`${b.name}\u0000${q.name}`) ?? []);
+    const opens = s.flatMap((x) => (x.segmentsOpenMs !== undefined ? [x.segmentsOpenMs] : []));
+    return { build: b.name, count: s.length, startMsMedian: median(s.map((x) => x.startMs)), ...(opens.length > 0 ? { segmentsOpenMsMedian: median(opens) } : {}) };
+  });
+  return { harness: 'bench:cold', startedAt, dataDir: reuse.mochaDir, datasetFrom: reuse.datasetFile ?? 'flags', verified, rounds: o.rounds, builds: o.builds, rows, starts, disagreements };
+}
+
+/** segmentsOpenMs of the server's "storage opened" log line, if it has one. */
+function segmentsOpenMsOf(logLines: readonly string[]): number | undefined {
+  for (const line of logLines) {
+    if (!line.includes('"storage opened"')) continue;
+    const m = /"segmentsOpenMs":(\d+)/.exec(line);
+    return m === null ? undefined : Number(m[1]);
+  }
+  return undefined;
 }
 
 /** The server's level cache size (mocha_segment_cache_bytes{cache="levels"}), if it reports one. */
@@ -148,6 +176,9 @@ export function formatColdReport(r: ColdBenchReport): string {
     if (two) cells.push(`${(row.builds[0]!.coldMsMedian / row.builds[1]!.coldMsMedian).toFixed(2)}x`);
     lines.push(`| ${cells.join(' | ')} |`);
   }
+  lines.push('', '| build | server starts | start ms (spawn to listening) | of which segments open ms |', '|---|---:|---:|---:|');
+  for (const st of r.starts) lines.push(`| ${st.build} | ${st.count} | ${st.startMsMedian.toFixed(0)} | ${st.segmentsOpenMsMedian !== undefined ? st.segmentsOpenMsMedian.toFixed(0) : '-'} |`);
+  if (two) lines.push(`start ${r.builds[0]!.name}/${r.builds[1]!.name}: ${(r.starts[0]!.startMsMedian / r.starts[1]!.startMsMedian).toFixed(2)}x`);
   lines.push('', r.disagreements.length === 0 ? `answers: cold = warm${two ? ' = the other build' : ''}, bit for bit` : `ANSWERS DIFFER:\n${r.disagreements.join('\n')}`, '');
   return lines.join('\n');
 }

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { serverCliPath } from './paths.js';
 
 export interface BenchServer {
@@ -12,6 +13,8 @@ export interface BenchServer {
   readonly pid: number;
   readonly dataDir: string;
   readonly child: ChildProcess;
+  /** From the spawn to the "Server listening" log line: the start-up as a client sees it. */
+  readonly listeningAfterMs: number;
   /** The last log lines (pino JSON), for error messages. */
   recentLogs(): string[];
   /** SIGTERM, wait for a clean exit (a CPU profile is written then); SIGKILL after timeoutMs. */
@@ -45,6 +48,8 @@ export async function startServer(o: StartOptions = {}): Promise<BenchServer> {
   const extraNodeArgs = process.env.MOCHA_BENCH_SERVER_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
   nodeArgs.push(...extraNodeArgs);
   const logFile = process.env.MOCHA_BENCH_SERVER_LOG;
+  const spawnedAt = performance.now();
+  let listeningAfterMs = NaN;
   const child = spawn(process.execPath, [...nodeArgs, cli, '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...(o.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,7 +64,10 @@ export async function startServer(o: StartOptions = {}): Promise<BenchServer> {
       partial = partial.slice(nl + 1);
       if (url === undefined) {
         const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-        if (m) url = m[1];
+        if (m) {
+          url = m[1];
+          listeningAfterMs = performance.now() - spawnedAt;
+        }
       }
       lines.push(line);
       if (logFile !== undefined) fs.appendFileSync(logFile, line + '\n');
@@ -84,6 +92,7 @@ export async function startServer(o: StartOptions = {}): Promise<BenchServer> {
     pid: child.pid!,
     dataDir,
     child,
+    listeningAfterMs,
     recentLogs: () => [...lines],
     async stop(timeoutMs = 60_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -277,7 +277,16 @@ describe.runIf(fs.existsSync(serverCliPath()))('bench:rollup, tiny, against the 
           expect(b.levelCacheBytesMedian).toBeGreaterThan(0);
         }
       }
+      // Every start timed, and the open of the segments read from the server's log.
+      expect(report.starts.map((s) => s.build)).toEqual(['a', 'b']);
+      for (const st of report.starts) {
+        expect(st.count).toBe(kept.queries.length);
+        expect(st.startMsMedian).toBeGreaterThan(0);
+        expect(st.segmentsOpenMsMedian).toBeGreaterThanOrEqual(0);
+        expect(st.segmentsOpenMsMedian!).toBeLessThan(st.startMsMedian);
+      }
       expect(formatColdReport(report)).toMatch(/cold a\/b/);
+      expect(formatColdReport(report)).toMatch(/start a\/b: /);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

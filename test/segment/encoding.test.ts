@@ -18,7 +18,7 @@ import {
   TS_DELTA,
   TS_DOD,
 } from '../../src/segment/encoding/index.js';
-import { crc32 } from '../../src/segment/crc32.js';
+import { crc32, crc32Js } from '../../src/segment/crc32.js';
 import { zstdFrameContentSize } from '../../src/segment/codecs.js';
 import { STALE_NAN } from '../../src/model/samples.js';
 import { SHAPES, genValues, sameBits } from './helpers.js';
@@ -192,11 +192,20 @@ describe('values', () => {
 });
 
 describe('checksums and frames', () => {
-  test('crc32 matches the standard check value', () => {
-    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  test.each([
+    ['crc32', crc32],
+    ['crc32Js', crc32Js],
+  ])('%s matches the standard check value, continues, and agrees with the other', (_name, crc) => {
+    expect(crc(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
     const data = new Uint8Array(1000).map((_, i) => (i * 31) & 0xff);
-    expect(crc32(data.subarray(500), crc32(data.subarray(0, 500)))).toBe(crc32(data));
-    expect(crc32(new Uint8Array(0))).toBe(0);
+    expect(crc(data.subarray(500), crc(data.subarray(0, 500)))).toBe(crc(data));
+    expect(crc(new Uint8Array(0))).toBe(0);
+    // Every length mod 8 and unaligned starts (the JS loop's 8-byte body and its tail).
+    const bytes = new Uint8Array(4099).map((_, i) => (i * 2654435761) >>> 24);
+    for (const [start, end] of [[0, 4099], [1, 4096], [3, 3], [7, 20], [5, 4098]] as const) {
+      expect(crc(bytes.subarray(start, end), 0x1234_5678)).toBe(crc32Js(bytes.subarray(start, end), 0x1234_5678));
+      expect(crc(bytes.subarray(start, end), 0x1234_5678)).toBe(crc32(bytes.subarray(start, end), 0x1234_5678));
+    }
   });
 
   test('zstd frame content size is read from the frame header when present', async () => {
