@@ -1,6 +1,8 @@
 // Sends one PromQL query (instant or range, POST form-encoded as Grafana does) to a Prometheus-
-// compatible API and keeps the answer as typed arrays per series, so the two systems' answers
-// can be compared point by point.
+// compatible API: timed (timedQuery) or kept as typed arrays per series (runQuery), so the two
+// systems' answers can be compared point by point.
+import zlib from 'node:zlib';
+import { postFormBytes } from '../http-form.js';
 import { labelsKeyOf } from './compare.js';
 
 export interface QuerySpec {
@@ -32,17 +34,35 @@ interface PromAnswer {
   };
 }
 
-export async function runQuery(baseUrl: string, q: QuerySpec): Promise<Answer> {
+/** Query timeout: the bench's queries take seconds at most; a hung server fails the run. */
+const QUERY_TIMEOUT_MS = 10 * 60 * 1000;
+
+function queryUrlAndForm(baseUrl: string, q: QuerySpec): { url: URL; form: string } {
   const params: Record<string, string> =
     q.kind === 'range'
       ? { query: q.query, start: q.startS.toFixed(3), end: q.endS.toFixed(3), step: String(q.stepS) }
       : { query: q.query, time: q.endS.toFixed(3) };
-  const res = await fetch(new URL(q.kind === 'range' ? '/api/v1/query_range' : '/api/v1/query', baseUrl), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(params).toString(),
-  });
-  const text = await res.text();
+  return { url: new URL(q.kind === 'range' ? '/api/v1/query_range' : '/api/v1/query', baseUrl), form: new URLSearchParams(params).toString() };
+}
+
+/**
+ * One timed query: ms from sending it to the answer's last byte (postFormBytes: node:http, gzip
+ * accepted as Grafana's client does). The body is only checked to be a success, after the timing;
+ * runQuery gives the parsed answer that is compared.
+ */
+export async function timedQuery(baseUrl: string, q: QuerySpec): Promise<number> {
+  const { url, form } = queryUrlAndForm(baseUrl, q);
+  const { status, body, gzipped, receivedMs } = await postFormBytes(url, form, QUERY_TIMEOUT_MS);
+  const text = (gzipped ? zlib.gunzipSync(body) : body).toString('utf8', 0, 300);
+  if (status !== 200 || !text.startsWith('{"status":"success"')) throw new Error(`${q.name} (${baseUrl}): HTTP ${status}: ${text}`);
+  return receivedMs;
+}
+
+/** One query, its answer parsed into typed arrays per series (the same request as timedQuery's). */
+export async function runQuery(baseUrl: string, q: QuerySpec): Promise<Answer> {
+  const { url, form } = queryUrlAndForm(baseUrl, q);
+  const res = await postFormBytes(url, form, QUERY_TIMEOUT_MS);
+  const text = (res.gzipped ? zlib.gunzipSync(res.body) : res.body).toString('utf8');
   let ans: PromAnswer;
   try {
     ans = JSON.parse(text) as PromAnswer;

@@ -16,7 +16,8 @@ import { summarizeProfile, type ProfileSummary } from '../cpuprofile.js';
 import { mulberry32, subSeed } from '../prng.js';
 import { startPrometheus } from '../../../test/helpers/prometheus-process.js';
 import { QueryBenchDataset } from './dataset.js';
-import { runQuery, type Answer, type QuerySpec } from './client.js';
+import { runQuery, timedQuery, type Answer, type QuerySpec } from './client.js';
+import { collectClientHeap } from '../rollup-bench/client.js';
 import { compareAnswers, type Agreement } from './compare.js';
 
 export interface QueryBenchOptions {
@@ -213,9 +214,8 @@ export async function runQueryBench(o: QueryBenchOptions): Promise<QueryBenchRep
         for (let i = 0; i < o.runs; i++) {
           const order = i % 2 === 0 ? (['m', 'p'] as const) : (['p', 'm'] as const);
           for (const who of order) {
-            const t = performance.now();
-            await runQuery(who === 'm' ? mocha.url : prom.url, q);
-            (who === 'm' ? msM : msP).push(performance.now() - t);
+            collectClientHeap();
+            (who === 'm' ? msM : msP).push(await timedQuery(who === 'm' ? mocha.url : prom.url, q));
           }
         }
         const incM = memM.stop();

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { labelsKeyOf } from '../query-bench/compare.js';
+import { postFormBytes } from '../http-form.js';
 import type { Answer, AnswerSeries } from '../query-bench/client.js';
 
 const BACKOFF_MIN_MS = 30;
@@ -161,36 +162,6 @@ export function collectClientHeap(): void {
 /** query_range's form body, as Grafana sends it, with extra parameters (resolution, stats). */
 function queryRangeForm(q: RangeQuery, extra: Record<string, string>): string {
   return new URLSearchParams({ query: q.query, start: String(q.startS), end: String(q.endS), step: String(q.stepS), ...extra }).toString();
-}
-
-/** POSTs a form over a fresh connection; the body's bytes as received, and the time to its last byte. */
-function postFormBytes(url: URL, form: string, timeoutMs: number): Promise<{ status: number; body: Buffer; gzipped: boolean; receivedMs: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const req = http.request(
-      {
-        agent: false,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        timeout: timeoutMs,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(form)), 'accept-encoding': 'gzip' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const receivedMs = performance.now() - t0;
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), gzipped: res.headers['content-encoding'] === 'gzip', receivedMs });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(form);
-  });
 }
 
 /** query_range, POSTed form-encoded as Grafana sends it, with extra parameters (resolution, stats). */
