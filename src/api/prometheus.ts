@@ -206,9 +206,9 @@ export function registerPrometheusRoutes(app: FastifyInstance, opts: ServerOptio
         ...(opts.lookbackDeltaMs !== undefined ? { lookbackDeltaMs: opts.lookbackDeltaMs } : {}),
         ...(resultSeriesMax !== undefined ? { resultSeriesMax } : {}),
         resolution: params.get('resolution') || RESOLUTION_AUTO,
-        onSelection: (e) => {
-          selections.inc({ level: e.level });
-          read.add(e.level);
+        onSelection: (level) => {
+          selections.inc({ level });
+          read.add(level);
         },
         stats: wantsStats(params),
       };

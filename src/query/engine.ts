@@ -51,7 +51,7 @@ export interface QueryOptions {
    */
   resolution?: string;
   /** Called for every selector evaluation with the resolution it read (the /metrics counter). */
-  onSelection?: (entry: RollupPlanEntry) => void;
+  onSelection?: (level: string) => void;
   /** Attach `stats` (samples loaded, the rollup plan) to the result. */
   stats?: boolean;
 }

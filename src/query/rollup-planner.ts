@@ -70,19 +70,30 @@ export interface RollupPlanEntry {
   readonly rawPiecesRead: number;
 }
 
-/** The decisions of one query, shared by its subquery contexts. */
+/**
+ * The decisions of one query, shared by its subquery contexts. Each keeps its expression node,
+ * printed only when the entries are read (stats=all, tests), not for every query: printing
+ * showed as ~15% of the CPU of a small 20-value regex query (bench:query --profile, matcherText
+ * and exprToString), though an A/B of such a query moved only its fastest runs (~0.1 ms of 2 ms).
+ */
 export class RollupPlan {
-  readonly entries: RollupPlanEntry[] = [];
+  private readonly recorded: { node: Expr; decision: Omit<RollupPlanEntry, 'expr'> }[] = [];
 
   constructor(
     /** "auto", "raw" or a level name (checked by checkResolution). */
     readonly resolution: string = RESOLUTION_AUTO,
-    private readonly onSelection?: (entry: RollupPlanEntry) => void,
+    /** Told the level ("raw" or a level name) of every selector evaluation. */
+    private readonly onSelection?: (level: string) => void,
   ) {}
 
-  record(entry: RollupPlanEntry): void {
-    this.entries.push(entry);
-    this.onSelection?.(entry);
+  record(node: Expr, decision: Omit<RollupPlanEntry, 'expr'>): void {
+    this.recorded.push({ node, decision });
+    this.onSelection?.(decision.level);
+  }
+
+  /** The decisions so far, in evaluation order, each with its expression printed. */
+  get entries(): RollupPlanEntry[] {
+    return this.recorded.map(({ node, decision }) => ({ expr: exprToString(node), ...decision }));
   }
 }
 
@@ -157,7 +168,7 @@ function choose(ctx: EvalContext, fn: string, rangeMs: number, vs: VectorSelecto
 
 /** Records that `node` reads raw samples (paths the planner does not serve). */
 export function recordRaw(ctx: EvalContext, node: Expr, reason: string): void {
-  ctx.rollupPlan.record({ expr: exprToString(node), level: RAW_LEVEL, reason, levelSegmentsRead: 0, rawPiecesRead: 1 });
+  ctx.rollupPlan.record(node, { level: RAW_LEVEL, reason, levelSegmentsRead: 0, rawPiecesRead: 1 });
 }
 
 /**
@@ -179,8 +190,7 @@ export async function rangeCallFromRollup(ctx: EvalContext, call: Call, ms: Matr
     if (choice.rawTail === true) ({ series, rawTails } = await withRawTails(ctx, vs, sel.series, choice.level.widthMs, choice.maxTMs));
     const edgeGrids = choice.edge === true ? await edgeExtendedGrids(ctx, vs, fn, ms.rangeMs, series, choice.level.widthMs, rawTails) : undefined;
     const tailReads = rawTails !== undefined ? 1 : 0;
-    ctx.rollupPlan.record({
-      expr: exprToString(call),
+    ctx.rollupPlan.record(call, {
       level: choice.level.name,
       ...(edgeGrids !== undefined
         ? { edge: { windowsFromRaw: edgeGrids.windowsFromRaw, rawReads: edgeGrids.rawReads + tailReads, ...(tailReads > 0 ? { rawTail: true as const } : {}) } }
@@ -225,7 +235,7 @@ export async function selectorFromRollup(ctx: EvalContext, vs: VectorSelector): 
     return undefined;
   }
   const sel = await ctx.selectBuckets(vs, choice.level, choice.minTMs, choice.maxTMs, bucketFieldsRead(PLAIN_SELECTOR));
-  ctx.rollupPlan.record({ expr: exprToString(vs), level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
+  ctx.rollupPlan.record(vs, { level: choice.level.name, levelSegmentsRead: sel.levelSegmentsRead, rawPiecesRead: sel.rawPiecesRead });
   const out: StepSeries[] = [];
   const scratch = scratchGrid(ctx);
   try {

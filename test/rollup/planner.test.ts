@@ -238,7 +238,7 @@ describe('the planner chooses the coarsest exact level', () => {
 
   it('every selection is reported to onSelection (the /metrics counter)', async () => {
     const seen: string[] = [];
-    await rangeQuery(querier(), 'rate(c_total[1h]) + deriv(m[1h]) * on() group_left m', DAY2.start, DAY2.end, DAY2.step, { onSelection: (e) => seen.push(e.level) });
+    await rangeQuery(querier(), 'rate(c_total[1h]) + deriv(m[1h]) * on() group_left m', DAY2.start, DAY2.end, DAY2.step, { onSelection: (level) => seen.push(level) });
     expect(seen).toEqual(['1h', 'raw', '1h']);
   });
 
