@@ -604,12 +604,16 @@ export function int32s(buf: Uint8Array, n: number, bad: BadBatch, what: string):
   return new Int32Array(a.buffer, a.byteOffset, n);
 }
 
+/**
+ * Little-endian int64s as numbers, from their two 32-bit halves: hi * 2^32 is exact and adding
+ * lo rounds once, to the same number as Number(BigInt) (exact below 2^53). Not through a
+ * BigInt64Array: a BigInt per value cost ~240 ns, 15 ms of a cold 30-day level read.
+ */
 export function int64sAsNumbers(buf: Uint8Array, n: number, bad: BadBatch, what: string): Float64Array {
   if (buf.byteLength < n * 8) throw bad(`column ${what} has ${buf.byteLength} bytes for ${n} values`);
-  const a = aligned(buf, 8);
-  const big = new BigInt64Array(a.buffer, a.byteOffset, n);
+  const view = new DataView(buf.buffer, buf.byteOffset, n * 8);
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Number(big[i]!);
+  for (let i = 0; i < n; i++) out[i] = view.getInt32(8 * i + 4, true) * 4294967296 + view.getUint32(8 * i, true);
   return out;
 }
 
