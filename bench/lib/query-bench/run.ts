@@ -17,7 +17,6 @@ import { mulberry32, subSeed } from '../prng.js';
 import { startPrometheus } from '../../../test/helpers/prometheus-process.js';
 import { QueryBenchDataset } from './dataset.js';
 import { runQuery, timedQuery, type Answer, type QuerySpec } from './client.js';
-import { collectClientHeap } from '../rollup-bench/client.js';
 import { compareAnswers, type Agreement } from './compare.js';
 
 export interface QueryBenchOptions {
@@ -214,7 +213,9 @@ export async function runQueryBench(o: QueryBenchOptions): Promise<QueryBenchRep
         for (let i = 0; i < o.runs; i++) {
           const order = i % 2 === 0 ? (['m', 'p'] as const) : (['p', 'm'] as const);
           for (const who of order) {
-            collectClientHeap();
+            // No gc() before a run (bench:rollup has one, then waits for an idle machine): timed
+            // runs are not parsed, so they leave little garbage, and V8 finishes a collection on
+            // background threads after gc() returns, which took the cores from the small queries.
             (who === 'm' ? msM : msP).push(await timedQuery(who === 'm' ? mocha.url : prom.url, q));
           }
         }
