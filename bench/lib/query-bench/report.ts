@@ -15,7 +15,10 @@ export function formatQueryReport(r: QueryBenchReport): string {
   const out: string[] = [];
   out.push(`query bench: ${s.series} series (${s.hosts} hosts), ${s.scrapes} scrapes every ${s.intervalMs / 1000} s = ${s.samples} samples, ${s.dataStart} .. ${s.dataEnd}`);
   out.push(`mocha vs Prometheus ${r.prometheusVersion}, same remote-write bodies; ${s.runs} timed runs per query per system after a warm-up, interleaved A/B/B/A; step ${s.stepS} s`);
-  out.push(`ingest: mocha ${r.ingest.mochaSendS.toFixed(1)} s, prometheus ${r.ingest.prometheusSendS.toFixed(1)} s; mocha flush ${r.ingest.mochaFlushMs.toFixed(0)} ms; RSS after load: mocha ${fmtBytes(r.memory.mochaRssAfterLoadBytes)}, prometheus ${fmtBytes(r.memory.prometheusRssAfterLoadBytes)}`);
+  out.push(`ingest: mocha ${r.ingest.mochaSendS.toFixed(1)} s, prometheus ${r.ingest.prometheusSendS.toFixed(1)} s; mocha flush ${r.ingest.mochaFlushMs.toFixed(0)} ms`);
+  out.push(
+    `RSS after the ingest: mocha ${fmtBytes(r.memory.mochaRssAfterIngestBytes)}, prometheus ${fmtBytes(r.memory.prometheusRssAfterIngestBytes)}; after mocha's flush: mocha ${fmtBytes(r.memory.mochaRssAfterLoadBytes)}, prometheus ${fmtBytes(r.memory.prometheusRssAfterLoadBytes)}`,
+  );
   for (const ph of r.phases) {
     out.push('');
     out.push(`phase: ${ph.phase}`);

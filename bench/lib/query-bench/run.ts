@@ -84,7 +84,12 @@ export interface QueryBenchReport {
   scenario: { description: string; series: number; hosts: number; scrapes: number; intervalMs: number; dataStart: string; dataEnd: string; samples: number; seed: number; runs: number; stepS: number };
   prometheusVersion: string;
   ingest: { encodeMs: number; bodies: number; bytes: number; mochaSendS: number; prometheusSendS: number; mochaFlushMs: number };
-  memory: { mochaRssAfterLoadBytes: number; prometheusRssAfterLoadBytes: number };
+  /**
+   * VmRSS after the ingest (both hold the data in memory: mocha's memtable, Prometheus' head) and
+   * after mocha's flush ("AfterLoad": the flush packs the memtable for a worker thread, and RSS
+   * keeps that peak; Prometheus is not flushed).
+   */
+  memory: { mochaRssAfterIngestBytes: number; prometheusRssAfterIngestBytes: number; mochaRssAfterLoadBytes: number; prometheusRssAfterLoadBytes: number };
   phases: { phase: 'memtable' | 'segments'; queries: QueryResult[] }[];
   notes: string[];
 }
@@ -193,6 +198,7 @@ export async function runQueryBench(o: QueryBenchOptions): Promise<QueryBenchRep
     // One connection: concurrent requests can deliver a series' scrape k+1 before scrape k, which
     // Prometheus' head refuses as out of order (its own remote write keeps order per shard).
     const prometheusSendS = await send(prom.url, 'prometheus', 1);
+    const afterIngest = { mochaRssAfterIngestBytes: readMem(mocha.pid)?.rssBytes ?? 0, prometheusRssAfterIngestBytes: readMem(promPid)?.rssBytes ?? 0 };
 
     const queries = querySet(ds, o.stepS, o.seed);
     const phases: QueryBenchReport['phases'] = [];
@@ -239,7 +245,7 @@ export async function runQueryBench(o: QueryBenchOptions): Promise<QueryBenchRep
     const mochaFlushMs = performance.now() - tf;
     note(`mocha flushed in ${mochaFlushMs.toFixed(0)} ms`, o.quiet);
     (globalThis as { gc?: () => void }).gc?.();
-    const memory = { mochaRssAfterLoadBytes: readMem(mocha.pid)?.rssBytes ?? 0, prometheusRssAfterLoadBytes: readMem(promPid)?.rssBytes ?? 0 };
+    const memory = { ...afterIngest, mochaRssAfterLoadBytes: readMem(mocha.pid)?.rssBytes ?? 0, prometheusRssAfterLoadBytes: readMem(promPid)?.rssBytes ?? 0 };
     await runPhase('segments');
     notes.push('Prometheus answers from its head block (in memory, ~2 h of data is not compacted yet); mocha answers from Arrow segments after the flush (phase "segments") or its memtable (phase "memtable").');
     notes.push('Evaluation times are whole seconds and no sample is on a whole second, so Prometheus 2.42 left-closed and Prometheus 3 left-open range windows select the same samples.');
