@@ -14,7 +14,14 @@
 // how often each cell mode was chosen, and encode/decode time per bucket of encodeLevelBlock /
 // decodeLevelBlock alone (the writer's bit-compare is a decode more).
 //
-// Run: npx tsc -p tsconfig.bench.json && node dist-bench/bench/micro/level-encoding.js [--series N] [--hours H] [--data node,synthetic,rollup]
+// --drop FIELD,...: zero those fields of every bucket before encoding (a zero column costs one
+// byte per cell; prev_t/prev_v become first_t/last_v), to measure what a level without them
+// would cost on disk: e.g. --drop m2 (no
+// stddev/stdvar from levels), or --drop m2,mean,prev_v,prev_t,resets,changes (only what
+// rate/increase/delta, sum/avg/count, min/max and first/last read). The levels are then not
+// what compaction writes; the field names are the Arrow column names.
+//
+// Run: npx tsc -p tsconfig.bench.json && node dist-bench/bench/micro/level-encoding.js [--series N] [--hours H] [--data node,synthetic,rollup] [--drop FIELDS]
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -42,7 +49,30 @@ const LEVELS = [
   { name: '1d', widthMs: DAY_MS },
 ];
 
-const { values: args } = parseArgs({ options: { series: { type: 'string' }, hours: { type: 'string' }, data: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { series: { type: 'string' }, hours: { type: 'string' }, data: { type: 'string' }, drop: { type: 'string' } } });
+const DROP = (args.drop ?? '')
+  .split(',')
+  .filter((c) => c !== '')
+  .map((c) => {
+    const f = LEVEL_FIELDS.find((x) => LEVEL_FIELD_COLUMNS[x] === c);
+    if (f === undefined || f === 'endMs' || f === 'count') throw new Error(`--drop: ${c} is not a droppable field (${LEVEL_FIELDS.slice(2).map((x) => LEVEL_FIELD_COLUMNS[x]).join(', ')})`);
+    return f;
+  });
+
+/**
+ * buildBuckets with the --drop fields zeroed; the second-to-last sample, which the bucket
+ * invariants place between the first and the last, is made the first sample's time and the last
+ * value instead (both then cost next to nothing, as a zero column does).
+ */
+function bucketsOf(timestampsMs: Float64Array, values: Float64Array, widthMs: number): RollupBuckets {
+  const b = buildBuckets(timestampsMs, values, widthMs);
+  for (const f of DROP) {
+    if (f === 'prevT' || f === 'prevV') {
+      for (let i = 0; i < b.length; i++) if (b.count[i]! >= 2) b[f][i] = f === 'prevT' ? b.firstT[i]! : b.lastV[i]!;
+    } else b[f].fill(0);
+  }
+  return b;
+}
 const DATA = new Set((args.data ?? 'node,synthetic,rollup').split(','));
 const SERIES = Number(args.series ?? 1000);
 const HOURS = Number(args.hours ?? 24);
@@ -124,7 +154,7 @@ function run(label: string, description: string, series: SeriesSamples[]): void 
   const hi = Math.max(...series.map((s) => s.timestampsMs[s.timestampsMs.length - 1]!));
   let samples = 0;
   for (const s of series) samples += s.timestampsMs.length;
-  console.log(`\n## ${label}: ${description.slice(0, 120)}`);
+  console.log(`\n## ${label}: ${description.slice(0, 120)}${DROP.length > 0 ? ` (fields zeroed: ${DROP.map((f) => LEVEL_FIELD_COLUMNS[f]).join(', ')})` : ''}`);
   console.log(`${series.length} series, ${samples} samples, ${HOURS} h at ${INTERVAL_MS / 1000} s, jitter +-3 ms`);
 
   // Raw: one segment per 2 h partition.
@@ -150,7 +180,7 @@ function run(label: string, description: string, series: SeriesSamples[]): void 
       for (const [p0, p1] of partitions(lo, hi, size)) {
         const input = series.map((s) => {
           const c = cut(s, p0, p1);
-          return { labels: s.labels, buckets: buildBuckets(c.timestampsMs, c.values, level.widthMs) };
+          return { labels: s.labels, buckets: bucketsOf(c.timestampsMs, c.values, level.widthMs) };
         });
         if (input.every((x) => x.buckets.length === 0)) continue;
         for (const x of input) buckets += x.buckets.length;
@@ -185,7 +215,7 @@ function fieldBreakdown(series: SeriesSamples[], level: { name: string; widthMs:
   for (const s of series) {
     for (const [p0, p1] of partitions(lo, s.timestampsMs[s.timestampsMs.length - 1]!, DAY_MS)) {
       const c = cut(s, p0, p1);
-      if (c.timestampsMs.length > 0) all.push(buildBuckets(c.timestampsMs, c.values, level.widthMs));
+      if (c.timestampsMs.length > 0) all.push(bucketsOf(c.timestampsMs, c.values, level.widthMs));
     }
   }
   // Cell modes chosen per field (first byte of each cell; end_ms has none).
