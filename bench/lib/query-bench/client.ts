@@ -1,8 +1,7 @@
 // Sends one PromQL query (instant or range, POST form-encoded as Grafana does) to a Prometheus-
 // compatible API: timed (timedQuery) or kept as typed arrays per series (runQuery), so the two
 // systems' answers can be compared point by point.
-import zlib from 'node:zlib';
-import { postFormBytes } from '../http-form.js';
+import { bodyText, postFormBytes, timedFormPost } from '../http-form.js';
 import { labelsKeyOf } from './compare.js';
 
 export interface QuerySpec {
@@ -52,17 +51,14 @@ function queryUrlAndForm(baseUrl: string, q: QuerySpec): { url: URL; form: strin
  */
 export async function timedQuery(baseUrl: string, q: QuerySpec): Promise<number> {
   const { url, form } = queryUrlAndForm(baseUrl, q);
-  const { status, body, gzipped, receivedMs } = await postFormBytes(url, form, QUERY_TIMEOUT_MS);
-  const text = (gzipped ? zlib.gunzipSync(body) : body).toString('utf8', 0, 300);
-  if (status !== 200 || !text.startsWith('{"status":"success"')) throw new Error(`${q.name} (${baseUrl}): HTTP ${status}: ${text}`);
-  return receivedMs;
+  return timedFormPost(url, form, QUERY_TIMEOUT_MS, `${q.name} (${baseUrl}): `);
 }
 
 /** One query, its answer parsed into typed arrays per series (the same request as timedQuery's). */
 export async function runQuery(baseUrl: string, q: QuerySpec): Promise<Answer> {
   const { url, form } = queryUrlAndForm(baseUrl, q);
   const res = await postFormBytes(url, form, QUERY_TIMEOUT_MS);
-  const text = (res.gzipped ? zlib.gunzipSync(res.body) : res.body).toString('utf8');
+  const text = bodyText(res);
   let ans: PromAnswer;
   try {
     ans = JSON.parse(text) as PromAnswer;

@@ -2,9 +2,8 @@
 // admin calls that report a missing endpoint instead of failing the run, query_range with
 // mocha's `resolution` and `stats` parameters, and instant queries (checking reused data).
 import http from 'node:http';
-import zlib from 'node:zlib';
 import { labelsKeyOf } from '../query-bench/compare.js';
-import { postFormBytes } from '../http-form.js';
+import { bodyText, postFormBytes, timedFormPost } from '../http-form.js';
 import type { Answer, AnswerSeries } from '../query-bench/client.js';
 
 const BACKOFF_MIN_MS = 30;
@@ -144,10 +143,7 @@ interface PromAnswer {
  * after receiving: outside the timing, like parsing.
  */
 export async function timedQueryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<number> {
-  const { status, body, gzipped, receivedMs } = await postFormBytes(new URL('/api/v1/query_range', baseUrl), queryRangeForm(q, extra), timeoutMs);
-  const text = (gzipped ? zlib.gunzipSync(body) : body).toString('utf8', 0, 300);
-  if (status !== 200 || !text.startsWith('{"status":"success"')) throw new Error(`HTTP ${status}: ${text}`);
-  return receivedMs;
+  return timedFormPost(new URL('/api/v1/query_range', baseUrl), queryRangeForm(q, extra), timeoutMs, '');
 }
 
 /**
@@ -167,8 +163,9 @@ function queryRangeForm(q: RangeQuery, extra: Record<string, string>): string {
 /** query_range, POSTed form-encoded as Grafana sends it, with extra parameters (resolution, stats). */
 export async function queryRange(baseUrl: string, q: RangeQuery, extra: Record<string, string> = {}, timeoutMs = 60 * 60 * 1000): Promise<RangeAnswer> {
   // The same request as timedQueryRange's (node:http, gzip accepted), parsed after the timing.
-  const { status, body, gzipped, receivedMs } = await postFormBytes(new URL('/api/v1/query_range', baseUrl), queryRangeForm(q, extra), timeoutMs);
-  const text = (gzipped ? zlib.gunzipSync(body) : body).toString('utf8');
+  const reply = await postFormBytes(new URL('/api/v1/query_range', baseUrl), queryRangeForm(q, extra), timeoutMs);
+  const { status, receivedMs } = reply;
+  const text = bodyText(reply);
   let ans: PromAnswer;
   try {
     ans = JSON.parse(text) as PromAnswer;
