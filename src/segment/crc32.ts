@@ -26,7 +26,7 @@ type Crc32 = (bytes: Uint8Array, crc?: number) => number;
 const nativeCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
 /** Continues a CRC-32 over bytes; start with crc = 0. Returns an unsigned 32-bit value. */
-export const crc32: Crc32 = typeof nativeCrc32 === 'function' ? (bytes, crc = 0) => nativeCrc32(bytes, crc) : crc32Js;
+export const crc32: Crc32 = typeof nativeCrc32 === 'function' ? nativeCrc32 : crc32Js;
 
 /** The same CRC-32 in JavaScript: what crc32 is where zlib has none, and its reference in tests. */
 export function crc32Js(bytes: Uint8Array, crc = 0): number {
